@@ -1,0 +1,78 @@
+/* The loaded configuration: the Collector's layout (receivers, processors, exporters,
+ * connectors, extensions, service.pipelines, service.telemetry, service.extensions),
+ * parsed, substituted (${env:VAR}, ${env:VAR:-default}) and validated.
+ *
+ * tg_config_load reports every problem it finds as `file:line:col: message` into diag
+ * (unknown keys with the list of valid ones, wrong types, values out of bounds, unknown
+ * component types, pipelines naming undefined components, connectors used on one side
+ * only, ...), never only the first. Each component's settings are applied through its
+ * descriptor's key table into a conf struct that the config owns. */
+#ifndef TG_CONFIG_H
+#define TG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_component.h"
+#include "tg_diag.h"
+#include "tg_yaml-t.h"
+
+typedef struct tg_yaml_doc tg_yaml_doc;
+
+typedef struct tg_config_component {
+  tg_component_kind kind;        /* section it was declared in */
+  const tg_component *component; /* from the registry; NULL if the type is unknown */
+  char *id;                      /* "otlp/backend" */
+  char *type;                    /* "otlp" */
+  const tg_yaml_node *node;      /* its settings (may be NULL) */
+  tg_yaml_pos pos;               /* of its key */
+  void *conf;                    /* filled struct of component->conf_size bytes */
+} tg_config_component;
+
+typedef struct tg_config_ref {
+  char *id;
+  tg_yaml_pos pos;
+} tg_config_ref;
+
+typedef struct tg_config_pipeline {
+  char *name;                    /* "traces", "traces/sampled", "metrics" */
+  unsigned signal;               /* TG_SIGNAL_TRACES or TG_SIGNAL_METRICS */
+  tg_config_ref *receivers, *processors, *exporters;
+  size_t n_receivers, n_processors, n_exporters;
+  tg_yaml_pos pos;
+} tg_config_pipeline;
+
+typedef struct tg_config {
+  char *source_name;             /* file path, or "<embedded default>" */
+  tg_yaml_doc *doc;              /* owns every node and string below */
+  tg_config_component *components;
+  size_t n_components;
+  tg_config_pipeline *pipelines;
+  size_t n_pipelines;
+  tg_config_ref *extensions;     /* service.extensions */
+  size_t n_extensions;
+  /* service.telemetry */
+  int log_level;                 /* tg_log_level; logs.level, default info */
+  char *metrics_address;         /* metrics.address, default "0.0.0.0:8888"; NULL = off */
+  uint64_t shutdown_grace_ms;    /* service.shutdown_timeout (ours), default 10 s */
+} tg_config;
+
+/* Loads and validates YAML text. name is used in positions ("tailgate.yaml"). Returns a
+ * config when diag stays empty; otherwise NULL, with every problem in diag. */
+tg_config *tg_config_load_text(const char *name, const char *text, size_t len,
+                               tg_diag *diag);
+
+/* Reads the file and loads it; an unreadable file is one diag line. */
+tg_config *tg_config_load_file(const char *path, tg_diag *diag);
+
+/* The embedded default configuration (YAML text, NUL-terminated). */
+extern const char tg_default_config_yaml[];
+tg_config *tg_config_load_default(tg_diag *diag);
+
+/* Lookups used by the service builder. NULL when absent. */
+const tg_config_component *tg_config_find(const tg_config *config, tg_component_kind kind,
+                                          const char *id);
+
+void tg_config_free(tg_config *config);
+
+#endif

@@ -1,0 +1,134 @@
+/* Batches: decode, encode round trip, append, split, clone. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tg_alloc.h"
+#include "tg_batch.h"
+#include "tg_error.h"
+#include <stdio.h>
+
+/* Builds an encoded request with n_resources × n_spans spans named "r<i>s<j>". */
+static uint8_t *make_request(size_t n_resources, size_t n_spans, size_t *len) {
+  tg_arena *a = tg_arena_new(0, 0);
+  tg_export_request req;
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(&req);
+  req.n_resource_spans = n_resources;
+  req.resource_spans = tg_arena_alloc(a, n_resources * sizeof(void *));
+  for (size_t r = 0; r < n_resources; r++) {
+    tg_resource_spans *rs = tg_arena_alloc(a, sizeof *rs);
+    opentelemetry__proto__trace__v1__resource_spans__init(rs);
+    tg_scope_spans *ss = tg_arena_alloc(a, sizeof *ss);
+    opentelemetry__proto__trace__v1__scope_spans__init(ss);
+    rs->n_scope_spans = 1;
+    rs->scope_spans = tg_arena_alloc(a, sizeof(void *));
+    rs->scope_spans[0] = ss;
+    ss->n_spans = n_spans;
+    ss->spans = tg_arena_alloc(a, n_spans * sizeof(void *));
+    for (size_t s = 0; s < n_spans; s++) {
+      tg_span *span = tg_arena_alloc(a, sizeof *span);
+      opentelemetry__proto__trace__v1__span__init(span);
+      char name[32];
+      snprintf(name, sizeof name, "r%zus%zu", r, s);
+      span->name = tg_arena_strndup(a, name, strlen(name));
+      uint8_t *tid = tg_arena_calloc(a, 1, 16);
+      tid[0] = (uint8_t)r;
+      tid[15] = (uint8_t)s;
+      span->trace_id.data = tid;
+      span->trace_id.len = 16;
+      ss->spans[s] = span;
+    }
+    req.resource_spans[r] = rs;
+  }
+  *len = protobuf_c_message_get_packed_size(&req.base);
+  uint8_t *buf = tg_malloc(*len);
+  protobuf_c_message_pack(&req.base, buf);
+  tg_arena_unref(a);
+  return buf;
+}
+
+static tg_batch *decoded(size_t n_resources, size_t n_spans) {
+  size_t len;
+  uint8_t *buf = make_request(n_resources, n_spans, &len);
+  tg_batch *b = tg_batch_new(256, 0);
+  assert_int_equal(tg_batch_decode_otlp(b, buf, len), TG_OK);
+  tg_free(buf);
+  return b;
+}
+
+static const char *span_name(const tg_batch *b, size_t r, size_t s, size_t i) {
+  return b->request.resource_spans[r]->scope_spans[s]->spans[i]->name;
+}
+
+static void test_decode_and_roundtrip(void **state) {
+  (void)state;
+  size_t len;
+  uint8_t *buf = make_request(2, 3, &len);
+  tg_batch *b = tg_batch_new(256, 0);
+  assert_int_equal(tg_batch_decode_otlp(b, buf, len), TG_OK);
+  assert_int_equal(b->span_count, 6);
+  assert_string_equal(span_name(b, 1, 0, 2), "r1s2");
+  assert_int_equal(tg_batch_encoded_size(b), len);
+  uint8_t *again = tg_malloc(len);
+  assert_int_equal(tg_batch_encode(b, again), len);
+  assert_memory_equal(buf, again, len);
+  tg_free(again);
+  tg_free(buf);
+  tg_batch_free(b);
+}
+
+static void test_decode_rejects_garbage_and_limit(void **state) {
+  (void)state;
+  const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+  tg_batch *b = tg_batch_new(256, 0);
+  assert_int_equal(tg_batch_decode_otlp(b, garbage, sizeof garbage), TG_EDECODE);
+  tg_batch_free(b);
+  size_t len;
+  uint8_t *buf = make_request(50, 50, &len);
+  b = tg_batch_new(1024, 8192);
+  assert_int_equal(tg_batch_decode_otlp(b, buf, len), TG_ETOOBIG);
+  tg_batch_free(b);
+  tg_free(buf);
+}
+
+static void test_append_and_split(void **state) {
+  (void)state;
+  tg_batch *a = decoded(1, 3);
+  tg_batch *b = decoded(2, 2);
+  assert_int_equal(tg_batch_append(a, b), TG_OK);
+  assert_int_equal(a->span_count, 7);
+  assert_int_equal(a->request.n_resource_spans, 3);
+  assert_string_equal(span_name(a, 2, 0, 1), "r1s1");
+
+  tg_batch *front = tg_batch_split_front(a, 4);
+  assert_non_null(front);
+  assert_int_equal(front->span_count, 4);
+  assert_int_equal(tg_batch_count_spans(front), 4);
+  assert_int_equal(a->span_count, 3);
+  assert_int_equal(tg_batch_count_spans(a), 3);
+  assert_string_equal(span_name(front, 1, 0, 0), "r0s0");
+  assert_string_equal(span_name(a, 0, 0, 0), "r0s1");
+  assert_string_equal(span_name(a, 1, 0, 1), "r1s1");
+
+  /* The rest outlives the front and vice versa: arenas are shared by reference. */
+  tg_batch_free(a);
+  assert_string_equal(span_name(front, 0, 0, 2), "r0s2");
+  tg_batch *clone = tg_batch_clone(front);
+  tg_batch_free(front);
+  assert_int_equal(clone->span_count, 4);
+  assert_string_equal(span_name(clone, 1, 0, 0), "r0s0");
+  tg_batch_free(clone);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decode_and_roundtrip),
+      cmocka_unit_test(test_decode_rejects_garbage_and_limit),
+      cmocka_unit_test(test_append_and_split),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
