@@ -23,11 +23,19 @@ tg_batch *tg_batch_new(size_t chunk_hint, size_t limit_bytes) {
   opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(
       &batch->request);
   batch->received_unix_nano = tg_clock_unix_nano();
+  atomic_init(&batch->refs, 1);
+  return batch;
+}
+
+tg_batch *tg_batch_ref(tg_batch *batch) {
+  atomic_fetch_add_explicit(&batch->refs, 1, memory_order_relaxed);
   return batch;
 }
 
 void tg_batch_free(tg_batch *batch) {
   if (!batch)
+    return;
+  if (atomic_fetch_sub_explicit(&batch->refs, 1, memory_order_acq_rel) != 1)
     return;
   for (size_t i = 0; i < batch->n_shared_arenas; i++)
     tg_arena_unref(batch->shared_arenas[i]);
@@ -138,63 +146,73 @@ tg_batch *tg_batch_split_front(tg_batch *batch, size_t max_spans) {
   if (!front)
     return NULL;
   tg_export_request *req = &batch->request;
-  tg_resource_spans **out_rs =
-      tg_arena_alloc(front->arena, (req->n_resource_spans + 1) * sizeof *out_rs);
-  if (!out_rs || share_all_arenas(front, batch) != TG_OK) {
+  size_t n_rs = req->n_resource_spans;
+  tg_resource_spans **front_rs = tg_arena_alloc(front->arena, (n_rs + 1) * sizeof *front_rs);
+  tg_resource_spans **rest_rs = tg_arena_alloc(batch->arena, (n_rs + 1) * sizeof *rest_rs);
+  if (!front_rs || !rest_rs || share_all_arenas(front, batch) != TG_OK) {
     tg_batch_free(front);
     return NULL;
   }
-  size_t taken = 0, n_out = 0, r = 0;
-  while (r < req->n_resource_spans && taken < max_spans) {
+  size_t taken = 0, n_front = 0, n_rest = 0;
+  for (size_t r = 0; r < n_rs; r++) {
     tg_resource_spans *rs = req->resource_spans[r];
     size_t rs_spans = 0;
     for (size_t s = 0; s < rs->n_scope_spans; s++)
       rs_spans += rs->scope_spans[s]->n_spans;
-    if (taken + rs_spans <= max_spans) { /* whole resource moves */
-      out_rs[n_out++] = rs;
-      taken += rs_spans;
-      r++;
+    if (taken >= max_spans) {
+      rest_rs[n_rest++] = rs;
       continue;
     }
-    /* Partial resource: the front gets a shallow copy holding the first scopes/spans. */
-    tg_resource_spans *part = tg_arena_memdup(front->arena, rs, sizeof *rs);
-    tg_scope_spans **part_ss =
-        tg_arena_alloc(front->arena, rs->n_scope_spans * sizeof *part_ss);
-    if (!part || !part_ss) {
+    if (taken + rs_spans <= max_spans) {
+      front_rs[n_front++] = rs;
+      taken += rs_spans;
+      continue;
+    }
+    /* This resource straddles the cut: each half gets a shallow copy of it with its own
+     * scope list; a straddling scope gets a shallow copy per half with its own span range. */
+    tg_resource_spans *head = tg_arena_memdup(front->arena, rs, sizeof *rs);
+    tg_resource_spans *tail = tg_arena_memdup(batch->arena, rs, sizeof *rs);
+    tg_scope_spans **head_ss = tg_arena_alloc(front->arena, rs->n_scope_spans * sizeof *head_ss);
+    tg_scope_spans **tail_ss = tg_arena_alloc(batch->arena, rs->n_scope_spans * sizeof *tail_ss);
+    if (!head || !tail || !head_ss || !tail_ss) {
       tg_batch_free(front);
       return NULL;
     }
-    size_t n_part_ss = 0, s = 0;
-    while (s < rs->n_scope_spans && taken < max_spans) {
+    size_t n_head = 0, n_tail = 0;
+    for (size_t s = 0; s < rs->n_scope_spans; s++) {
       tg_scope_spans *ss = rs->scope_spans[s];
       size_t want = max_spans - taken;
-      if (ss->n_spans <= want) {
-        part_ss[n_part_ss++] = ss;
+      if (want == 0) {
+        tail_ss[n_tail++] = ss;
+      } else if (ss->n_spans <= want) {
+        head_ss[n_head++] = ss;
         taken += ss->n_spans;
-        s++;
-        continue;
+      } else {
+        tg_scope_spans *ss_head = tg_arena_memdup(front->arena, ss, sizeof *ss);
+        tg_scope_spans *ss_tail = tg_arena_memdup(batch->arena, ss, sizeof *ss);
+        if (!ss_head || !ss_tail) {
+          tg_batch_free(front);
+          return NULL;
+        }
+        ss_head->n_spans = want;
+        ss_tail->spans = ss->spans + want;
+        ss_tail->n_spans = ss->n_spans - want;
+        head_ss[n_head++] = ss_head;
+        tail_ss[n_tail++] = ss_tail;
+        taken += want;
       }
-      tg_scope_spans *ss_part = tg_arena_memdup(front->arena, ss, sizeof *ss);
-      if (!ss_part) {
-        tg_batch_free(front);
-        return NULL;
-      }
-      ss_part->n_spans = want;
-      ss->spans += want;
-      ss->n_spans -= want;
-      part_ss[n_part_ss++] = ss_part;
-      taken += want;
     }
-    rs->scope_spans += s;
-    rs->n_scope_spans -= s;
-    part->scope_spans = part_ss;
-    part->n_scope_spans = n_part_ss;
-    out_rs[n_out++] = part;
+    head->scope_spans = head_ss;
+    head->n_scope_spans = n_head;
+    tail->scope_spans = tail_ss;
+    tail->n_scope_spans = n_tail;
+    front_rs[n_front++] = head;
+    rest_rs[n_rest++] = tail;
   }
-  req->resource_spans += r;
-  req->n_resource_spans -= r;
-  front->request.resource_spans = out_rs;
-  front->request.n_resource_spans = n_out;
+  req->resource_spans = rest_rs;
+  req->n_resource_spans = n_rest;
+  front->request.resource_spans = front_rs;
+  front->request.n_resource_spans = n_front;
   front->span_count = taken;
   front->received_unix_nano = batch->received_unix_nano;
   batch->span_count -= taken;

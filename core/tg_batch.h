@@ -1,13 +1,18 @@
 /* A batch: spans in flight through a pipeline, and the memory they live in.
  *
- * Ownership: a batch has exactly one owner. Passing it to a consumer transfers it (also
- * when the consumer answers an error); the owner frees it with tg_batch_free.
+ * Ownership: whoever holds a reference owns it. Passing a batch to a consumer transfers
+ * the caller's reference (also when the consumer answers an error); tg_batch_free drops
+ * one. A fan-out to several read-only consumers hands each a reference (tg_batch_ref)
+ * instead of a copy. A batch with more than one reference is read-only, and only its
+ * sole holder may allocate from its arena or edit spans: a consumer that mutates gets a
+ * clone from the fan-out (descriptor flag `mutates`).
  * The spans are OTLP protobuf-c structs (tg_span-t.h) allocated from `arena`. Batches
  * combined by tg_batch_append keep references to the arenas their spans came from, so
  * combining never copies span data. */
 #ifndef TG_BATCH_H
 #define TG_BATCH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,14 +26,18 @@ typedef struct tg_batch {
   tg_export_request request; /* resource_spans array lives in an arena */
   size_t span_count;
   uint64_t received_unix_nano; /* when the first part arrived: for batch timeouts */
+  atomic_uint refs;
 } tg_batch;
 
 /* A new empty batch whose arena starts at chunk_hint bytes and may reserve at most
  * limit_bytes (0 = unlimited). NULL when out of memory. */
 tg_batch *tg_batch_new(size_t chunk_hint, size_t limit_bytes);
 
-/* Frees the batch and drops its arena references. NULL is ignored. */
+/* Drops one reference; the last frees the batch and its arena references. NULL is ignored. */
 void tg_batch_free(tg_batch *batch);
+
+/* Takes another reference (for a read-only consumer); returns batch. */
+tg_batch *tg_batch_ref(tg_batch *batch);
 
 /* Decodes an OTLP ExportTraceServiceRequest (protobuf) into an empty batch, allocating
  * only from its arena. Returns TG_OK, TG_EDECODE for malformed input or TG_ETOOBIG when
@@ -54,7 +63,9 @@ int tg_batch_share_arena(tg_batch *batch, tg_arena *arena);
 tg_batch *tg_batch_clone(const tg_batch *batch);
 
 /* Splits off the first max_spans spans into a new batch (sharing arenas); the rest stay
- * in batch. Returns the new batch, or NULL on ENOMEM. Requires max_spans > 0. */
+ * in batch. Messages shared with other batches are never modified: partial resources and
+ * scopes are shallow-copied for both halves. Requires max_spans > 0 and a sole holder.
+ * Returns the new batch, or NULL on ENOMEM (batch unchanged). */
 tg_batch *tg_batch_split_front(tg_batch *batch, size_t max_spans);
 
 #endif

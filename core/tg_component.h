@@ -67,6 +67,7 @@ typedef struct tg_component {
   const char *type;      /* "otlp", "batch", "debug" */
   unsigned signals;      /* TG_SIGNAL_* accepted (connectors: on the exporter side) */
   unsigned out_signals;  /* connectors: signals emitted on the receiver side */
+  int mutates;           /* consume edits spans: a fan-out hands it a private clone */
   size_t conf_size;      /* size of the config struct the key table fills */
   const tg_conf_key *keys;
   size_t n_keys;

@@ -208,6 +208,24 @@ int tg_metrics_add_collector(tg_metrics *reg, tg_metrics_collect_fn fn, void *ct
   return TG_OK;
 }
 
+void tg_metrics_remove_collector(tg_metrics *reg, tg_metrics_collect_fn fn, void *ctx) {
+  pthread_mutex_lock(&reg->lock);
+  tg_metrics_collector **link = &reg->collectors, *prev = NULL;
+  while (*link) {
+    tg_metrics_collector *c = *link;
+    if (c->fn == fn && c->ctx == ctx) {
+      *link = c->next;
+      if (reg->collectors_tail == c)
+        reg->collectors_tail = prev;
+      tg_free(c);
+      break;
+    }
+    prev = c;
+    link = &c->next;
+  }
+  pthread_mutex_unlock(&reg->lock);
+}
+
 int tg_metrics_escape_label(tg_buf *out, const char *value) {
   int rc = TG_OK;
   for (const char *p = value; *p && rc == TG_OK; p++) {

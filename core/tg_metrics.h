@@ -47,6 +47,8 @@ static inline int64_t tg_metric_get(tg_metric_cell *cell) {
  * appends complete families in text format to out. */
 typedef void (*tg_metrics_collect_fn)(void *ctx, tg_buf *out);
 int tg_metrics_add_collector(tg_metrics *reg, tg_metrics_collect_fn fn, void *ctx);
+/* Removes a collector added with the same fn and ctx (before ctx is freed). */
+void tg_metrics_remove_collector(tg_metrics *reg, tg_metrics_collect_fn fn, void *ctx);
 
 /* Renders every family in Prometheus text format 0.0.4. */
 int tg_metrics_render(tg_metrics *reg, tg_buf *out);

@@ -1,0 +1,93 @@
+/* Private glue between the files of core/http/: the protocol engines (tg_http1.c,
+ * tg_http2.c), the TLS layer (tg_tls.c), gRPC framing (tg_grpc.c) and the shared routing
+ * and response code (tg_http_route.c). Nothing here is used outside core/http/. */
+#ifndef TG_HTTP_INTERNAL_H
+#define TG_HTTP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_http_conn.h"
+
+/* Output sink of an engine: the connection (which may encrypt first). */
+typedef struct tg_http_sink {
+  int (*write)(void *ctx, const uint8_t *data, size_t len);
+  void *ctx;
+} tg_http_sink;
+
+static inline int tg_http_sink_write(const tg_http_sink *s, const uint8_t *d, size_t n) {
+  return s->write(s->ctx, d, n);
+}
+
+/* --- routing (tg_http_route.c) --- */
+enum { TG_HTTP_ROUTE_FOUND, TG_HTTP_ROUTE_NOT_FOUND, TG_HTTP_ROUTE_BAD_METHOD };
+
+/* Looks up path (and method) among routes whose grpc flag equals grpc. On BAD_METHOD,
+ * allow receives the comma-separated allowed methods. */
+int tg_http_route_find(const tg_http_router *r, const char *method, const char *path,
+                       int grpc, const tg_http_route **out, char *allow, size_t allow_len);
+/* Initialises resp with the defaults (status 200, empty body) and calls the handler. */
+void tg_http_route_invoke(const tg_http_route *route, const tg_http_request *req,
+                          tg_http_response *resp);
+/* Prepares a server-generated response (text/plain body = reason text). */
+void tg_http_response_error(tg_http_response *resp, int status, const char *text);
+const char *tg_http_reason(int status);
+size_t tg_http_max_header_count(const tg_http_router *r);
+size_t tg_http_max_header_bytes(const tg_http_router *r);
+/* Decodes body per Content-Encoding into out (limit max_body_bytes). Returns TG_OK with
+ * *decoded set when inflated (out holds the body), TG_OK with *decoded = 0 for identity,
+ * TG_EUNSUPPORTED (415), TG_ETOOBIG (413), TG_EDECODE (400), TG_ENOMEM. */
+int tg_http_decode_body(const tg_http_router *r, const char *content_encoding,
+                        const uint8_t *body, size_t len, tg_buf *out, int *decoded);
+
+/* --- HTTP/1.x engine (tg_http1.c) --- */
+typedef struct tg_http1 tg_http1;
+tg_http1 *tg_http1_new(const tg_http_router *r, const char *peer, tg_http_sink sink);
+/* TG_OK or TG_ECLOSED (same meaning as tg_http_conn_feed). */
+int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len);
+int tg_http1_in_request(const tg_http1 *h);
+void tg_http1_free(tg_http1 *h);
+
+/* --- HTTP/2 engine (tg_http2.c) --- */
+typedef struct tg_http2 tg_http2;
+tg_http2 *tg_http2_new(const tg_http_router *r, const char *peer, tg_http_sink sink);
+int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len);
+int tg_http2_in_request(const tg_http2 *h);
+void tg_http2_free(tg_http2 *h);
+
+/* --- gRPC framing (tg_grpc.c) --- */
+/* Takes the request body of a unary gRPC call (length-prefixed messages) and extracts the
+ * single message into out, inflating it per grpc-encoding. Returns a gRPC status code:
+ * 0 OK, 8 RESOURCE_EXHAUSTED (message above limit), 12 UNIMPLEMENTED (more than one
+ * message, unknown encoding), 13 INTERNAL (truncated/malformed/corrupt), and sets *msg to a
+ * static description on error. */
+int tg_grpc_unframe(const uint8_t *body, size_t len, const char *encoding, size_t limit,
+                    tg_buf *out, const char **msg);
+/* While the body is still arriving: 8 if the first message is declared above limit,
+ * 12 if a second message starts, else 0. */
+int tg_grpc_check_partial(const uint8_t *body, size_t len, size_t limit, const char **msg);
+/* Appends the 5-byte prefix and msg to out. */
+int tg_grpc_frame(const uint8_t *msg, size_t len, tg_buf *out);
+
+/* --- TLS (tg_tls.c) --- */
+typedef struct tg_tls tg_tls;
+/* Creates the SSL_CTX from PEM files; NULL + err on failure. */
+tg_tls_ctx *tg_tls_ctx_new(const char *cert_file, const char *key_file, const char *ca_file,
+                           tg_errbuf *err);
+void tg_tls_ctx_free(tg_tls_ctx *ctx);
+/* on_plain gets decrypted bytes; the first call of on_alpn (before any plaintext) gives the
+ * negotiated protocol (TG_HTTP_PROTO_H1/H2). cipher_out receives TLS records. */
+typedef struct tg_tls_callbacks {
+  int (*on_ready)(void *ctx, int proto);
+  int (*on_plain)(void *ctx, const uint8_t *data, size_t len); /* TG_OK or TG_ECLOSED */
+  tg_http_sink cipher_out;
+  void *ctx;
+} tg_tls_callbacks;
+tg_tls *tg_tls_new(tg_tls_ctx *ctx, tg_tls_callbacks cb);
+/* Ciphertext in. TG_OK or TG_ECLOSED. */
+int tg_tls_feed(tg_tls *t, const uint8_t *data, size_t len);
+/* Plaintext out (encrypted to cb.cipher_out). 0 or -1. */
+int tg_tls_write(tg_tls *t, const uint8_t *data, size_t len);
+void tg_tls_free(tg_tls *t);
+
+#endif

@@ -1,0 +1,139 @@
+/* Routing and response plumbing shared by the HTTP/1 and HTTP/2 engines: route lookup
+ * (404 vs 405 with Allow), handler invocation with a defaulted response, server-made
+ * error responses, Content-Encoding decoding, and the public request/response helpers
+ * declared in tg_http_server.h. Kept apart from the engines so both answer identically. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tg_gzip.h"
+#include "tg_http_internal.h"
+
+size_t tg_http_max_header_count(const tg_http_router *r) {
+  return r->max_header_count ? r->max_header_count : 100;
+}
+
+size_t tg_http_max_header_bytes(const tg_http_router *r) {
+  return r->max_header_bytes ? r->max_header_bytes : 64 * 1024;
+}
+
+int tg_http_route_find(const tg_http_router *r, const char *method, const char *path,
+                       int grpc, const tg_http_route **out, char *allow, size_t allow_len) {
+  int path_seen = 0;
+  size_t used = 0;
+  if (allow && allow_len)
+    allow[0] = '\0';
+  *out = NULL;
+  for (size_t i = 0; i < r->n_routes; i++) {
+    const tg_http_route *rt = &r->routes[i];
+    if (!rt->grpc != !grpc || strcmp(rt->path, path) != 0)
+      continue;
+    if (!rt->method || strcmp(rt->method, method) == 0) {
+      *out = rt;
+      return TG_HTTP_ROUTE_FOUND;
+    }
+    path_seen = 1;
+    if (allow && allow_len) {
+      int n = snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "", rt->method);
+      if (n > 0 && (size_t)n < allow_len - used)
+        used += (size_t)n;
+    }
+  }
+  return path_seen ? TG_HTTP_ROUTE_BAD_METHOD : TG_HTTP_ROUTE_NOT_FOUND;
+}
+
+static void response_defaults(tg_http_response *resp) {
+  memset(resp, 0, sizeof *resp);
+  resp->status = 200;
+  tg_buf_init(&resp->body, 0);
+}
+
+void tg_http_route_invoke(const tg_http_route *route, const tg_http_request *req,
+                          tg_http_response *resp) {
+  response_defaults(resp);
+  route->handle(route->ctx, req, resp);
+  if (resp->status < 100 || resp->status > 999)
+    resp->status = 500;
+  if (resp->n_extra > sizeof resp->extra / sizeof resp->extra[0])
+    resp->n_extra = sizeof resp->extra / sizeof resp->extra[0];
+}
+
+const char *tg_http_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 206: return "Partial Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 304: return "Not Modified";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 411: return "Length Required";
+  case 413: return "Payload Too Large";
+  case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Unknown";
+  }
+}
+
+void tg_http_response_error(tg_http_response *resp, int status, const char *text) {
+  response_defaults(resp);
+  resp->status = status;
+  resp->content_type = "text/plain";
+  if (tg_buf_append_str(&resp->body, text ? text : tg_http_reason(status)) == TG_OK)
+    tg_buf_append(&resp->body, "\n", 1);
+}
+
+int tg_http_decode_body(const tg_http_router *r, const char *content_encoding,
+                        const uint8_t *body, size_t len, tg_buf *out, int *decoded) {
+  *decoded = 0;
+  if (!content_encoding || !*content_encoding || strcasecmp(content_encoding, "identity") == 0)
+    return TG_OK;
+  if (strcasecmp(content_encoding, "gzip") != 0 && strcasecmp(content_encoding, "x-gzip") != 0 &&
+      strcasecmp(content_encoding, "deflate") != 0)
+    return TG_EUNSUPPORTED;
+  if (len == 0)
+    return TG_OK; /* an empty body stays empty */
+  int rc = tg_gzip_inflate(body, len, r->max_body_bytes, out);
+  if (rc == TG_OK)
+    *decoded = 1;
+  return rc;
+}
+
+const char *tg_http_request_header(const tg_http_request *req, const char *name) {
+  if (!req || !name)
+    return NULL;
+  for (size_t i = 0; i < req->n_headers; i++)
+    if (strcasecmp(req->headers[i].name, name) == 0)
+      return req->headers[i].value;
+  return NULL;
+}
+
+int tg_http_response_add_header(tg_http_response *resp, const char *name, const char *value) {
+  if (!resp || !name || !value)
+    return TG_EINVAL;
+  if (resp->n_extra >= sizeof resp->extra / sizeof resp->extra[0])
+    return TG_ETOOBIG;
+  /* CR/LF in a header would let a handler split the response. */
+  if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+    return TG_EINVAL;
+  resp->extra[resp->n_extra].name = name;
+  resp->extra[resp->n_extra].value = value;
+  resp->n_extra++;
+  return TG_OK;
+}

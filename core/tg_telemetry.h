@@ -1,0 +1,26 @@
+/* The gateway's own /metrics endpoint (service.telemetry.metrics.address): the
+ * self-metrics registry plus process metrics (CPU seconds, RSS, open fds, start time)
+ * and build info, in Prometheus text format. */
+#ifndef TG_TELEMETRY_H
+#define TG_TELEMETRY_H
+
+#include <uv.h>
+
+#include "tg_error.h"
+#include "tg_log.h"
+#include "tg_metrics.h"
+
+typedef struct tg_telemetry tg_telemetry;
+
+/* Registers the process collector in metrics and, when address is non-NULL and
+ * non-empty, serves GET /metrics there. NULL + err on failure (address in use). */
+tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger *log,
+                                 const char *address, tg_errbuf *err);
+
+/* Closes the listener; done(ctx) runs once it is closed and the telemetry is freed. */
+void tg_telemetry_stop(tg_telemetry *tel, void (*done)(void *ctx), void *ctx);
+
+/* Appends the process_* families and tailgate_build_info (also used by tests). */
+void tg_telemetry_collect_process(void *ctx, tg_buf *out);
+
+#endif

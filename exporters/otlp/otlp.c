@@ -1,0 +1,253 @@
+/* The otlp exporter: OTLP/gRPC to a backend, as the Collector's `otlp` exporter.
+ *
+ * This file holds the descriptor, the configuration table (Collector key names) and the
+ * lifecycle; otlp_grpc.c holds the transport. Data path: consume encodes the batch once
+ * (tg_export_queue_push_batch), frees it and queues the bytes; the queue's sender threads
+ * make one blocking unary Export call per request and retry per the OTLP spec. consume
+ * never blocks: a full queue answers TG_EAGAIN, which receivers turn into
+ * RESOURCE_EXHAUSTED / 429.
+ *
+ * Lifecycle: create parses and allocates (no gRPC, no threads); start initialises gRPC,
+ * builds the channel and spawns the senders; stop drains within the service's grace
+ * period, joins the threads and calls done synchronously (on the loop thread that
+ * called stop); destroy releases everything and is safe after a partial create and
+ * twice. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "otlp_exp.h"
+#include "tg_alloc.h"
+#include "tg_component.h"
+#include "tg_service.h"
+
+/* Used when the host leaves shutdown_grace_ms at 0. */
+#define OTLPEXP_DEFAULT_GRACE_MS 10000
+
+typedef struct otlpexp_state {
+  char *target;
+  bool use_tls;
+  tg_otlpexp_grpc *grpc;
+  tg_export_queue *queue;
+} otlpexp_state;
+
+static const char *const compression_values[] = {"none", "gzip", NULL};
+static const char *const balancer_values[] = {"round_robin", "pick_first", NULL};
+
+static const tg_conf_key otlpexp_keys[] = {
+    TG_KEY_STRING("endpoint", tg_otlpexp_conf, endpoint, NULL,
+                  "backend host:port (or http://, https:// URL); required"),
+    TG_KEY_BOOL("tls.insecure", tg_otlpexp_conf, tls.insecure, "false",
+                "plaintext gRPC (h2c) instead of TLS"),
+    TG_KEY_BOOL("tls.insecure_skip_verify", tg_otlpexp_conf, tls.insecure_skip_verify,
+                "false", "TLS without verifying the server certificate"),
+    TG_KEY_STRING("tls.ca_file", tg_otlpexp_conf, tls.ca_file, NULL,
+                  "PEM roots to verify the server (default: system roots)"),
+    TG_KEY_STRING("tls.cert_file", tg_otlpexp_conf, tls.cert_file, NULL,
+                  "PEM client certificate (mTLS); needs tls.key_file"),
+    TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,
+                  "PEM client key (mTLS); needs tls.cert_file"),
+    TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),
+    TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, "gzip", compression_values,
+                "message compression: none | gzip"),
+    TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000,
+                    "deadline of each Export call"),
+    TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,
+                    "ping after this long idle (0 = gRPC default, off)"),
+    TG_KEY_DURATION("keepalive.timeout", tg_otlpexp_conf, keepalive_timeout_ms, "0", 0,
+                    86400000, "wait this long for a ping ack (0 = gRPC default)"),
+    TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,
+                keepalive_permit_without_stream, "false", "ping even with no call open"),
+    TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",
+                balancer_values, "load balancing over resolved addresses"),
+    TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue),
+};
+
+int tg_otlpexp_parse_endpoint(const char *endpoint, bool insecure, char **target,
+                              bool *use_tls, tg_errbuf *err) {
+  *target = NULL;
+  if (!endpoint || !*endpoint)
+    return tg_errf(err, TG_ECONFIG, "endpoint is required (host:port)");
+  const char *p = endpoint;
+  *use_tls = !insecure;
+  if (!strncmp(p, "https://", 8)) {
+    p += 8;
+    *use_tls = true;
+  } else if (!strncmp(p, "http://", 7)) {
+    p += 7;
+    *use_tls = false;
+  } else if (strstr(p, "://")) {
+    return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": scheme must be http or https", endpoint);
+  }
+  size_t len = strlen(p);
+  if (len && p[len - 1] == '/')
+    len--;
+  const char *colon = NULL;
+  for (size_t i = 0; i < len; i++) {
+    if (p[i] == '/' || p[i] == ' ' || p[i] == '?' || p[i] == '#')
+      return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected host:port with no path",
+                     endpoint);
+    if (p[i] == ':')
+      colon = p + i;
+  }
+  if (!colon || colon == p || (size_t)(colon - p) + 1 >= len)
+    return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected host:port", endpoint);
+  if (p[0] == '[' && colon[-1] != ']')
+    return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": bad IPv6 literal", endpoint);
+  long port = 0;
+  for (const char *c = colon + 1; c < p + len; c++) {
+    if (*c < '0' || *c > '9' || port > 65535)
+      return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": bad port", endpoint);
+    port = port * 10 + (*c - '0');
+  }
+  if (port < 1 || port > 65535)
+    return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": port must be 1..65535", endpoint);
+  *target = tg_strndup(p, len);
+  return *target ? TG_OK : tg_errf(err, TG_ENOMEM, "out of memory");
+}
+
+/* Lower-case gRPC metadata keys made of [a-z0-9-_.], not reserved; printable values. */
+static const char *header_problem(const char *key, const char *value) {
+  if (!*key)
+    return "empty header name";
+  for (const char *c = key; *c; c++) {
+    char l = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
+    if (!((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_' || l == '.'))
+      return "header name may hold only letters, digits, '-', '_', '.'";
+  }
+  if (!strncasecmp(key, "grpc-", 5))
+    return "header names starting with grpc- are reserved";
+  size_t kl = strlen(key);
+  if (kl > 4 && !strcasecmp(key + kl - 4, "-bin"))
+    return "binary (-bin) headers are not supported";
+  for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+    if (*c < 0x20 || *c > 0x7e)
+      return "header value must be printable ASCII";
+  return NULL;
+}
+
+static void otlpexp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
+                               tg_diag *diag) {
+  const tg_otlpexp_conf *c = vconf;
+  const tg_yaml_pos *pos = node ? &node->pos : NULL;
+  tg_errbuf err;
+  char *target = NULL;
+  bool tls;
+  if (tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &target, &tls, &err))
+    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
+  tg_free(target);
+  if (!c->tls.cert_file != !c->tls.key_file)
+    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
+  const char *files[] = {c->tls.ca_file, c->tls.cert_file, c->tls.key_file};
+  const char *names[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
+  for (int i = 0; i < 3; i++)
+    if (files[i] && access(files[i], R_OK))
+      tg_diag_add(diag, pos, "%s: %s \"%s\" is not readable", what, names[i], files[i]);
+  for (size_t i = 0; i < c->headers.n; i++) {
+    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
+    if (why)
+      tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
+  }
+}
+
+static void otlpexp_destroy(tg_instance *self) {
+  otlpexp_state *st = self->state;
+  if (!st)
+    return;
+  tg_export_queue_free(st->queue); /* stops (grace 0) if stop never ran */
+  tg_otlpexp_grpc_free(st->grpc);
+  tg_free(st->target);
+  tg_free(st);
+  self->state = NULL;
+}
+
+static int otlpexp_create(tg_instance *self, tg_errbuf *err) {
+  const tg_otlpexp_conf *c = self->conf;
+  const char *id = self->id ? self->id : "otlp";
+  if (!c)
+    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
+  otlpexp_state *st = tg_calloc(1, sizeof *st);
+  if (!st)
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  self->state = st;
+  int rc = tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &st->target, &st->use_tls,
+                                     err);
+  if (rc) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    otlpexp_destroy(self);
+    return tg_errf(err, rc, "%s: %s", id, msg);
+  }
+  for (size_t i = 0; i < c->headers.n; i++) {
+    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
+    if (why) {
+      otlpexp_destroy(self);
+      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
+    }
+  }
+  tg_service *svc = self->service;
+  st->grpc = tg_otlpexp_grpc_new(c, st->target, st->use_tls, id, svc ? svc->log : NULL);
+  if (st->grpc)
+    st->queue = tg_export_queue_new(&c->queue, &c->retry, &tg_otlpexp_grpc_queue_ops,
+                                    st->grpc, id, svc ? svc->log : NULL,
+                                    svc ? svc->metrics : NULL);
+  if (!st->grpc || !st->queue) {
+    otlpexp_destroy(self);
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  }
+  return TG_OK;
+}
+
+static int otlpexp_start(tg_instance *self, tg_errbuf *err) {
+  otlpexp_state *st = self->state;
+  int rc = tg_otlpexp_grpc_start(st->grpc, err);
+  if (rc)
+    return rc;
+  rc = tg_export_queue_start(st->queue);
+  if (rc)
+    return tg_errf(err, rc, "%s: cannot start sender threads: %s",
+                   self->id ? self->id : "otlp", tg_strerror(rc));
+  if (self->service && self->service->log)
+    TG_LOG_INFO(self->service->log, self->id, "exporting OTLP/gRPC to %s (%s)", st->target,
+                st->use_tls ? "TLS" : "plaintext");
+  return TG_OK;
+}
+
+static int otlpexp_consume(tg_instance *self, tg_batch *batch) {
+  otlpexp_state *st = self->state;
+  return tg_export_queue_push_batch(st->queue, batch);
+}
+
+static void otlpexp_stop(tg_instance *self, tg_stop_done_fn done) {
+  otlpexp_state *st = self->state;
+  uint64_t grace = self->service && self->service->shutdown_grace_ms
+                       ? self->service->shutdown_grace_ms
+                       : OTLPEXP_DEFAULT_GRACE_MS;
+  if (st && st->queue)
+    tg_export_queue_stop(st->queue, grace);
+  done(self);
+}
+
+static int otlpexp_ready(const tg_instance *self) {
+  const otlpexp_state *st = self->state;
+  return st && st->queue && tg_export_queue_ready(st->queue);
+}
+
+const tg_component tg_exporter_otlp = {
+    .abi = TG_COMPONENT_ABI,
+    .kind = TG_EXPORTER,
+    .type = "otlp",
+    .signals = TG_SIGNAL_TRACES,
+    .conf_size = sizeof(tg_otlpexp_conf),
+    .keys = otlpexp_keys,
+    .n_keys = sizeof otlpexp_keys / sizeof otlpexp_keys[0],
+    .conf_check = otlpexp_conf_check,
+    .ops = {.create = otlpexp_create,
+            .start = otlpexp_start,
+            .consume = otlpexp_consume,
+            .stop = otlpexp_stop,
+            .destroy = otlpexp_destroy,
+            .ready = otlpexp_ready},
+    .doc = "Sends traces as OTLP/gRPC (ExportTraceServiceRequest) through a bounded sending "
+           "queue with retries (gRPC C core).",
+};

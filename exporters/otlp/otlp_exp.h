@@ -1,0 +1,53 @@
+/* The otlp (gRPC) exporter's private interface between its files: otlp.c (descriptor,
+ * configuration, lifecycle) and otlp_grpc.c (the gRPC C core transport). */
+#ifndef TG_OTLP_EXP_H
+#define TG_OTLP_EXP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tg_conf.h"
+#include "tg_error.h"
+#include "tg_export_queue.h"
+
+enum { TG_OTLPEXP_COMPRESS_NONE, TG_OTLPEXP_COMPRESS_GZIP };
+enum { TG_OTLPEXP_LB_ROUND_ROBIN, TG_OTLPEXP_LB_PICK_FIRST };
+
+typedef struct tg_otlpexp_tls {
+  bool insecure;             /* plaintext (h2c) */
+  bool insecure_skip_verify; /* TLS without verifying the server's certificate */
+  char *ca_file, *cert_file, *key_file;
+} tg_otlpexp_tls;
+
+typedef struct tg_otlpexp_conf {
+  char *endpoint;
+  tg_otlpexp_tls tls;
+  tg_conf_strmap headers;
+  int compression;
+  uint64_t timeout_ms;
+  uint64_t keepalive_time_ms, keepalive_timeout_ms; /* 0 = gRPC defaults */
+  bool keepalive_permit_without_stream;
+  int balancer_name;
+  tg_retry_conf retry;
+  tg_queue_conf queue;
+} tg_otlpexp_conf;
+
+/* endpoint → gRPC target ("host:port") and whether to use TLS. Accepts "host:port",
+ * "http://host:port" (always plaintext), "https://host:port" (always TLS), an optional
+ * trailing "/". Returns TG_OK with *target allocated (tg_free), or TG_ECONFIG with err. */
+int tg_otlpexp_parse_endpoint(const char *endpoint, bool insecure, char **target,
+                              bool *use_tls, tg_errbuf *err);
+
+/* The transport: one per instance. create does no I/O; start reads TLS files and makes
+ * the channel (grpc_init is taken there and released by destroy). */
+typedef struct tg_otlpexp_grpc tg_otlpexp_grpc;
+
+tg_otlpexp_grpc *tg_otlpexp_grpc_new(const tg_otlpexp_conf *conf, const char *target,
+                                     bool use_tls, const char *id, struct tg_logger *log);
+int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err);
+void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g); /* NULL ok; after the queue stopped */
+
+/* tg_export_queue_ops bound to a tg_otlpexp_grpc (ctx). */
+extern const tg_export_queue_ops tg_otlpexp_grpc_queue_ops;
+
+#endif

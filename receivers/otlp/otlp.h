@@ -1,0 +1,114 @@
+/* The otlp receiver's internal interface: the instance state shared by its files, and
+ * the transport-independent ingest step (decode → validate → push → count) that the gRPC
+ * and HTTP handlers both call. Not part of the public component interface; tests include
+ * it to drive the handlers without sockets. */
+#ifndef TG_OTLP_H
+#define TG_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_batch.h"
+#include "tg_buf.h"
+#include "tg_component.h"
+#include "tg_http_server.h"
+#include "tg_log.h"
+#include "tg_metrics.h"
+
+#include "otlp_conf.h"
+
+extern const tg_component tg_receiver_otlp;
+
+#define TG_OTLP_GRPC_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+typedef enum tg_otlp_transport {
+  TG_OTLP_GRPC,
+  TG_OTLP_HTTP,
+  TG_OTLP_TRANSPORT_COUNT_
+} tg_otlp_transport;
+
+typedef enum tg_otlp_format {
+  TG_OTLP_PROTOBUF,
+  TG_OTLP_JSON,
+} tg_otlp_format;
+
+/* Why spans were refused: the `reason` label of tailgate_receiver_refused_spans_total. */
+typedef enum tg_otlp_refusal {
+  TG_OTLP_REFUSED_INVALID,      /* span failed validation (partial success) */
+  TG_OTLP_REFUSED_MALFORMED,    /* body could not be decoded */
+  TG_OTLP_REFUSED_BACKPRESSURE, /* downstream answered TG_EAGAIN / shutting down */
+  TG_OTLP_REFUSED_TOO_LARGE,    /* decoded form exceeded the arena bound */
+  TG_OTLP_REFUSED_ERROR,        /* any other downstream error */
+  TG_OTLP_REFUSAL_COUNT_
+} tg_otlp_refusal;
+
+/* What came of one export request, independent of the transport. */
+typedef enum tg_otlp_outcome {
+  TG_OTLP_OK,           /* accepted, possibly with rejected_spans > 0 (partial success) */
+  TG_OTLP_MALFORMED,    /* HTTP 400 / gRPC 3 INVALID_ARGUMENT */
+  TG_OTLP_TOO_LARGE,    /* HTTP 413 / gRPC 8 RESOURCE_EXHAUSTED */
+  TG_OTLP_BACKPRESSURE, /* HTTP 429 / gRPC 8 RESOURCE_EXHAUSTED (retryable) */
+  TG_OTLP_UNAVAILABLE,  /* HTTP 503 / gRPC 14 UNAVAILABLE (shutting down, retryable) */
+  TG_OTLP_INTERNAL,     /* HTTP 500 / gRPC 13 INTERNAL */
+} tg_otlp_outcome;
+
+typedef struct tg_otlp_result {
+  tg_otlp_outcome outcome;
+  int64_t rejected_spans; /* OK: spans removed by validation */
+  size_t accepted_spans;  /* OK: spans pushed downstream */
+  char message[256];      /* printable ASCII; partial-success or error text; "" = none */
+} tg_otlp_result;
+
+/* Per-transport metric cells, created at start, bumped on the hot path. */
+typedef struct tg_otlp_counters {
+  tg_metric_cell *accepted;
+  tg_metric_cell *refused[TG_OTLP_REFUSAL_COUNT_];
+} tg_otlp_counters;
+
+/* The instance state (tg_instance.state). */
+typedef struct tg_otlp_receiver {
+  tg_instance *instance;    /* back pointer: next consumer, service, id */
+  const tg_otlp_conf *conf; /* owned by the builder */
+  tg_logger *log;           /* service logger; may be NULL */
+  char *log_component;      /* "receiver:<id>", owned */
+  char *traces_path;        /* normalised traces_url_path (leading '/'), owned */
+  tg_http_server *servers[TG_OTLP_TRANSPORT_COUNT_];
+  int started;
+  int stopping;             /* stop() was called: answer UNAVAILABLE, push nothing */
+  size_t closing;           /* server close callbacks still pending */
+  tg_stop_done_fn stop_done;
+  tg_otlp_counters counters[TG_OTLP_TRANSPORT_COUNT_];
+} tg_otlp_receiver;
+
+/* Creates (or finds) the receiver's metric series for id in reg and stores the cells in
+ * recv->counters. reg may be NULL (no metrics; bumps become no-ops). TG_OK or TG_ENOMEM. */
+int tg_otlp_counters_init(tg_otlp_receiver *recv, tg_metrics *reg, const char *id);
+
+/* Removes every span whose trace_id is not 16 bytes or whose span_id is not 8 bytes, or
+ * either is all zero, compacting the arrays in place (scope and resource groups emptied
+ * by the removal are dropped too) and recounting batch->span_count. Returns the number of
+ * spans removed; when > 0 and msg is non-NULL, writes a description of the first one. */
+size_t tg_otlp_validate_spans(tg_batch *batch, char *msg, size_t msg_size);
+
+/* Handles the body of one export request: decodes it (format) into a new batch bounded
+ * by an arena limit proportional to len, validates the spans, pushes what is left to
+ * recv->instance->next (ownership transfers) and bumps the transport's counters.
+ * Never fails to fill out; out->message is printable ASCII. */
+void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
+                    tg_otlp_format format, const uint8_t *body, size_t len,
+                    tg_otlp_result *out);
+
+/* Route handlers (ctx = tg_otlp_receiver *). Synchronous, as tg_http_server.h requires.
+ * The gRPC handler answers Export with an ExportTraceServiceResponse or an error status;
+ * the HTTP handler implements OTLP/HTTP (POST, protobuf or JSON, 405/415/400/429/503). */
+void tg_otlp_grpc_handle(void *ctx, const tg_http_request *req, tg_http_response *resp);
+void tg_otlp_http_handle(void *ctx, const tg_http_request *req, tg_http_response *resp);
+
+/* Appends the protobuf encodings of an ExportTraceServiceResponse (empty when
+ * rejected_spans is 0 and error_message empty) and of a google.rpc.Status.
+ * Return TG_OK, TG_ENOMEM or TG_ETOOBIG (from out's limit). */
+int tg_otlp_proto_encode_response(tg_buf *out, int64_t rejected_spans,
+                                  const char *error_message);
+int tg_otlp_proto_encode_status(tg_buf *out, int code, const char *message);
+
+#endif

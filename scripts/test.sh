@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. unit tests (cmocka)                         build/
+#   2. the same unit tests under ASan + UBSan      build-asan/
+#   3. every fuzz target for a bounded time        build-fuzz/ (clang, libFuzzer)
+#   4. configuration files: the embedded default, tests/data/config/good, deploy/
+#   5. interop tests with real clients (node --test tests/interop)
+#   6. docker-compose.yaml validation
+# Exits non-zero on the first failing stage; prints a closing "N passed, N failed" line.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+fuzz_seconds=${TG_FUZZ_SECONDS:-15}
+jobs=$(nproc)
+
+scripts/install-deps.sh --test
+
+passed=0
+failed=0
+count_meson() { # adds the Ok/Fail counts printed by a meson test run (file $1)
+  local ok fail
+  ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$1" | tail -1)
+  fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$1" | tail -1)
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0}))
+}
+
+echo "== 1. build and unit tests"
+[ -f build/build.ninja ] || meson setup build
+ninja -C build -j "$jobs"
+meson test -C build --suite unit --print-errorlogs --num-processes "$jobs" | tee build/unit.out
+count_meson build/unit.out
+
+echo "== 2. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+[ -f build-asan/build.ninja ] ||
+  meson setup build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C build-asan -j "$jobs"
+meson test -C build-asan --suite unit --print-errorlogs --num-processes "$jobs" | tee build-asan/unit.out
+count_meson build-asan/unit.out
+
+echo "== 3. fuzz targets (${fuzz_seconds}s each)"
+[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true
+ninja -C build-fuzz -j "$jobs"
+for target in build-fuzz/tests/fuzz/fuzz_*; do
+  name=${target##*/fuzz_}
+  corpus="tests/fuzz/$name/corpus"
+  work=$(mktemp -d)
+  cp -r "$corpus/." "$work/"
+  if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=0 "$work" > "build-fuzz/fuzz_$name.log" 2>&1; then
+    echo "fuzz $name: ok ($(ls "$work" | wc -l) inputs)"
+    passed=$((passed + 1))
+  else
+    echo "fuzz $name: FAILED"; tail -40 "build-fuzz/fuzz_$name.log"
+    failed=$((failed + 1))
+  fi
+  rm -rf "$work"
+done
+[ "$failed" -eq 0 ] || { echo "tests: $passed passed, $failed failed"; exit 1; }
+
+echo "== 4. configuration files"
+build/tailgate validate >/dev/null  # the embedded default
+for f in tests/data/config/good/*.yaml deploy/compose/tailgate.yaml; do
+  [ -e "$f" ] || continue
+  if build/tailgate validate "$f"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+if command -v promtool >/dev/null; then
+  promtool check config deploy/compose/prometheus.yml >/dev/null && passed=$((passed + 1))
+fi
+
+echo "== 5. interop tests with real clients"
+node_out=build/interop.out
+TAILGATE_BIN="$root/build/tailgate" node --test --test-reporter=spec tests/interop/ 2>&1 | tee "$node_out"
+node_rc=${PIPESTATUS[0]}
+np=$(sed -n 's/^ℹ pass \([0-9]*\)/\1/p' "$node_out" | tail -1)
+nf=$(sed -n 's/^ℹ fail \([0-9]*\)/\1/p' "$node_out" | tail -1)
+passed=$((passed + ${np:-0})); failed=$((failed + ${nf:-0}))
+[ "$node_rc" -eq 0 ] || failed=$((failed + (${nf:-0} == 0 ? 1 : 0)))
+
+echo "== 6. docker-compose.yaml"
+if docker-compose -f docker-compose.yaml config -q; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
