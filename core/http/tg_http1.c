@@ -36,6 +36,8 @@ struct tg_http1 {
   int headers_done;   /* later header callbacks are chunked trailers: ignored */
   tg_buf body;
   int reject_status;  /* 404/405 decided at headers; answered at message end */
+  const tg_http_route *route;
+  const char *path, *query; /* into url, valid from headers complete to the next message */
   char allow[128];
   int in_message;
   int force_close;    /* upgrade requests: answer, then close */
@@ -101,6 +103,9 @@ static void reset_request(tg_http1 *h) {
   h->headers_done = 0;
   h->body.len = 0;
   h->reject_status = 0;
+  h->route = NULL;
+  h->path = "/";
+  h->query = NULL;
   h->allow[0] = '\0';
   h->force_close = 0;
 }
@@ -227,11 +232,9 @@ static int on_headers_complete(http_parser *p) {
     send_error(h, 413, NULL, 1);
     return -1;
   }
-  const char *path, *query;
-  split_url(h, &path, &query);
-  const tg_http_route *route;
-  int found = tg_http_route_find(h->r, http_method_str((enum http_method)p->method), path, 0,
-                                 &route, h->allow, sizeof h->allow);
+  split_url(h, &h->path, &h->query);
+  int found = tg_http_route_find(h->r, http_method_str((enum http_method)p->method), h->path,
+                                 0, &h->route, h->allow, sizeof h->allow);
   if (found == TG_HTTP_ROUTE_NOT_FOUND)
     h->reject_status = 404;
   else if (found == TG_HTTP_ROUTE_BAD_METHOD)
@@ -283,25 +286,9 @@ static void answer(tg_http1 *h, http_parser *p) {
     send_error(h, h->reject_status, h->allow, h->closing);
     return;
   }
-  /* The URL was split in place at headers time; path is the start of url.data or the
-   * path inside an absolute-form URL, recomputed cheaply here. */
-  const char *path = (const char *)h->url.data;
-  if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
-    const char *slash = strchr(strstr(path, "//") + 2, '/');
-    path = slash ? slash : "/";
-  }
-  const char *q = path + strlen(path) + 1;
-  const char *query = (q < (const char *)h->url.data + h->url.len &&
-                       memchr(h->url.data, '?', 0) == NULL && strchr((const char *)h->url.data, '?') == NULL &&
-                       (size_t)(q - (const char *)h->url.data) < h->url.len)
-                          ? q
-                          : NULL;
   const char *method = http_method_str((enum http_method)p->method);
-  const tg_http_route *route;
-  if (tg_http_route_find(r, method, path, 0, &route, NULL, 0) != TG_HTTP_ROUTE_FOUND) {
-    send_error(h, 404, NULL, h->closing);
-    return;
-  }
+  const char *path = h->path, *query = h->query;
+  const tg_http_route *route = h->route;
   tg_buf decoded;
   tg_buf_init(&decoded, 0);
   int was_decoded = 0;
