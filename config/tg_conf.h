@@ -17,9 +17,10 @@ typedef enum tg_conf_type {
   TG_CONF_BOOL,     /* bool: true/false */
   TG_CONF_INT,      /* int64_t, strict decimal, within [min, max] */
   TG_CONF_DOUBLE,   /* double, within [min, max] */
-  TG_CONF_DURATION, /* uint64_t milliseconds from "250ms", "5s", "2m", "1h" (or bare ms) */
-  TG_CONF_SIZE,     /* uint64_t bytes from "512", "4KiB", "16MiB", "1GiB" */
+  TG_CONF_DURATION, /* uint64_t milliseconds from "250ms", "5s", "1m30s", "1.5h" (Go syntax) */
+  TG_CONF_SIZE,     /* uint64_t bytes from "512", "4KiB", "16MiB", "1GiB", "1MB" */
   TG_CONF_STRING,   /* char * (owned by the config struct; NULL when unset, no default) */
+                    /* scalar types: a null value (`key:`) leaves the default in place */
   TG_CONF_ENUM,     /* int: index into enum_values */
   TG_CONF_STRLIST,  /* tg_conf_strlist */
   TG_CONF_STRMAP,   /* tg_conf_strmap: a mapping of string to string (e.g. headers) */
@@ -85,15 +86,32 @@ struct tg_conf_key {
 
 /* Fills conf (a zeroed struct of the component's conf type) from node, a mapping or
  * NULL (component listed with no settings). Applies defaults first, then the node's
- * values; every unknown key, wrong type and out-of-bounds value is added to diag.
- * `what` names the component in messages ("receivers::otlp/a"). */
+ * values; every unknown key, wrong type and out-of-bounds value is added to diag, in
+ * the form "<what>: <key path>: <problem>" at the value's position. An unknown key lists
+ * the valid keys at its level. Keys are matched segment by segment: a YAML key that
+ * itself contains '.' never matches a dotted path. A PRESENT key may also be the prefix
+ * of other keys (`http:` alone, or `http: {endpoint: ...}`).
+ * `what` names the component in messages ("receivers::otlp/a"). Whatever was stored
+ * (also on error) is released by tg_conf_release. */
 void tg_conf_apply(const tg_conf_key *keys, size_t n_keys, const tg_yaml_node *node,
                    void *conf, const char *what, tg_diag *diag);
 
 /* Frees what tg_conf_apply stored in conf (strings, lists, maps, custom fields). */
 void tg_conf_release(const tg_conf_key *keys, size_t n_keys, void *conf);
 
-/* Strict scalar parsers, shared with custom parsers. Return 0 on success, -1 on error. */
+/* Strict scalar parsers, shared with custom parsers. Return 0 on success, -1 on error
+ * (*out untouched). No leading/trailing spaces anywhere.
+ *  int:      [+-]?[0-9]+ without leading zeros ("0" is fine, "010" is rejected as
+ *            ambiguous: octal in YAML 1.1), within int64; no "1e3", "0x10", "1_000".
+ *  double:   decimal or exponent notation, finite; no "inf", "nan", hex floats.
+ *  duration: Go's time.ParseDuration syntax without negatives: one or more
+ *            <number><unit>, unit ns|us|µs|ms|s|m|h, number may have a fraction ("1.5s");
+ *            the total must be whole milliseconds ("100us" is rejected). A bare "0" is
+ *            zero; any other bare number is rejected (the Collector would read it as
+ *            nanoseconds, users mean milliseconds or seconds: make them say it).
+ *  size:     <digits>[unit], unit B|KB|kB|MB|GB|TB (powers of 1000) or
+ *            KiB|MiB|GiB|TiB (powers of 1024); no fraction, no space, no overflow.
+ *  bool:     the YAML 1.2 core schema: true|True|TRUE|false|False|FALSE (no yes/on). */
 int tg_conf_parse_int(const char *s, int64_t *out);
 int tg_conf_parse_double(const char *s, double *out);
 int tg_conf_parse_duration_ms(const char *s, uint64_t *out);

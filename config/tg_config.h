@@ -24,14 +24,20 @@ typedef struct tg_config_component {
   const tg_component *component; /* from the registry; NULL if the type is unknown */
   char *id;                      /* "otlp/backend" */
   char *type;                    /* "otlp" */
-  const tg_yaml_node *node;      /* its settings (may be NULL) */
+  const tg_yaml_node *node;      /* its settings (may be NULL); owned by the doc */
   tg_yaml_pos pos;               /* of its key */
-  void *conf;                    /* filled struct of component->conf_size bytes */
+  /* Filled struct of component->conf_size bytes, owned by the config: tg_config_free
+   * releases it (tg_conf_release + tg_free). A builder that wants to keep it longer
+   * takes it and sets this to NULL, and then releases it the same way. */
+  void *conf;
 } tg_config_component;
 
 typedef struct tg_config_ref {
   char *id;
-  tg_yaml_pos pos;
+  tg_yaml_pos pos;                      /* of the id in the list */
+  const tg_config_component *target;    /* its definition (receivers may name a
+                                           connector, exporters too); never NULL in a
+                                           loaded config */
 } tg_config_ref;
 
 typedef struct tg_config_pipeline {
@@ -39,40 +45,53 @@ typedef struct tg_config_pipeline {
   unsigned signal;               /* TG_SIGNAL_TRACES or TG_SIGNAL_METRICS */
   tg_config_ref *receivers, *processors, *exporters;
   size_t n_receivers, n_processors, n_exporters;
-  tg_yaml_pos pos;
+  tg_yaml_pos pos;               /* of the pipeline's key */
 } tg_config_pipeline;
 
+/* service.telemetry.metrics.level */
+enum { TG_METRICS_LEVEL_NONE, TG_METRICS_LEVEL_BASIC, TG_METRICS_LEVEL_NORMAL,
+       TG_METRICS_LEVEL_DETAILED };
+
+/* Every string and array below is owned by the config (freed by tg_config_free); node
+ * pointers point into doc, which the config also owns. */
 typedef struct tg_config {
   char *source_name;             /* file path, or "<embedded default>" */
-  tg_yaml_doc *doc;              /* owns every node and string below */
-  tg_config_component *components;
+  tg_yaml_doc *doc;              /* owns every tg_yaml_node */
+  tg_config_component *components; /* in section order, then file order */
   size_t n_components;
-  tg_config_pipeline *pipelines;
+  tg_config_pipeline *pipelines; /* in file order */
   size_t n_pipelines;
   tg_config_ref *extensions;     /* service.extensions */
   size_t n_extensions;
   /* service.telemetry */
   int log_level;                 /* tg_log_level; logs.level, default info */
-  char *metrics_address;         /* metrics.address, default "0.0.0.0:8888"; NULL = off */
+  char *metrics_address;         /* metrics.address, default "0.0.0.0:8888"; NULL = off
+                                    (written as "") */
+  int metrics_level;             /* TG_METRICS_LEVEL_*; metrics.level, default normal */
   uint64_t shutdown_grace_ms;    /* service.shutdown_timeout (ours), default 10 s */
 } tg_config;
 
-/* Loads and validates YAML text. name is used in positions ("tailgate.yaml"). Returns a
- * config when diag stays empty; otherwise NULL, with every problem in diag. */
+/* Loads and validates YAML text (at most TG_YAML_MAX_INPUT bytes) against tg_registry.
+ * name is copied and used in positions ("tailgate.yaml"). Returns a config (caller
+ * frees with tg_config_free) when no problem was added to diag; otherwise NULL, with
+ * every problem in diag. */
 tg_config *tg_config_load_text(const char *name, const char *text, size_t len,
                                tg_diag *diag);
 
-/* Reads the file and loads it; an unreadable file is one diag line. */
+/* Reads the file and loads it; positions use path as given. An unreadable or too large
+ * file is one diag line ("path: cannot read: ..."). */
 tg_config *tg_config_load_file(const char *path, tg_diag *diag);
 
 /* The embedded default configuration (YAML text, NUL-terminated). */
 extern const char tg_default_config_yaml[];
+/* Loads tg_default_config_yaml as "<embedded default>". */
 tg_config *tg_config_load_default(tg_diag *diag);
 
 /* Lookups used by the service builder. NULL when absent. */
 const tg_config_component *tg_config_find(const tg_config *config, tg_component_kind kind,
                                           const char *id);
 
+/* Frees the config, its doc and every conf struct still in it. NULL is fine. */
 void tg_config_free(tg_config *config);
 
 #endif

@@ -62,7 +62,8 @@ static size_t scheme_len(const char *s, size_t n) {
   size_t i = 1;
   while (i < n && (is_name_char(s[i]) || s[i] == '+' || s[i] == '.' || s[i] == '-'))
     i++;
-  return i < n && s[i] == ':' ? i : 0;
+  /* "NAME:-default" is a bare variable with a default, not a scheme */
+  return i < n && s[i] == ':' && !(i + 1 < n && s[i + 1] == '-') ? i : 0;
 }
 
 /* Expands one reference body (between "${" and "}"); returns 0 or -1 (reported). */

@@ -2,7 +2,9 @@
  * Anchors and aliases are resolved by copying; documents with more than one document,
  * tags other than the core schema's, complex (non-scalar) keys and nesting deeper than
  * TG_YAML_MAX_DEPTH are rejected. Duplicate keys in a mapping are reported and the later
- * pair is dropped, so every mapping in the tree has unique keys.
+ * pair is dropped, so every mapping in the tree has unique keys. Merge keys
+ * (`<<: *base`, `<<: [*a, *b]`) are resolved: the tree never contains a plain `<<` key
+ * whose value was a mapping or a sequence of mappings.
  *
  * Null: a plain (unquoted, untagged) value written as nothing, `~`, `null`, `Null` or
  * `NULL` becomes a TG_YAML_NULL node (scalar == NULL). Mapping keys are never null and

@@ -80,6 +80,9 @@ typedef struct tg_http_server_options {
   const char *name;            /* for logs: "receiver:otlp" */
 } tg_http_server_options;
 
+/* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,
+ * 417, 431, gRPC 12/13 from framing); too_large: 413 or gRPC 8; disconnects: the peer went
+ * away (or idled out, or reset its stream) with a request started but not answered. */
 typedef struct tg_http_server_stats {
   uint64_t connections_accepted, connections_refused;
   uint64_t requests, bad_requests, too_large, disconnects;

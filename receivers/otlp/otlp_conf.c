@@ -39,7 +39,6 @@ const tg_conf_key tg_otlp_conf_keys[] = {
                   "CA (PEM) that client certificates must chain to (mTLS)"),
 };
 
-const size_t tg_otlp_conf_n_keys = sizeof tg_otlp_conf_keys / sizeof tg_otlp_conf_keys[0];
 
 static int is_set(const char *s) { return s && *s; }
 

@@ -26,8 +26,10 @@ typedef struct tg_otlp_conf {
   tg_otlp_tls_conf http_tls;
 } tg_otlp_conf;
 
-extern const tg_conf_key tg_otlp_conf_keys[];
-extern const size_t tg_otlp_conf_n_keys;
+/* The key table; its length is a constant so the descriptor can use sizeof (the
+ * definition's initialiser count must match, or the definition does not compile). */
+#define TG_OTLP_CONF_N_KEYS 13
+extern const tg_conf_key tg_otlp_conf_keys[TG_OTLP_CONF_N_KEYS];
 
 /* Cross-key checks that the table cannot express. Returns NULL when conf is consistent,
  * else a static message naming the first problem (at least one protocol; TLS files come

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Pipeline benchmark: tg_loadgen → gateway (otlp gRPC → batch → otlp exporter) → sink
+# (a second tailgate: otlp → nop). Measures throughput, the gateway's CPU time and memory,
+# and the loadgen's request latency. Everything runs on 127.0.0.1 on ports picked at run
+# time; every process this script starts is stopped by PID on exit.
+#
+# usage: bench/run_pipeline_bench.sh [--duration S] [--tailgate BIN] [--loadgen BIN]
+#                                    [--perf FILE] [--keep] [-- tg_loadgen options...]
+#   --duration S    seconds of load (default 10)
+#   --tailgate BIN  gateway and sink binary (default build/tailgate)
+#   --loadgen BIN   default build-bench/bench/tg_loadgen, else build/bench/tg_loadgen
+#   --perf FILE     also `perf record -g` the gateway (FILE) and the sink (FILE.sink)
+#                   during the load window
+#   --keep          keep the work directory (configs, logs) and print its path
+#   after --        extra tg_loadgen options (--connections, --rate, --spans-per-request, ...)
+# Environment: BATCH_SIZE (8192), BATCH_TIMEOUT (200ms), READY_TIMEOUT seconds (20),
+#   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=10
+TAILGATE=$ROOT/build/tailgate
+LOADGEN=
+PERF_OUT=
+KEEP=0
+LOADGEN_ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --tailgate) TAILGATE=$2; shift 2 ;;
+    --loadgen) LOADGEN=$2; shift 2 ;;
+    --perf) PERF_OUT=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --) shift; LOADGEN_ARGS=("$@"); break ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "run_pipeline_bench: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$LOADGEN" ]; then
+  for c in "$ROOT/build-bench/bench/tg_loadgen" "$ROOT/build/bench/tg_loadgen"; do
+    if [ -x "$c" ]; then LOADGEN=$c; break; fi
+  done
+fi
+[ -x "$TAILGATE" ] || { echo "run_pipeline_bench: no tailgate binary at $TAILGATE" >&2; exit 2; }
+if [ -z "$LOADGEN" ] || [ ! -x "$LOADGEN" ]; then
+  echo "run_pipeline_bench: no tg_loadgen (build it: meson setup build-bench && ninja -C build-bench)" >&2
+  exit 2
+fi
+
+BATCH_SIZE=${BATCH_SIZE:-8192}
+BATCH_TIMEOUT=${BATCH_TIMEOUT:-200ms}
+READY_TIMEOUT=${READY_TIMEOUT:-20}
+PERF_OPTS=${PERF_OPTS:--F 499 --call-graph dwarf,16384}
+CLK_TCK=$(getconf CLK_TCK)
+WORK=$(mktemp -d /tmp/tg-bench.XXXXXX)
+PIDS=()
+
+# shellcheck disable=SC2317  # invoked through the EXIT trap
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # bounded wait: TERM, then KILL after ~5 s
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+    echo "run_pipeline_bench: work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Seven distinct free loopback ports, chosen while all are held open.
+read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS SPARE < <(
+  python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(7):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+)
+: "$SPARE"
+
+cat >"$WORK/sink.yaml" <<EOF
+# The sink accepts big messages: a batch of 8192 spans of ~530 bytes is ~4.3 MB, over the
+# default 4 MiB gRPC receive limit (the Collector has the same default).
+receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}}}}
+exporters: {nop: {}}
+extensions: {health_check: {endpoint: 127.0.0.1:$SINK_HEALTH}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
+  pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
+EOF
+cat >"$WORK/gateway.yaml" <<EOF
+receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
+processors: {batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}}
+exporters: {otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
+extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
+service:
+  extensions: [health_check]
+  telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
+  pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+EOF
+
+# Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.
+wait_ready() {
+  local name=$1 pid=$2 port=$3 log=$4
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  while [ $SECONDS -lt $deadline ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run_pipeline_bench: $name exited during startup; log:" >&2
+      tail -n 30 "$log" >&2
+      return 1
+    fi
+    if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/ready" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "run_pipeline_bench: $name not ready after ${READY_TIMEOUT}s; log:" >&2
+  tail -n 30 "$log" >&2
+  return 1
+}
+
+cpu_ticks() { # utime + stime of a PID, in clock ticks (fields 14, 15 of /proc/PID/stat)
+  local stat
+  stat=$(cat "/proc/$1/stat")
+  stat=${stat##*) }  # drop "pid (comm) ": comm may contain spaces
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo $(( ${12} + ${13} ))
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+metric_sum() { # sum of a metric family's samples at http://127.0.0.1:PORT/metrics
+  curl -fsS --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null |
+    awk -v m="$2" 'index($1, m) == 1 && (substr($1, length(m) + 1, 1) == "{" || $1 == m) { s += $2 } END { printf "%.0f\n", s }'
+}
+
+"$TAILGATE" --config "$WORK/sink.yaml" >"$WORK/sink.log" 2>&1 &
+SINK_PID=$!
+PIDS+=("$SINK_PID")
+wait_ready sink "$SINK_PID" "$SINK_HEALTH" "$WORK/sink.log"
+"$TAILGATE" --config "$WORK/gateway.yaml" >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_ready gateway "$GW_PID" "$GW_HEALTH" "$WORK/gateway.log"
+
+sleep 1
+IDLE_RSS_KB=$(status_kb "$GW_PID" VmRSS)
+SINK_BEFORE=$(metric_sum "$SINK_METRICS" tailgate_exporter_sent_spans_total)
+GW_T0=$(cpu_ticks "$GW_PID")
+SINK_T0=$(cpu_ticks "$SINK_PID")
+
+PERF_PID=
+PERF_SINK_PID=
+if [ -n "$PERF_OUT" ]; then
+  read -r -a PERF_ARGS <<<"$PERF_OPTS"
+  perf record "${PERF_ARGS[@]}" -p "$GW_PID" -o "$PERF_OUT" -- sleep "$DURATION" >"$WORK/perf.log" 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+  perf record "${PERF_ARGS[@]}" -p "$SINK_PID" -o "$PERF_OUT.sink" -- sleep "$DURATION" >"$WORK/perf-sink.log" 2>&1 &
+  PERF_SINK_PID=$!
+  PIDS+=("$PERF_SINK_PID")
+fi
+
+set +e
+"$LOADGEN" --target "grpc://127.0.0.1:$GW_GRPC" --duration "$DURATION" "${LOADGEN_ARGS[@]}" \
+  >"$WORK/loadgen.out" 2>"$WORK/loadgen.err"
+LOADGEN_RC=$?
+set -e
+GW_T1_LOAD=$(cpu_ticks "$GW_PID")
+RSS_LOAD_KB=$(status_kb "$GW_PID" VmRSS)
+LG_JSON=$(tail -n 1 "$WORK/loadgen.out")
+json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$LG_JSON" "$1"; }
+SPANS_OK=$(json spans_ok)
+
+# Drain: let the batch timeout fire and the exporter deliver, bounded at 10 s.
+DELIVERED=0
+for _ in $(seq 100); do
+  SINK_NOW=$(metric_sum "$SINK_METRICS" tailgate_exporter_sent_spans_total)
+  DELIVERED=$(( ${SINK_NOW:-0} - ${SINK_BEFORE:-0} ))
+  [ "$DELIVERED" -ge "$SPANS_OK" ] && break
+  sleep 0.1
+done
+GW_T1=$(cpu_ticks "$GW_PID")
+SINK_T1=$(cpu_ticks "$SINK_PID")
+PEAK_RSS_KB=$(status_kb "$GW_PID" VmHWM)
+RSS_AFTER_KB=$(status_kb "$GW_PID" VmRSS)
+if [ -n "$PERF_PID" ]; then
+  wait "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_SINK_PID" 2>/dev/null || true
+fi
+
+GW_CPU=$(awk -v a="$GW_T0" -v b="$GW_T1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+GW_CPU_LOAD=$(awk -v a="$GW_T0" -v b="$GW_T1_LOAD" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+SINK_CPU=$(awk -v a="$SINK_T0" -v b="$SINK_T1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')
+ELAPSED=$(json elapsed_s)
+SPS=$(json spans_per_sec)
+PER_CORE=$(awk -v s="$SPANS_OK" -v c="$GW_CPU" 'BEGIN { if (c > 0) printf "%.0f", s / c; else print "null" }')
+GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%.2f", c / e; else print 0 }')
+
+echo "== tg_loadgen"
+sed '$d' "$WORK/loadgen.out"
+[ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
+echo "== pipeline: loadgen -> gateway (otlp grpc -> batch $BATCH_SIZE/$BATCH_TIMEOUT -> otlp) -> sink (otlp -> nop)"
+printf '%-34s %s\n' \
+  "spans/s accepted by gateway" "$SPS" \
+  "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \
+  "gateway CPU seconds" "$GW_CPU (during load: $GW_CPU_LOAD, i.e. $GW_CORES cores busy)" \
+  "spans/s per core (gateway)" "$PER_CORE" \
+  "gateway peak RSS (VmHWM)" "$((PEAK_RSS_KB / 1024)) MiB" \
+  "gateway RSS under load / after" "$((RSS_LOAD_KB / 1024)) / $((RSS_AFTER_KB / 1024)) MiB" \
+  "gateway idle RSS" "$((IDLE_RSS_KB / 1024)) MiB" \
+  "sink CPU seconds" "$SINK_CPU" \
+  "loadgen CPU seconds" "$(json loadgen_cpu_s)" \
+  "latency p50/p90/p99/max ms" "$(json p50_ms) / $(json p90_ms) / $(json p99_ms) / $(json max_ms)"
+if [ -n "$PERF_OUT" ]; then
+  echo "perf data: gateway $PERF_OUT, sink $PERF_OUT.sink (perf report -i FILE --no-children)"
+fi
+printf '{"spans_per_sec":%s,"spans_ok":%s,"spans_delivered":%s,"gateway_cpu_s":%s,"spans_per_core_sec":%s,"gateway_peak_rss_kb":%s,"gateway_rss_load_kb":%s,"gateway_idle_rss_kb":%s,"sink_cpu_s":%s,"loadgen":%s}\n' \
+  "$SPS" "$SPANS_OK" "$DELIVERED" "$GW_CPU" "$PER_CORE" "$PEAK_RSS_KB" "$RSS_LOAD_KB" \
+  "$IDLE_RSS_KB" "$SINK_CPU" "$LG_JSON"
+exit $LOADGEN_RC

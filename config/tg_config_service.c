@@ -1,0 +1,390 @@
+/* The `service:` section: pipelines, service extensions and telemetry.
+ *
+ * The section's shape (valid keys, enums, defaults, the duration) is itself a key table
+ * applied with tg_conf_apply, so unknown or mistyped keys here get exactly the same
+ * messages as in components. The lists whose items must keep their own positions
+ * (pipelines, extensions, a pipeline's receivers/processors/exporters) are CUSTOM keys
+ * that only capture their node; this file then resolves every id against the component
+ * sections and checks what a table cannot: references, signals, connector pairing.
+ *
+ * Connectors follow the Collector: a connector is an exporter of one pipeline and a
+ * receiver of another. One used on a single side is an error (its data would go nowhere
+ * or come from nowhere); one not used at all is fine, like any unused component. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tg_alloc.h"
+#include "tg_config_internal.h"
+#include "tg_log.h"
+#include "tg_yaml.h"
+
+typedef struct service_conf {
+  const tg_yaml_node *extensions;
+  const tg_yaml_node *pipelines;
+  int log_level;
+  int log_encoding;
+  char *metrics_address;
+  int metrics_level;
+  uint64_t shutdown_ms;
+} service_conf;
+
+typedef struct pipeline_conf {
+  const tg_yaml_node *receivers, *processors, *exporters;
+} pipeline_conf;
+
+static void keep_node(const tg_yaml_node *node, void *field, tg_diag *diag) {
+  (void)diag;
+  *(const tg_yaml_node **)field = node;
+}
+
+/* Indexes match tg_log_level (TG_LOG_DEBUG .. TG_LOG_ERROR). */
+_Static_assert(TG_LOG_DEBUG == 0 && TG_LOG_INFO == 1 && TG_LOG_WARN == 2 && TG_LOG_ERROR == 3,
+               "log_levels[] must follow tg_log_level");
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_encodings[] = {"json", "console", NULL};
+static const char *const metrics_levels[] = {"none", "basic", "normal", "detailed", NULL};
+enum { ENCODING_CONSOLE = 1 };
+
+static const tg_conf_key service_keys[] = {
+    TG_KEY_CUSTOM("extensions", service_conf, extensions, keep_node, NULL,
+                  "extensions to start, by id"),
+    TG_KEY_CUSTOM("pipelines", service_conf, pipelines, keep_node, NULL,
+                  "traces[/name] and metrics[/name] pipelines"),
+    TG_KEY_ENUM("telemetry.logs.level", service_conf, log_level, "info", log_levels,
+                "minimum level of tailgate's own logs"),
+    TG_KEY_ENUM("telemetry.logs.encoding", service_conf, log_encoding, "json", log_encodings,
+                "tailgate always logs JSON"),
+    TG_KEY_STRING("telemetry.metrics.address", service_conf, metrics_address, "0.0.0.0:8888",
+                  "host:port of the Prometheus endpoint for tailgate's own metrics; \"\" = off"),
+    TG_KEY_ENUM("telemetry.metrics.level", service_conf, metrics_level, "normal",
+                metrics_levels, "detail of tailgate's own metrics"),
+    TG_KEY_DURATION("shutdown_timeout", service_conf, shutdown_ms, "10s", 0, 0,
+                    "how long stop waits for components to flush"),
+};
+
+static const tg_conf_key pipeline_keys[] = {
+    TG_KEY_CUSTOM("receivers", pipeline_conf, receivers, keep_node, NULL, "receiver ids"),
+    TG_KEY_CUSTOM("processors", pipeline_conf, processors, keep_node, NULL, "processor ids"),
+    TG_KEY_CUSTOM("exporters", pipeline_conf, exporters, keep_node, NULL, "exporter ids"),
+};
+
+#define N_KEYS(t) (sizeof(t) / sizeof *(t))
+
+/* How each component is used across all pipelines (connectors need both sides). */
+typedef struct usage {
+  bool as_receiver, as_exporter;
+} usage;
+
+typedef struct checker {
+  tg_config *cfg;
+  tg_diag *diag;
+  usage *used; /* parallel to cfg->components */
+} checker;
+
+static const char *signal_name(unsigned signal) {
+  return signal == TG_SIGNAL_TRACES ? "traces" : "metrics";
+}
+
+static void signal_list(unsigned mask, char *buf, size_t size) {
+  snprintf(buf, size, "%s%s%s", mask & TG_SIGNAL_TRACES ? "traces" : "",
+           (mask & TG_SIGNAL_TRACES) && (mask & TG_SIGNAL_METRICS) ? " and " : "",
+           mask & TG_SIGNAL_METRICS ? "metrics" : "");
+  if (!mask)
+    snprintf(buf, size, "nothing");
+}
+
+static const tg_config_component *find(const tg_config *cfg, tg_component_kind kind,
+                                       const char *id) {
+  return tg_config_find(cfg, kind, id);
+}
+
+enum role { ROLE_RECEIVER, ROLE_PROCESSOR, ROLE_EXPORTER };
+static const char *const role_lists[] = {"receivers", "processors", "exporters"};
+static const char *const role_defined[] = {"receivers: or connectors:", "processors:",
+                                           "exporters: or connectors:"};
+
+/* Resolves one id of a pipeline list and checks that it handles the signal. */
+static const tg_config_component *resolve(checker *ck, const char *what, enum role role,
+                                          const tg_yaml_node *item, unsigned signal) {
+  const tg_config_component *c = NULL;
+  if (role == ROLE_RECEIVER)
+    c = find(ck->cfg, TG_RECEIVER, item->scalar);
+  else if (role == ROLE_PROCESSOR)
+    c = find(ck->cfg, TG_PROCESSOR, item->scalar);
+  else
+    c = find(ck->cfg, TG_EXPORTER, item->scalar);
+  if (!c && role != ROLE_PROCESSOR)
+    c = find(ck->cfg, TG_CONNECTOR, item->scalar);
+  if (!c) {
+    tg_diag_add(ck->diag, &item->pos, "%s: %s: \"%.100s\" is not defined under %s", what,
+                role_lists[role], item->scalar, role_defined[role]);
+    return NULL;
+  }
+  size_t index = (size_t)(c - ck->cfg->components);
+  if (c->kind == TG_CONNECTOR) {
+    if (role == ROLE_RECEIVER)
+      ck->used[index].as_receiver = true;
+    else
+      ck->used[index].as_exporter = true;
+  }
+  if (!c->component)
+    return c; /* unknown type, already reported */
+  unsigned handled = c->kind == TG_CONNECTOR && role == ROLE_RECEIVER ? c->component->out_signals
+                                                                     : c->component->signals;
+  if (!(handled & signal)) {
+    char list[32];
+    signal_list(handled, list, sizeof list);
+    if (c->kind == TG_CONNECTOR)
+      tg_diag_add(ck->diag, &item->pos,
+                  "%s: %s: connector \"%.100s\" does not %s %s (it %s %s)", what,
+                  role_lists[role], item->scalar,
+                  role == ROLE_RECEIVER ? "emit" : "accept", signal_name(signal),
+                  role == ROLE_RECEIVER ? "emits" : "accepts", list);
+    else
+      tg_diag_add(ck->diag, &item->pos, "%s: %s: \"%.100s\" does not handle %s (only %s)",
+                  what, role_lists[role], item->scalar, signal_name(signal), list);
+  }
+  return c;
+}
+
+/* One list of a pipeline; required lists must be non-empty. */
+static void load_list(checker *ck, const char *what, enum role role, const tg_yaml_node *list,
+                      const tg_yaml_pos *pipeline_pos, unsigned signal, tg_config_ref **out,
+                      size_t *n_out) {
+  const char *name = role_lists[role];
+  if (!list || list->kind == TG_YAML_NULL || (list->kind == TG_YAML_SEQ && list->n == 0)) {
+    if (role != ROLE_PROCESSOR)
+      tg_diag_add(ck->diag, list ? &list->pos : pipeline_pos,
+                  "%s: %s: at least one is required", what, name);
+    return;
+  }
+  if (list->kind != TG_YAML_SEQ) {
+    tg_diag_add(ck->diag, &list->pos, "%s: %s: expected a sequence of component ids, got %s",
+                what, name, tg_yaml_kind_name(list->kind));
+    return;
+  }
+  tg_config_ref *refs = tg_calloc(list->n, sizeof *refs);
+  if (!refs) {
+    tg_diag_add(ck->diag, &list->pos, "%s: %s: out of memory", what, name);
+    return;
+  }
+  *out = refs;
+  for (size_t i = 0; i < list->n; i++) {
+    const tg_yaml_node *item = list->items[i];
+    if (item->kind != TG_YAML_SCALAR) {
+      tg_diag_add(ck->diag, &item->pos, "%s: %s: expected a component id, got %s", what, name,
+                  tg_yaml_kind_name(item->kind));
+      continue;
+    }
+    int dup = 0;
+    for (size_t j = 0; j < i && !dup; j++)
+      dup = list->items[j]->kind == TG_YAML_SCALAR && !strcmp(list->items[j]->scalar, item->scalar);
+    if (dup) {
+      tg_diag_add(ck->diag, &item->pos, "%s: %s: \"%.100s\" is listed twice", what, name,
+                  item->scalar);
+      continue;
+    }
+    const tg_config_component *target = resolve(ck, what, role, item, signal);
+    if (!target)
+      continue;
+    tg_config_ref *ref = &refs[(*n_out)];
+    if (!(ref->id = tg_strdup(item->scalar))) {
+      tg_diag_add(ck->diag, &item->pos, "%s: out of memory", what);
+      return;
+    }
+    ref->pos = item->pos;
+    ref->target = target;
+    (*n_out)++;
+  }
+}
+
+/* Returns the signal of a pipeline id ("traces", "metrics/x"), or 0 after reporting. */
+static unsigned pipeline_signal(checker *ck, const tg_yaml_node *key) {
+  const char *id = key->scalar;
+  size_t t = strcspn(id, "/");
+  if (id[t] == '/' && id[t + 1] == '\0') {
+    tg_diag_add(ck->diag, &key->pos,
+                "service::pipelines: invalid pipeline id \"%.100s\": the name after \"/\" "
+                "must not be empty", id);
+    return 0;
+  }
+  if (t == 6 && !strncmp(id, "traces", t))
+    return TG_SIGNAL_TRACES;
+  if (t == 7 && !strncmp(id, "metrics", t))
+    return TG_SIGNAL_METRICS;
+  if (t == 4 && !strncmp(id, "logs", t))
+    tg_diag_add(ck->diag, &key->pos,
+                "service::pipelines::%.100s: logs pipelines are not supported (tailgate "
+                "handles traces and metrics)", id);
+  else
+    tg_diag_add(ck->diag, &key->pos,
+                "service::pipelines: unknown signal \"%.*s\" in \"%.100s\" (valid: traces, "
+                "metrics)", (int)(t > 100 ? 100 : t), id, id);
+  return 0;
+}
+
+static void load_pipeline(checker *ck, const tg_yaml_pair *pair) {
+  unsigned signal = pipeline_signal(ck, pair->key);
+  if (!signal)
+    return;
+  tg_config *cfg = ck->cfg;
+  tg_config_pipeline *p = &cfg->pipelines[cfg->n_pipelines];
+  memset(p, 0, sizeof *p);
+  if (!(p->name = tg_strdup(pair->key->scalar))) {
+    tg_diag_add(ck->diag, &pair->key->pos, "out of memory");
+    return;
+  }
+  cfg->n_pipelines++;
+  p->signal = signal;
+  p->pos = pair->key->pos;
+  char what[160];
+  snprintf(what, sizeof what, "service::pipelines::%.100s", p->name);
+  pipeline_conf pc = {0};
+  tg_conf_apply(pipeline_keys, N_KEYS(pipeline_keys), pair->value, &pc, what, ck->diag);
+  load_list(ck, what, ROLE_RECEIVER, pc.receivers, &p->pos, signal, &p->receivers,
+            &p->n_receivers);
+  load_list(ck, what, ROLE_PROCESSOR, pc.processors, &p->pos, signal, &p->processors,
+            &p->n_processors);
+  load_list(ck, what, ROLE_EXPORTER, pc.exporters, &p->pos, signal, &p->exporters,
+            &p->n_exporters);
+  for (size_t i = 0; i < p->n_receivers; i++) {
+    const tg_config_ref *r = &p->receivers[i];
+    if (r->target->kind != TG_CONNECTOR)
+      continue;
+    for (size_t j = 0; j < p->n_exporters; j++)
+      if (p->exporters[j].target == r->target)
+        tg_diag_add(ck->diag, &p->exporters[j].pos,
+                    "%s: connector \"%.100s\" is both a receiver and an exporter of this "
+                    "pipeline (a loop)", what, r->id);
+  }
+}
+
+static void load_pipelines(checker *ck, const tg_yaml_node *node, const tg_yaml_pos *where) {
+  if (!node || node->kind == TG_YAML_NULL || (node->kind == TG_YAML_MAP && node->n == 0)) {
+    tg_diag_add(ck->diag, node ? &node->pos : where,
+                "service: pipelines: at least one pipeline is required");
+    return;
+  }
+  if (node->kind != TG_YAML_MAP) {
+    tg_diag_add(ck->diag, &node->pos, "service: pipelines: expected a mapping, got %s",
+                tg_yaml_kind_name(node->kind));
+    return;
+  }
+  if (!(ck->cfg->pipelines = tg_calloc(node->n, sizeof *ck->cfg->pipelines))) {
+    tg_diag_add(ck->diag, &node->pos, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < node->n; i++)
+    load_pipeline(ck, &node->pairs[i]);
+}
+
+static void load_extensions(checker *ck, const tg_yaml_node *node) {
+  if (!node || node->kind == TG_YAML_NULL)
+    return;
+  if (node->kind != TG_YAML_SEQ) {
+    tg_diag_add(ck->diag, &node->pos, "service: extensions: expected a sequence of ids, got %s",
+                tg_yaml_kind_name(node->kind));
+    return;
+  }
+  if (node->n == 0)
+    return;
+  tg_config *cfg = ck->cfg;
+  if (!(cfg->extensions = tg_calloc(node->n, sizeof *cfg->extensions))) {
+    tg_diag_add(ck->diag, &node->pos, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < node->n; i++) {
+    const tg_yaml_node *item = node->items[i];
+    if (item->kind != TG_YAML_SCALAR) {
+      tg_diag_add(ck->diag, &item->pos, "service: extensions: expected an id, got %s",
+                  tg_yaml_kind_name(item->kind));
+      continue;
+    }
+    int dup = 0;
+    for (size_t j = 0; j < i && !dup; j++)
+      dup = node->items[j]->kind == TG_YAML_SCALAR && !strcmp(node->items[j]->scalar, item->scalar);
+    const tg_config_component *target = find(cfg, TG_EXTENSION, item->scalar);
+    if (dup) {
+      tg_diag_add(ck->diag, &item->pos, "service: extensions: \"%.100s\" is listed twice",
+                  item->scalar);
+      continue;
+    }
+    if (!target) {
+      tg_diag_add(ck->diag, &item->pos,
+                  "service: extensions: \"%.100s\" is not defined under extensions:",
+                  item->scalar);
+      continue;
+    }
+    tg_config_ref *ref = &cfg->extensions[cfg->n_extensions];
+    if (!(ref->id = tg_strdup(item->scalar))) {
+      tg_diag_add(ck->diag, &item->pos, "out of memory");
+      return;
+    }
+    ref->pos = item->pos;
+    ref->target = target;
+    cfg->n_extensions++;
+  }
+}
+
+/* Connector ids share the receiver and exporter namespaces in pipelines, so a
+ * connector id must not also be a receiver or exporter id (as in the Collector). */
+static void check_connectors(checker *ck) {
+  const tg_config *cfg = ck->cfg;
+  for (size_t i = 0; i < cfg->n_components; i++) {
+    const tg_config_component *c = &cfg->components[i];
+    if (c->kind != TG_CONNECTOR || !c->id)
+      continue;
+    if (find(cfg, TG_RECEIVER, c->id) || find(cfg, TG_EXPORTER, c->id))
+      tg_diag_add(ck->diag, &c->pos,
+                  "connectors::%s: ambiguous id: also defined under %s", c->id,
+                  find(cfg, TG_RECEIVER, c->id) ? "receivers:" : "exporters:");
+    const usage *u = &ck->used[i];
+    if (u->as_exporter && !u->as_receiver)
+      tg_diag_add(ck->diag, &c->pos,
+                  "connectors::%s: used as an exporter but not as a receiver of any pipeline "
+                  "(a connector joins two pipelines)", c->id);
+    else if (u->as_receiver && !u->as_exporter)
+      tg_diag_add(ck->diag, &c->pos,
+                  "connectors::%s: used as a receiver but not as an exporter of any pipeline "
+                  "(a connector joins two pipelines)", c->id);
+  }
+}
+
+void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_yaml_pos *where,
+                            tg_diag *diag) {
+  checker ck = {cfg, diag, NULL};
+  service_conf sc = {0};
+  if (!node) {
+    tg_diag_add(diag, where, "service: missing (service.pipelines is required)");
+    node = NULL;
+  }
+  tg_conf_apply(service_keys, N_KEYS(service_keys), node, &sc, "service", diag);
+  cfg->log_level = sc.log_level; /* same order as tg_log_level */
+  cfg->metrics_level = sc.metrics_level;
+  cfg->shutdown_grace_ms = sc.shutdown_ms;
+  if (sc.metrics_address && sc.metrics_address[0]) {
+    cfg->metrics_address = sc.metrics_address;
+    sc.metrics_address = NULL;
+  }
+  if (sc.log_encoding == ENCODING_CONSOLE) {
+    const tg_yaml_node *enc =
+        tg_yaml_get(tg_yaml_get(tg_yaml_get(node, "telemetry"), "logs"), "encoding");
+    tg_diag_add(diag, enc ? &enc->pos : where,
+                "service: telemetry.logs.encoding: \"console\" is not supported (tailgate "
+                "always logs JSON)");
+  }
+  tg_conf_release(service_keys, N_KEYS(service_keys), &sc);
+  if (!node)
+    return;
+  if (cfg->n_components && !(ck.used = tg_calloc(cfg->n_components, sizeof *ck.used))) {
+    tg_diag_add(diag, where, "out of memory");
+    return;
+  }
+  load_extensions(&ck, sc.extensions);
+  if (node->kind == TG_YAML_MAP)
+    load_pipelines(&ck, sc.pipelines, where);
+  if (ck.used)
+    check_connectors(&ck);
+  tg_free(ck.used);
+}

@@ -1,0 +1,632 @@
+/* HTTP/2 engine on nghttp2 (server session, mem_recv/mem_send): bytes in, bytes out.
+ *
+ * It owns the nghttp2 session and one h2_stream per open request stream (linked into the
+ * connection so tg_http2_free releases them even when nghttp2 never reports the close).
+ * A stream packs its header block NUL-terminated in one capped buffer and its body in a
+ * buffer capped at max_body_bytes (+5 for a gRPC prefix); the sum of buffered bodies of a
+ * connection is capped too (4 x max_body_bytes), so a peer opening many streams cannot
+ * multiply the per-stream bound past that.
+ *
+ * Routing happens when the request headers end: gRPC routes (application/grpc) become
+ * gRPC calls (tg_grpc.c does framing), other routes are plain HTTP over h2. Anything that
+ * can be decided early (404, 405, 415, 413, gRPC 8/12) is answered at once; if the client
+ * is still sending, the stream is reset with NO_ERROR once the answer has gone out
+ * (RFC 9113 8.1), so the client stops. Handlers run when END_STREAM arrives.
+ *
+ * gRPC answers are headers + one DATA (the framed message) + trailers
+ * (grpc-status/grpc-message, submitted from the data source when it reaches EOF), or
+ * trailers-only for errors. */
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tg_alloc.h"
+#include "tg_clock.h"
+#include "tg_http_internal.h"
+
+typedef struct h2_stream {
+  int32_t id;
+  struct h2_stream *prev, *next;
+  tg_buf hdrs;          /* "name\0value\0" ... */
+  size_t (*offs)[2];
+  size_t n_raw;         /* headers received, pseudo-headers included */
+  tg_http_header *headers; /* regular headers only, for the handler */
+  size_t n_headers;
+  const char *method, *path, *query, *content_type;
+  tg_buf body;
+  size_t counted;       /* bytes of body counted in the connection budget */
+  const tg_http_route *route;
+  int grpc;             /* a gRPC call (route matched with application/grpc) */
+  int responded;        /* a response has been submitted */
+  int early;            /* ... before the request ended: reset after it is sent */
+  int remote_done;
+  uint64_t deadline_ms;
+  tg_buf out;           /* response body (gRPC: framed message) */
+  size_t out_off;
+  int grpc_status;
+  char grpc_msg[256];   /* percent-encoded */
+} h2_stream;
+
+struct tg_http2 {
+  const tg_http_router *r;
+  tg_http_sink sink;
+  char peer[64];
+  nghttp2_session *session;
+  h2_stream *streams;
+  size_t n_streams;
+  size_t buffered, budget;
+  int closing, sink_dead;
+};
+
+/* ---- streams ---- */
+
+static h2_stream *stream_new(tg_http2 *h, int32_t id) {
+  size_t max = tg_http_max_header_count(h->r);
+  h2_stream *st = tg_calloc(1, sizeof *st);
+  if (!st)
+    return NULL;
+  st->offs = tg_calloc(max, sizeof *st->offs);
+  st->headers = tg_calloc(max, sizeof *st->headers);
+  if (!st->offs || !st->headers) {
+    tg_free(st->offs);
+    tg_free(st->headers);
+    tg_free(st);
+    return NULL;
+  }
+  st->id = id;
+  tg_buf_init(&st->hdrs, tg_http_max_header_bytes(h->r) + 2 * max + 1);
+  tg_buf_init(&st->body, h->r->max_body_bytes + 5);
+  tg_buf_init(&st->out, 0);
+  st->next = h->streams;
+  if (h->streams)
+    h->streams->prev = st;
+  h->streams = st;
+  h->n_streams++;
+  return st;
+}
+
+static void stream_release_body(tg_http2 *h, h2_stream *st) {
+  h->buffered -= st->counted;
+  st->counted = 0;
+  tg_buf_free(&st->body);
+}
+
+static void stream_free(tg_http2 *h, h2_stream *st) {
+  if (st->prev)
+    st->prev->next = st->next;
+  else
+    h->streams = st->next;
+  if (st->next)
+    st->next->prev = st->prev;
+  h->n_streams--;
+  stream_release_body(h, st);
+  tg_buf_free(&st->hdrs);
+  tg_buf_free(&st->out);
+  tg_free(st->offs);
+  tg_free(st->headers);
+  tg_free(st);
+}
+
+static h2_stream *get_stream(tg_http2 *h, int32_t id) {
+  return nghttp2_session_get_stream_user_data(h->session, id);
+}
+
+static const char *find_header(const h2_stream *st, const char *name) {
+  for (size_t i = 0; i < st->n_headers; i++)
+    if (strcmp(st->headers[i].name, name) == 0)
+      return st->headers[i].value;
+  return NULL;
+}
+
+/* ---- responses ---- */
+
+#define MAKE_NV(n, v)                                                          \
+  { (uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                         uint32_t *data_flags, nghttp2_data_source *source, void *user_data) {
+  (void)user_data;
+  h2_stream *st = source->ptr;
+  size_t left = st->out.len - st->out_off;
+  size_t n = left < length ? left : length;
+  if (n)
+    memcpy(buf, st->out.data + st->out_off, n);
+  st->out_off += n;
+  if (st->out_off == st->out.len) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st->grpc) {
+      char status[16];
+      snprintf(status, sizeof status, "%d", st->grpc_status);
+      nghttp2_nv trailers[2] = {MAKE_NV("grpc-status", status),
+                                MAKE_NV("grpc-message", st->grpc_msg)};
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      if (nghttp2_submit_trailer(session, stream_id, trailers, st->grpc_msg[0] ? 2 : 1) != 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+  }
+  return (ssize_t)n;
+}
+
+static void mark_responded(tg_http2 *h, h2_stream *st) {
+  st->responded = 1;
+  if (!st->remote_done)
+    st->early = 1;
+  stream_release_body(h, st);
+}
+
+/* Plain HTTP over h2. Takes resp->body. */
+static void submit_http(tg_http2 *h, h2_stream *st, tg_http_response *resp, const char *allow) {
+  nghttp2_nv nva[10];
+  size_t n = 0;
+  char status[8], clen[24];
+  char names[4][64];
+  int no_body = resp->status == 204 || resp->status == 304;
+  snprintf(status, sizeof status, "%d", resp->status);
+  nva[n++] = (nghttp2_nv)MAKE_NV(":status", status);
+  const char *ct = resp->content_type;
+  if (!ct && resp->body.len)
+    ct = "text/plain";
+  if (ct && !no_body)
+    nva[n++] = (nghttp2_nv)MAKE_NV("content-type", ct);
+  snprintf(clen, sizeof clen, "%zu", resp->body.len);
+  if (!no_body)
+    nva[n++] = (nghttp2_nv)MAKE_NV("content-length", clen);
+  for (size_t i = 0; i < resp->n_extra && i < 4; i++) {
+    if (!resp->extra[i].name || !resp->extra[i].value)
+      continue;
+    size_t k = 0;
+    for (; resp->extra[i].name[k] && k < sizeof names[i] - 1; k++) {
+      char c = resp->extra[i].name[k];
+      names[i][k] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    names[i][k] = '\0';
+    nva[n++] = (nghttp2_nv)MAKE_NV(names[i], resp->extra[i].value);
+  }
+  if (allow && *allow)
+    nva[n++] = (nghttp2_nv)MAKE_NV("allow", allow);
+  mark_responded(h, st);
+  st->grpc = 0;
+  tg_buf_free(&st->out);
+  st->out = resp->body;
+  tg_buf_init(&resp->body, 0);
+  st->out_off = 0;
+  int head = st->method && strcmp(st->method, "HEAD") == 0;
+  nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+  int has_body = st->out.len && !no_body && !head;
+  if (nghttp2_submit_response(h->session, st->id, nva, n, has_body ? &prd : NULL) != 0)
+    nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+static void submit_http_error(tg_http2 *h, h2_stream *st, int status, const char *allow) {
+  tg_http_response resp;
+  tg_http_response_error(&resp, status, NULL);
+  submit_http(h, st, &resp, allow);
+  tg_buf_free(&resp.body);
+}
+
+/* gRPC: status 0 with a message -> headers, DATA, trailers; otherwise trailers-only. */
+static void submit_grpc(tg_http2 *h, h2_stream *st, int grpc_status, const char *msg,
+                        tg_buf *message) {
+  mark_responded(h, st);
+  st->grpc = 1;
+  st->grpc_status = grpc_status;
+  tg_grpc_percent_encode(msg ? msg : "", st->grpc_msg, sizeof st->grpc_msg);
+  if (grpc_status == 0 && message) {
+    tg_buf_free(&st->out);
+    st->out_off = 0;
+    if (tg_grpc_frame(message->data, message->len, &st->out) == TG_OK) {
+      nghttp2_nv nva[2] = {MAKE_NV(":status", "200"), MAKE_NV("content-type", "application/grpc")};
+      nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+      if (nghttp2_submit_response(h->session, st->id, nva, 2, &prd) != 0)
+        nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    st->grpc_status = grpc_status = 8;
+    tg_grpc_percent_encode("out of memory", st->grpc_msg, sizeof st->grpc_msg);
+  }
+  char status[16];
+  snprintf(status, sizeof status, "%d", grpc_status);
+  nghttp2_nv nva[4] = {MAKE_NV(":status", "200"), MAKE_NV("content-type", "application/grpc"),
+                       MAKE_NV("grpc-status", status), MAKE_NV("grpc-message", st->grpc_msg)};
+  if (nghttp2_submit_response(h->session, st->id, nva, st->grpc_msg[0] ? 4 : 3, NULL) != 0)
+    nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+/* ---- request processing ---- */
+
+static int is_grpc_content_type(const char *ct) {
+  if (!ct || strncasecmp(ct, "application/grpc", 16) != 0)
+    return 0;
+  return ct[16] == '\0' || ct[16] == '+' || ct[16] == ';';
+}
+
+/* The request headers are complete: build the header view and route. */
+static void headers_done(tg_http2 *h, h2_stream *st) {
+  const tg_http_router *r = h->r;
+  for (size_t i = 0; i < st->n_raw; i++) {
+    const char *name = (const char *)st->hdrs.data + st->offs[i][0];
+    const char *value = (const char *)st->hdrs.data + st->offs[i][1];
+    if (name[0] == ':') {
+      if (strcmp(name, ":method") == 0)
+        st->method = value;
+      else if (strcmp(name, ":path") == 0)
+        st->path = value;
+      continue;
+    }
+    st->headers[st->n_headers].name = name;
+    st->headers[st->n_headers].value = value;
+    st->n_headers++;
+  }
+  if (!st->method)
+    st->method = "GET";
+  if (!st->path || !*st->path)
+    st->path = "/";
+  char *q = strchr((char *)(uintptr_t)st->path, '?');
+  if (q) {
+    *q = '\0';
+    st->query = q + 1;
+  }
+  st->content_type = find_header(st, "content-type");
+  int grpc_ct = is_grpc_content_type(st->content_type);
+  const char *timeout = find_header(st, "grpc-timeout");
+  uint64_t ms;
+  if (timeout && tg_grpc_parse_timeout(timeout, &ms) == TG_OK)
+    st->deadline_ms = tg_clock_mono_ms() + ms;
+
+  const tg_http_route *route;
+  char allow[128];
+  if (tg_http_route_find(r, st->method, st->path, 1, &route, NULL, 0) == TG_HTTP_ROUTE_FOUND) {
+    if (!grpc_ct) {
+      r->stats->requests++;
+      r->stats->bad_requests++;
+      submit_http_error(h, st, 415, NULL);
+      return;
+    }
+    st->grpc = 1;
+    st->route = route;
+    return;
+  }
+  int found = tg_http_route_find(r, st->method, st->path, 0, &route, allow, sizeof allow);
+  if (found == TG_HTTP_ROUTE_FOUND) {
+    const char *cl = find_header(st, "content-length");
+    if (cl && strtoull(cl, NULL, 10) > r->max_body_bytes) {
+      r->stats->requests++;
+      r->stats->too_large++;
+      submit_http_error(h, st, 413, NULL);
+      return;
+    }
+    st->route = route;
+    return;
+  }
+  r->stats->requests++;
+  if (grpc_ct) {
+    TG_LOG_DEBUG(r->log, r->name, "grpc unknown method %s from %s", st->path, h->peer);
+    submit_grpc(h, st, 12, "unknown method", NULL);
+  } else if (found == TG_HTTP_ROUTE_BAD_METHOD) {
+    submit_http_error(h, st, 405, allow);
+  } else {
+    submit_http_error(h, st, 404, NULL);
+  }
+}
+
+static void answer_grpc(tg_http2 *h, h2_stream *st) {
+  const tg_http_router *r = h->r;
+  tg_buf msg;
+  tg_buf_init(&msg, 0);
+  const char *err = NULL;
+  int status = tg_grpc_unframe(st->body.data, st->body.len, find_header(st, "grpc-encoding"),
+                               r->max_body_bytes, &msg, &err);
+  if (status != 0) {
+    if (status == 8)
+      r->stats->too_large++;
+    else
+      r->stats->bad_requests++;
+    TG_LOG_DEBUG(r->log, r->name, "grpc %s from %s: status %d: %s", st->path, h->peer, status,
+                 err);
+    submit_grpc(h, st, status, err, NULL);
+    tg_buf_free(&msg);
+    return;
+  }
+  tg_http_request req = {
+      .method = st->method,
+      .path = st->path,
+      .query = st->query,
+      .headers = st->headers,
+      .n_headers = st->n_headers,
+      .body = msg.data ? msg.data : (const uint8_t *)"",
+      .body_len = msg.len,
+      .http_version = 2,
+      .grpc = 1,
+      .deadline_ms = st->deadline_ms,
+      .peer = h->peer,
+  };
+  tg_http_response resp;
+  tg_http_route_invoke(st->route, &req, &resp);
+  tg_buf_free(&msg);
+  if (resp.grpc_status != 0)
+    submit_grpc(h, st, resp.grpc_status, resp.grpc_message, NULL);
+  else
+    submit_grpc(h, st, 0, resp.grpc_message, &resp.body);
+  tg_buf_free(&resp.body);
+}
+
+static void answer_http(tg_http2 *h, h2_stream *st) {
+  const tg_http_router *r = h->r;
+  tg_buf decoded;
+  tg_buf_init(&decoded, 0);
+  int was_decoded = 0;
+  int rc = tg_http_decode_body(r, find_header(st, "content-encoding"), st->body.data,
+                               st->body.len, &decoded, &was_decoded);
+  if (rc != TG_OK) {
+    int status = rc == TG_EUNSUPPORTED ? 415 : rc == TG_ETOOBIG ? 413 : rc == TG_ENOMEM ? 503 : 400;
+    if (status == 413)
+      r->stats->too_large++;
+    else
+      r->stats->bad_requests++;
+    tg_buf_free(&decoded);
+    submit_http_error(h, st, status, NULL);
+    return;
+  }
+  tg_http_request req = {
+      .method = st->method,
+      .path = st->path,
+      .query = st->query,
+      .headers = st->headers,
+      .n_headers = st->n_headers,
+      .body = was_decoded ? decoded.data : st->body.data,
+      .body_len = was_decoded ? decoded.len : st->body.len,
+      .http_version = 2,
+      .peer = h->peer,
+  };
+  if (!req.body)
+    req.body = (const uint8_t *)"";
+  tg_http_response resp;
+  tg_http_route_invoke(st->route, &req, &resp);
+  tg_buf_free(&decoded);
+  submit_http(h, st, &resp, NULL);
+  tg_buf_free(&resp.body);
+}
+
+static void request_done(tg_http2 *h, h2_stream *st) {
+  st->remote_done = 1;
+  if (st->responded || !st->route)
+    return;
+  h->r->stats->requests++;
+  if (st->grpc)
+    answer_grpc(h, st);
+  else
+    answer_http(h, st);
+}
+
+/* ---- nghttp2 callbacks ---- */
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  tg_http2 *h = ud;
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  if (h->n_streams >= h->r->max_concurrent_streams) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                              NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
+  h2_stream *st = stream_new(h, frame->hd.stream_id);
+  if (!st)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st) != 0) {
+    stream_free(h, st);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *ud) {
+  (void)session;
+  (void)flags;
+  tg_http2 *h = ud;
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0; /* request trailers are ignored */
+  h2_stream *st = get_stream(h, frame->hd.stream_id);
+  if (!st)
+    return 0;
+  if (st->n_raw == tg_http_max_header_count(h->r))
+    goto overflow;
+  size_t off_name = st->hdrs.len;
+  if (tg_buf_append(&st->hdrs, name, namelen) != TG_OK || tg_buf_append(&st->hdrs, "", 1) != TG_OK)
+    goto overflow;
+  size_t off_value = st->hdrs.len;
+  if (tg_buf_append(&st->hdrs, value, valuelen) != TG_OK ||
+      tg_buf_append(&st->hdrs, "", 1) != TG_OK)
+    goto overflow;
+  st->offs[st->n_raw][0] = off_name;
+  st->offs[st->n_raw][1] = off_value;
+  st->n_raw++;
+  return 0;
+overflow:
+  h->r->stats->bad_requests++;
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream only */
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  (void)session;
+  tg_http2 *h = ud;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+    return 0;
+  h2_stream *st = get_stream(h, frame->hd.stream_id);
+  if (!st)
+    return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    headers_done(h, st);
+  if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+    request_done(h, st);
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *ud) {
+  (void)session;
+  (void)flags;
+  tg_http2 *h = ud;
+  h2_stream *st = get_stream(h, stream_id);
+  if (!st || st->responded || !st->route)
+    return 0;
+  const tg_http_router *r = h->r;
+  if (len > h->budget - h->buffered) {
+    r->stats->requests++;
+    r->stats->too_large++;
+    if (st->grpc)
+      submit_grpc(h, st, 8, "connection body budget exhausted", NULL);
+    else
+      submit_http_error(h, st, 503, NULL);
+    return 0;
+  }
+  int rc = tg_buf_append(&st->body, data, len);
+  if (rc == TG_OK) {
+    st->counted += len;
+    h->buffered += len;
+  }
+  if (st->grpc) {
+    const char *msg = "request message larger than max_body_bytes";
+    int status = rc == TG_OK ? tg_grpc_check_partial(st->body.data, st->body.len,
+                                                     r->max_body_bytes, &msg)
+                             : 8;
+    if (status != 0) {
+      r->stats->requests++;
+      if (status == 8)
+        r->stats->too_large++;
+      else
+        r->stats->bad_requests++;
+      submit_grpc(h, st, status, msg, NULL);
+    }
+    return 0;
+  }
+  if (rc != TG_OK || st->body.len > r->max_body_bytes) {
+    r->stats->requests++;
+    r->stats->too_large++;
+    submit_http_error(h, st, 413, NULL);
+  }
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  tg_http2 *h = ud;
+  if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+      !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  h2_stream *st = get_stream(h, frame->hd.stream_id);
+  if (st && st->early && !st->remote_done)
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                           void *ud) {
+  (void)error_code;
+  tg_http2 *h = ud;
+  h2_stream *st = get_stream(h, stream_id);
+  if (st) {
+    if (!st->responded && st->route)
+      h->r->stats->disconnects++; /* the client reset its own unanswered request */
+    nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    stream_free(h, st);
+  }
+  return 0;
+}
+
+/* ---- public (internal) API ---- */
+
+static void flush(tg_http2 *h) {
+  for (;;) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(h->session, &data);
+    if (n < 0) {
+      h->closing = 1;
+      return;
+    }
+    if (n == 0)
+      return;
+    if (!h->sink_dead && tg_http_sink_write(&h->sink, data, (size_t)n) != 0)
+      h->sink_dead = 1;
+  }
+}
+
+tg_http2 *tg_http2_new(const tg_http_router *r, const char *peer, tg_http_sink sink) {
+  tg_http2 *h = tg_calloc(1, sizeof *h);
+  if (!h)
+    return NULL;
+  h->r = r;
+  h->sink = sink;
+  h->budget = r->max_body_bytes * 4 + 64;
+  snprintf(h->peer, sizeof h->peer, "%s", peer ? peer : "");
+  nghttp2_session_callbacks *cbs;
+  if (nghttp2_session_callbacks_new(&cbs) != 0) {
+    tg_free(h);
+    return NULL;
+  }
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+  nghttp2_option *opt = NULL;
+  int rc = nghttp2_option_new(&opt);
+  if (rc == 0) {
+    nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
+    rc = nghttp2_session_server_new2(&h->session, cbs, h, opt);
+    nghttp2_option_del(opt);
+  }
+  nghttp2_session_callbacks_del(cbs);
+  if (rc != 0) {
+    tg_free(h);
+    return NULL;
+  }
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, r->max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)tg_http_max_header_bytes(r)},
+  };
+  if (nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0 ||
+      nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, 4 << 20) != 0) {
+    tg_http2_free(h);
+    return NULL;
+  }
+  return h;
+}
+
+int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len) {
+  if (h->closing || h->sink_dead)
+    return TG_ECLOSED;
+  ssize_t n = nghttp2_session_mem_recv(h->session, data, len);
+  if (n < 0) {
+    TG_LOG_DEBUG(h->r->log, h->r->name, "http2 session error from %s: %s", h->peer,
+                 nghttp2_strerror((int)n));
+    h->r->stats->bad_requests++;
+    if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+      nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
+    h->closing = 1;
+  }
+  flush(h);
+  if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
+    h->closing = 1;
+  return h->closing || h->sink_dead ? TG_ECLOSED : TG_OK;
+}
+
+int tg_http2_in_request(const tg_http2 *h) {
+  for (const h2_stream *st = h->streams; st; st = st->next)
+    if (!st->responded && st->route)
+      return 1;
+  return 0;
+}
+
+void tg_http2_free(tg_http2 *h) {
+  if (!h)
+    return;
+  if (h->session)
+    nghttp2_session_del(h->session);
+  while (h->streams)
+    stream_free(h, h->streams);
+  tg_free(h);
+}

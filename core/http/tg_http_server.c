@@ -1,0 +1,418 @@
+/* The libuv side of the inbound server: listener, accepted sockets, idle timers, output
+ * queues and the close lifecycle. Everything protocol-shaped lives behind the sans-IO
+ * tg_http_conn (tg_http_conn.c); this file is the only one in core/http/ touching sockets.
+ *
+ * Ownership: the server owns its routes, its router (limits + stats), the SSL_CTX and a
+ * doubly linked list of connections. A connection owns two libuv handles (tcp, idle timer)
+ * and is freed only when both close callbacks have run; the server is freed (and done()
+ * called) only when the listener and every connection are closed.
+ *
+ * Back-pressure: every output chunk is copied into its own uv_write request; when the
+ * bytes queued on a socket pass OUT_HIGH the connection stops reading until the peer has
+ * drained below OUT_LOW. A connection that wants to close stops reading and closes once
+ * its queue is empty (or the idle timer fires first). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg_alloc.h"
+#include "tg_http_internal.h"
+
+enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10 };
+
+typedef struct srv_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  int handles_open;
+  tg_http_server *srv;
+  tg_http_conn *http;
+  struct srv_conn *prev, *next;
+  size_t queued;   /* bytes in uv_write requests not yet completed */
+  int reading;
+  int want_close;  /* finish writing, then close */
+  int closing;     /* uv_close called */
+  char peer[64];
+  uint8_t rbuf[READ_BUF];
+} srv_conn;
+
+typedef struct write_req {
+  uv_write_t req;
+  srv_conn *c;
+  size_t len;
+  uint8_t data[];
+} write_req;
+
+struct tg_http_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  int listener_open;  /* uv_tcp_init done, uv_close not yet completed */
+  int closing;
+  struct sockaddr_storage addr;
+  char *name;
+  tg_http_route *routes;
+  size_t n_routes, cap_routes;
+  tg_http_router router;
+  tg_http_server_stats stats;
+  tg_tls_ctx *tls;
+  size_t max_connections;
+  uint64_t idle_timeout_ms;
+  srv_conn *conns;
+  size_t n_conns;     /* connections whose memory is alive (accepted or refused) */
+  size_t n_active;    /* accepted and counted against max_connections */
+  int port;
+  void (*done)(void *ctx);
+  void *done_ctx;
+};
+
+static void conn_close(srv_conn *c);
+static void conn_read_start(srv_conn *c);
+
+static void server_maybe_finish(tg_http_server *srv) {
+  if (!srv->closing || srv->listener_open || srv->n_conns)
+    return;
+  void (*done)(void *) = srv->done;
+  void *ctx = srv->done_ctx;
+  tg_tls_ctx_free(srv->tls);
+  tg_free(srv->routes);
+  tg_free(srv->name);
+  tg_free(srv);
+  if (done)
+    done(ctx);
+}
+
+/* ---- connections ---- */
+
+static void on_conn_handle_closed(uv_handle_t *handle) {
+  srv_conn *c = handle->data;
+  if (--c->handles_open > 0)
+    return;
+  tg_http_server *srv = c->srv;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  srv->n_conns--;
+  tg_free(c);
+  server_maybe_finish(srv);
+}
+
+static void conn_close(srv_conn *c) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  if (c->http) {
+    tg_http_conn_free(c->http);
+    c->http = NULL;
+    c->srv->n_active--;
+  }
+  uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+  if (c->handles_open == 2)
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_write_done(uv_write_t *req, int status) {
+  write_req *w = (write_req *)req;
+  srv_conn *c = w->c;
+  c->queued -= w->len;
+  tg_free(w);
+  if (c->closing)
+    return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  if (c->want_close) {
+    if (c->queued == 0)
+      conn_close(c);
+    return;
+  }
+  if (!c->reading && c->queued < OUT_LOW)
+    conn_read_start(c);
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  srv_conn *c = handle->data;
+  buf->base = (char *)c->rbuf;
+  buf->len = sizeof c->rbuf;
+}
+
+static int conn_write(void *ctx, const uint8_t *data, size_t len) {
+  srv_conn *c = ctx;
+  if (c->closing)
+    return -1;
+  write_req *w = tg_malloc(sizeof *w + len);
+  if (!w)
+    return -1;
+  w->c = c;
+  w->len = len;
+  memcpy(w->data, data, len);
+  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done) != 0) {
+    tg_free(w);
+    return -1;
+  }
+  c->queued += len;
+  return 0;
+}
+
+static void on_idle(uv_timer_t *timer) {
+  srv_conn *c = timer->data;
+  TG_LOG_DEBUG(c->srv->router.log, c->srv->router.name, "closing idle connection %s", c->peer);
+  if (c->http && tg_http_conn_in_request(c->http))
+    c->srv->stats.disconnects++;
+  conn_close(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  srv_conn *c = stream->data;
+  if (c->closing || nread == 0)
+    return;
+  if (nread < 0) {
+    if (c->http && tg_http_conn_in_request(c->http)) {
+      c->srv->stats.disconnects++;
+      TG_LOG_DEBUG(c->srv->router.log, c->srv->router.name, "%s disconnected mid-request",
+                   c->peer);
+    }
+    conn_close(c);
+    return;
+  }
+  uv_timer_again(&c->timer);
+  int rc = tg_http_conn_feed(c->http, (const uint8_t *)buf->base, (size_t)nread);
+  if (c->closing)
+    return;
+  if (rc != TG_OK) {
+    c->want_close = 1;
+    c->reading = 0;
+    uv_read_stop(stream);
+    if (c->queued == 0)
+      conn_close(c);
+    return;
+  }
+  if (c->queued >= OUT_HIGH) {
+    c->reading = 0;
+    uv_read_stop(stream); /* resumed by on_write_done once the peer drains */
+  }
+}
+
+static void conn_read_start(srv_conn *c) {
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+    c->reading = 1;
+  else
+    conn_close(c);
+}
+
+static void format_peer(uv_tcp_t *tcp, char *out, size_t len) {
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  char ip[64] = "?";
+  int port = 0;
+  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+  }
+  snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  tg_http_server *srv = listener->data;
+  if (status < 0 || srv->closing)
+    return;
+  srv_conn *c = tg_calloc(1, sizeof *c);
+  if (!c) {
+    /* Accept into a throwaway handle would also need memory: leave it in the backlog. */
+    return;
+  }
+  c->srv = srv;
+  c->tcp.data = c;
+  c->timer.data = c;
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->handles_open = 1;
+  c->next = srv->conns;
+  if (srv->conns)
+    srv->conns->prev = c;
+  srv->conns = c;
+  srv->n_conns++;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  if (srv->n_active >= srv->max_connections) {
+    srv->stats.connections_refused++;
+    TG_LOG_WARN(srv->router.log, srv->router.name, "refusing connection: %zu open (max %zu)",
+                srv->n_active, srv->max_connections);
+    conn_close(c);
+    return;
+  }
+  uv_timer_init(srv->loop, &c->timer);
+  c->handles_open = 2;
+  format_peer(&c->tcp, c->peer, sizeof c->peer);
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->http = tg_http_conn_new(&srv->router, TG_HTTP_PROTO_AUTO, srv->tls, c->peer, conn_write, c);
+  if (!c->http) {
+    conn_close(c);
+    return;
+  }
+  srv->n_active++;
+  srv->stats.connections_accepted++;
+  uv_timer_start(&c->timer, on_idle, srv->idle_timeout_ms, srv->idle_timeout_ms);
+  conn_read_start(c);
+}
+
+/* ---- server ---- */
+
+static int parse_endpoint(const char *endpoint, struct sockaddr_storage *out, tg_errbuf *err) {
+  if (!endpoint || !*endpoint)
+    return tg_errf(err, TG_ECONFIG, "http server: endpoint is empty");
+  const char *colon = strrchr(endpoint, ':');
+  if (!colon)
+    return tg_errf(err, TG_ECONFIG, "http server: endpoint \"%s\" is not host:port", endpoint);
+  char *end;
+  unsigned long port = strtoul(colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end != '\0' || port > 65535)
+    return tg_errf(err, TG_ECONFIG, "http server: bad port in endpoint \"%s\"", endpoint);
+  char host[128];
+  size_t hl = (size_t)(colon - endpoint);
+  if (hl >= sizeof host)
+    return tg_errf(err, TG_ECONFIG, "http server: host too long in \"%s\"", endpoint);
+  memcpy(host, endpoint, hl);
+  host[hl] = '\0';
+  memset(out, 0, sizeof *out);
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+    host[hl - 1] = '\0';
+    if (uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)out) != 0)
+      return tg_errf(err, TG_ECONFIG, "http server: bad IPv6 address in \"%s\"", endpoint);
+    return TG_OK;
+  }
+  const char *h = host;
+  if (hl == 0)
+    h = "0.0.0.0";
+  else if (strcmp(host, "localhost") == 0)
+    h = "127.0.0.1";
+  if (uv_ip4_addr(h, (int)port, (struct sockaddr_in *)out) != 0)
+    return tg_errf(err, TG_ECONFIG,
+                   "http server: endpoint \"%s\" needs a numeric address (or localhost)", endpoint);
+  return TG_OK;
+}
+
+tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_options *opts,
+                                      tg_errbuf *err) {
+  if (!loop || !opts) {
+    tg_errf(err, TG_EINVAL, "http server: loop and options are required");
+    return NULL;
+  }
+  tg_http_server *srv = tg_calloc(1, sizeof *srv);
+  if (!srv) {
+    tg_errf(err, TG_ENOMEM, "http server: out of memory");
+    return NULL;
+  }
+  srv->loop = loop;
+  if (parse_endpoint(opts->endpoint, &srv->addr, err) != TG_OK)
+    goto fail;
+  srv->name = tg_strdup(opts->name ? opts->name : "http_server");
+  if (!srv->name) {
+    tg_errf(err, TG_ENOMEM, "http server: out of memory");
+    goto fail;
+  }
+  if (opts->tls_cert_file || opts->tls_key_file) {
+    srv->tls = tg_tls_ctx_new(opts->tls_cert_file, opts->tls_key_file, opts->tls_client_ca_file,
+                              err);
+    if (!srv->tls)
+      goto fail;
+  } else if (opts->tls_client_ca_file) {
+    tg_errf(err, TG_ECONFIG, "http server: tls_client_ca_file needs a certificate and key");
+    goto fail;
+  }
+  size_t max_body = opts->max_body_bytes ? opts->max_body_bytes : 4u << 20;
+  if (max_body > (size_t)1 << 30)
+    max_body = (size_t)1 << 30; /* keeps the HTTP/2 connection budget from overflowing */
+  srv->max_connections = opts->max_connections ? opts->max_connections : 1024;
+  srv->idle_timeout_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : 60000;
+  srv->router.max_body_bytes = max_body;
+  srv->router.max_concurrent_streams =
+      opts->max_concurrent_streams ? opts->max_concurrent_streams : 100;
+  srv->router.log = opts->log;
+  srv->router.name = srv->name;
+  srv->router.stats = &srv->stats;
+  return srv;
+fail:
+  tg_tls_ctx_free(srv->tls);
+  tg_free(srv->name);
+  tg_free(srv);
+  return NULL;
+}
+
+int tg_http_server_add_route(tg_http_server *srv, const tg_http_route *route) {
+  if (!srv || !route || !route->path || !route->handle)
+    return TG_EINVAL;
+  if (srv->n_routes == srv->cap_routes) {
+    size_t cap = srv->cap_routes ? srv->cap_routes * 2 : 8;
+    tg_http_route *grown = tg_realloc(srv->routes, cap * sizeof *grown);
+    if (!grown)
+      return TG_ENOMEM;
+    srv->routes = grown;
+    srv->cap_routes = cap;
+  }
+  srv->routes[srv->n_routes++] = *route;
+  srv->router.routes = srv->routes;
+  srv->router.n_routes = srv->n_routes;
+  return TG_OK;
+}
+
+static void on_listener_closed(uv_handle_t *handle) {
+  tg_http_server *srv = handle->data;
+  srv->listener_open = 0;
+  server_maybe_finish(srv);
+}
+
+int tg_http_server_start(tg_http_server *srv, tg_errbuf *err) {
+  if (srv->listener_open || srv->closing)
+    return tg_errf(err, TG_EINVAL, "http server: already started");
+  int rc = uv_tcp_init(srv->loop, &srv->listener);
+  if (rc != 0)
+    return tg_errf(err, TG_EIO, "http server: uv_tcp_init: %s", uv_strerror(rc));
+  srv->listener_open = 1;
+  srv->listener.data = srv;
+  rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&srv->addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    return tg_errf(err, TG_EIO, "http server %s: cannot listen: %s", srv->name, uv_strerror(rc));
+  }
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &sl) == 0)
+    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+  TG_LOG_INFO(srv->router.log, srv->name, "listening on port %d%s", srv->port,
+              srv->tls ? " (TLS)" : "");
+  return TG_OK;
+}
+
+int tg_http_server_port(const tg_http_server *srv) { return srv ? srv->port : 0; }
+
+void tg_http_server_close(tg_http_server *srv, void (*done)(void *ctx), void *ctx) {
+  if (!srv || srv->closing)
+    return;
+  srv->closing = 1;
+  srv->done = done;
+  srv->done_ctx = ctx;
+  if (srv->listener_open && !uv_is_closing((uv_handle_t *)&srv->listener))
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+  for (srv_conn *c = srv->conns; c; c = c->next)
+    conn_close(c);
+  server_maybe_finish(srv);
+}
+
+void tg_http_server_get_stats(const tg_http_server *srv, tg_http_server_stats *out) {
+  if (srv && out)
+    *out = srv->stats;
+}

@@ -1,0 +1,225 @@
+/* One export request, whatever the transport: decode the body into a fresh batch (its
+ * arena bounded relative to the body size), drop the spans that fail validation (OTLP
+ * partial success), push the rest downstream, and count the outcome.
+ *
+ * The gRPC and HTTP handlers differ only in how they read requests and phrase answers,
+ * so everything the OTLP specification says about what to accept and how to refuse
+ * lives here once, in a form the unit tests can call without a socket.
+ *
+ * Ownership: the batch is created here and handed to recv->instance->next with the
+ * push (also when the consumer refuses it); on every path before the push it is freed
+ * here. Counting: spans refused after decoding count their number; a body that cannot
+ * be decoded (malformed, too large) counts one, because its span count is unknowable. */
+#include "otlp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "otlp_json.h"
+#include "tg_error.h"
+#include "tg_service.h"
+
+/* Decoded protobuf can be much larger than its wire form (an empty KeyValue is 2 bytes
+ * on the wire and ~64 in memory); the bound leaves room for that and still stops a
+ * peer from making one request hold unbounded memory. */
+#define TG_OTLP_ARENA_FACTOR 32
+#define TG_OTLP_ARENA_SLACK (1u << 20)
+
+static const char *const transport_names[TG_OTLP_TRANSPORT_COUNT_] = {"grpc", "http"};
+static const char *const refusal_names[TG_OTLP_REFUSAL_COUNT_] = {
+    "invalid", "malformed", "backpressure", "too_large", "error"};
+
+int tg_otlp_counters_init(tg_otlp_receiver *recv, tg_metrics *reg, const char *id) {
+  memset(recv->counters, 0, sizeof recv->counters);
+  if (!reg)
+    return TG_OK;
+  static const char *const accepted_labels[] = {"receiver", "transport", NULL};
+  static const char *const refused_labels[] = {"receiver", "transport", "reason", NULL};
+  tg_metric_family *accepted = tg_metrics_family(
+      reg, "tailgate_receiver_accepted_spans_total",
+      "Spans a receiver accepted and pushed into its pipelines.", TG_METRIC_COUNTER,
+      accepted_labels);
+  tg_metric_family *refused = tg_metrics_family(
+      reg, "tailgate_receiver_refused_spans_total",
+      "Spans a receiver refused, by reason (an undecodable body counts once).",
+      TG_METRIC_COUNTER, refused_labels);
+  if (!accepted || !refused)
+    return TG_ENOMEM;
+  for (int t = 0; t < TG_OTLP_TRANSPORT_COUNT_; t++) {
+    const char *values[] = {id, transport_names[t], NULL};
+    recv->counters[t].accepted = tg_metrics_series(accepted, values);
+    if (!recv->counters[t].accepted)
+      return TG_ENOMEM;
+    for (int r = 0; r < TG_OTLP_REFUSAL_COUNT_; r++) {
+      const char *rvalues[] = {id, transport_names[t], refusal_names[r]};
+      recv->counters[t].refused[r] = tg_metrics_series(refused, rvalues);
+      if (!recv->counters[t].refused[r])
+        return TG_ENOMEM;
+    }
+  }
+  return TG_OK;
+}
+
+static int id_valid(const ProtobufCBinaryData *id, size_t want) {
+  if (id->len != want)
+    return 0;
+  for (size_t i = 0; i < want; i++)
+    if (id->data[i])
+      return 1;
+  return 0;
+}
+
+/* Describes why span is invalid, or returns NULL when it is valid. */
+static const char *span_problem(const tg_span *span) {
+  if (!id_valid(&span->trace_id, TG_TRACE_ID_LEN))
+    return span->trace_id.len == TG_TRACE_ID_LEN ? "trace_id is all zero"
+                                                 : "trace_id is not 16 bytes";
+  if (!id_valid(&span->span_id, TG_SPAN_ID_LEN))
+    return span->span_id.len == TG_SPAN_ID_LEN ? "span_id is all zero"
+                                               : "span_id is not 8 bytes";
+  return NULL;
+}
+
+size_t tg_otlp_validate_spans(tg_batch *batch, char *msg, size_t msg_size) {
+  size_t rejected = 0;
+  const char *first = NULL;
+  tg_export_request *req = &batch->request;
+  size_t rs_out = 0;
+  for (size_t r = 0; r < req->n_resource_spans; r++) {
+    tg_resource_spans *rs = req->resource_spans[r];
+    size_t ss_out = 0, removed_here = 0;
+    for (size_t s = 0; s < rs->n_scope_spans; s++) {
+      tg_scope_spans *ss = rs->scope_spans[s];
+      size_t out = 0, before = ss->n_spans;
+      for (size_t i = 0; i < ss->n_spans; i++) {
+        const char *problem = span_problem(ss->spans[i]);
+        if (problem) {
+          if (!first)
+            first = problem;
+          continue;
+        }
+        ss->spans[out++] = ss->spans[i];
+      }
+      ss->n_spans = out;
+      rejected += before - out;
+      removed_here += before - out;
+      /* a group emptied by validation goes; one that arrived empty stays as it was */
+      if (out || before == out)
+        rs->scope_spans[ss_out++] = ss;
+    }
+    rs->n_scope_spans = ss_out;
+    if (ss_out || !removed_here)
+      req->resource_spans[rs_out++] = rs;
+  }
+  req->n_resource_spans = rs_out;
+  tg_batch_count_spans(batch);
+  if (rejected && msg && msg_size)
+    snprintf(msg, msg_size, "%zu span%s rejected: %s (trace_id must be 16 and span_id 8 "
+             "bytes, not all zero)", rejected, rejected == 1 ? "" : "s", first);
+  return rejected;
+}
+
+static void bump(tg_otlp_receiver *recv, tg_otlp_transport t, tg_otlp_refusal why,
+                 int64_t n) {
+  tg_metric_add(recv->counters[t].refused[why], n);
+}
+
+static void set_message(tg_otlp_result *out, const char *text) {
+  snprintf(out->message, sizeof out->message, "%s", text);
+  for (char *p = out->message; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+      *p = '?';
+}
+
+void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
+                    tg_otlp_format format, const uint8_t *body, size_t len,
+                    tg_otlp_result *out) {
+  memset(out, 0, sizeof *out);
+  if (recv->stopping) {
+    out->outcome = TG_OTLP_UNAVAILABLE;
+    set_message(out, "receiver is shutting down, retry later");
+    bump(recv, transport, TG_OTLP_REFUSED_BACKPRESSURE, 1);
+    return;
+  }
+  size_t limit = len > (SIZE_MAX - TG_OTLP_ARENA_SLACK) / TG_OTLP_ARENA_FACTOR
+                     ? SIZE_MAX
+                     : len * TG_OTLP_ARENA_FACTOR + TG_OTLP_ARENA_SLACK;
+  tg_batch *batch = tg_batch_new(len * 2 + 1024, limit);
+  if (!batch) {
+    out->outcome = TG_OTLP_INTERNAL;
+    set_message(out, "out of memory");
+    bump(recv, transport, TG_OTLP_REFUSED_ERROR, 1);
+    return;
+  }
+  char detail[sizeof out->message];
+  detail[0] = '\0';
+  int rc;
+  if (format == TG_OTLP_JSON) {
+    rc = tg_otlp_json_decode(batch, body, len, detail, sizeof detail);
+  } else {
+    rc = tg_batch_decode_otlp(batch, body, len);
+    if (rc == TG_EDECODE)
+      snprintf(detail, sizeof detail,
+               "malformed protobuf: not a valid ExportTraceServiceRequest (%zu bytes)", len);
+  }
+  if (rc != TG_OK) {
+    tg_batch_free(batch);
+    if (rc == TG_ETOOBIG) {
+      out->outcome = TG_OTLP_TOO_LARGE;
+      set_message(out, "decoded request exceeds the receiver's memory bound");
+      bump(recv, transport, TG_OTLP_REFUSED_TOO_LARGE, 1);
+    } else if (rc == TG_EDECODE) {
+      out->outcome = TG_OTLP_MALFORMED;
+      set_message(out, detail);
+      bump(recv, transport, TG_OTLP_REFUSED_MALFORMED, 1);
+    } else {
+      out->outcome = TG_OTLP_INTERNAL;
+      set_message(out, tg_strerror(rc));
+      bump(recv, transport, TG_OTLP_REFUSED_ERROR, 1);
+    }
+    TG_LOG_DEBUG(recv->log, recv->log_component, "refused %s request: %s",
+                 transport_names[transport], out->message);
+    return;
+  }
+
+  size_t rejected = tg_otlp_validate_spans(batch, detail, sizeof detail);
+  if (rejected) {
+    out->rejected_spans = (int64_t)rejected;
+    set_message(out, detail);
+    bump(recv, transport, TG_OTLP_REFUSED_INVALID, (int64_t)rejected);
+    TG_LOG_DEBUG(recv->log, recv->log_component, "%s", out->message);
+  }
+  size_t spans = batch->span_count;
+  if (!spans || !recv->instance || !recv->instance->next.consume) {
+    /* nothing left to deliver (an empty request, or every span was invalid) */
+    tg_batch_free(batch);
+    out->outcome = TG_OTLP_OK;
+    return;
+  }
+
+  rc = tg_consumer_push(&recv->instance->next, batch); /* batch is no longer ours */
+  if (rc == TG_OK) {
+    out->outcome = TG_OTLP_OK;
+    out->accepted_spans = spans;
+    tg_metric_add(recv->counters[transport].accepted, (int64_t)spans);
+    return;
+  }
+  /* The whole request is refused; a partial-success note no longer applies. */
+  out->rejected_spans = 0;
+  if (rc == TG_EAGAIN) {
+    out->outcome = TG_OTLP_BACKPRESSURE;
+    set_message(out, "pipeline is full, retry later");
+    bump(recv, transport, TG_OTLP_REFUSED_BACKPRESSURE, (int64_t)spans);
+  } else if (rc == TG_ECLOSED) {
+    out->outcome = TG_OTLP_UNAVAILABLE;
+    set_message(out, "pipeline is shutting down, retry later");
+    bump(recv, transport, TG_OTLP_REFUSED_BACKPRESSURE, (int64_t)spans);
+  } else {
+    out->outcome = TG_OTLP_INTERNAL;
+    snprintf(out->message, sizeof out->message, "pipeline refused the data: %s",
+             tg_strerror(rc));
+    bump(recv, transport, TG_OTLP_REFUSED_ERROR, (int64_t)spans);
+    TG_LOG_WARN(recv->log, recv->log_component, "downstream refused %zu spans: %s (%s)",
+                spans, tg_strerror(rc), tg_err_name(rc));
+  }
+}

@@ -1,0 +1,502 @@
+/* The otlp receiver's request path without sockets: span validation and partial
+ * success, the OTLP/HTTP and OTLP/gRPC handlers called with fake requests, a consumer
+ * that records batches or answers TG_EAGAIN / TG_ECLOSED / TG_EINVAL, and the
+ * self-metrics they bump. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "receivers/otlp/otlp.h"
+#include "receivers/otlp/otlp_json.h"
+#include "rpc_status.pb-c.h"
+#include "tg_alloc.h"
+#include "tg_error.h"
+#include "tg_service.h"
+
+#define TID "0102030405060708090a0b0c0d0e0f10"
+#define SID "1112131415161718"
+
+/* A downstream consumer that keeps what it accepts, or refuses with `answer`. */
+typedef struct sink {
+  int answer;
+  size_t calls;
+  size_t spans;
+  tg_batch *last;
+} sink;
+
+static int sink_consume(void *target, tg_batch *batch) {
+  sink *s = target;
+  s->calls++;
+  if (s->answer != TG_OK) {
+    tg_batch_free(batch);
+    return s->answer;
+  }
+  s->spans += batch->span_count;
+  tg_batch_free(s->last);
+  s->last = batch;
+  return TG_OK;
+}
+
+typedef struct fixture {
+  tg_service service;
+  tg_instance instance;
+  tg_otlp_conf conf;
+  tg_otlp_receiver recv;
+  sink sink;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = tg_calloc(1, sizeof *f);
+  f->service.metrics = tg_metrics_new();
+  f->instance.id = "otlp/a";
+  f->instance.service = &f->service;
+  f->instance.next = (tg_consumer){sink_consume, &f->sink};
+  f->conf.http = 1;
+  f->conf.grpc = 1;
+  f->recv.instance = &f->instance;
+  f->recv.conf = &f->conf;
+  f->recv.log_component = "receiver:otlp/a";
+  assert_int_equal(tg_otlp_counters_init(&f->recv, f->service.metrics, "otlp/a"), TG_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  tg_batch_free(f->sink.last);
+  tg_metrics_free(f->service.metrics);
+  tg_free(f);
+  return 0;
+}
+
+static int64_t accepted(fixture *f, tg_otlp_transport t) {
+  return tg_metric_get(f->recv.counters[t].accepted);
+}
+
+static int64_t refused(fixture *f, tg_otlp_transport t, tg_otlp_refusal why) {
+  return tg_metric_get(f->recv.counters[t].refused[why]);
+}
+
+/* ---- request bodies ----------------------------------------------------------------- */
+
+/* JSON with spans whose ids are given as "traceId/spanId" pairs. */
+static char *json_request(const char *const *ids, size_t n) {
+  size_t cap = 256 + n * 160;
+  char *s = tg_malloc(cap);
+  size_t off = (size_t)snprintf(s, cap, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[");
+  for (size_t i = 0; i < n; i++)
+    off += (size_t)snprintf(s + off, cap - off, "%s{\"name\":\"s%zu\",%s}", i ? "," : "",
+                            i, ids[i]);
+  snprintf(s + off, cap - off, "]}]}]}");
+  return s;
+}
+
+/* The same request as protobuf (decoded from JSON and re-encoded). */
+static uint8_t *proto_request(const char *json, size_t *len) {
+  tg_batch *b = tg_batch_new(0, 0);
+  char err[256];
+  assert_int_equal(tg_otlp_json_decode(b, (const uint8_t *)json, strlen(json), err,
+                                       sizeof err),
+                   TG_OK);
+  *len = tg_batch_encoded_size(b);
+  uint8_t *out = tg_malloc(*len ? *len : 1);
+  tg_batch_encode(b, out);
+  tg_batch_free(b);
+  return out;
+}
+
+static const char *const valid_ids[] = {
+    "\"traceId\":\"" TID "\",\"spanId\":\"" SID "\"",
+    "\"traceId\":\"" TID "\",\"spanId\":\"2122232425262728\"",
+};
+
+static const char *const mixed_ids[] = {
+    "\"traceId\":\"" TID "\",\"spanId\":\"" SID "\"",
+    "\"traceId\":\"00000000000000000000000000000000\",\"spanId\":\"" SID "\"",
+    "\"traceId\":\"" TID "\",\"spanId\":\"0000000000000000\"",
+    "\"traceId\":\"0102\",\"spanId\":\"" SID "\"",
+    "\"spanId\":\"" SID "\"",
+    "\"traceId\":\"" TID "\",\"spanId\":\"2122232425262728\"",
+};
+
+/* ---- validation --------------------------------------------------------------------- */
+
+static void test_validate_spans(void **state) {
+  (void)state;
+  char *json = json_request(mixed_ids, 6);
+  tg_batch *b = tg_batch_new(0, 0);
+  char err[256];
+  assert_int_equal(
+      tg_otlp_json_decode(b, (const uint8_t *)json, strlen(json), err, sizeof err), TG_OK);
+  assert_int_equal(b->span_count, 6);
+  char msg[256];
+  assert_int_equal(tg_otlp_validate_spans(b, msg, sizeof msg), 4);
+  assert_int_equal(b->span_count, 2);
+  assert_non_null(strstr(msg, "4 spans rejected: trace_id is all zero"));
+  const tg_scope_spans *ss = b->request.resource_spans[0]->scope_spans[0];
+  assert_string_equal(ss->spans[0]->name, "s0");
+  assert_string_equal(ss->spans[1]->name, "s5");
+  /* the remaining tree still encodes and decodes */
+  size_t len = tg_batch_encoded_size(b);
+  uint8_t *buf = tg_malloc(len);
+  tg_batch_encode(b, buf);
+  tg_batch *again = tg_batch_new(0, 0);
+  assert_int_equal(tg_batch_decode_otlp(again, buf, len), TG_OK);
+  assert_int_equal(again->span_count, 2);
+  tg_batch_free(again);
+  tg_free(buf);
+  tg_batch_free(b);
+  tg_free(json);
+}
+
+static void test_validate_drops_emptied_groups(void **state) {
+  (void)state;
+  const char *json =
+      "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"\"}]},{}]},"
+      "{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"" TID "\",\"spanId\":\"" SID "\"}]}]}]}";
+  tg_batch *b = tg_batch_new(0, 0);
+  assert_int_equal(tg_otlp_json_decode(b, (const uint8_t *)json, strlen(json), NULL, 0),
+                   TG_OK);
+  assert_int_equal(tg_otlp_validate_spans(b, NULL, 0), 1);
+  assert_int_equal(b->span_count, 1);
+  /* the first resource lost its only span-bearing scope but kept the empty one */
+  assert_int_equal(b->request.n_resource_spans, 2);
+  assert_int_equal(b->request.resource_spans[0]->n_scope_spans, 1);
+  assert_int_equal(b->request.resource_spans[0]->scope_spans[0]->n_spans, 0);
+  tg_batch_free(b);
+
+  json = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"spanId\":\"" SID "\"}]}]}]}";
+  b = tg_batch_new(0, 0);
+  assert_int_equal(tg_otlp_json_decode(b, (const uint8_t *)json, strlen(json), NULL, 0),
+                   TG_OK);
+  assert_int_equal(tg_otlp_validate_spans(b, NULL, 0), 1);
+  assert_int_equal(b->request.n_resource_spans, 0);
+  assert_int_equal(b->span_count, 0);
+  tg_batch_free(b);
+}
+
+/* ---- HTTP handler ------------------------------------------------------------------- */
+
+typedef struct http_call {
+  tg_http_header headers[2];
+  tg_http_request req;
+  tg_http_response resp;
+} http_call;
+
+static void http_post(fixture *f, http_call *c, const char *method, const char *ctype,
+                      const void *body, size_t len) {
+  memset(c, 0, sizeof *c);
+  size_t n = 0;
+  if (ctype)
+    c->headers[n++] = (tg_http_header){"content-type", ctype};
+  c->req = (tg_http_request){.method = method, .path = "/v1/traces", .headers = c->headers,
+                             .n_headers = n, .body = body, .body_len = len,
+                             .http_version = 1, .peer = "127.0.0.1:1"};
+  c->resp.status = 200;
+  tg_buf_init(&c->resp.body, 0);
+  tg_otlp_http_handle(&f->recv, &c->req, &c->resp);
+}
+
+static const char *resp_header(const http_call *c, const char *name) {
+  for (size_t i = 0; i < c->resp.n_extra; i++)
+    if (!strcmp(c->resp.extra[i].name, name))
+      return c->resp.extra[i].value;
+  return NULL;
+}
+
+static int body_is(const http_call *c, const char *text) {
+  return c->resp.body.len == strlen(text) && !memcmp(c->resp.body.data, text, c->resp.body.len);
+}
+
+static void test_http_json_ok(void **state) {
+  fixture *f = *state;
+  char *json = json_request(valid_ids, 2);
+  http_call c;
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 200);
+  assert_string_equal(c.resp.content_type, "application/json");
+  assert_true(body_is(&c, "{}"));
+  assert_int_equal(f->sink.calls, 1);
+  assert_int_equal(f->sink.spans, 2);
+  assert_int_equal(accepted(f, TG_OTLP_HTTP), 2);
+  assert_int_equal(accepted(f, TG_OTLP_GRPC), 0);
+  tg_buf_free(&c.resp.body);
+
+  /* charset parameter, odd spacing and case */
+  http_post(f, &c, "POST", "Application/JSON ;  charset=\"UTF-8\"", json, strlen(json));
+  assert_int_equal(c.resp.status, 200);
+  assert_int_equal(accepted(f, TG_OTLP_HTTP), 4);
+  tg_buf_free(&c.resp.body);
+  tg_free(json);
+
+  tg_buf out;
+  tg_buf_init(&out, 0);
+  assert_int_equal(tg_metrics_render(f->service.metrics, &out), TG_OK);
+  assert_non_null(out.data);
+  out.data[out.len] = '\0';
+  assert_non_null(strstr((char *)out.data, "tailgate_receiver_accepted_spans_total{"
+                                            "receiver=\"otlp/a\",transport=\"http\"} 4"));
+  assert_non_null(strstr((char *)out.data, "reason=\"backpressure\""));
+  tg_buf_free(&out);
+}
+
+static void test_http_protobuf_partial_success(void **state) {
+  fixture *f = *state;
+  char *json = json_request(mixed_ids, 6);
+  size_t len;
+  uint8_t *pb = proto_request(json, &len);
+  http_call c;
+  http_post(f, &c, "POST", "application/x-protobuf", pb, len);
+  assert_int_equal(c.resp.status, 200);
+  assert_string_equal(c.resp.content_type, "application/x-protobuf");
+  tg_export_response *r = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+      NULL, c.resp.body.len, c.resp.body.data);
+  assert_non_null(r);
+  assert_non_null(r->partial_success);
+  assert_int_equal(r->partial_success->rejected_spans, 4);
+  assert_non_null(strstr(r->partial_success->error_message, "4 spans rejected"));
+  opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+      r, NULL);
+  assert_int_equal(f->sink.spans, 2);
+  assert_int_equal(accepted(f, TG_OTLP_HTTP), 2);
+  assert_int_equal(refused(f, TG_OTLP_HTTP, TG_OTLP_REFUSED_INVALID), 4);
+  tg_buf_free(&c.resp.body);
+
+  /* the same in JSON */
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 200);
+  assert_true(c.resp.body.len > 0);
+  assert_non_null(strstr((const char *)c.resp.body.data,
+                         "{\"partialSuccess\":{\"rejectedSpans\":\"4\",\"errorMessage\":"));
+  tg_buf_free(&c.resp.body);
+  tg_free(pb);
+  tg_free(json);
+}
+
+static void test_http_all_invalid_pushes_nothing(void **state) {
+  fixture *f = *state;
+  const char *ids[] = {"\"spanId\":\"" SID "\""};
+  char *json = json_request(ids, 1);
+  http_call c;
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 200);
+  assert_int_equal(f->sink.calls, 0);
+  assert_int_equal(refused(f, TG_OTLP_HTTP, TG_OTLP_REFUSED_INVALID), 1);
+  tg_buf_free(&c.resp.body);
+  tg_free(json);
+}
+
+static void test_http_empty_request(void **state) {
+  fixture *f = *state;
+  http_call c;
+  http_post(f, &c, "POST", "application/x-protobuf", NULL, 0);
+  assert_int_equal(c.resp.status, 200);
+  assert_int_equal(c.resp.body.len, 0);
+  tg_buf_free(&c.resp.body);
+  http_post(f, &c, "POST", "application/json", "{}", 2);
+  assert_int_equal(c.resp.status, 200);
+  assert_true(body_is(&c, "{}"));
+  tg_buf_free(&c.resp.body);
+  assert_int_equal(f->sink.calls, 0);
+}
+
+static void test_http_method_and_type(void **state) {
+  fixture *f = *state;
+  http_call c;
+  http_post(f, &c, "GET", "application/json", "{}", 2);
+  assert_int_equal(c.resp.status, 405);
+  assert_string_equal(resp_header(&c, "allow"), "POST");
+  tg_buf_free(&c.resp.body);
+
+  const char *bad_types[] = {NULL, "text/plain", "application/jsonx", "application/grpc",
+                             "application/json; charset=latin-1", ""};
+  for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
+    http_post(f, &c, "POST", bad_types[i], "{}", 2);
+    assert_int_equal(c.resp.status, 415);
+    tg_buf_free(&c.resp.body);
+  }
+  const char *good_types[] = {"application/x-protobuf", "application/json;charset=utf-8",
+                              "application/json; foo=bar", "application/x-protobuf; a=b"};
+  for (size_t i = 0; i < sizeof good_types / sizeof good_types[0]; i++) {
+    const char *body = strstr(good_types[i], "json") ? "{}" : "";
+    http_post(f, &c, "POST", good_types[i], body, strlen(body));
+    assert_int_equal(c.resp.status, 200);
+    tg_buf_free(&c.resp.body);
+  }
+  assert_int_equal(f->sink.calls, 0);
+}
+
+static void test_http_malformed(void **state) {
+  fixture *f = *state;
+  http_call c;
+  const char *bad = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":5}]}]}]}";
+  http_post(f, &c, "POST", "application/json", bad, strlen(bad));
+  assert_int_equal(c.resp.status, 400);
+  assert_string_equal(c.resp.content_type, "application/json");
+  c.resp.body.data[c.resp.body.len] = '\0';
+  assert_non_null(strstr((char *)c.resp.body.data, "{\"code\":3,\"message\":\"invalid "
+                                                   "OTLP/JSON at resourceSpans[0]"));
+  tg_buf_free(&c.resp.body);
+
+  http_post(f, &c, "POST", "application/json", "{\"a\":", 5);
+  assert_int_equal(c.resp.status, 400);
+  c.resp.body.data[c.resp.body.len] = '\0';
+  assert_non_null(strstr((char *)c.resp.body.data, "invalid JSON at line 1 column"));
+  tg_buf_free(&c.resp.body);
+
+  static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01};
+  http_post(f, &c, "POST", "application/x-protobuf", junk, sizeof junk);
+  assert_int_equal(c.resp.status, 400);
+  assert_string_equal(c.resp.content_type, "application/x-protobuf");
+  Google__Rpc__Status *st =
+      google__rpc__status__unpack(NULL, c.resp.body.len, c.resp.body.data);
+  assert_non_null(st);
+  assert_int_equal(st->code, 3);
+  assert_non_null(strstr(st->message, "malformed protobuf"));
+  google__rpc__status__free_unpacked(st, NULL);
+  tg_buf_free(&c.resp.body);
+
+  assert_int_equal(refused(f, TG_OTLP_HTTP, TG_OTLP_REFUSED_MALFORMED), 3);
+  assert_int_equal(f->sink.calls, 0);
+}
+
+static void test_http_backpressure_and_errors(void **state) {
+  fixture *f = *state;
+  char *json = json_request(valid_ids, 2);
+  http_call c;
+
+  f->sink.answer = TG_EAGAIN;
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 429);
+  assert_string_equal(resp_header(&c, "retry-after"), "1");
+  c.resp.body.data[c.resp.body.len] = '\0';
+  assert_non_null(strstr((char *)c.resp.body.data, "\"code\":8"));
+  assert_int_equal(refused(f, TG_OTLP_HTTP, TG_OTLP_REFUSED_BACKPRESSURE), 2);
+  tg_buf_free(&c.resp.body);
+
+  f->sink.answer = TG_ECLOSED;
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 503);
+  assert_string_equal(resp_header(&c, "retry-after"), "1");
+  tg_buf_free(&c.resp.body);
+
+  f->sink.answer = TG_EINVAL;
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 500);
+  assert_null(resp_header(&c, "retry-after"));
+  c.resp.body.data[c.resp.body.len] = '\0';
+  assert_non_null(strstr((char *)c.resp.body.data, "\"code\":13"));
+  assert_int_equal(refused(f, TG_OTLP_HTTP, TG_OTLP_REFUSED_ERROR), 2);
+  tg_buf_free(&c.resp.body);
+
+  f->sink.answer = TG_OK;
+  f->recv.stopping = 1;
+  http_post(f, &c, "POST", "application/json", json, strlen(json));
+  assert_int_equal(c.resp.status, 503);
+  tg_buf_free(&c.resp.body);
+  assert_int_equal(f->sink.calls, 3);
+  assert_int_equal(accepted(f, TG_OTLP_HTTP), 0);
+  tg_free(json);
+}
+
+/* ---- gRPC handler ------------------------------------------------------------------- */
+
+static void grpc_call(fixture *f, tg_http_response *resp, const void *body, size_t len) {
+  tg_http_request req = {.method = "POST", .path = TG_OTLP_GRPC_PATH, .body = body,
+                         .body_len = len, .http_version = 2, .grpc = 1};
+  memset(resp, 0, sizeof *resp);
+  resp->status = 200;
+  tg_buf_init(&resp->body, 0);
+  tg_otlp_grpc_handle(&f->recv, &req, resp);
+}
+
+static void test_grpc(void **state) {
+  fixture *f = *state;
+  char *json = json_request(mixed_ids, 6);
+  size_t len;
+  uint8_t *pb = proto_request(json, &len);
+  tg_http_response resp;
+
+  grpc_call(f, &resp, pb, len);
+  assert_int_equal(resp.grpc_status, 0);
+  tg_export_response *r = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+      NULL, resp.body.len, resp.body.data);
+  assert_non_null(r);
+  assert_non_null(r->partial_success);
+  assert_int_equal(r->partial_success->rejected_spans, 4);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+      r, NULL);
+  assert_int_equal(accepted(f, TG_OTLP_GRPC), 2);
+  assert_int_equal(refused(f, TG_OTLP_GRPC, TG_OTLP_REFUSED_INVALID), 4);
+  tg_buf_free(&resp.body);
+
+  grpc_call(f, &resp, NULL, 0); /* empty request: OK, empty response */
+  assert_int_equal(resp.grpc_status, 0);
+  assert_int_equal(resp.body.len, 0);
+  tg_buf_free(&resp.body);
+
+  static const uint8_t junk[] = {0x0a, 0x05, 0x01};
+  grpc_call(f, &resp, junk, sizeof junk);
+  assert_int_equal(resp.grpc_status, 3);
+  assert_non_null(resp.grpc_message);
+  assert_non_null(strstr(resp.grpc_message, "malformed protobuf"));
+  tg_buf_free(&resp.body);
+
+  f->sink.answer = TG_EAGAIN;
+  grpc_call(f, &resp, pb, len);
+  assert_int_equal(resp.grpc_status, 8);
+  tg_buf_free(&resp.body);
+  f->sink.answer = TG_EIO;
+  grpc_call(f, &resp, pb, len);
+  assert_int_equal(resp.grpc_status, 13);
+  tg_buf_free(&resp.body);
+  f->sink.answer = TG_OK;
+  f->recv.stopping = 1;
+  grpc_call(f, &resp, pb, len);
+  assert_int_equal(resp.grpc_status, 14);
+  tg_buf_free(&resp.body);
+
+  assert_int_equal(refused(f, TG_OTLP_GRPC, TG_OTLP_REFUSED_MALFORMED), 1);
+  assert_int_equal(refused(f, TG_OTLP_GRPC, TG_OTLP_REFUSED_BACKPRESSURE), 3);
+  assert_int_equal(refused(f, TG_OTLP_GRPC, TG_OTLP_REFUSED_ERROR), 2);
+  assert_int_equal(refused(f, TG_OTLP_HTTP, TG_OTLP_REFUSED_MALFORMED), 0);
+  tg_free(pb);
+  tg_free(json);
+}
+
+static void test_proto_encoders(void **state) {
+  (void)state;
+  tg_buf b;
+  tg_buf_init(&b, 0);
+  assert_int_equal(tg_otlp_proto_encode_response(&b, 0, ""), TG_OK);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(tg_otlp_proto_encode_status(&b, 8, "full"), TG_OK);
+  Google__Rpc__Status *st = google__rpc__status__unpack(NULL, b.len, b.data);
+  assert_non_null(st);
+  assert_int_equal(st->code, 8);
+  assert_string_equal(st->message, "full");
+  google__rpc__status__free_unpacked(st, NULL);
+  tg_buf_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_validate_spans),
+      cmocka_unit_test(test_validate_drops_emptied_groups),
+      cmocka_unit_test_setup_teardown(test_http_json_ok, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_protobuf_partial_success, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_all_invalid_pushes_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_empty_request, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_method_and_type, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_malformed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_backpressure_and_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_grpc, setup, teardown),
+      cmocka_unit_test(test_proto_encoders),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
