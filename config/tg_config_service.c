@@ -382,8 +382,8 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
     return;
   }
   load_extensions(&ck, sc.extensions);
-  if (node->kind == TG_YAML_MAP)
-    load_pipelines(&ck, sc.pipelines, where);
+  if (node->kind == TG_YAML_MAP || node->kind == TG_YAML_NULL)
+    load_pipelines(&ck, sc.pipelines, where); /* not a mapping: reported by apply */
   if (ck.used)
     check_connectors(&ck);
   tg_free(ck.used);
