@@ -78,6 +78,11 @@ typedef struct tg_http_server_options {
   uint64_t idle_timeout_ms;    /* 0 = 60 s */
   tg_logger *log;              /* may be NULL */
   const char *name;            /* for logs: "receiver:otlp" */
+  /* Called on the loop thread for every request the server refuses before any handler
+   * runs, so the owner can count it: reason is "too_large" (413, gRPC 8) or "malformed"
+   * (400, 415, 417, 431, gRPC framing errors). May be NULL. */
+  void (*on_refused)(void *ctx, const char *reason);
+  void *on_refused_ctx;
 } tg_http_server_options;
 
 /* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,

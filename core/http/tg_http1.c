@@ -120,7 +120,7 @@ static int on_message_begin(http_parser *p) {
 static int on_url(http_parser *p, const char *at, size_t len) {
   tg_http1 *h = from_parser(p);
   if (tg_buf_append(&h->url, at, len) != TG_OK) {
-    h->r->stats->bad_requests++;
+    tg_http_note_bad_request(h->r);
     send_error(h, 414, NULL, 1);
     return -1;
   }
@@ -128,7 +128,7 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 }
 
 static int header_overflow(tg_http1 *h) {
-  h->r->stats->bad_requests++;
+  tg_http_note_bad_request(h->r);
   send_error(h, 431, NULL, 1);
   return -1;
 }
@@ -227,7 +227,7 @@ static int on_headers_complete(http_parser *p) {
   h->force_close = p->upgrade;
   if (p->content_length != ULLONG_MAX && p->content_length > h->r->max_body_bytes) {
     h->r->stats->requests++;
-    h->r->stats->too_large++;
+    tg_http_note_too_large(h->r);
     h->in_message = 0;
     send_error(h, 413, NULL, 1);
     return -1;
@@ -243,7 +243,7 @@ static int on_headers_complete(http_parser *p) {
   if (expect) {
     if (strcasecmp(expect, "100-continue") != 0) {
       h->r->stats->requests++;
-      h->r->stats->bad_requests++;
+      tg_http_note_bad_request(h->r);
       h->in_message = 0;
       send_error(h, 417, NULL, 1);
       return -1;
@@ -269,7 +269,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
   int rc = tg_buf_append(&h->body, at, len);
   if (rc != TG_OK) {
     h->r->stats->requests++;
-    h->r->stats->too_large++;
+    tg_http_note_too_large(h->r);
     h->in_message = 0;
     send_error(h, 413, NULL, 1);
     return -1;
@@ -298,9 +298,9 @@ static void answer(tg_http1 *h, http_parser *p) {
     tg_buf_free(&decoded);
     int status = rc == TG_EUNSUPPORTED ? 415 : rc == TG_ETOOBIG ? 413 : rc == TG_ENOMEM ? 503 : 400;
     if (status == 413)
-      r->stats->too_large++;
+      tg_http_note_too_large(r);
     else
-      r->stats->bad_requests++;
+      tg_http_note_bad_request(r);
     TG_LOG_DEBUG(r->log, r->name, "http1 %s %s from %s: body decode failed: %s", method, path,
                  h->peer, tg_strerror(rc));
     send_error(h, status, NULL, h->closing);
@@ -376,7 +376,7 @@ int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len) {
   if (h->closing || h->sink_dead)
     return TG_ECLOSED;
   if (e != HPE_OK) {
-    h->r->stats->bad_requests++;
+    tg_http_note_bad_request(h->r);
     TG_LOG_DEBUG(h->r->log, h->r->name, "http1 malformed request from %s: %s", h->peer,
                  http_errno_name(e));
     h->in_message = 0;

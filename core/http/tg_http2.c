@@ -279,7 +279,7 @@ static void headers_done(tg_http2 *h, h2_stream *st) {
   if (tg_http_route_find(r, st->method, st->path, 1, &route, NULL, 0) == TG_HTTP_ROUTE_FOUND) {
     if (!grpc_ct) {
       r->stats->requests++;
-      r->stats->bad_requests++;
+      tg_http_note_bad_request(r);
       submit_http_error(h, st, 415, NULL);
       return;
     }
@@ -292,7 +292,7 @@ static void headers_done(tg_http2 *h, h2_stream *st) {
     const char *cl = find_header(st, "content-length");
     if (cl && strtoull(cl, NULL, 10) > r->max_body_bytes) {
       r->stats->requests++;
-      r->stats->too_large++;
+      tg_http_note_too_large(r);
       submit_http_error(h, st, 413, NULL);
       return;
     }
@@ -319,9 +319,9 @@ static void answer_grpc(tg_http2 *h, h2_stream *st) {
                                r->max_body_bytes, &msg, &err);
   if (status != 0) {
     if (status == 8)
-      r->stats->too_large++;
+      tg_http_note_too_large(r);
     else
-      r->stats->bad_requests++;
+      tg_http_note_bad_request(r);
     TG_LOG_DEBUG(r->log, r->name, "grpc %s from %s: status %d: %s", st->path, h->peer, status,
                  err);
     submit_grpc(h, st, status, err, NULL);
@@ -361,9 +361,9 @@ static void answer_http(tg_http2 *h, h2_stream *st) {
   if (rc != TG_OK) {
     int status = rc == TG_EUNSUPPORTED ? 415 : rc == TG_ETOOBIG ? 413 : rc == TG_ENOMEM ? 503 : 400;
     if (status == 413)
-      r->stats->too_large++;
+      tg_http_note_too_large(r);
     else
-      r->stats->bad_requests++;
+      tg_http_note_bad_request(r);
     tg_buf_free(&decoded);
     submit_http_error(h, st, status, NULL);
     return;
@@ -445,7 +445,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
   st->n_raw++;
   return 0;
 overflow:
-  h->r->stats->bad_requests++;
+  tg_http_note_bad_request(h->r);
   return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream only */
 }
 
@@ -475,7 +475,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   const tg_http_router *r = h->r;
   if (len > h->budget - h->buffered) {
     r->stats->requests++;
-    r->stats->too_large++;
+    tg_http_note_too_large(r);
     if (st->grpc)
       submit_grpc(h, st, 8, "connection body budget exhausted", NULL);
     else
@@ -495,16 +495,16 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     if (status != 0) {
       r->stats->requests++;
       if (status == 8)
-        r->stats->too_large++;
+        tg_http_note_too_large(r);
       else
-        r->stats->bad_requests++;
+        tg_http_note_bad_request(r);
       submit_grpc(h, st, status, msg, NULL);
     }
     return 0;
   }
   if (rc != TG_OK || st->body.len > r->max_body_bytes) {
     r->stats->requests++;
-    r->stats->too_large++;
+    tg_http_note_too_large(r);
     submit_http_error(h, st, 413, NULL);
   }
   return 0;
@@ -603,7 +603,7 @@ int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len) {
   if (n < 0) {
     TG_LOG_DEBUG(h->r->log, h->r->name, "http2 session error from %s: %s", h->peer,
                  nghttp2_strerror((int)n));
-    h->r->stats->bad_requests++;
+    tg_http_note_bad_request(h->r);
     if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
       nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
     h->closing = 1;

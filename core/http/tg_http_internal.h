@@ -19,6 +19,18 @@ static inline int tg_http_sink_write(const tg_http_sink *s, const uint8_t *d, si
   return s->write(s->ctx, d, n);
 }
 
+/* Counts a request the server refused itself, and tells the owner. */
+static inline void tg_http_note_too_large(const tg_http_router *r) {
+  r->stats->too_large++;
+  if (r->on_refused)
+    r->on_refused(r->on_refused_ctx, "too_large");
+}
+static inline void tg_http_note_bad_request(const tg_http_router *r) {
+  r->stats->bad_requests++;
+  if (r->on_refused)
+    r->on_refused(r->on_refused_ctx, "malformed");
+}
+
 /* --- routing (tg_http_route.c) --- */
 enum { TG_HTTP_ROUTE_FOUND, TG_HTTP_ROUTE_NOT_FOUND, TG_HTTP_ROUTE_BAD_METHOD };
 

@@ -341,6 +341,8 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
   srv->router.log = opts->log;
   srv->router.name = srv->name;
   srv->router.stats = &srv->stats;
+  srv->router.on_refused = opts->on_refused;
+  srv->router.on_refused_ctx = opts->on_refused_ctx;
   return srv;
 fail:
   tg_tls_ctx_free(srv->tls);
