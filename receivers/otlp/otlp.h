@@ -104,6 +104,17 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
 void tg_otlp_grpc_handle(void *ctx, const tg_http_request *req, tg_http_response *resp);
 void tg_otlp_http_handle(void *ctx, const tg_http_request *req, tg_http_response *resp);
 
+/* Message nesting accepted in OTLP protobuf: the fixed levels of a trace request plus
+ * 32 levels of nested AnyValue (as TG_OTLP_JSON_MAX_ANY_DEPTH for JSON), 3 each. */
+#define TG_OTLP_PROTO_MAX_DEPTH 104
+
+/* Checks that data is structurally sound protobuf for an ExportTraceServiceRequest
+ * before protobuf-c unpacks it (whose recursion is unbounded): no field number 0, no
+ * group or reserved wire types, nothing truncated, message nesting at most max_depth.
+ * Allocates nothing. Returns TG_OK or TG_EDECODE with "malformed protobuf: ..." in err. */
+int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
+                       size_t err_size);
+
 /* Appends the protobuf encodings of an ExportTraceServiceResponse (empty when
  * rejected_spans is 0 and error_message empty) and of a google.rpc.Status.
  * Return TG_OK, TG_ENOMEM or TG_ETOOBIG (from out's limit). */

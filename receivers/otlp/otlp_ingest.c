@@ -157,8 +157,10 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
   if (format == TG_OTLP_JSON) {
     rc = tg_otlp_json_decode(batch, body, len, detail, sizeof detail);
   } else {
-    rc = tg_batch_decode_otlp(batch, body, len);
-    if (rc == TG_EDECODE)
+    rc = tg_otlp_proto_scan(body, len, TG_OTLP_PROTO_MAX_DEPTH, detail, sizeof detail);
+    if (rc == TG_OK)
+      rc = tg_batch_decode_otlp(batch, body, len);
+    if (rc == TG_EDECODE && !detail[0])
       snprintf(detail, sizeof detail,
                "malformed protobuf: not a valid ExportTraceServiceRequest (%zu bytes)", len);
   }

@@ -1,4 +1,5 @@
-/* libFuzzer target: bytes → OTLP protobuf decode (arena-bounded) → span validation →
+/* libFuzzer target: bytes → wire pre-scan → OTLP protobuf decode (arena-bounded) → span
+ * validation →
  * re-encode → decode again, and the same bytes through the receiver's ingest step with a
  * consumer that keeps nothing. Invariants checked: decode never overruns its arena
  * limit, validation leaves only valid ids, and a re-encoded batch decodes to the same
@@ -36,7 +37,11 @@ static void roundtrip(const uint8_t *data, size_t size) {
   tg_batch *batch = tg_batch_new(size * 2, ARENA_LIMIT);
   if (!batch)
     return;
-  if (tg_batch_decode_otlp(batch, data, size) == TG_OK) {
+  char err[256];
+  int scanned = tg_otlp_proto_scan(data, size, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err);
+  if (scanned != TG_OK && scanned != TG_EDECODE)
+    abort();
+  if (scanned == TG_OK && tg_batch_decode_otlp(batch, data, size) == TG_OK) {
     char msg[256];
     tg_otlp_validate_spans(batch, msg, sizeof msg);
     check_valid(batch);

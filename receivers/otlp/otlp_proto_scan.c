@@ -1,0 +1,103 @@
+/* A wire-level pre-scan of OTLP protobuf before protobuf-c unpacks it.
+ *
+ * protobuf_c_message_unpack recurses once per nested message with no depth limit, so a
+ * ~35 KB request of nested AnyValue arrays overflows the stack and kills the process;
+ * and it accepts a non-canonical varint tag that encodes field number 0 (0x85 0x00),
+ * keeps it as an unknown field and re-packs it as 0x05, which it then rejects itself, so
+ * a batch carrying it could not be cloned or forwarded. This scan walks the bytes once,
+ * iteratively (an explicit stack, bounded), guided by the protobuf-c descriptors so it
+ * descends only into fields that are messages, and rejects: field number 0, group and
+ * reserved wire types, truncated fields, over-long varints, and nesting deeper than
+ * max_depth. It allocates nothing and is linear in the input. */
+#include "otlp.h"
+
+#include <stdio.h>
+
+#include "tg_error.h"
+
+#define REQ_DESC opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
+#define MAX_STACK 256
+
+typedef struct scan_frame {
+  const ProtobufCMessageDescriptor *desc;
+  size_t end;
+} scan_frame;
+
+/* Reads a varint at *pos (< end); returns 0 and advances, or -1 when truncated/overlong. */
+static int read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *out) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < 10; i++) {
+    if (*pos >= end)
+      return -1;
+    uint8_t b = data[(*pos)++];
+    if (i == 9 && b > 1)
+      return -1;
+    v |= (uint64_t)(b & 0x7f) << (7 * i);
+    if (!(b & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int scan_error(char *err, size_t err_size, const char *what, size_t offset) {
+  if (err && err_size)
+    snprintf(err, err_size, "malformed protobuf: %s at byte %zu", what, offset);
+  return TG_EDECODE;
+}
+
+int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
+                       size_t err_size) {
+  scan_frame stack[MAX_STACK];
+  if (max_depth >= MAX_STACK)
+    max_depth = MAX_STACK - 1;
+  size_t depth = 0, pos = 0;
+  stack[0] = (scan_frame){&REQ_DESC, len};
+  for (;;) {
+    while (depth && pos == stack[depth].end)
+      depth--;
+    if (pos == len && !depth)
+      return TG_OK;
+    scan_frame *top = &stack[depth];
+    size_t field_start = pos;
+    uint64_t key, n;
+    if (read_varint(data, top->end, &pos, &key))
+      return scan_error(err, err_size, "truncated field tag", field_start);
+    uint64_t number = key >> 3;
+    unsigned wire = (unsigned)(key & 7);
+    if (number == 0 || number > 536870911u)
+      return scan_error(err, err_size, "invalid field number", field_start);
+    switch (wire) {
+    case 0:
+      if (read_varint(data, top->end, &pos, &n))
+        return scan_error(err, err_size, "truncated varint", field_start);
+      break;
+    case 1:
+    case 5: {
+      size_t w = wire == 1 ? 8 : 4;
+      if (top->end - pos < w)
+        return scan_error(err, err_size, "truncated fixed-width field", field_start);
+      pos += w;
+      break;
+    }
+    case 2: {
+      if (read_varint(data, top->end, &pos, &n) || n > top->end - pos)
+        return scan_error(err, err_size, "truncated length-delimited field", field_start);
+      const ProtobufCFieldDescriptor *f =
+          protobuf_c_message_descriptor_get_field(top->desc, (unsigned)number);
+      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        if (depth + 1 > max_depth)
+          return scan_error(err, err_size, "messages nested too deeply", field_start);
+        depth++;
+        stack[depth] = (scan_frame){f->descriptor, pos + (size_t)n};
+      } else {
+        pos += (size_t)n;
+      }
+      break;
+    }
+    default:
+      return scan_error(err, err_size, "unsupported wire type", field_start);
+    }
+  }
+}
