@@ -1,6 +1,7 @@
 /* tailgate entry point: command line, configuration, the service's lifecycle on one libuv
  * loop, and signals (SIGTERM/SIGINT: stop accepting, flush, exit 0; a second signal
  * exits at once; a watchdog bounds the whole shutdown). */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,13 @@ int main(int argc, char **argv) {
     }
   }
   signal(SIGPIPE, SIG_IGN);
+  /* Request bodies, arena chunks and encoded exports are megabytes each. With glibc's
+   * defaults such blocks are mmapped or trimmed back to the kernel when freed and
+   * faulted in again on the next request: perf showed page faults at 26 % of the
+   * gateway's CPU (docs/BENCHMARKS.md). Keeping them in the heap costs RSS at the
+   * high-water mark, which the receivers' body limits and the queues' bounds cap. */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   tg_config *config = load_config(config_path);
   if (!config)
     return 1;

@@ -103,11 +103,15 @@ typedef enum tg_send_result {
   TG_SEND_PERMANENT, /* the server will never take it: count as failed, no retry */
 } tg_send_result;
 
-/* One queued request: an encoded ExportTraceServiceRequest (owned by the queue). */
+/* One queued request: an encoded ExportTraceServiceRequest (owned by the queue). A batch
+ * pushed with tg_export_queue_push_batch waits as a batch reference and is encoded by the
+ * sender thread that takes it, so encoding never runs on the loop thread; senders only
+ * ever see encoded items. */
 typedef struct tg_export_item {
   uint8_t *data;
-  size_t len;
+  size_t len;            /* encoded bytes; while `batch` is set, the batch's memory */
   size_t span_count;
+  struct tg_batch *batch; /* not yet encoded (a read-only reference) */
 } tg_export_item;
 
 /* What a send reports beyond its result. The queue zeroes it before each attempt. */
@@ -158,9 +162,10 @@ int tg_export_queue_start(tg_export_queue *q);
  * is refused forever), TG_ECLOSED after stop began. Refusals count enqueue_failed. */
 int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t span_count);
 
-/* The exporters' consume: encodes batch once as an ExportTraceServiceRequest, frees it
- * (ownership transfers in every case) and pushes the bytes. Empty batches are freed and
- * return TG_OK. Returns as tg_export_queue_push, or TG_ENOMEM (counted enqueue-failed). */
+/* The exporters' consume: queues the batch (ownership transfers in every case); a sender
+ * thread encodes it once as an ExportTraceServiceRequest just before the first attempt.
+ * The byte bound counts the batch's arena memory until then. Empty batches are freed and
+ * return TG_OK. Returns as tg_export_queue_push. */
 int tg_export_queue_push_batch(tg_export_queue *q, struct tg_batch *batch);
 
 /* 1 when a push would currently be accepted by the item bound, else 0. */

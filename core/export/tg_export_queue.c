@@ -255,6 +255,18 @@ static void wait_until(tg_export_queue *q, uint64_t until) {
   }
 }
 
+/* Encodes a queued batch into item->data (sender thread). TG_OK or TG_ENOMEM. */
+static int encode_item(tg_export_item *item) {
+  tg_batch *batch = item->batch;
+  item->batch = NULL;
+  size_t len = tg_batch_encoded_size(batch);
+  item->data = tg_malloc(len ? len : 1);
+  if (item->data)
+    item->len = tg_batch_encode(batch, item->data);
+  tg_batch_free(batch);
+  return item->data ? TG_OK : TG_ENOMEM;
+}
+
 /* Sends one item to its end: delivered, given up, or aborted. Called without the lock;
  * takes it only to wait and to draw jitter. Frees the item's bytes. */
 static void process_item(tg_export_queue *q, void *worker, tg_export_item *item) {
@@ -348,7 +360,13 @@ static void *sender_main(void *arg) {
     tg_metric_set(q->m_qsize, (int64_t)q->count);
     pthread_mutex_unlock(&q->lock);
 
-    process_item(q, worker, &item);
+    if (item.batch && encode_item(&item) != TG_OK) {
+      tg_metric_add(q->m_failed, (int64_t)item.span_count);
+      TG_LOG_ERROR(q->log, q->log_name, "TG_ENOMEM",
+                   "dropping %zu spans: out of memory encoding the request", item.span_count);
+    } else {
+      process_item(q, worker, &item);
+    }
 
     pthread_mutex_lock(&q->lock);
     q->busy--;
@@ -418,7 +436,10 @@ int tg_export_queue_start(tg_export_queue *q) {
   return TG_OK;
 }
 
-int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t span_count) {
+/* Adds an item (data or batch) under the bounds; frees it on refusal. */
+static int push_item(tg_export_queue *q, tg_export_item item) {
+  uint8_t *data = item.data;
+  size_t len = item.len, span_count = item.span_count;
   pthread_mutex_lock(&q->lock);
   int rc = TG_OK;
   if (q->closing || q->stopped)
@@ -430,17 +451,29 @@ int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t s
   if (rc) {
     pthread_mutex_unlock(&q->lock);
     tg_free(data);
+    tg_batch_free(item.batch);
     tg_metric_add(q->m_enq_failed, (int64_t)span_count);
     return rc;
   }
-  q->ring[(q->head + q->count) % q->cap] =
-      (tg_export_item){.data = data, .len = len, .span_count = span_count};
+  q->ring[(q->head + q->count) % q->cap] = item;
   q->count++;
   q->bytes += len;
   tg_metric_set(q->m_qsize, (int64_t)q->count);
   pthread_cond_signal(&q->work);
   pthread_mutex_unlock(&q->lock);
   return TG_OK;
+}
+
+int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t span_count) {
+  return push_item(q, (tg_export_item){.data = data, .len = len, .span_count = span_count});
+}
+
+/* Memory a batch holds (its own arena and those it shares): what it costs while queued. */
+static size_t batch_memory(const tg_batch *batch) {
+  size_t bytes = batch->arena->used_bytes;
+  for (size_t i = 0; i < batch->n_shared_arenas; i++)
+    bytes += batch->shared_arenas[i]->used_bytes;
+  return bytes;
 }
 
 int tg_export_queue_push_batch(tg_export_queue *q, tg_batch *batch) {
@@ -451,17 +484,10 @@ int tg_export_queue_push_batch(tg_export_queue *q, tg_batch *batch) {
     tg_batch_free(batch);
     return TG_OK;
   }
-  size_t len = tg_batch_encoded_size(batch);
-  uint8_t *data = tg_malloc(len ? len : 1);
-  if (!data) {
-    tg_batch_free(batch);
-    tg_metric_add(q->m_enq_failed, (int64_t)spans);
-    return TG_ENOMEM;
-  }
-  len = tg_batch_encode(batch, data);
-  tg_batch_free(batch);
-  return tg_export_queue_push(q, data, len, spans);
+  return push_item(q, (tg_export_item){.len = batch_memory(batch), .span_count = spans,
+                                       .batch = batch});
 }
+
 
 int tg_export_queue_ready(const tg_export_queue *q) {
   tg_export_queue *mq = (tg_export_queue *)q; /* the lock is not part of the value */
@@ -524,6 +550,8 @@ size_t tg_export_queue_stop(tg_export_queue *q, uint64_t grace_ms) {
     spans += it->span_count;
     tg_free(it->data);
     it->data = NULL;
+    tg_batch_free(it->batch);
+    it->batch = NULL;
   }
   q->count = 0;
   q->bytes = 0;

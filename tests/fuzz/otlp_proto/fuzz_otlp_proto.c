@@ -1,7 +1,6 @@
 /* libFuzzer target: bytes → wire pre-scan → OTLP protobuf decode (arena-bounded) → span
- * validation →
- * re-encode → decode again, and the same bytes through the receiver's ingest step with a
- * consumer that keeps nothing. Invariants checked: decode never overruns its arena
+ * validation → re-encode → decode again, and the same bytes through the receiver's gRPC
+ * and HTTP handlers with a consumer that keeps nothing. Invariants checked: decode never overruns its arena
  * limit, validation leaves only valid ids, and a re-encoded batch decodes to the same
  * encoding (the receiver never forwards something it could not read back). */
 #include <stdint.h>

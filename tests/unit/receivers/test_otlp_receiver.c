@@ -484,6 +484,102 @@ static void test_proto_encoders(void **state) {
   tg_buf_free(&b);
 }
 
+/* ---- protobuf pre-scan --------------------------------------------------------------- */
+
+/* Prepends tag and the varint length of buf[*start, cap) in front of it. */
+static void wrap(uint8_t *buf, size_t cap, size_t *start, uint8_t tag) {
+  size_t body = cap - *start;
+  uint8_t v[10];
+  size_t nv = 0;
+  do {
+    v[nv] = (uint8_t)(body & 0x7f);
+    body >>= 7;
+    if (body)
+      v[nv] |= 0x80;
+    nv++;
+  } while (body);
+  *start -= nv;
+  memcpy(buf + *start, v, nv);
+  buf[--*start] = tag;
+}
+
+/* ExportTraceServiceRequest{resource_spans{resource{attributes{key:"k", value: AnyValue
+ * with `levels` nested arrayValue levels}}}}, written from the inside out. */
+static uint8_t *nested_any_request(int levels, size_t *len) {
+  size_t cap = (size_t)levels * 12 + 64;
+  uint8_t *buf = tg_malloc(cap);
+  size_t start = cap - 3;
+  memcpy(buf + start, "\x0a\x01x", 3); /* AnyValue{string_value:"x"} */
+  for (int i = 1; i < levels; i++) {
+    wrap(buf, cap, &start, 0x0a); /* ArrayValue.values */
+    wrap(buf, cap, &start, 0x2a); /* AnyValue.array_value */
+  }
+  wrap(buf, cap, &start, 0x12);   /* KeyValue.value */
+  start -= 3;
+  memcpy(buf + start, "\x0a\x01k", 3);
+  wrap(buf, cap, &start, 0x0a);   /* Resource.attributes */
+  wrap(buf, cap, &start, 0x0a);   /* ResourceSpans.resource */
+  wrap(buf, cap, &start, 0x0a);   /* ExportTraceServiceRequest.resource_spans */
+  *len = cap - start;
+  memmove(buf, buf + start, *len);
+  return buf;
+}
+
+static void test_proto_scan(void **state) {
+  (void)state;
+  char err[256];
+  size_t len;
+  uint8_t *ok = nested_any_request(32, &len);
+  assert_int_equal(tg_otlp_proto_scan(ok, len, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err),
+                   TG_OK);
+  tg_batch *b = tg_batch_new(0, 0);
+  assert_int_equal(tg_batch_decode_otlp(b, ok, len), TG_OK);
+  tg_batch_free(b);
+  tg_free(ok);
+
+  /* 5000 levels (about 35 KB) overflowed protobuf-c's recursion before the scan */
+  uint8_t *deep = nested_any_request(5000, &len);
+  assert_int_equal(tg_otlp_proto_scan(deep, len, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err),
+                   TG_EDECODE);
+  assert_non_null(strstr(err, "malformed protobuf: messages nested too deeply"));
+  tg_free(deep);
+
+  /* field number 0 in a non-canonical tag (0x85 0x00): protobuf-c would keep it */
+  static const uint8_t field0[] = {0x0a, 0x06, 0x85, 0x00, 1, 2, 3, 4};
+  assert_int_equal(tg_otlp_proto_scan(field0, sizeof field0, 8, err, sizeof err),
+                   TG_EDECODE);
+  assert_non_null(strstr(err, "invalid field number at byte 2"));
+
+  static const uint8_t truncated[] = {0x0a, 0x05, 0x01};
+  assert_int_equal(tg_otlp_proto_scan(truncated, sizeof truncated, 8, err, sizeof err),
+                   TG_EDECODE);
+  assert_non_null(strstr(err, "truncated length-delimited field at byte 0"));
+  static const uint8_t group[] = {0x0b, 0x0c};
+  assert_int_equal(tg_otlp_proto_scan(group, sizeof group, 8, err, sizeof err),
+                   TG_EDECODE);
+  static const uint8_t overlong[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0x7f};
+  assert_int_equal(tg_otlp_proto_scan(overlong, sizeof overlong, 8, err, sizeof err),
+                   TG_EDECODE);
+  /* unknown fields of every wire type are skipped, not rejected */
+  static const uint8_t unknown[] = {0x10, 0x01, 0x19, 1, 2, 3, 4, 5, 6, 7, 8,
+                                    0x22, 0x01, 0xff, 0x2d, 1, 2, 3, 4};
+  assert_int_equal(tg_otlp_proto_scan(unknown, sizeof unknown, 8, err, sizeof err), TG_OK);
+  assert_int_equal(tg_otlp_proto_scan(NULL, 0, 8, err, sizeof err), TG_OK);
+}
+
+static void test_grpc_deep_request_refused(void **state) {
+  fixture *f = *state;
+  size_t len;
+  uint8_t *deep = nested_any_request(5000, &len);
+  tg_http_response resp;
+  grpc_call(f, &resp, deep, len);
+  assert_int_equal(resp.grpc_status, 3);
+  assert_non_null(strstr(resp.grpc_message, "nested too deeply"));
+  tg_buf_free(&resp.body);
+  tg_free(deep);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_validate_spans),
@@ -497,6 +593,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_http_backpressure_and_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_grpc, setup, teardown),
       cmocka_unit_test(test_proto_encoders),
+      cmocka_unit_test(test_proto_scan),
+      cmocka_unit_test_setup_teardown(test_grpc_deep_request_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
