@@ -77,8 +77,15 @@ static const char *check_id(const char *id, size_t *type_len) {
   return NULL;
 }
 
+/* Lookups by id are linear; this bound keeps any input's validation cost modest. */
+#define MAX_COMPONENTS 4096
+
 static tg_config_component *add_component(tg_config *cfg, size_t *cap, tg_diag *diag,
                                           const tg_yaml_pos *pos) {
+  if (cfg->n_components >= MAX_COMPONENTS) {
+    tg_diag_add(diag, pos, "more than %d components", MAX_COMPONENTS);
+    return NULL;
+  }
   if (cfg->n_components == *cap) {
     size_t n = *cap ? *cap * 2 : 8;
     tg_config_component *c = tg_realloc(cfg->components, n * sizeof *c);

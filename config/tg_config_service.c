@@ -71,6 +71,9 @@ static const tg_conf_key pipeline_keys[] = {
 
 #define N_KEYS(t) (sizeof(t) / sizeof *(t))
 
+/* Lists are checked for duplicates pairwise; real lists are a handful of ids. */
+#define MAX_LIST 256
+
 /* How each component is used across all pipelines (connectors need both sides). */
 typedef struct usage {
   bool as_receiver, as_exporter;
@@ -162,6 +165,10 @@ static void load_list(checker *ck, const char *what, enum role role, const tg_ya
   if (list->kind != TG_YAML_SEQ) {
     tg_diag_add(ck->diag, &list->pos, "%s: %s: expected a sequence of component ids, got %s",
                 what, name, tg_yaml_kind_name(list->kind));
+    return;
+  }
+  if (list->n > MAX_LIST) {
+    tg_diag_add(ck->diag, &list->pos, "%s: %s: more than %d entries", what, name, MAX_LIST);
     return;
   }
   tg_config_ref *refs = tg_calloc(list->n, sizeof *refs);
@@ -289,6 +296,10 @@ static void load_extensions(checker *ck, const tg_yaml_node *node) {
   }
   if (node->n == 0)
     return;
+  if (node->n > MAX_LIST) {
+    tg_diag_add(ck->diag, &node->pos, "service: extensions: more than %d entries", MAX_LIST);
+    return;
+  }
   tg_config *cfg = ck->cfg;
   if (!(cfg->extensions = tg_calloc(node->n, sizeof *cfg->extensions))) {
     tg_diag_add(ck->diag, &node->pos, "out of memory");

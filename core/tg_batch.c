@@ -54,16 +54,95 @@ int tg_batch_decode_otlp(tg_batch *batch, const uint8_t *data, size_t len) {
   return TG_OK;
 }
 
+#define RS_DESC opentelemetry__proto__trace__v1__resource_spans__descriptor
+
+int tg_batch_adopt_wire(tg_batch *batch, const uint8_t *data, size_t len,
+                        const size_t *offsets, const size_t *lengths,
+                        const size_t *span_counts, size_t n_segments) {
+  if (!n_segments)
+    return TG_OK;
+  uint8_t *copy = tg_arena_memdup(batch->arena, data, len);
+  tg_wire_segment *wire =
+      tg_arena_alloc(batch->arena, (batch->n_wire + n_segments) * sizeof *wire);
+  if (!copy || !wire)
+    return batch->arena->over_limit ? TG_ETOOBIG : TG_ENOMEM;
+  if (batch->n_wire)
+    memcpy(wire, batch->wire, batch->n_wire * sizeof *wire);
+  for (size_t i = 0; i < n_segments; i++) {
+    wire[batch->n_wire + i] =
+        (tg_wire_segment){copy + offsets[i], lengths[i], span_counts[i]};
+    batch->span_count += span_counts[i];
+  }
+  batch->wire = wire;
+  batch->n_wire += n_segments;
+  return TG_OK;
+}
+
+int tg_batch_materialize(tg_batch *batch) {
+  if (!batch->n_wire)
+    return TG_OK;
+  if (atomic_load(&batch->refs) != 1)
+    return TG_EINVAL;
+  size_t n = batch->request.n_resource_spans + batch->n_wire;
+  tg_resource_spans **list = tg_arena_alloc(batch->arena, n * sizeof *list);
+  if (!list)
+    return TG_ENOMEM;
+  if (batch->request.n_resource_spans)
+    memcpy(list, batch->request.resource_spans,
+           batch->request.n_resource_spans * sizeof *list);
+  size_t k = batch->request.n_resource_spans;
+  for (size_t i = 0; i < batch->n_wire; i++) {
+    const tg_wire_segment *seg = &batch->wire[i];
+    tg_resource_spans *rs = (tg_resource_spans *)protobuf_c_message_unpack(
+        &RS_DESC, &batch->arena->pb_allocator, seg->len, seg->data);
+    if (!rs)
+      return batch->arena->over_limit ? TG_ENOMEM : TG_EDECODE;
+    list[k++] = rs;
+  }
+  batch->request.resource_spans = list;
+  batch->request.n_resource_spans = n;
+  batch->wire = NULL;
+  batch->n_wire = 0;
+  return TG_OK;
+}
+
+static size_t varint_size(size_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
 size_t tg_batch_encoded_size(const tg_batch *batch) {
-  return protobuf_c_message_get_packed_size(&batch->request.base);
+  size_t n = protobuf_c_message_get_packed_size(&batch->request.base);
+  for (size_t i = 0; i < batch->n_wire; i++)
+    n += 1 + varint_size(batch->wire[i].len) + batch->wire[i].len;
+  return n;
 }
 
 size_t tg_batch_encode(const tg_batch *batch, uint8_t *out) {
-  return protobuf_c_message_pack(&batch->request.base, out);
+  size_t n = protobuf_c_message_pack(&batch->request.base, out);
+  for (size_t i = 0; i < batch->n_wire; i++) {
+    const tg_wire_segment *seg = &batch->wire[i];
+    out[n++] = 0x0a; /* field 1 (resource_spans), wire type 2 */
+    size_t v = seg->len;
+    while (v >= 0x80) {
+      out[n++] = (uint8_t)(v | 0x80);
+      v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    memcpy(out + n, seg->data, seg->len);
+    n += seg->len;
+  }
+  return n;
 }
 
 size_t tg_batch_count_spans(tg_batch *batch) {
   size_t n = 0;
+  for (size_t i = 0; i < batch->n_wire; i++)
+    n += batch->wire[i].span_count;
   for (size_t r = 0; r < batch->request.n_resource_spans; r++) {
     const tg_resource_spans *rs = batch->request.resource_spans[r];
     for (size_t s = 0; s < rs->n_scope_spans; s++)
@@ -104,7 +183,9 @@ int tg_batch_append(tg_batch *dst, tg_batch *src) {
   size_t n = dst->request.n_resource_spans + src->request.n_resource_spans;
   tg_resource_spans **list =
       tg_arena_alloc(dst->arena, (n ? n : 1) * sizeof *list);
-  if (!list)
+  size_t n_wire = dst->n_wire + src->n_wire;
+  tg_wire_segment *wire = tg_arena_alloc(dst->arena, (n_wire ? n_wire : 1) * sizeof *wire);
+  if (!list || !wire)
     return TG_ENOMEM;
   if (share_all_arenas(dst, src) != TG_OK)
     return TG_ENOMEM;
@@ -116,6 +197,12 @@ int tg_batch_append(tg_batch *dst, tg_batch *src) {
            src->request.n_resource_spans * sizeof *list);
   dst->request.resource_spans = list;
   dst->request.n_resource_spans = n;
+  if (dst->n_wire)
+    memcpy(wire, dst->wire, dst->n_wire * sizeof *wire);
+  if (src->n_wire)
+    memcpy(wire + dst->n_wire, src->wire, src->n_wire * sizeof *wire);
+  dst->wire = wire;
+  dst->n_wire = n_wire;
   dst->span_count += src->span_count;
   if (!dst->received_unix_nano ||
       (src->received_unix_nano && src->received_unix_nano < dst->received_unix_nano))
@@ -141,7 +228,39 @@ tg_batch *tg_batch_clone(const tg_batch *batch) {
   return copy;
 }
 
+/* Splits a batch that is all wire segments at segment granularity: the front takes whole
+ * segments while they fit (at least one). NULL when the first segment alone is too big. */
+static tg_batch *split_wire_front(tg_batch *batch, size_t max_spans) {
+  size_t k = 0, taken = 0;
+  while (k < batch->n_wire && taken + batch->wire[k].span_count <= max_spans)
+    taken += batch->wire[k++].span_count;
+  if (k == 0)
+    return NULL;
+  tg_batch *front = tg_batch_new(1024, 0);
+  if (!front)
+    return NULL;
+  if (share_all_arenas(front, batch) != TG_OK) {
+    tg_batch_free(front);
+    return NULL;
+  }
+  front->wire = batch->wire; /* the first k entries; the array is never written again */
+  front->n_wire = k;
+  front->span_count = taken;
+  front->received_unix_nano = batch->received_unix_nano;
+  batch->wire += k;
+  batch->n_wire -= k;
+  batch->span_count -= taken;
+  return front;
+}
+
 tg_batch *tg_batch_split_front(tg_batch *batch, size_t max_spans) {
+  if (batch->n_wire && !batch->request.n_resource_spans) {
+    tg_batch *front = split_wire_front(batch, max_spans);
+    if (front)
+      return front;
+  }
+  if (tg_batch_materialize(batch) != TG_OK)
+    return NULL;
   tg_batch *front = tg_batch_new(1024, 0);
   if (!front)
     return NULL;

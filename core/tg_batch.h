@@ -19,12 +19,23 @@
 #include "tg_arena.h"
 #include "tg_span-t.h"
 
+/* A ResourceSpans still in its wire form: the bytes of one `resource_spans` entry of an
+ * ExportTraceServiceRequest (the message body, without tag and length), in an arena the
+ * batch holds, already checked to decode (see tg_batch_adopt_wire). */
+typedef struct tg_wire_segment {
+  const uint8_t *data;
+  size_t len;
+  size_t span_count;
+} tg_wire_segment;
+
 typedef struct tg_batch {
   tg_arena *arena;           /* this batch's own allocations */
   tg_arena **shared_arenas;  /* arenas of batches appended to this one (refs held) */
   size_t n_shared_arenas, cap_shared_arenas;
-  tg_export_request request; /* resource_spans array lives in an arena */
-  size_t span_count;
+  tg_export_request request; /* decoded resource_spans; the array lives in an arena */
+  tg_wire_segment *wire;     /* resource_spans not decoded yet (array in an arena) */
+  size_t n_wire;
+  size_t span_count;         /* decoded + wire */
   uint64_t received_unix_nano; /* when the first part arrived: for batch timeouts */
   atomic_uint refs;
 } tg_batch;
@@ -44,7 +55,22 @@ tg_batch *tg_batch_ref(tg_batch *batch);
  * the arena limit is hit. On error the batch stays empty (its arena may hold garbage). */
 int tg_batch_decode_otlp(tg_batch *batch, const uint8_t *data, size_t len);
 
-/* Encoded size and encoding of the batch as an ExportTraceServiceRequest. out must hold
+/* Takes an encoded ExportTraceServiceRequest without decoding it: copies it into the
+ * batch's arena and records each resource_spans entry as a wire segment. `segments` and
+ * `span_counts` come from a scan that proved every segment decodes (the OTLP receiver's
+ * tg_otlp_proto_scan); offsets are into data. Returns TG_OK, TG_ENOMEM or TG_ETOOBIG. */
+int tg_batch_adopt_wire(tg_batch *batch, const uint8_t *data, size_t len,
+                        const size_t *offsets, const size_t *lengths,
+                        const size_t *span_counts, size_t n_segments);
+
+/* Decodes every wire segment into the span tree, so the spans can be read. Only the sole
+ * holder may call it, or a fan-out before it shares the batch (descriptor flag
+ * `reads_spans`). Returns TG_OK (also when nothing was left to decode), TG_ENOMEM,
+ * TG_EDECODE (a segment did not decode: a scan bug) or TG_EINVAL (batch is shared). */
+int tg_batch_materialize(tg_batch *batch);
+
+/* Encoded size and encoding of the batch as an ExportTraceServiceRequest: the decoded
+ * tree packed, then the wire segments copied as they came. out must hold
  * tg_batch_encoded_size() bytes; returns the bytes written. */
 size_t tg_batch_encoded_size(const tg_batch *batch);
 size_t tg_batch_encode(const tg_batch *batch, uint8_t *out);

@@ -68,6 +68,8 @@ typedef struct tg_component {
   unsigned signals;      /* TG_SIGNAL_* accepted (connectors: on the exporter side) */
   unsigned out_signals;  /* connectors: signals emitted on the receiver side */
   int mutates;           /* consume edits spans: a fan-out hands it a private clone */
+  int reads_spans;       /* consume reads spans: a fan-out decodes wire segments first
+                            (tg_batch_materialize) so sharing stays read-only */
   size_t conf_size;      /* size of the config struct the key table fills */
   const tg_conf_key *keys;
   size_t n_keys;

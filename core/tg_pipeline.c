@@ -19,10 +19,17 @@
 
 int tg_fanout_consume(void *target, tg_batch *batch) {
   tg_fanout *fanout = target;
+  int any_reader = 0;
+  for (size_t i = 0; i < fanout->n; i++)
+    any_reader |= fanout->flags[i];
+  /* Decode while we are the only holder; if someone else holds it too, readers get
+   * clones (which are decoded) instead. */
+  int shared_wire = any_reader && batch->n_wire && tg_batch_materialize(batch) != TG_OK;
   int result = TG_OK;
   for (size_t i = 0; i < fanout->n; i++) {
+    int flags = fanout->flags[i];
     tg_batch *copy;
-    if (!fanout->mutates[i])
+    if (!flags || (flags == TG_FANOUT_READS && !shared_wire))
       copy = tg_batch_ref(batch);
     else if (i == fanout->n - 1 && atomic_load(&batch->refs) == 1)
       copy = tg_batch_ref(batch); /* the last consumer may have our own reference */
@@ -34,6 +41,10 @@ int tg_fanout_consume(void *target, tg_batch *batch) {
   }
   tg_batch_free(batch);
   return result;
+}
+
+static int consumer_flags(const tg_component *c) {
+  return (c->mutates ? TG_FANOUT_MUTATES : 0) | (c->reads_spans ? TG_FANOUT_READS : 0);
 }
 
 static int graph_add_instance(tg_service_graph *g, tg_instance *inst) {
@@ -108,31 +119,31 @@ static tg_fanout *fanout_new(tg_service_graph *g) {
   return f;
 }
 
-static int fanout_add(tg_fanout *f, tg_consumer c, int mutates) {
+static int fanout_add(tg_fanout *f, tg_consumer c, int flags) {
   tg_consumer *t = tg_realloc(f->targets, (f->n + 1) * sizeof *t);
   if (!t)
     return TG_ENOMEM;
   f->targets = t;
-  int *m = tg_realloc(f->mutates, (f->n + 1) * sizeof *m);
+  int *m = tg_realloc(f->flags, (f->n + 1) * sizeof *m);
   if (!m)
     return TG_ENOMEM;
-  f->mutates = m;
+  f->flags = m;
   f->targets[f->n] = c;
-  f->mutates[f->n] = mutates;
+  f->flags[f->n] = flags;
   f->n++;
   return TG_OK;
 }
 
 /* The consumer that delivers to every target of f: the target itself when there is one. */
 static tg_consumer fanout_consumer(tg_fanout *f) {
-  if (f->n == 1 && !f->mutates[0])
-    return f->targets[0];
+  if (f->n == 1 && !(f->flags[0] & TG_FANOUT_MUTATES))
+    return f->targets[0]; /* a lone reader decodes for itself: it is the sole holder */
   return (tg_consumer){tg_fanout_consume, f};
 }
 
 /* Wires one pipeline; returns its entry consumer and whether the entry mutates. */
 static int build_pipeline(tg_service *svc, tg_service_graph *g, const tg_config *config,
-                          const tg_config_pipeline *p, tg_consumer *entry, int *entry_mutates,
+                          const tg_config_pipeline *p, tg_consumer *entry, int *entry_flags,
                           tg_errbuf *err) {
   tg_fanout *exporters = fanout_new(g);
   if (!exporters)
@@ -142,11 +153,12 @@ static int build_pipeline(tg_service *svc, tg_service_graph *g, const tg_config 
     int rc = shared_instance(svc, g, config, TG_EXPORTER, p->exporters[i].id, &inst, err);
     if (rc != TG_OK)
       return rc;
-    if (fanout_add(exporters, tg_instance_consumer(inst), inst->component->mutates) != TG_OK)
+    if (fanout_add(exporters, tg_instance_consumer(inst), consumer_flags(inst->component)) !=
+        TG_OK)
       return tg_errf(err, TG_ENOMEM, "out of memory");
   }
   tg_consumer next = fanout_consumer(exporters);
-  int next_mutates = exporters->n == 1 && exporters->mutates[0];
+  int next_flags = exporters->n == 1 ? exporters->flags[0] : 0;
   for (size_t k = p->n_processors; k-- > 0;) {
     const tg_config_component *cc = tg_config_find(config, TG_PROCESSOR, p->processors[k].id);
     if (!cc || !cc->component)
@@ -161,10 +173,10 @@ static int build_pipeline(tg_service *svc, tg_service_graph *g, const tg_config 
     }
     inst->next = next;
     next = tg_instance_consumer(inst);
-    next_mutates = inst->component->mutates;
+    next_flags = consumer_flags(inst->component);
   }
   *entry = next;
-  *entry_mutates = next_mutates;
+  *entry_flags = next_flags;
   return TG_OK;
 }
 
@@ -197,15 +209,15 @@ int tg_pipeline_graph_build(tg_service *svc, const tg_config *config, tg_service
     return tg_errf(err, TG_ENOMEM, "out of memory");
   *out = g;
   tg_consumer *entries = tg_calloc(config->n_pipelines + 1, sizeof *entries);
-  int *entry_mutates = tg_calloc(config->n_pipelines + 1, sizeof *entry_mutates);
-  int rc = entries && entry_mutates ? TG_OK : tg_errf(err, TG_ENOMEM, "out of memory");
+  int *entry_flags = tg_calloc(config->n_pipelines + 1, sizeof *entry_flags);
+  int rc = entries && entry_flags ? TG_OK : tg_errf(err, TG_ENOMEM, "out of memory");
 
   for (size_t i = 0; rc == TG_OK && i < config->n_extensions; i++) {
     tg_instance *inst;
     rc = shared_instance(svc, g, config, TG_EXTENSION, config->extensions[i].id, &inst, err);
   }
   for (size_t p = 0; rc == TG_OK && p < config->n_pipelines; p++)
-    rc = build_pipeline(svc, g, config, &config->pipelines[p], &entries[p], &entry_mutates[p],
+    rc = build_pipeline(svc, g, config, &config->pipelines[p], &entries[p], &entry_flags[p],
                         err);
 
   /* Receivers (and connectors on their receiver side) feed every pipeline listing them. */
@@ -225,14 +237,14 @@ int tg_pipeline_graph_build(tg_service *svc, const tg_config *config, tg_service
         rc = tg_errf(err, TG_ENOMEM, "out of memory");
       for (size_t q = p; rc == TG_OK && q < config->n_pipelines; q++)
         if (list_has(config->pipelines[q].receivers, config->pipelines[q].n_receivers, id) &&
-            fanout_add(f, entries[q], entry_mutates[q]) != TG_OK)
+            fanout_add(f, entries[q], entry_flags[q]) != TG_OK)
           rc = tg_errf(err, TG_ENOMEM, "out of memory");
       if (rc == TG_OK)
         inst->next = fanout_consumer(f);
     }
   }
   tg_free(entries);
-  tg_free(entry_mutates);
+  tg_free(entry_flags);
   if (rc == TG_OK && compute_order(g) != TG_OK)
     rc = tg_errf(err, TG_ENOMEM, "out of memory");
 
@@ -259,7 +271,7 @@ void tg_pipeline_graph_free(tg_service_graph *g) {
   }
   for (size_t i = 0; i < g->n_fanouts; i++) {
     tg_free(g->fanouts[i]->targets);
-    tg_free(g->fanouts[i]->mutates);
+    tg_free(g->fanouts[i]->flags);
     tg_free(g->fanouts[i]);
   }
   tg_free(g->fanouts);

@@ -10,11 +10,14 @@
 struct tg_config;
 
 /* Delivers one batch to several consumers: read-only consumers share it by reference,
- * consumers that mutate get a clone. Returns TG_EAGAIN if any consumer answered it,
+ * consumers that mutate get a clone, and wire segments are decoded once before sharing
+ * when any consumer reads spans. Returns TG_EAGAIN if any consumer answered it,
  * else the first error, else TG_OK (so a partial refusal is reported to the client). */
+enum { TG_FANOUT_MUTATES = 1, TG_FANOUT_READS = 2 };
+
 typedef struct tg_fanout {
   tg_consumer *targets;
-  int *mutates;
+  int *flags; /* TG_FANOUT_* per target, from the consumer's descriptor */
   size_t n;
 } tg_fanout;
 

@@ -323,7 +323,11 @@ static int debug_consume(tg_instance *self, tg_batch *batch) {
   size_t spans = batch->span_count;
   tg_buf b;
   tg_buf_init(&b, 0);
-  int rc = render(&b, c ? c->verbosity : DEBUG_BASIC, batch);
+  /* Spans still in wire form are decoded here (we hold the batch alone, or the fan-out
+   * decoded it already because this exporter declares reads_spans). */
+  int rc = tg_batch_materialize(batch);
+  if (rc == TG_OK)
+    rc = render(&b, c ? c->verbosity : DEBUG_BASIC, batch);
   tg_batch_free(batch);
   if (rc == TG_OK) {
     FILE *out = st->out ? st->out : stdout;
@@ -352,6 +356,7 @@ static void debug_stop(tg_instance *self, tg_stop_done_fn done) {
 const tg_component tg_exporter_debug = {
     .abi = TG_COMPONENT_ABI,
     .kind = TG_EXPORTER,
+    .reads_spans = 1,
     .type = "debug",
     .signals = TG_SIGNAL_TRACES,
     .conf_size = sizeof(debug_conf),

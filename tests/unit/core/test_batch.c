@@ -124,11 +124,113 @@ static void test_append_and_split(void **state) {
   tg_batch_free(clone);
 }
 
+/* Finds the resource_spans entries (field 1) of an encoded request, as a scan would. */
+static size_t find_segments(const uint8_t *buf, size_t len, size_t *offsets, size_t *lengths,
+                            size_t max) {
+  size_t pos = 0, n = 0;
+  while (pos < len && n < max) {
+    assert_int_equal(buf[pos++], 0x0a);
+    size_t l = 0;
+    unsigned shift = 0;
+    while (buf[pos] & 0x80) {
+      l |= (size_t)(buf[pos++] & 0x7f) << shift;
+      shift += 7;
+    }
+    l |= (size_t)buf[pos++] << shift;
+    offsets[n] = pos;
+    lengths[n++] = l;
+    pos += l;
+  }
+  return n;
+}
+
+static tg_batch *wire_batch(size_t n_resources, size_t n_spans, uint8_t **encoded,
+                            size_t *encoded_len) {
+  size_t len, offsets[16], lengths[16], counts[16];
+  uint8_t *buf = make_request(n_resources, n_spans, &len);
+  size_t n = find_segments(buf, len, offsets, lengths, 16);
+  assert_int_equal(n, n_resources);
+  for (size_t i = 0; i < n; i++)
+    counts[i] = n_spans;
+  tg_batch *b = tg_batch_new(256, 0);
+  assert_int_equal(tg_batch_adopt_wire(b, buf, len, offsets, lengths, counts, n), TG_OK);
+  if (encoded) {
+    *encoded = buf;
+    *encoded_len = len;
+  } else {
+    tg_free(buf);
+  }
+  return b;
+}
+
+static void test_wire_segments_pass_through_unchanged(void **state) {
+  (void)state;
+  uint8_t *orig;
+  size_t len;
+  tg_batch *b = wire_batch(3, 4, &orig, &len);
+  assert_int_equal(b->span_count, 12);
+  assert_int_equal(b->request.n_resource_spans, 0);
+  assert_int_equal(tg_batch_encoded_size(b), len);
+  uint8_t *out = tg_malloc(len);
+  assert_int_equal(tg_batch_encode(b, out), len);
+  assert_memory_equal(out, orig, len);
+  /* decoding on demand gives the same spans, and encodes to the same bytes */
+  assert_int_equal(tg_batch_materialize(b), TG_OK);
+  assert_int_equal(b->n_wire, 0);
+  assert_int_equal(tg_batch_count_spans(b), 12);
+  assert_string_equal(span_name(b, 2, 0, 3), "r2s3");
+  assert_int_equal(tg_batch_encode(b, out), len);
+  assert_memory_equal(out, orig, len);
+  tg_free(out);
+  tg_free(orig);
+  tg_batch_free(b);
+}
+
+static void test_wire_append_split_and_shared_materialize(void **state) {
+  (void)state;
+  tg_batch *acc = tg_batch_new(0, 0);
+  assert_int_equal(tg_batch_append(acc, wire_batch(2, 3, NULL, NULL)), TG_OK);
+  assert_int_equal(tg_batch_append(acc, decoded(1, 2)), TG_OK);
+  assert_int_equal(tg_batch_append(acc, wire_batch(1, 5, NULL, NULL)), TG_OK);
+  assert_int_equal(acc->span_count, 13);
+  assert_int_equal(tg_batch_count_spans(acc), 13);
+
+  /* mixed batches are decoded before a split */
+  tg_batch *front = tg_batch_split_front(acc, 4);
+  assert_non_null(front);
+  assert_int_equal(tg_batch_count_spans(front), 4);
+  assert_int_equal(tg_batch_count_spans(acc), 9);
+  tg_batch_free(front);
+  tg_batch_free(acc);
+
+  /* all-wire batches split at segment boundaries without decoding */
+  tg_batch *w = wire_batch(3, 4, NULL, NULL);
+  front = tg_batch_split_front(w, 9);
+  assert_int_equal(front->span_count, 8);
+  assert_int_equal(front->n_wire, 2);
+  assert_int_equal(w->n_wire, 1);
+  assert_int_equal(w->span_count, 4);
+  tg_batch_free(w); /* front still holds the memory */
+  assert_int_equal(tg_batch_materialize(front), TG_OK);
+  assert_string_equal(span_name(front, 1, 0, 3), "r1s3");
+
+  /* a shared batch is read-only: it refuses to decode in place */
+  tg_batch *shared = wire_batch(1, 1, NULL, NULL);
+  tg_batch_ref(shared);
+  assert_int_equal(tg_batch_materialize(shared), TG_EINVAL);
+  tg_batch_free(shared);
+  assert_int_equal(tg_batch_materialize(shared), TG_OK);
+  tg_batch_free(shared);
+  tg_batch_free(front);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_and_roundtrip),
       cmocka_unit_test(test_decode_rejects_garbage_and_limit),
       cmocka_unit_test(test_append_and_split),
+      cmocka_unit_test(test_wire_segments_pass_through_unchanged),
+      cmocka_unit_test(test_wire_append_split_and_shared_materialize),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

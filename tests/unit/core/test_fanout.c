@@ -49,7 +49,7 @@ static void test_shares_with_readers_and_clones_for_mutators(void **state) {
   (void)state;
   recorder r[3] = {{NULL, TG_OK}, {NULL, TG_OK}, {NULL, TG_OK}};
   tg_consumer targets[3] = {{record, &r[0]}, {record, &r[1]}, {record, &r[2]}};
-  int mutates[3] = {0, 1, 0};
+  int mutates[3] = {0, TG_FANOUT_MUTATES, 0};
   tg_fanout f = {targets, mutates, 3};
   tg_batch *b = one_span_batch();
   assert_int_equal(tg_fanout_consume(&f, b), TG_OK);
@@ -79,7 +79,7 @@ static void test_last_mutator_takes_sole_reference(void **state) {
   (void)state;
   recorder r = {NULL, TG_OK};
   tg_consumer target = {record, &r};
-  int mutates = 1;
+  int mutates = TG_FANOUT_MUTATES;
   tg_fanout f = {&target, &mutates, 1};
   tg_batch *b = one_span_batch();
   assert_int_equal(tg_fanout_consume(&f, b), TG_OK);
