@@ -144,7 +144,9 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
   size_t limit = len > (SIZE_MAX - TG_OTLP_ARENA_SLACK) / TG_OTLP_ARENA_FACTOR
                      ? SIZE_MAX
                      : len * TG_OTLP_ARENA_FACTOR + TG_OTLP_ARENA_SLACK;
-  tg_batch *batch = tg_batch_new(len * 2 + 1024, limit);
+  /* first chunk sized to the body (decoded size is of the same order), at most 1 MiB */
+  size_t hint = len < TG_OTLP_ARENA_SLACK ? len + 1024 : TG_OTLP_ARENA_SLACK;
+  tg_batch *batch = tg_batch_new(hint, limit);
   if (!batch) {
     out->outcome = TG_OTLP_INTERNAL;
     set_message(out, "out of memory");

@@ -20,8 +20,8 @@
  * names, enums as integers or names, 64-bit integers as strings or numbers, base64 bytes,
  * unknown fields ignored, AnyValue nesting bounded by TG_OTLP_JSON_MAX_ANY_DEPTH.
  * Returns TG_OK (span_count set), TG_EDECODE with a printable-ASCII description in err
- * (may be NULL), TG_ETOOBIG when the arena limit was hit, or TG_ENOMEM. On error the batch holds no
- * spans (its arena may hold garbage). */
+ * (may be NULL), TG_ETOOBIG when the arena limit was hit, or TG_ENOMEM. On error the
+ * batch holds no spans (its arena may hold garbage). */
 int tg_otlp_json_decode(tg_batch *batch, const uint8_t *data, size_t len, char *err,
                         size_t err_size);
 
