@@ -86,6 +86,8 @@ static tg_http_server *open_server(tg_otlp_receiver *recv, tg_otlp_transport t,
                              : (size_t)conf->http_max_request_body_size,
       .log = recv->log,
       .name = recv->log_component,
+      .on_refused = grpc ? tg_otlp_on_refused_grpc : tg_otlp_on_refused_http,
+      .on_refused_ctx = recv,
   };
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)

@@ -84,6 +84,11 @@ typedef struct tg_otlp_receiver {
  * recv->counters. reg may be NULL (no metrics; bumps become no-ops). TG_OK or TG_ENOMEM. */
 int tg_otlp_counters_init(tg_otlp_receiver *recv, tg_metrics *reg, const char *id);
 
+/* tg_http_server_options.on_refused for each transport: counts a request the server
+ * refused before the handler ran ("too_large", "malformed") under the same series. */
+void tg_otlp_on_refused_grpc(void *recv, const char *reason);
+void tg_otlp_on_refused_http(void *recv, const char *reason);
+
 /* Removes every span whose trace_id is not 16 bytes or whose span_id is not 8 bytes, or
  * either is all zero, compacting the arrays in place (scope and resource groups emptied
  * by the removal are dropped too) and recounting batch->span_count. Returns the number of

@@ -124,6 +124,21 @@ static void bump(tg_otlp_receiver *recv, tg_otlp_transport t, tg_otlp_refusal wh
   tg_metric_add(recv->counters[t].refused[why], n);
 }
 
+static void on_server_refused(tg_otlp_receiver *recv, tg_otlp_transport t,
+                              const char *reason) {
+  bump(recv, t,
+       !strcmp(reason, "too_large") ? TG_OTLP_REFUSED_TOO_LARGE : TG_OTLP_REFUSED_MALFORMED,
+       1);
+}
+
+void tg_otlp_on_refused_grpc(void *recv, const char *reason) {
+  on_server_refused(recv, TG_OTLP_GRPC, reason);
+}
+
+void tg_otlp_on_refused_http(void *recv, const char *reason) {
+  on_server_refused(recv, TG_OTLP_HTTP, reason);
+}
+
 static void set_message(tg_otlp_result *out, const char *text) {
   snprintf(out->message, sizeof out->message, "%s", text);
   for (char *p = out->message; *p; p++)

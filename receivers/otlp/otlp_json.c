@@ -167,10 +167,9 @@ static int decode_string(jdec *d, const json_t *v, char **out) {
   if (!json_is_string(v))
     return fail(d, "expected a string, got %s", json_type_name(v));
   size_t len = json_string_length(v);
-  if (!len) {
-    *out = (char *)protobuf_c_empty_string;
-    return 0;
-  }
+  /* Even "" gets its own copy: protobuf-c skips a oneof string (AnyValue.string_value)
+   * whose pointer is protobuf_c_empty_string when packing, which would turn an empty
+   * string attribute into an unset value. */
   char *s = tg_arena_strndup(d->arena, json_string_value(v), len);
   if (!s)
     return out_of_memory(d);
