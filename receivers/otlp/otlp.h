@@ -120,6 +120,24 @@ void tg_otlp_http_handle(void *ctx, const tg_http_request *req, tg_http_response
 int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
                        size_t err_size);
 
+/* Where the resource_spans entries of a request are, for passing them on undecoded. */
+#define TG_OTLP_WIRE_MAX_SEGMENTS 64
+typedef struct tg_otlp_wire_index {
+  size_t offsets[TG_OTLP_WIRE_MAX_SEGMENTS]; /* of each entry's body in the request */
+  size_t lengths[TG_OTLP_WIRE_MAX_SEGMENTS];
+  size_t span_counts[TG_OTLP_WIRE_MAX_SEGMENTS];
+  size_t n;
+  size_t invalid_spans; /* spans whose trace_id/span_id would fail validation */
+  int overflow;         /* more entries than fit: index unusable */
+} tg_otlp_wire_index;
+
+/* tg_otlp_proto_scan plus what it takes to forward the request without decoding it:
+ * every known field must have the wire type protobuf-c expects (so a later decode is
+ * certain to succeed), and idx receives the resource_spans entries with their span
+ * counts and the number of spans with invalid ids. TG_OK or TG_EDECODE (err set). */
+int tg_otlp_proto_index(const uint8_t *data, size_t len, unsigned max_depth, char *err,
+                        size_t err_size, tg_otlp_wire_index *idx);
+
 /* Appends the protobuf encodings of an ExportTraceServiceResponse (empty when
  * rejected_spans is 0 and error_message empty) and of a google.rpc.Status.
  * Return TG_OK, TG_ENOMEM or TG_ETOOBIG (from out's limit). */

@@ -174,8 +174,16 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
   if (format == TG_OTLP_JSON) {
     rc = tg_otlp_json_decode(batch, body, len, detail, sizeof detail);
   } else {
-    rc = tg_otlp_proto_scan(body, len, TG_OTLP_PROTO_MAX_DEPTH, detail, sizeof detail);
-    if (rc == TG_OK)
+    /* The fast path forwards resource_spans undecoded (decoded later only if a
+     * processor reads spans); requests with invalid spans are decoded here so that those
+     * spans can be dropped and reported as a partial success. */
+    tg_otlp_wire_index idx;
+    rc = tg_otlp_proto_index(body, len, TG_OTLP_PROTO_MAX_DEPTH, detail, sizeof detail,
+                             &idx);
+    if (rc == TG_OK && !idx.invalid_spans && !idx.overflow)
+      rc = tg_batch_adopt_wire(batch, body, len, idx.offsets, idx.lengths,
+                               idx.span_counts, idx.n);
+    else if (rc == TG_OK)
       rc = tg_batch_decode_otlp(batch, body, len);
     if (rc == TG_EDECODE && !detail[0])
       snprintf(detail, sizeof detail,

@@ -16,6 +16,7 @@
 #include "tg_error.h"
 
 #define REQ_DESC opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
+#define SPAN_DESC opentelemetry__proto__trace__v1__span__descriptor
 #define MAX_STACK 256
 
 typedef struct scan_frame {
@@ -47,16 +48,52 @@ static int scan_error(char *err, size_t err_size, const char *what, size_t offse
   return TG_EDECODE;
 }
 
-int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
-                       size_t err_size) {
+/* The wire type protobuf-c requires for a known field of this type (no packed repeated
+ * scalars exist in the OTLP trace messages). */
+static unsigned expected_wire_type(const ProtobufCFieldDescriptor *f) {
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_FIXED64:
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+    return 1;
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FLOAT:
+    return 5;
+  case PROTOBUF_C_TYPE_STRING:
+  case PROTOBUF_C_TYPE_BYTES:
+  case PROTOBUF_C_TYPE_MESSAGE:
+    return 2;
+  default:
+    return 0;
+  }
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+/* The scan loop behind tg_otlp_proto_scan and tg_otlp_proto_index. With idx, it also
+ * checks known fields' wire types (so protobuf-c is certain to unpack what passed),
+ * records the top-level resource_spans entries with their span counts, and notes spans
+ * whose ids would fail validation. */
+static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
+                size_t err_size, tg_otlp_wire_index *idx) {
   scan_frame stack[MAX_STACK];
   if (max_depth >= MAX_STACK)
     max_depth = MAX_STACK - 1;
   size_t depth = 0, pos = 0;
+  int span_ids_ok = 0; /* bit 0: trace_id valid, bit 1: span_id valid (current span) */
   stack[0] = (scan_frame){&REQ_DESC, len};
   for (;;) {
-    while (depth && pos == stack[depth].end)
+    while (depth && pos == stack[depth].end) {
+      if (idx && stack[depth].desc == &SPAN_DESC && span_ids_ok != 3)
+        idx->invalid_spans++;
       depth--;
+    }
     if (pos == len && !depth)
       return TG_OK;
     scan_frame *top = &stack[depth];
@@ -68,6 +105,10 @@ int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char
     unsigned wire = (unsigned)(key & 7);
     if (number == 0 || number > 536870911u)
       return scan_error(err, err_size, "invalid field number", field_start);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(top->desc, (unsigned)number);
+    if (idx && f && expected_wire_type(f) != wire)
+      return scan_error(err, err_size, "field with the wrong wire type", field_start);
     switch (wire) {
     case 0:
       if (read_varint(data, top->end, &pos, &n))
@@ -84,11 +125,32 @@ int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char
     case 2: {
       if (read_varint(data, top->end, &pos, &n) || n > top->end - pos)
         return scan_error(err, err_size, "truncated length-delimited field", field_start);
-      const ProtobufCFieldDescriptor *f =
-          protobuf_c_message_descriptor_get_field(top->desc, (unsigned)number);
+      if (idx && top->desc == &SPAN_DESC && (number == 1 || number == 2)) {
+        size_t want = number == 1 ? 16 : 8;
+        int bit = number == 1 ? 1 : 2;
+        if (n == want && !all_zero(data + pos, want))
+          span_ids_ok |= bit;
+        else
+          span_ids_ok &= ~bit;
+      }
       if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
         if (depth + 1 > max_depth)
           return scan_error(err, err_size, "messages nested too deeply", field_start);
+        if (idx && depth == 0) { /* a resource_spans entry */
+          if (idx->n == TG_OTLP_WIRE_MAX_SEGMENTS) {
+            idx->overflow = 1;
+            idx = NULL; /* keep validating structure only; the caller decodes instead */
+          } else {
+            idx->offsets[idx->n] = pos;
+            idx->lengths[idx->n] = (size_t)n;
+            idx->span_counts[idx->n] = 0;
+            idx->n++;
+          }
+        }
+        if (idx && f->descriptor == &SPAN_DESC) {
+          idx->span_counts[idx->n - 1]++;
+          span_ids_ok = 0;
+        }
         depth++;
         stack[depth] = (scan_frame){f->descriptor, pos + (size_t)n};
       } else {
@@ -100,4 +162,17 @@ int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char
       return scan_error(err, err_size, "unsupported wire type", field_start);
     }
   }
+}
+
+int tg_otlp_proto_scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
+                       size_t err_size) {
+  return scan(data, len, max_depth, err, err_size, NULL);
+}
+
+int tg_otlp_proto_index(const uint8_t *data, size_t len, unsigned max_depth, char *err,
+                        size_t err_size, tg_otlp_wire_index *idx) {
+  idx->n = 0;
+  idx->invalid_spans = 0;
+  idx->overflow = 0;
+  return scan(data, len, max_depth, err, err_size, idx);
 }
