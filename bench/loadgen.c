@@ -929,7 +929,7 @@ static void *http_connection_main(void *arg) {
     CURLcode rc = curl_easy_perform(h);
     uint64_t lat = mono_ns() - t0;
     c->bytes_sent += payload_len;
-    char detail[200];
+    char detail[CURL_ERROR_SIZE + 64];
     if (rc != CURLE_OK) {
       snprintf(detail, sizeof detail, "curl error %d: %s", (int)rc,
                errbuf[0] ? errbuf : curl_easy_strerror(rc));

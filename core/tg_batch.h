@@ -1,8 +1,8 @@
 /* A batch: spans in flight through a pipeline, and the memory they live in.
  *
  * Ownership: whoever holds a reference owns it. Passing a batch to a consumer transfers
- * the caller's reference (also when the consumer answers an error); tg_batch_free drops
- * one. A fan-out to several read-only consumers hands each a reference (tg_batch_ref)
+ * the caller's reference (also when the consumer answers an error, except TG_EAGAIN:
+ * see tg_component.h); tg_batch_free drops one. A fan-out to several read-only consumers hands each a reference (tg_batch_ref)
  * instead of a copy. A batch with more than one reference is read-only, and only its
  * sole holder may allocate from its arena or edit spans: a consumer that mutates gets a
  * clone from the fan-out (descriptor flag `mutates`).

@@ -9,7 +9,10 @@
  * (tg_component_op_*), so callers never test for NULL.
  *
  * Data: an instance hands batches to `next`, its downstream consumer. Ownership of the
- * batch transfers with every call to consume, also when it returns an error. */
+ * batch transfers with the call to consume, also when it returns an error — except
+ * TG_EAGAIN (back-pressure): then the consumer took nothing and the batch is still the
+ * caller's, to hold and retry (batch processor) or to refuse to its client (receivers).
+ * So a full queue never loses data that a client was told was accepted. */
 #ifndef TG_COMPONENT_H
 #define TG_COMPONENT_H
 
@@ -36,9 +39,8 @@ enum { TG_SIGNAL_TRACES = 1u << 0, TG_SIGNAL_METRICS = 1u << 1 };
 typedef struct tg_service tg_service;
 typedef struct tg_instance tg_instance;
 
-/* Where data goes next. consume takes ownership of batch and returns TG_OK, TG_EAGAIN
- * (back-pressure: the data was refused and freed; the receiver tells its client to retry)
- * or another negative code (refused and freed). */
+/* Where data goes next. consume returns TG_OK (batch taken), TG_EAGAIN (back-pressure:
+ * batch NOT taken, still the caller's) or another negative code (batch taken and freed). */
 typedef struct tg_consumer {
   int (*consume)(void *target, tg_batch *batch);
   void *target;

@@ -43,7 +43,8 @@ typedef struct tg_queue_conf {
   bool enabled;          /* default true */
   int64_t num_consumers; /* default 4, 1..128 */
   int64_t queue_size;    /* default 1000 requests, 1..1000000 */
-  uint64_t max_bytes;    /* ours: bound on queued encoded bytes; 0 = none */
+  uint64_t max_bytes;    /* ours: bound on queued bytes (memory of queued batches, encoded
+                            size of encoded requests); default 64 MiB; 0 = none */
 } tg_queue_conf;
 
 /* Key-table rows for both structs, for exporters whose conf struct st has a
@@ -67,8 +68,8 @@ typedef struct tg_queue_conf {
              "sender threads"),                                                       \
   TG_KEY_INT("sending_queue.queue_size", st, qf.queue_size, "1000", 1, 1000000,         \
              "queued requests before refusing (back-pressure)"),                      \
-  TG_KEY_SIZE("sending_queue.max_bytes", st, qf.max_bytes, "0", 0, 0,                   \
-              "queued encoded bytes before refusing (0 = no byte bound)")
+  TG_KEY_SIZE("sending_queue.max_bytes", st, qf.max_bytes, "64MiB", 0, 0,               \
+              "queued bytes before refusing (0 = no byte bound)")
 
 /* Number of rows TG_EXPORT_QUEUE_KEYS expands to. */
 #define TG_EXPORT_QUEUE_N_KEYS 10
@@ -162,7 +163,8 @@ int tg_export_queue_start(tg_export_queue *q);
  * is refused forever), TG_ECLOSED after stop began. Refusals count enqueue_failed. */
 int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t span_count);
 
-/* The exporters' consume: queues the batch (ownership transfers in every case); a sender
+/* The exporters' consume: queues the batch (ownership transfers, except on TG_EAGAIN:
+ * then the batch is untouched and still the caller's, per tg_component.h); a sender
  * thread encodes it once as an ExportTraceServiceRequest just before the first attempt.
  * The byte bound counts the batch's arena memory until then. Empty batches are freed and
  * return TG_OK. Returns as tg_export_queue_push. */

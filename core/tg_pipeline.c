@@ -26,20 +26,34 @@ int tg_fanout_consume(void *target, tg_batch *batch) {
    * clones (which are decoded) instead. */
   int shared_wire = any_reader && batch->n_wire && tg_batch_materialize(batch) != TG_OK;
   int result = TG_OK;
+  size_t refused = 0;
+  int given = 0; /* our own reference went to the last consumer */
   for (size_t i = 0; i < fanout->n; i++) {
     int flags = fanout->flags[i];
     tg_batch *copy;
-    if (!flags || (flags == TG_FANOUT_READS && !shared_wire))
+    if (!flags || (flags == TG_FANOUT_READS && !shared_wire)) {
       copy = tg_batch_ref(batch);
-    else if (i == fanout->n - 1 && atomic_load(&batch->refs) == 1)
-      copy = tg_batch_ref(batch); /* the last consumer may have our own reference */
-    else
+    } else if (i == fanout->n - 1 && !refused && atomic_load(&batch->refs) == 1) {
+      copy = batch; /* nobody else holds it: the last consumer may have it, no copy */
+      given = 1;
+    } else {
       copy = tg_batch_clone(batch);
+    }
     int rc = copy ? tg_consumer_push(&fanout->targets[i], copy) : TG_ENOMEM;
+    if (rc == TG_EAGAIN) { /* not taken */
+      if (given)
+        given = 0;
+      else
+        tg_batch_free(copy);
+      refused++;
+    }
     if (rc == TG_EAGAIN || (rc != TG_OK && result == TG_OK))
       result = rc;
   }
-  tg_batch_free(batch);
+  if (refused)
+    return TG_EAGAIN; /* the caller keeps its reference (consumers that took it hold their own) */
+  if (!given)
+    tg_batch_free(batch);
   return result;
 }
 

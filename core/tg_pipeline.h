@@ -11,8 +11,10 @@ struct tg_config;
 
 /* Delivers one batch to several consumers: read-only consumers share it by reference,
  * consumers that mutate get a clone, and wire segments are decoded once before sharing
- * when any consumer reads spans. Returns TG_EAGAIN if any consumer answered it,
- * else the first error, else TG_OK (so a partial refusal is reported to the client). */
+ * when any consumer reads spans. When any consumer answers TG_EAGAIN, the caller keeps its
+ * reference (TG_EAGAIN: not taken) while consumers that accepted hold their own, so the
+ * client retries and those consumers see the data again (at-least-once, as the
+ * Collector's fan-out). Otherwise the first error, or TG_OK. */
 enum { TG_FANOUT_MUTATES = 1, TG_FANOUT_READS = 2 };
 
 typedef struct tg_fanout {

@@ -82,7 +82,7 @@ void tg_queue_conf_defaults(tg_queue_conf *qc) {
   qc->enabled = true;
   qc->num_consumers = 4;
   qc->queue_size = 1000;
-  qc->max_bytes = 0;
+  qc->max_bytes = (uint64_t)64 << 20;
 }
 
 /* ---- back-off ---- */
@@ -451,6 +451,8 @@ static int push_item(tg_export_queue *q, tg_export_item item) {
   if (rc) {
     pthread_mutex_unlock(&q->lock);
     tg_free(data);
+    if (rc == TG_EAGAIN && item.batch)
+      return rc; /* back-pressure: the batch was not taken, the caller keeps it */
     tg_batch_free(item.batch);
     tg_metric_add(q->m_enq_failed, (int64_t)span_count);
     return rc;

@@ -224,7 +224,8 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
     return;
   }
 
-  rc = tg_consumer_push(&recv->instance->next, batch); /* batch is no longer ours */
+  /* The batch is no longer ours, except on TG_EAGAIN (back-pressure: not taken). */
+  rc = tg_consumer_push(&recv->instance->next, batch);
   if (rc == TG_OK) {
     out->outcome = TG_OTLP_OK;
     out->accepted_spans = spans;
@@ -234,6 +235,7 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
   /* The whole request is refused; a partial-success note no longer applies. */
   out->rejected_spans = 0;
   if (rc == TG_EAGAIN) {
+    tg_batch_free(batch);
     out->outcome = TG_OTLP_BACKPRESSURE;
     set_message(out, "pipeline is full, retry later");
     bump(recv, transport, TG_OTLP_REFUSED_BACKPRESSURE, (int64_t)spans);

@@ -32,7 +32,7 @@ static uint8_t *make_request(size_t n_resources, size_t n_spans, size_t *len) {
     for (size_t s = 0; s < n_spans; s++) {
       tg_span *span = tg_arena_alloc(a, sizeof *span);
       opentelemetry__proto__trace__v1__span__init(span);
-      char name[32];
+      char name[48];
       snprintf(name, sizeof name, "r%zus%zu", r, s);
       span->name = tg_arena_strndup(a, name, strlen(name));
       uint8_t *tid = tg_arena_calloc(a, 1, 16);

@@ -18,18 +18,22 @@
 extern const tg_component tg_processor_batch;
 
 typedef struct sink {
-  size_t batches, spans, max_batch;
+  size_t batches, spans, max_batch, refusals;
   int answer;
 } sink;
 
 static int sink_consume(void *target, tg_batch *batch) {
   sink *s = target;
+  if (s->answer == TG_EAGAIN) {
+    s->refusals++;
+    return TG_EAGAIN; /* not taken */
+  }
   s->batches++;
   s->spans += tg_batch_count_spans(batch);
   if (batch->span_count > s->max_batch)
     s->max_batch = batch->span_count;
   tg_batch_free(batch);
-  return s->answer;
+  return TG_OK;
 }
 
 static tg_batch *spans_batch(size_t n) {
@@ -141,17 +145,38 @@ static void test_stop_flushes(void **state) {
   assert_int_equal(f.out.spans, 7);
 }
 
-static void test_refuses_after_downstream_full(void **state) {
+static void test_holds_refused_flush_and_refuses_new_data(void **state) {
   (void)state;
   fixture f;
   setup_fixture(&f, 10, 60000, 0);
   f.out.answer = TG_EAGAIN;
   assert_int_equal(tg_component_consume(&f.inst, spans_batch(10)), TG_OK);
-  assert_int_equal(f.out.batches, 1); /* flushed, and refused downstream */
-  assert_int_equal(tg_component_consume(&f.inst, spans_batch(1)), TG_EAGAIN);
-  assert_int_equal(f.out.batches, 1);
+  assert_int_equal(f.out.refusals, 1); /* flushed, refused downstream, kept */
+  tg_batch *extra = spans_batch(1);
+  assert_int_equal(tg_component_consume(&f.inst, extra), TG_EAGAIN);
+  tg_batch_free(extra); /* not taken: still ours */
+  /* the downstream recovers: the held spans go out on the retry timer, none lost */
   f.out.answer = TG_OK;
+  uint64_t deadline = tg_clock_mono_ms() + 5000;
+  while (f.out.spans < 10 && tg_clock_mono_ms() < deadline)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  assert_int_equal(f.out.spans, 10);
+  assert_int_equal(tg_component_consume(&f.inst, spans_batch(3)), TG_OK);
   teardown_fixture(&f);
+  assert_int_equal(f.out.spans, 13);
+}
+
+static void test_stop_drops_after_deadline_when_still_blocked(void **state) {
+  (void)state;
+  fixture f;
+  setup_fixture(&f, 10, 60000, 0);
+  f.svc.shutdown_grace_ms = 100;
+  f.out.answer = TG_EAGAIN;
+  assert_int_equal(tg_component_consume(&f.inst, spans_batch(10)), TG_OK);
+  uint64_t t0 = tg_clock_mono_ms();
+  teardown_fixture(&f); /* returns once the deadline passed */
+  assert_true(tg_clock_mono_ms() - t0 >= 40);
+  assert_int_equal(f.out.spans, 0);
 }
 
 int main(void) {
@@ -160,7 +185,8 @@ int main(void) {
       cmocka_unit_test(test_timeout_trigger),
       cmocka_unit_test(test_max_size_splits),
       cmocka_unit_test(test_stop_flushes),
-      cmocka_unit_test(test_refuses_after_downstream_full),
+      cmocka_unit_test(test_holds_refused_flush_and_refuses_new_data),
+      cmocka_unit_test(test_stop_drops_after_deadline_when_still_blocked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

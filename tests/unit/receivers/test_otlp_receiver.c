@@ -33,7 +33,8 @@ static int sink_consume(void *target, tg_batch *batch) {
   sink *s = target;
   s->calls++;
   if (s->answer != TG_OK) {
-    tg_batch_free(batch);
+    if (s->answer != TG_EAGAIN) /* TG_EAGAIN: not taken, the caller keeps it */
+      tg_batch_free(batch);
     return s->answer;
   }
   s->spans += batch->span_count;
