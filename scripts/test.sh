@@ -42,6 +42,7 @@ echo "== 3. fuzz targets (${fuzz_seconds}s each)"
 [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true
 ninja -C build-fuzz -j "$jobs"
 for target in build-fuzz/tests/fuzz/fuzz_*; do
+  [ -f "$target" ] && [ -x "$target" ] || continue  # skip meson's *.p folders
   name=${target##*/fuzz_}
   corpus="tests/fuzz/$name/corpus"
   work=$(mktemp -d)
