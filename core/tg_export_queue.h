@@ -170,7 +170,7 @@ int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t s
  * return TG_OK. Returns as tg_export_queue_push. */
 int tg_export_queue_push_batch(tg_export_queue *q, struct tg_batch *batch);
 
-/* 1 when a push would currently be accepted by the item bound, else 0. */
+/* 1 while both bounds (items and bytes) have room, else 0 (health: not ready). */
 int tg_export_queue_ready(const tg_export_queue *q);
 
 /* Requests queued and not yet taken by a sender; and in flight in senders. */

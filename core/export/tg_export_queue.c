@@ -494,7 +494,8 @@ int tg_export_queue_push_batch(tg_export_queue *q, tg_batch *batch) {
 int tg_export_queue_ready(const tg_export_queue *q) {
   tg_export_queue *mq = (tg_export_queue *)q; /* the lock is not part of the value */
   pthread_mutex_lock(&mq->lock);
-  int ready = !mq->closing && !mq->stopped && mq->count < mq->cap;
+  int ready = !mq->closing && !mq->stopped && mq->count < mq->cap &&
+              (!mq->qc.max_bytes || mq->bytes < mq->qc.max_bytes);
   pthread_mutex_unlock(&mq->lock);
   return ready;
 }

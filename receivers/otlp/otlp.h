@@ -129,6 +129,7 @@ typedef struct tg_otlp_wire_index {
   size_t n;
   size_t invalid_spans; /* spans whose trace_id/span_id would fail validation */
   int overflow;         /* more entries than fit: index unusable */
+  int merges;           /* a singular message field occurs twice: decode to merge it */
 } tg_otlp_wire_index;
 
 /* tg_otlp_proto_scan plus what it takes to forward the request without decoding it:

@@ -180,7 +180,7 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
     tg_otlp_wire_index idx;
     rc = tg_otlp_proto_index(body, len, TG_OTLP_PROTO_MAX_DEPTH, detail, sizeof detail,
                              &idx);
-    if (rc == TG_OK && !idx.invalid_spans && !idx.overflow)
+    if (rc == TG_OK && !idx.invalid_spans && !idx.overflow && !idx.merges)
       rc = tg_batch_adopt_wire(batch, body, len, idx.offsets, idx.lengths,
                                idx.span_counts, idx.n);
     else if (rc == TG_OK)

@@ -22,6 +22,7 @@
 typedef struct scan_frame {
   const ProtobufCMessageDescriptor *desc;
   size_t end;
+  uint32_t singular_seen; /* singular message fields (number < 32) met in this frame */
 } scan_frame;
 
 /* Reads a varint at *pos (< end); returns 0 and advances, or -1 when truncated/overlong. */
@@ -87,7 +88,7 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
     max_depth = MAX_STACK - 1;
   size_t depth = 0, pos = 0;
   int span_ids_ok = 0; /* bit 0: trace_id valid, bit 1: span_id valid (current span) */
-  stack[0] = (scan_frame){&REQ_DESC, len};
+  stack[0] = (scan_frame){&REQ_DESC, len, 0};
   for (;;) {
     while (depth && pos == stack[depth].end) {
       if (idx && stack[depth].desc == &SPAN_DESC && span_ids_ok != 3)
@@ -136,6 +137,14 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
       if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
         if (depth + 1 > max_depth)
           return scan_error(err, err_size, "messages nested too deeply", field_start);
+        if (idx && f->label != PROTOBUF_C_LABEL_REPEATED && number < 32) {
+          /* Protobuf merges a repeated singular message; protobuf-c's merge fails on
+           * some (two empty AnyValues), so such requests take the decoding path,
+           * whose answer is then exact. */
+          if (top->singular_seen & (1u << number))
+            idx->merges = 1;
+          top->singular_seen |= 1u << number;
+        }
         if (idx && depth == 0) { /* a resource_spans entry */
           if (idx->n == TG_OTLP_WIRE_MAX_SEGMENTS) {
             idx->overflow = 1;
@@ -152,7 +161,7 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
           span_ids_ok = 0;
         }
         depth++;
-        stack[depth] = (scan_frame){f->descriptor, pos + (size_t)n};
+        stack[depth] = (scan_frame){f->descriptor, pos + (size_t)n, 0};
       } else {
         pos += (size_t)n;
       }
@@ -174,5 +183,6 @@ int tg_otlp_proto_index(const uint8_t *data, size_t len, unsigned max_depth, cha
   idx->n = 0;
   idx->invalid_spans = 0;
   idx->overflow = 0;
+  idx->merges = 0;
   return scan(data, len, max_depth, err, err_size, idx);
 }

@@ -27,7 +27,7 @@ static void wire_path(const uint8_t *data, size_t size) {
   tg_otlp_wire_index idx;
   char err[256];
   if (tg_otlp_proto_index(data, size, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err, &idx) != TG_OK ||
-      idx.overflow)
+      idx.overflow || idx.merges)
     return;
   if (tg_otlp_proto_scan(data, size, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err) != TG_OK)
     abort(); /* the index is stricter than the scan, never looser */

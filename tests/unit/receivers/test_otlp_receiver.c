@@ -526,6 +526,53 @@ static uint8_t *nested_any_request(int levels, size_t *len) {
   return buf;
 }
 
+/* The index behind the undecoded fast path: segments, span counts, id checks, and the
+ * cases it leaves to the decoder. */
+static void test_proto_index(void **state) {
+  (void)state;
+  char err[256];
+  size_t len;
+  tg_otlp_wire_index idx;
+  char *json = json_request(valid_ids, 2);
+  uint8_t *ok = proto_request(json, &len);
+  tg_free(json);
+  assert_int_equal(tg_otlp_proto_index(ok, len, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err, &idx),
+                   TG_OK);
+  assert_int_equal(idx.n, 1);
+  assert_int_equal(idx.span_counts[0], 2);
+  assert_int_equal(idx.invalid_spans, 0);
+  assert_int_equal(idx.merges, 0);
+  tg_batch *b = tg_batch_new(0, 0);
+  assert_int_equal(tg_batch_adopt_wire(b, ok, len, idx.offsets, idx.lengths,
+                                       idx.span_counts, idx.n), TG_OK);
+  uint8_t *again = tg_malloc(len);
+  assert_int_equal(tg_batch_encode(b, again), len);
+  assert_memory_equal(again, ok, len); /* forwarded byte for byte */
+  tg_free(again);
+  tg_batch_free(b);
+  tg_free(ok);
+
+  json = json_request(mixed_ids, 6);
+  uint8_t *mixed = proto_request(json, &len);
+  tg_free(json);
+  assert_int_equal(tg_otlp_proto_index(mixed, len, TG_OTLP_PROTO_MAX_DEPTH, err, sizeof err,
+                                       &idx), TG_OK);
+  assert_int_equal(idx.span_counts[0], 6);
+  assert_int_equal(idx.invalid_spans, 4); /* the same four the validator drops */
+  tg_free(mixed);
+
+  /* KeyValue with its AnyValue twice: valid protobuf (merged), left to the decoder */
+  const uint8_t dup[] = {0x0a, 0x0b, 0x0a, 0x09, 0x0a, 0x07, 0x0a, 0x01, 'r', 0x12, 0x00, 0x12, 0x00};
+  assert_int_equal(tg_otlp_proto_index(dup, sizeof dup, TG_OTLP_PROTO_MAX_DEPTH, err,
+                                       sizeof err, &idx), TG_OK);
+  assert_int_equal(idx.merges, 1);
+  /* a known field with the wrong wire type would make protobuf-c fail later: refused */
+  const uint8_t wrong[] = {0x0a, 0x02, 0x08, 0x01};
+  assert_int_equal(tg_otlp_proto_index(wrong, sizeof wrong, TG_OTLP_PROTO_MAX_DEPTH, err,
+                                       sizeof err, &idx), TG_EDECODE);
+  assert_non_null(strstr(err, "wrong wire type"));
+}
+
 static void test_proto_scan(void **state) {
   (void)state;
   char err[256];
@@ -595,6 +642,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_grpc, setup, teardown),
       cmocka_unit_test(test_proto_encoders),
       cmocka_unit_test(test_proto_scan),
+      cmocka_unit_test(test_proto_index),
       cmocka_unit_test_setup_teardown(test_grpc_deep_request_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
