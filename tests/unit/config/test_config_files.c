@@ -63,14 +63,15 @@ static void enter(const char *sub) {
     fail_msg("cannot enter %s", dir);
 }
 
-static void test_bad_files(void **state) {
-  (void)state;
+/* Every NAME.yaml in sub must fail with exactly the lines of NAME.expected. */
+static void check_bad_files(const char *sub, const tg_component *const *registry,
+                            size_t at_least) {
   unsetenv("TG_TEST_UNSET");
   setenv("TG_TEST_SET", "set", 1);
-  enter("bad");
+  enter(sub);
   char **names;
   size_t n = list_yaml(".", &names);
-  assert_true(n >= 10);
+  assert_true(n >= at_least);
   int failures = 0;
   for (size_t i = 0; i < n; i++) {
     char expected_path[512];
@@ -78,7 +79,7 @@ static void test_bad_files(void **state) {
              (int)(strlen(names[i]) - 5), names[i]);
     tg_diag d;
     tg_diag_init(&d);
-    tg_config *cfg = tg_config_load_file_with_registry(names[i], fake_registry, &d);
+    tg_config *cfg = tg_config_load_file_with_registry(names[i], registry, &d);
     const char *got = fake_diag_text(&d);
     const char *want = slurp(expected_path);
     if (cfg || strcmp(got, want)) {
@@ -91,6 +92,17 @@ static void test_bad_files(void **state) {
   }
   free(names);
   assert_int_equal(failures, 0);
+}
+
+static void test_bad_files(void **state) {
+  (void)state;
+  check_bad_files("bad", fake_registry, 10);
+}
+
+/* The same with tailgate's real components: their key tables and checks. */
+static void test_bad_files_real_components(void **state) {
+  (void)state;
+  check_bad_files("bad-real", tg_registry, 4);
 }
 
 static void test_good_files(void **state) {
@@ -120,6 +132,7 @@ static void test_good_files(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_files),
+      cmocka_unit_test(test_bad_files_real_components),
       cmocka_unit_test(test_good_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
