@@ -3,7 +3,7 @@
 #   1. unit tests (cmocka)                         build/
 #   2. the same unit tests under ASan + UBSan      build-asan/
 #   3. every fuzz target for a bounded time        build-fuzz/ (clang, libFuzzer)
-#   4. configuration files: the embedded default, tests/data/config/good, deploy/
+#   4. configuration files: the embedded default, tests/data/config/good-real, deploy/
 #   5. interop tests with real clients (node --test tests/interop)
 #   6. docker-compose.yaml validation
 # Exits non-zero on the first failing stage; prints a closing "N passed, N failed" line.
@@ -61,7 +61,7 @@ done
 
 echo "== 4. configuration files"
 build/tailgate validate >/dev/null  # the embedded default
-for f in tests/data/config/good/*.yaml deploy/compose/tailgate.yaml; do
+for f in tests/data/config/good-real/*.yaml deploy/compose/tailgate.yaml; do
   [ -e "$f" ] || continue
   if build/tailgate validate "$f"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
