@@ -32,7 +32,7 @@ int tg_grpc_check_partial(const uint8_t *body, size_t len, size_t limit, const c
 }
 
 int tg_grpc_unframe(const uint8_t *body, size_t len, const char *encoding, size_t limit,
-                    tg_buf *out, const char **msg) {
+                    tg_buf *out, const uint8_t **data, size_t *data_len, const char **msg) {
   if (len < 5) {
     *msg = len == 0 ? "missing request message" : "truncated message prefix";
     return 13;
@@ -56,8 +56,11 @@ int tg_grpc_unframe(const uint8_t *body, size_t len, const char *encoding, size_
     return 12;
   }
   const uint8_t *m = body + 5;
-  if (flag == 0)
-    return tg_buf_append(out, m, mlen) == TG_OK ? 0 : (*msg = "out of memory", 8);
+  if (flag == 0) { /* uncompressed: the message is read in place, not copied */
+    *data = m;
+    *data_len = mlen;
+    return 0;
+  }
   if (!encoding || !*encoding || strcasecmp(encoding, "identity") == 0) {
     *msg = "compressed message without grpc-encoding";
     return 13;
@@ -67,8 +70,11 @@ int tg_grpc_unframe(const uint8_t *body, size_t len, const char *encoding, size_
     return 12;
   }
   int rc = mlen ? tg_gzip_inflate(m, mlen, limit, out) : TG_EDECODE;
-  if (rc == TG_OK)
+  if (rc == TG_OK) {
+    *data = out->data ? out->data : (const uint8_t *)"";
+    *data_len = out->len;
     return 0;
+  }
   if (rc == TG_ETOOBIG) {
     *msg = "decompressed message larger than max_body_bytes";
     return 8;

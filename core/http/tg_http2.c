@@ -315,8 +315,10 @@ static void answer_grpc(tg_http2 *h, h2_stream *st) {
   tg_buf msg;
   tg_buf_init(&msg, 0);
   const char *err = NULL;
+  const uint8_t *data = NULL;
+  size_t data_len = 0;
   int status = tg_grpc_unframe(st->body.data, st->body.len, find_header(st, "grpc-encoding"),
-                               r->max_body_bytes, &msg, &err);
+                               r->max_body_bytes, &msg, &data, &data_len, &err);
   if (status != 0) {
     if (status == 8)
       tg_http_note_too_large(r);
@@ -334,8 +336,8 @@ static void answer_grpc(tg_http2 *h, h2_stream *st) {
       .query = st->query,
       .headers = st->headers,
       .n_headers = st->n_headers,
-      .body = msg.data ? msg.data : (const uint8_t *)"",
-      .body_len = msg.len,
+      .body = data,
+      .body_len = data_len,
       .http_version = 2,
       .grpc = 1,
       .deadline_ms = st->deadline_ms,

@@ -68,13 +68,14 @@ int tg_http2_in_request(const tg_http2 *h);
 void tg_http2_free(tg_http2 *h);
 
 /* --- gRPC framing (tg_grpc.c) --- */
-/* Takes the request body of a unary gRPC call (length-prefixed messages) and extracts the
- * single message into out, inflating it per grpc-encoding. Returns a gRPC status code:
+/* Takes the request body of a unary gRPC call (length-prefixed messages) and finds the
+ * single message: data and data_len point into body for an uncompressed message (no copy),
+ * or into out once it is inflated per grpc-encoding. Returns a gRPC status code:
  * 0 OK, 8 RESOURCE_EXHAUSTED (message above limit), 12 UNIMPLEMENTED (more than one
  * message, unknown encoding), 13 INTERNAL (truncated/malformed/corrupt), and sets *msg to a
  * static description on error. */
 int tg_grpc_unframe(const uint8_t *body, size_t len, const char *encoding, size_t limit,
-                    tg_buf *out, const char **msg);
+                    tg_buf *out, const uint8_t **data, size_t *data_len, const char **msg);
 /* While the body is still arriving: 8 if the first message is declared above limit,
  * 12 if a second message starts, else 0. */
 int tg_grpc_check_partial(const uint8_t *body, size_t len, size_t limit, const char **msg);
