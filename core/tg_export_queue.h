@@ -190,4 +190,13 @@ size_t tg_export_queue_stop(tg_export_queue *q, uint64_t grace_ms);
 /* Stops (grace 0) if still running and frees the queue. NULL is ignored. */
 void tg_export_queue_free(tg_export_queue *q);
 
+/* ---- the shared exporter ops ----
+ * For exporters whose instance state begins with its queue (`tg_export_queue *queue;`
+ * as the first member): consume queues the batch, stop drains within the service's
+ * shutdown grace (10 s if unset) and reports done, ready reports the queue's bounds. */
+struct tg_instance;
+int tg_queued_exporter_consume(struct tg_instance *self, struct tg_batch *batch);
+void tg_queued_exporter_stop(struct tg_instance *self, void (*done)(struct tg_instance *self));
+int tg_queued_exporter_ready(const struct tg_instance *self);
+
 #endif

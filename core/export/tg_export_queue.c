@@ -29,6 +29,8 @@
 
 #include "tg_alloc.h"
 #include "tg_batch.h"
+#include "tg_component.h"
+#include "tg_service.h"
 #include "tg_error.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
@@ -584,4 +586,32 @@ void tg_export_queue_free(tg_export_queue *q) {
   tg_free(q->name);
   tg_free(q->log_name);
   tg_free(q);
+}
+
+/* ---- the shared exporter ops ---- */
+
+#define QUEUED_EXPORTER_DEFAULT_GRACE_MS 10000
+
+/* The state of a queued exporter begins with its queue pointer (see the header). */
+static tg_export_queue *queue_of(const tg_instance *self) {
+  return self->state ? *(tg_export_queue *const *)self->state : NULL;
+}
+
+int tg_queued_exporter_consume(tg_instance *self, tg_batch *batch) {
+  return tg_export_queue_push_batch(queue_of(self), batch);
+}
+
+void tg_queued_exporter_stop(tg_instance *self, tg_stop_done_fn done) {
+  uint64_t grace = self->service && self->service->shutdown_grace_ms
+                       ? self->service->shutdown_grace_ms
+                       : QUEUED_EXPORTER_DEFAULT_GRACE_MS;
+  tg_export_queue *q = queue_of(self);
+  if (q)
+    tg_export_queue_stop(q, grace);
+  done(self);
+}
+
+int tg_queued_exporter_ready(const tg_instance *self) {
+  const tg_export_queue *q = queue_of(self);
+  return q && tg_export_queue_ready(q);
 }

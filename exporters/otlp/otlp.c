@@ -22,13 +22,12 @@
 #include "tg_service.h"
 
 /* Used when the host leaves shutdown_grace_ms at 0. */
-#define OTLPEXP_DEFAULT_GRACE_MS 10000
 
 typedef struct otlpexp_state {
+  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
   char *target;
   bool use_tls;
   tg_otlpexp_grpc *grpc;
-  tg_export_queue *queue;
 } otlpexp_state;
 
 static const char *const compression_values[] = {"none", "gzip", NULL};
@@ -213,26 +212,6 @@ static int otlpexp_start(tg_instance *self, tg_errbuf *err) {
   return TG_OK;
 }
 
-static int otlpexp_consume(tg_instance *self, tg_batch *batch) {
-  otlpexp_state *st = self->state;
-  return tg_export_queue_push_batch(st->queue, batch);
-}
-
-static void otlpexp_stop(tg_instance *self, tg_stop_done_fn done) {
-  otlpexp_state *st = self->state;
-  uint64_t grace = self->service && self->service->shutdown_grace_ms
-                       ? self->service->shutdown_grace_ms
-                       : OTLPEXP_DEFAULT_GRACE_MS;
-  if (st && st->queue)
-    tg_export_queue_stop(st->queue, grace);
-  done(self);
-}
-
-static int otlpexp_ready(const tg_instance *self) {
-  const otlpexp_state *st = self->state;
-  return st && st->queue && tg_export_queue_ready(st->queue);
-}
-
 const tg_component tg_exporter_otlp = {
     .abi = TG_COMPONENT_ABI,
     .kind = TG_EXPORTER,
@@ -244,10 +223,10 @@ const tg_component tg_exporter_otlp = {
     .conf_check = otlpexp_conf_check,
     .ops = {.create = otlpexp_create,
             .start = otlpexp_start,
-            .consume = otlpexp_consume,
-            .stop = otlpexp_stop,
+            .consume = tg_queued_exporter_consume,
+            .stop = tg_queued_exporter_stop,
             .destroy = otlpexp_destroy,
-            .ready = otlpexp_ready},
+            .ready = tg_queued_exporter_ready},
     .doc = "Sends traces as OTLP/gRPC (ExportTraceServiceRequest) through a bounded sending "
            "queue with retries (gRPC C core).",
 };

@@ -38,7 +38,6 @@
 #include "tg_span-t.h"
 #include "tg_version.h"
 
-#define OTLPHTTP_DEFAULT_GRACE_MS 10000
 #define OTLPHTTP_MAX_RESPONSE (64u * 1024u) /* response bodies we read, at most */
 #define OTLPHTTP_MAX_RETRY_AFTER_MS (3600u * 1000u)
 
@@ -62,11 +61,11 @@ typedef struct otlphttp_conf {
 } otlphttp_conf;
 
 typedef struct otlphttp_state {
+  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
   const otlphttp_conf *conf;
   char *url;
   char *log_name;
   struct curl_slist *headers; /* shared read-only by every handle */
-  tg_export_queue *queue;
 } otlphttp_state;
 
 typedef struct otlphttp_worker {
@@ -518,26 +517,6 @@ static int otlphttp_start(tg_instance *self, tg_errbuf *err) {
   return TG_OK;
 }
 
-static int otlphttp_consume(tg_instance *self, tg_batch *batch) {
-  otlphttp_state *st = self->state;
-  return tg_export_queue_push_batch(st->queue, batch);
-}
-
-static void otlphttp_stop(tg_instance *self, tg_stop_done_fn done) {
-  otlphttp_state *st = self->state;
-  uint64_t grace = self->service && self->service->shutdown_grace_ms
-                       ? self->service->shutdown_grace_ms
-                       : OTLPHTTP_DEFAULT_GRACE_MS;
-  if (st && st->queue)
-    tg_export_queue_stop(st->queue, grace);
-  done(self);
-}
-
-static int otlphttp_ready(const tg_instance *self) {
-  const otlphttp_state *st = self->state;
-  return st && st->queue && tg_export_queue_ready(st->queue);
-}
-
 const tg_component tg_exporter_otlphttp = {
     .abi = TG_COMPONENT_ABI,
     .kind = TG_EXPORTER,
@@ -549,10 +528,10 @@ const tg_component tg_exporter_otlphttp = {
     .conf_check = otlphttp_conf_check,
     .ops = {.create = otlphttp_create,
             .start = otlphttp_start,
-            .consume = otlphttp_consume,
-            .stop = otlphttp_stop,
+            .consume = tg_queued_exporter_consume,
+            .stop = tg_queued_exporter_stop,
             .destroy = otlphttp_destroy,
-            .ready = otlphttp_ready},
+            .ready = tg_queued_exporter_ready},
     .doc = "Sends traces as OTLP/HTTP protobuf (POST <endpoint>/v1/traces, gzip) through a "
            "bounded sending queue with retries (libcurl).",
 };

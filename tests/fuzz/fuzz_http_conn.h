@@ -1,0 +1,58 @@
+/* The body of the HTTP fuzz targets (http1, http2): the input is the byte stream of one
+ * connection fed to a sans-IO tg_http_conn with a plain route (echoing the decoded body
+ * length) and one gRPC route. Each target defines FUZZ_HTTP_PROTO (the connection's
+ * starting protocol) and includes this file. */
+#ifndef FUZZ_HTTP_PROTO
+#error "define FUZZ_HTTP_PROTO before including fuzz_http_conn.h"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "http/tg_http_conn.h"
+#include "tg_buf.h"
+
+static void echo(void *ctx, const tg_http_request *req, tg_http_response *resp) {
+  (void)ctx;
+  tg_buf_appendf(&resp->body, "%zu", req->body_len);
+  if (tg_http_request_header(req, "x-retry"))
+    tg_http_response_add_header(resp, "Retry-After", "1");
+}
+
+static void grpc(void *ctx, const tg_http_request *req, tg_http_response *resp) {
+  (void)ctx;
+  tg_buf_append(&resp->body, req->body, req->body_len > 16 ? 16 : req->body_len);
+}
+
+static int sink(void *ctx, const uint8_t *data, size_t len) {
+  size_t *total = ctx;
+  (void)data;
+  *total += len;
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  tg_http_route routes[2] = {{"POST", "/echo", 0, echo, NULL},
+                             {"POST", "/test.Svc/Call", 1, grpc, NULL}};
+  tg_http_server_stats stats = {0};
+  tg_http_router router = {.routes = routes, .n_routes = 2, .max_body_bytes = 4096,
+                           .max_concurrent_streams = 8, .stats = &stats};
+  size_t total = 0;
+  tg_http_conn *c = tg_http_conn_new(&router, FUZZ_HTTP_PROTO, NULL, "fuzz:1", sink, &total);
+  if (!c)
+    return 0;
+  /* Feed in up to four pieces whose sizes come from the first byte. */
+  size_t off = 0;
+  unsigned split = size ? data[0] : 0;
+  for (int i = 0; i < 4 && off < size; i++) {
+    size_t n = i == 3 ? size - off : (size_t)((split >> (2 * i)) & 3) * 7 + 1;
+    if (n > size - off)
+      n = size - off;
+    if (tg_http_conn_feed(c, data + off, n) != TG_OK)
+      break;
+    off += n;
+  }
+  tg_http_conn_free(c);
+  return 0;
+}
