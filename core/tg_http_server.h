@@ -43,8 +43,12 @@ typedef struct tg_http_request {
   const char *peer;         /* "127.0.0.1:53412" */
 } tg_http_request;
 
-/* What a handler fills in. For gRPC routes only grpc_status, grpc_message and body
- * (the response message, unframed) are used; the server adds framing and trailers. */
+/* What a handler fills in. For gRPC routes only grpc_status, grpc_message and body are
+ * used: with status 0 the body is the response message (unframed; the server adds
+ * framing and trailers); with an error status a non-empty body is a serialized
+ * google.rpc.Status (e.g. carrying RetryInfo), sent as grpc-status-details-bin when it is
+ * at most TG_GRPC_MAX_DETAILS bytes. */
+#define TG_GRPC_MAX_DETAILS 512
 typedef struct tg_http_response {
   int status;               /* HTTP status; default 200 */
   const char *content_type; /* static string or NULL */

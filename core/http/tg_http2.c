@@ -17,6 +17,7 @@
  * (grpc-status/grpc-message, submitted from the data source when it reaches EOF), or
  * trailers-only for errors. */
 #include <nghttp2/nghttp2.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -227,9 +228,19 @@ static void submit_grpc(tg_http2 *h, h2_stream *st, int grpc_status, const char 
   }
   char status[16];
   snprintf(status, sizeof status, "%d", grpc_status);
-  nghttp2_nv nva[4] = {MAKE_NV(":status", "200"), MAKE_NV("content-type", "application/grpc"),
-                       MAKE_NV("grpc-status", status), MAKE_NV("grpc-message", st->grpc_msg)};
-  if (nghttp2_submit_response(h->session, st->id, nva, st->grpc_msg[0] ? 4 : 3, NULL) != 0)
+  nghttp2_nv nva[5] = {MAKE_NV(":status", "200"), MAKE_NV("content-type", "application/grpc"),
+                       MAKE_NV("grpc-status", status)};
+  size_t n_nv = 3;
+  if (st->grpc_msg[0])
+    nva[n_nv++] = (nghttp2_nv)MAKE_NV("grpc-message", st->grpc_msg);
+  /* A handler's error body is a google.rpc.Status (e.g. with RetryInfo): clients read it
+   * from grpc-status-details-bin. nghttp2 copies header values, so a local buffer does. */
+  char details[4 * (TG_GRPC_MAX_DETAILS / 3) + 8];
+  if (message && message->len && message->len <= TG_GRPC_MAX_DETAILS) {
+    EVP_EncodeBlock((unsigned char *)details, message->data, (int)message->len);
+    nva[n_nv++] = (nghttp2_nv)MAKE_NV("grpc-status-details-bin", details);
+  }
+  if (nghttp2_submit_response(h->session, st->id, nva, n_nv, NULL) != 0)
     nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
 
@@ -346,10 +357,7 @@ static void answer_grpc(tg_http2 *h, h2_stream *st) {
   tg_http_response resp;
   tg_http_route_invoke(st->route, &req, &resp);
   tg_buf_free(&msg);
-  if (resp.grpc_status != 0)
-    submit_grpc(h, st, resp.grpc_status, resp.grpc_message, NULL);
-  else
-    submit_grpc(h, st, 0, resp.grpc_message, &resp.body);
+  submit_grpc(h, st, resp.grpc_status, resp.grpc_message, &resp.body);
   tg_buf_free(&resp.body);
 }
 

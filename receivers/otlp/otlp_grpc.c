@@ -4,6 +4,7 @@
  * partial_success when spans were rejected), INVALID_ARGUMENT for undecodable messages,
  * RESOURCE_EXHAUSTED / UNAVAILABLE for retryable refusals, INTERNAL otherwise. */
 #include "otlp.h"
+#include "rpc_status.pb-c.h"
 
 #include <string.h>
 
@@ -29,6 +30,34 @@ static int grpc_code(tg_otlp_outcome outcome) {
   return GRPC_INTERNAL;
 }
 
+/* A retryable refusal carries a google.rpc.Status with RetryInfo: OTLP clients retry
+ * RESOURCE_EXHAUSTED only when the server says when (the OTLP specification), so without
+ * it a full pipeline would make SDKs drop their spans. */
+static void set_retry_details(tg_http_response *resp, int code, const char *message,
+                              int64_t delay_seconds) {
+  Google__Rpc__RetryDelay delay = GOOGLE__RPC__RETRY_DELAY__INIT;
+  delay.seconds = delay_seconds;
+  Google__Rpc__RetryInfo info = GOOGLE__RPC__RETRY_INFO__INIT;
+  info.retry_delay = &delay;
+  uint8_t info_bytes[64];
+  if (google__rpc__retry_info__get_packed_size(&info) > sizeof info_bytes)
+    return;
+  Google__Rpc__Any any = GOOGLE__RPC__ANY__INIT;
+  any.type_url = "type.googleapis.com/google.rpc.RetryInfo";
+  any.value.data = info_bytes;
+  any.value.len = google__rpc__retry_info__pack(&info, info_bytes);
+  Google__Rpc__Any *details[1] = {&any};
+  Google__Rpc__Status status = GOOGLE__RPC__STATUS__INIT;
+  status.code = code;
+  status.message = (char *)message;
+  status.n_details = 1;
+  status.details = details;
+  size_t len = google__rpc__status__get_packed_size(&status);
+  if (len > TG_GRPC_MAX_DETAILS || tg_buf_reserve(&resp->body, len) != TG_OK)
+    return;
+  resp->body.len = google__rpc__status__pack(&status, resp->body.data);
+}
+
 /* grpc_message must outlive the handler: it is copied into the response's storage. */
 static void set_grpc_error(tg_http_response *resp, int code, const char *message) {
   resp->grpc_status = code;
@@ -48,6 +77,8 @@ void tg_otlp_grpc_handle(void *ctx, const tg_http_request *req, tg_http_response
   int code = grpc_code(result.outcome);
   if (code != GRPC_OK) {
     set_grpc_error(resp, code, result.message);
+    if (result.outcome == TG_OTLP_BACKPRESSURE || result.outcome == TG_OTLP_UNAVAILABLE)
+      set_retry_details(resp, code, resp->grpc_message, 1);
     return;
   }
   resp->grpc_status = GRPC_OK;

@@ -451,6 +451,20 @@ static void test_grpc(void **state) {
   f->sink.answer = TG_EAGAIN;
   grpc_call(f, &resp, pb, len);
   assert_int_equal(resp.grpc_status, 8);
+  /* the error body is a google.rpc.Status with RetryInfo (grpc-status-details-bin), so
+   * OTLP clients retry RESOURCE_EXHAUSTED instead of dropping the spans */
+  Google__Rpc__Status *st = google__rpc__status__unpack(NULL, resp.body.len, resp.body.data);
+  assert_non_null(st);
+  assert_int_equal(st->code, 8);
+  assert_int_equal(st->n_details, 1);
+  assert_string_equal(st->details[0]->type_url, "type.googleapis.com/google.rpc.RetryInfo");
+  Google__Rpc__RetryInfo *ri = google__rpc__retry_info__unpack(
+      NULL, st->details[0]->value.len, st->details[0]->value.data);
+  assert_non_null(ri);
+  assert_non_null(ri->retry_delay);
+  assert_int_equal(ri->retry_delay->seconds, 1);
+  google__rpc__retry_info__free_unpacked(ri, NULL);
+  google__rpc__status__free_unpacked(st, NULL);
   tg_buf_free(&resp.body);
   f->sink.answer = TG_EIO;
   grpc_call(f, &resp, pb, len);
