@@ -32,6 +32,38 @@ function makeCertificate(dir) {
   return { key, cert, pem: fs.readFileSync(cert) };
 }
 
+// A CA, and a server and a client certificate it signed (for mutual TLS).
+function makeCertificateAuthority(dir) {
+  const run = (args) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8', cwd: dir });
+    assert.equal(r.status, 0, `openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', 'ca.key',
+    '-out', 'ca.pem', '-subj', '/CN=tailgate test CA']);
+  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const who of ['server', 'client']) {
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`,
+      '-subj', `/CN=${who}`]);
+    run(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key',
+      '-CAcreateserial', '-days', '1', '-out', `${who}.pem`,
+      ...(who === 'server' ? ['-extfile', 'server.ext'] : [])]);
+  }
+  const f = (name) => path.join(dir, name);
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'),
+    clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
+function postHttps(port, body, tlsOpts) {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', ...tlsOpts,
+      headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function pbRequest(name, n) {
   const traceId = crypto.randomBytes(16);
   const msg = ExportTraceServiceRequest.create({
@@ -138,5 +170,45 @@ describe('OTLP receiver over TLS', () => {
       sock.on('error', () => resolve(data));
     });
     assert.ok(!reply.startsWith('HTTP/1.1 200'), `plaintext got through: ${JSON.stringify(reply.slice(0, 40))}`);
+  });
+});
+
+describe('OTLP receiver with mutual TLS (client_ca_file)', () => {
+  let dir, pki, sink, gw;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-mtls-'));
+    pki = makeCertificateAuthority(dir);
+    sink = await startSink({ http: false });
+    gw = await startGateway((ports) => {
+      const cfg = baseConfig(ports, {
+        exporters: { 'otlp/sink': { endpoint: `127.0.0.1:${sink.grpcPort}`, tls: { insecure: true } } },
+      });
+      cfg.receivers.otlp.protocols.http.tls = {
+        cert_file: pki.serverCert, key_file: pki.serverKey, client_ca_file: pki.ca,
+      };
+      return cfg;
+    });
+  });
+
+  after(async () => {
+    if (gw) await gw.stop();
+    if (sink) await sink.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a client with a certificate from the CA is served', async () => {
+    const before = sink.spanCount;
+    const status = await postHttps(gw.ports.http, pbRequest('mtls', 2), {
+      ca: fs.readFileSync(pki.ca), cert: fs.readFileSync(pki.clientCert),
+      key: fs.readFileSync(pki.clientKey),
+    });
+    assert.equal(status, 200);
+    await sink.waitForSpans(before + 2);
+  });
+
+  test('a client without a certificate is refused during the handshake', async () => {
+    await assert.rejects(postHttps(gw.ports.http, pbRequest('no-cert', 1),
+      { ca: fs.readFileSync(pki.ca) }));
   });
 });
