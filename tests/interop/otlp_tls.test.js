@@ -106,15 +106,7 @@ describe('OTLP receiver over TLS', () => {
 
   test('HTTPS (HTTP/1.1) POST /v1/traces → 200, spans reach the sink', async () => {
     const before = sink.spanCount;
-    const body = pbRequest('https1', 3);
-    const status = await new Promise((resolve, reject) => {
-      const req = https.request({
-        host: '127.0.0.1', port: gw.ports.http, path: '/v1/traces', method: 'POST', ca: tls.pem,
-        headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length },
-      }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
-      req.on('error', reject);
-      req.end(body);
-    });
+    const status = await postHttps(gw.ports.http, pbRequest('https1', 3), { ca: tls.pem });
     assert.equal(status, 200);
     await sink.waitForSpans(before + 3);
   });
