@@ -190,6 +190,10 @@ size_t tg_export_queue_stop(tg_export_queue *q, uint64_t grace_ms);
 /* Stops (grace 0) if still running and frees the queue. NULL is ignored. */
 void tg_export_queue_free(tg_export_queue *q);
 
+/* Reads an encoded ExportTraceServiceResponse: a partial_success sets rejected_spans
+ * and a "partial success: ..." detail. Undecodable or empty responses change nothing. */
+void tg_send_outcome_from_response(const uint8_t *data, size_t len, tg_send_outcome *out);
+
 /* ---- the shared exporter ops ----
  * For exporters whose instance state begins with its queue (`tg_export_queue *queue;`
  * as the first member): consume queues the batch, stop drains within the service's

@@ -588,6 +588,35 @@ void tg_export_queue_free(tg_export_queue *q) {
   tg_free(q);
 }
 
+static void *pb_alloc(void *data, size_t size) {
+  (void)data;
+  return tg_malloc(size);
+}
+
+static void pb_free(void *data, void *ptr) {
+  (void)data;
+  tg_free(ptr);
+}
+
+void tg_send_outcome_from_response(const uint8_t *data, size_t len, tg_send_outcome *out) {
+  if (!len)
+    return;
+  ProtobufCAllocator allocator = {pb_alloc, pb_free, NULL}; /* through tg_malloc */
+  tg_export_response *r =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+          &allocator, len, data);
+  if (!r)
+    return;
+  const tg_export_partial_success *ps = r->partial_success;
+  if (ps && (ps->rejected_spans > 0 || (ps->error_message && *ps->error_message))) {
+    out->rejected_spans = ps->rejected_spans;
+    snprintf(out->detail, sizeof out->detail, "partial success: %s",
+             ps->error_message ? ps->error_message : "");
+  }
+  opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+      r, &allocator);
+}
+
 /* ---- the shared exporter ops ---- */
 
 #define QUEUED_EXPORTER_DEFAULT_GRACE_MS 10000

@@ -364,20 +364,8 @@ static void read_partial_success(grpc_byte_buffer *resp, tg_send_outcome *out) {
     return;
   grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
   grpc_byte_buffer_reader_destroy(&reader);
-  tg_export_response *r = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
-      &pb_allocator, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+  tg_send_outcome_from_response(GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all), out);
   grpc_slice_unref(all);
-  if (!r)
-    return;
-  if (r->partial_success && (r->partial_success->rejected_spans > 0 ||
-                             (r->partial_success->error_message &&
-                              *r->partial_success->error_message))) {
-    out->rejected_spans = r->partial_success->rejected_spans;
-    snprintf(out->detail, sizeof out->detail, "partial success: %s",
-             r->partial_success->error_message ? r->partial_success->error_message : "");
-  }
-  opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
-      r, &pb_allocator);
 }
 
 static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,

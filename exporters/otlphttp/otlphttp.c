@@ -349,20 +349,8 @@ static void describe_error_body(otlphttp_worker *w, long code, tg_send_outcome *
 }
 
 static void read_partial_success(otlphttp_worker *w, tg_send_outcome *out) {
-  if (!w->body.len || !is_protobuf(w->easy))
-    return;
-  tg_export_response *r =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
-          &pb_allocator, w->body.len, w->body.data);
-  if (!r)
-    return;
-  if (r->partial_success && r->partial_success->rejected_spans > 0) {
-    out->rejected_spans = r->partial_success->rejected_spans;
-    snprintf(out->detail, sizeof out->detail, "partial success: %s",
-             r->partial_success->error_message ? r->partial_success->error_message : "");
-  }
-  opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
-      r, &pb_allocator);
+  if (is_protobuf(w->easy))
+    tg_send_outcome_from_response(w->body.data, w->body.len, out);
 }
 
 static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,

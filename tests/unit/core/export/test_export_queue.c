@@ -14,6 +14,7 @@
 #include "tg_alloc.h"
 #include "tg_error.h"
 #include "tg_export_queue.h"
+#include "tg_span-t.h"
 #include "tg_metrics.h"
 
 /* ---- helpers ---- */
@@ -415,8 +416,34 @@ static void test_disabled_queue_hands_off(void **state) {
   fake_destroy(&f);
 }
 
+/* partial_success in an export response becomes rejected spans and a detail. */
+static void test_outcome_from_response(void **state) {
+  (void)state;
+  tg_export_partial_success ps =
+      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+  ps.rejected_spans = 3;
+  ps.error_message = "bad ids";
+  tg_export_response resp =
+      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+  resp.partial_success = &ps;
+  uint8_t buf[64];
+  size_t len = protobuf_c_message_pack(&resp.base, buf);
+  tg_send_outcome out;
+  memset(&out, 0, sizeof out);
+  tg_send_outcome_from_response(buf, len, &out);
+  assert_int_equal(out.rejected_spans, 3);
+  assert_string_equal(out.detail, "partial success: bad ids");
+  memset(&out, 0, sizeof out);
+  const uint8_t junk[] = {0x0a, 0x7f};
+  tg_send_outcome_from_response(junk, sizeof junk, &out);
+  tg_send_outcome_from_response(buf, 0, &out);
+  assert_int_equal(out.rejected_spans, 0);
+  assert_string_equal(out.detail, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_outcome_from_response),
       cmocka_unit_test(test_backoff_sequence),
       cmocka_unit_test(test_backoff_server_delay_and_limits),
       cmocka_unit_test(test_bound_gives_eagain),
