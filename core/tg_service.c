@@ -7,11 +7,18 @@
 #include "tg_config.h"
 #include "tg_pipeline.h"
 
+/* Kept trace IDs remembered for exemplars: 16 bytes each, 1 MiB in all. */
+#define KEPT_TRACES_CAPACITY 65536
+
 int tg_service_build(tg_service *svc, const tg_config *config, tg_errbuf *err) {
   tg_service_graph *graph = NULL;
+  if (!svc->kept && !(svc->kept = tg_kept_traces_new(KEPT_TRACES_CAPACITY)))
+    return tg_errf(err, TG_ENOMEM, "out of memory");
   int rc = tg_pipeline_graph_build(svc, config, &graph, err);
   if (rc != TG_OK) {
     tg_pipeline_graph_free(graph);
+    tg_kept_traces_free(svc->kept);
+    svc->kept = NULL;
     return rc;
   }
   svc->graph = graph;
@@ -82,6 +89,8 @@ void tg_service_stop(tg_service *svc, void (*done)(tg_service *svc)) {
 void tg_service_destroy(tg_service *svc) {
   tg_pipeline_graph_free(svc->graph);
   svc->graph = NULL;
+  tg_kept_traces_free(svc->kept);
+  svc->kept = NULL;
 }
 
 int tg_service_ready(const tg_service *svc) {

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "tg_component.h"
+#include "tg_kept_traces.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
 
@@ -24,6 +25,7 @@ struct tg_service {
   tg_metrics *metrics;
   uint64_t shutdown_grace_ms; /* how long stop may take before a forced exit */
   struct tg_service_graph *graph; /* private to tg_service.c / tg_pipeline.c */
+  tg_kept_traces *kept; /* traces samplers kept (tg_kept_traces.h); made by tg_service_build */
 };
 
 /* Builds every instance and wires the pipelines of a validated config (no I/O).
