@@ -1,7 +1,8 @@
 /* The service: builds the graph, starts instances in dependency order (downstream
  * first) and stops them in reverse, one kind at a time, waiting for every asynchronous
  * stop of a phase before starting the next (receivers stop taking data before
- * processors flush into exporters, which drain last). */
+ * processors flush into exporters, which drain last). Processors stop one by one,
+ * upstream first, so each flushes into a processor that still runs. */
 #include "tg_service.h"
 
 #include "tg_config.h"
@@ -46,8 +47,14 @@ static void stop_phase(tg_service *svc) {
   }
   tg_component_kind kind = g->order[g->stop_index - 1]->component->kind;
   size_t first = g->stop_index;
-  while (first > 0 && g->order[first - 1]->component->kind == kind)
+  /* Processors stop one at a time, upstream first (a pipeline's processors are created,
+   * hence started, downstream first): a processor that flushes at stop, such as the tail
+   * sampler deciding every pending trace, still has a running processor behind it. */
+  if (kind == TG_PROCESSOR)
     first--;
+  else
+    while (first > 0 && g->order[first - 1]->component->kind == kind)
+      first--;
   size_t last = g->stop_index;
   g->stop_index = first;
   g->stop_pending = 1 + (last - first); /* +1 holds the phase open while we iterate */

@@ -17,6 +17,7 @@ const BIN = process.env.TAILGATE_BIN
 function yamlScalar(v) {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'boolean' || typeof v === 'number') return String(v);
+  if (typeof v === 'object') return JSON.stringify(v); // JSON is YAML flow style
   return JSON.stringify(String(v)); // a JSON string is a valid YAML double-quoted scalar
 }
 

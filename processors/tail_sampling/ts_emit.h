@@ -1,0 +1,45 @@
+/* Building the output of the sampler: kept spans, still in wire form, assembled into
+ * ResourceSpans messages and handed downstream as a batch of wire segments (the
+ * exporters write segments out verbatim, so a kept span is never decoded or re-encoded
+ * unless its tracestate must carry the sampling threshold). Owned by one worker thread;
+ * the batch it returns belongs to the caller. */
+#ifndef TG_TS_EMIT_H
+#define TG_TS_EMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tg_batch.h"
+#include "tg_buf.h"
+#include "ts_store.h"
+
+typedef struct ts_emitter {
+  tg_buf data;          /* ResourceSpans bodies back to back */
+  size_t *offsets, *lengths, *counts;
+  size_t n, cap;
+  size_t spans;
+  tg_buf scratch;       /* spans rewritten with a new tracestate */
+} ts_emitter;
+
+void ts_emitter_init(ts_emitter *e);
+void ts_emitter_free(ts_emitter *e);
+
+/* Appends every span of a buffered trace, grouped by header. th_hex non-NULL sets
+ * `ot=th:<th_hex>` in each span's tracestate. Returns TG_OK or TG_ENOMEM (the trace's
+ * spans are then not in the output). */
+int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const char *th_hex);
+
+/* Appends one span under the given header bytes (late spans of a kept trace). */
+int ts_emit_span(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t *ss,
+                 size_t ss_len, const uint8_t *span, size_t len);
+
+/* The output so far as a new batch (NULL when empty or out of memory: *lost then says
+ * how many spans could not be handed on); the emitter is empty afterwards. */
+tg_batch *ts_emit_take(ts_emitter *e, size_t *lost);
+
+/* Writes span with its tracestate set to carry th (see tg_ts_tracestate_set_th) into
+ * out (reset first). Returns TG_OK or TG_ENOMEM; a tracestate that would exceed
+ * TG_TS_TRACESTATE_MAX is left as it was. */
+int ts_span_set_threshold(const uint8_t *span, size_t len, const char *th_hex, tg_buf *out);
+
+#endif

@@ -1,0 +1,209 @@
+/* Policy evaluation (see ts_policy.h). Span-level predicates were already reduced to
+ * leaf bits at ingest, so evaluating a trace touches no span: a decision costs a walk of
+ * the policy tree, whatever the trace's size. */
+#include "ts_policy.h"
+
+#include <string.h>
+
+#include "tg_alloc.h"
+#include "ts_prob.h"
+
+int ts_limiters_init(ts_limiters *l, int n) {
+  l->n = 0;
+  l->items = tg_calloc(n > 0 ? (size_t)n : 1, sizeof *l->items);
+  if (!l->items)
+    return -1;
+  for (int i = 0; i < n; i++) {
+    pthread_mutex_init(&l->items[i].lock, NULL);
+    l->items[i].tokens = -1; /* full on first use */
+  }
+  l->n = n;
+  return 0;
+}
+
+void ts_limiters_free(ts_limiters *l) {
+  for (int i = 0; i < l->n; i++)
+    pthread_mutex_destroy(&l->items[i].lock);
+  tg_free(l->items);
+  l->items = NULL;
+  l->n = 0;
+}
+
+/* Token bucket: rate per second, burst (0: 2 x rate). Takes cost when it fits. */
+static int bucket_take(ts_limiter *lim, int64_t rate, int64_t burst, uint64_t cost,
+                       uint64_t now_ms) {
+  double cap = (double)(burst > 0 ? burst : 2 * rate);
+  pthread_mutex_lock(&lim->lock);
+  if (lim->tokens < 0) {
+    lim->tokens = cap;
+  } else if (now_ms > lim->last_ms) {
+    lim->tokens += (double)(now_ms - lim->last_ms) * (double)rate / 1000.0;
+    if (lim->tokens > cap)
+      lim->tokens = cap;
+  }
+  lim->last_ms = now_ms > lim->last_ms ? now_ms : lim->last_ms;
+  int ok = (double)cost <= lim->tokens;
+  if (ok)
+    lim->tokens -= (double)cost;
+  pthread_mutex_unlock(&lim->lock);
+  return ok;
+}
+
+/* Composite share: spans counted per wall-clock second. */
+static int second_take(ts_limiter *lim, int64_t allowed, int64_t max_total, int64_t spans,
+                       int64_t now_s) {
+  pthread_mutex_lock(&lim->lock);
+  if (lim->second != now_s) {
+    lim->second = now_s;
+    lim->spent = 0;
+  }
+  int64_t after = lim->spent + spans;
+  int ok = after <= allowed && after <= max_total;
+  if (ok)
+    lim->spent = after;
+  pthread_mutex_unlock(&lim->lock);
+  return ok;
+}
+
+typedef struct eval {
+  const ts_trace *t;
+  ts_limiters *lim;
+  uint64_t now_ms;
+  int64_t now_s;
+  int prob_hit;           /* a probabilistic policy said Sampled */
+  uint64_t prob_threshold;
+  int other_hit;          /* another policy said Sampled */
+} eval;
+
+static int leaf_hit(const eval *e, const tg_ts_policy *p) {
+  return p->leaf >= 0 && (e->t->leaf_mask >> p->leaf) & 1;
+}
+
+static int64_t duration_ms(const ts_trace *t) {
+  if (t->min_start == UINT64_MAX || t->max_end < t->min_start)
+    return 0;
+  return (int64_t)((t->max_end - t->min_start) / 1000000);
+}
+
+static int evaluate(eval *e, const tg_ts_policy *p);
+
+static int sampled(int verdict) { return verdict == TS_VERDICT_SAMPLED; }
+
+static int evaluate_composite(eval *e, const tg_ts_policy *p) {
+  for (size_t k = 0; k < p->n_subs; k++) {
+    size_t i = p->order ? p->order[k] : k;
+    if (!sampled(evaluate(e, &p->subs[i])))
+      continue;
+    /* the first sampling sub-policy decides: within its share, or not at all */
+    int64_t share = p->sub_allocation ? p->sub_allocation[i] : 0;
+    if (p->rate_index < 0 || p->rate_index + (int)i >= e->lim->n)
+      return TS_VERDICT_NOT_SAMPLED;
+    return second_take(&e->lim->items[p->rate_index + (int)i], share,
+                       p->max_total_spans_per_second, e->t->span_count, e->now_s)
+               ? TS_VERDICT_SAMPLED
+               : TS_VERDICT_NOT_SAMPLED;
+  }
+  return TS_VERDICT_NOT_SAMPLED;
+}
+
+static int evaluate(eval *e, const tg_ts_policy *p) {
+  const ts_trace *t = e->t;
+  int hit = 0;
+  switch (p->type) {
+  case TG_TS_ALWAYS_SAMPLE:
+    hit = 1;
+    break;
+  case TG_TS_LATENCY: {
+    int64_t d = duration_ms(t);
+    hit = p->upper_threshold_ms == 0 ? d >= p->threshold_ms
+                                     : d > p->threshold_ms && d <= p->upper_threshold_ms;
+    break;
+  }
+  case TG_TS_NUMERIC_ATTRIBUTE:
+  case TG_TS_STRING_ATTRIBUTE:
+  case TG_TS_BOOLEAN_ATTRIBUTE:
+    hit = leaf_hit(e, p) != (p->invert_match != 0);
+    break;
+  case TG_TS_STATUS_CODE:
+  case TG_TS_TRACE_STATE:
+  case TG_TS_TRACE_FLAGS:
+    hit = leaf_hit(e, p);
+    break;
+  case TG_TS_PROBABILISTIC: {
+    hit = tg_ts_randomness(t->id, p->hash_salt) >= p->threshold;
+    if (hit) {
+      if (!e->prob_hit || p->threshold < e->prob_threshold)
+        e->prob_threshold = p->threshold;
+      e->prob_hit = 1;
+    }
+    return hit ? TS_VERDICT_SAMPLED : TS_VERDICT_NOT_SAMPLED;
+  }
+  case TG_TS_SPAN_COUNT:
+    hit = t->span_count >= (uint64_t)p->min_spans &&
+          (p->max_spans == 0 || t->span_count <= (uint64_t)p->max_spans);
+    break;
+  case TG_TS_RATE_LIMITING:
+  case TG_TS_BYTES_LIMITING: {
+    if (p->rate_index < 0 || p->rate_index >= e->lim->n)
+      break;
+    int spans = p->type == TG_TS_RATE_LIMITING;
+    hit = bucket_take(&e->lim->items[p->rate_index],
+                      spans ? p->spans_per_second : p->bytes_per_second, p->burst_capacity,
+                      spans ? t->span_count : t->wire_bytes, e->now_ms);
+    break;
+  }
+  case TG_TS_AND:
+  case TG_TS_DROP:
+    hit = 1;
+    for (size_t i = 0; i < p->n_subs && hit; i++)
+      hit = sampled(evaluate(e, &p->subs[i]));
+    if (p->type == TG_TS_DROP)
+      return hit ? TS_VERDICT_DROPPED : TS_VERDICT_NOT_SAMPLED;
+    break;
+  case TG_TS_NOT:
+    hit = p->n_subs && !sampled(evaluate(e, &p->subs[0]));
+    break;
+  case TG_TS_COMPOSITE:
+    return evaluate_composite(e, p);
+  }
+  return hit ? TS_VERDICT_SAMPLED : TS_VERDICT_NOT_SAMPLED;
+}
+
+ts_decision ts_policy_decide(const tg_ts_conf *conf, const ts_trace *t, ts_limiters *limiters,
+                             uint64_t now_ms, int64_t now_unix_s, uint8_t *verdicts) {
+  const tg_ts_policies *ps = &conf->policies;
+  ts_decision d = {0};
+  eval e = {.t = t, .lim = limiters, .now_ms = now_ms, .now_s = now_unix_s};
+  if (verdicts)
+    memset(verdicts, TS_VERDICT_NOT_SAMPLED, ps->n);
+  int dropped = 0, keep = 0;
+  /* drop policies first, as the Collector orders them */
+  for (size_t i = 0; i < ps->n && !dropped; i++) {
+    if (ps->items[i].type != TG_TS_DROP)
+      continue;
+    int v = evaluate(&e, &ps->items[i]);
+    if (verdicts)
+      verdicts[i] = (uint8_t)v;
+    dropped = v == TS_VERDICT_DROPPED;
+  }
+  for (size_t i = 0; i < ps->n && !dropped; i++) {
+    const tg_ts_policy *p = &ps->items[i];
+    if (p->type == TG_TS_DROP)
+      continue;
+    int v = evaluate(&e, p);
+    if (verdicts)
+      verdicts[i] = (uint8_t)v;
+    if (sampled(v)) {
+      keep = 1;
+      e.other_hit |= p->type != TG_TS_PROBABILISTIC;
+      if (conf->sample_on_first_match)
+        break;
+    }
+  }
+  /* an upstream debug flag keeps the trace whatever the policies said */
+  d.keep = t->debug || (keep && !dropped);
+  d.debug = t->debug && (!keep || dropped);
+  d.by_probabilistic_only = d.keep && !t->debug && e.prob_hit && !e.other_hit;
+  d.threshold = e.prob_threshold;
+  return d;
+}

@@ -1,0 +1,263 @@
+/* A shard: ingest, bounds, decisions and output for the traces of one worker (see
+ * ts_shard.h). The order of checks for an arriving span is the Collector's: a trace
+ * still buffered takes it; otherwise the decision caches answer (kept: forward now,
+ * dropped: discard); otherwise it starts a new trace, decided after decision_wait. */
+#include "ts_shard.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <string.h>
+
+#include "tg_clock.h"
+#include "ts_prob.h"
+#include "ts_wire.h"
+
+/* Kept spans are handed on in batches of about this many. */
+#define FLUSH_SPANS 8192
+
+int ts_shard_init(ts_shard *sh, const tg_ts_conf *conf, const ts_leaves *leaves,
+                  ts_limiters *limiters, ts_metrics *metrics, tg_kept_traces *kept,
+                  size_t max_traces, size_t max_bytes, ts_deliver_fn deliver, void *ctx) {
+  memset(sh, 0, sizeof *sh);
+  sh->conf = conf;
+  sh->leaves = leaves;
+  sh->limiters = limiters;
+  sh->metrics = metrics;
+  sh->kept = kept;
+  sh->max_traces = max_traces ? max_traces : 1;
+  sh->max_bytes = max_bytes;
+  sh->deliver = deliver;
+  sh->deliver_ctx = ctx;
+  ts_emitter_init(&sh->out);
+  size_t expect = sh->max_traces < 65536 ? sh->max_traces : 65536;
+  if (ts_store_init(&sh->store, expect) != 0 ||
+      ts_cache_init(&sh->sampled, (size_t)conf->sampled_cache_size) != 0 ||
+      ts_cache_init(&sh->not_sampled, (size_t)conf->non_sampled_cache_size) != 0)
+    return -1;
+  if (!(sh->match_data = pcre2_match_data_create(1, NULL)))
+    return -1;
+  return 0;
+}
+
+void ts_shard_free(ts_shard *sh) {
+  ts_store_free(&sh->store);
+  ts_cache_free(&sh->sampled);
+  ts_cache_free(&sh->not_sampled);
+  ts_emitter_free(&sh->out);
+  pcre2_match_data_free(sh->match_data);
+  sh->match_data = NULL;
+}
+
+/* Keeps the gauges equal to the sum over shards: each shard adds its own change. */
+static void report_gauges(ts_shard *sh) {
+  size_t traces = sh->store.n_traces, bytes = sh->store.bytes;
+  tg_metric_add(sh->metrics->traces_in_memory, (int64_t)traces - (int64_t)sh->reported_traces);
+  tg_metric_add(sh->metrics->bytes_in_memory, (int64_t)bytes - (int64_t)sh->reported_bytes);
+  sh->reported_traces = traces;
+  sh->reported_bytes = bytes;
+}
+
+void ts_shard_flush(ts_shard *sh) {
+  size_t lost = 0;
+  tg_batch *b = ts_emit_take(&sh->out, &lost);
+  tg_metric_add(sh->metrics->lost_spans, (int64_t)lost);
+  if (b)
+    sh->deliver(sh->deliver_ctx, b);
+  report_gauges(sh);
+}
+
+static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger) {
+  ts_metrics *m = sh->metrics;
+  uint8_t verdicts_small[32];
+  uint8_t *verdicts = sh->conf->policies.n <= sizeof verdicts_small ? verdicts_small : NULL;
+  ts_decision d = ts_policy_decide(sh->conf, t, sh->limiters, now_ms,
+                                   (int64_t)(tg_clock_unix_nano() / 1000000000u), verdicts);
+  if (trigger == TS_TRIGGER_SHUTDOWN && sh->conf->drop_pending_traces_on_shutdown)
+    d.keep = 0;
+  static const int metric_of[] = {[TS_VERDICT_SAMPLED] = TS_POLICY_SAMPLED,
+                                  [TS_VERDICT_NOT_SAMPLED] = TS_POLICY_NOT_SAMPLED,
+                                  [TS_VERDICT_DROPPED] = TS_POLICY_DROPPED};
+  for (size_t i = 0; verdicts && i < sh->conf->policies.n && i < m->n_policies; i++)
+    tg_metric_add(m->policy[i][metric_of[verdicts[i]]], 1);
+  int outcome = d.keep ? TS_OUT_SAMPLED : TS_OUT_NOT_SAMPLED;
+  tg_metric_add(m->decided[trigger][outcome], 1);
+  tg_metric_add(m->spans_out[outcome], t->span_count);
+  if (trigger == TS_TRIGGER_WAIT) {
+    uint64_t due = t->arrival_ms + sh->conf->decision_wait_ms;
+    ts_hist_observe(&m->decision_lag, now_ms > due ? (double)(now_ms - due) / 1000.0 : 0);
+  }
+  if (d.keep) {
+    char th[16];
+    const char *th_hex = NULL;
+    if (d.by_probabilistic_only) {
+      tg_ts_threshold_hex(d.threshold, th);
+      th_hex = th;
+    }
+    if (d.debug)
+      tg_metric_add(m->debug_kept, 1);
+    if (ts_emit_trace(&sh->out, &sh->store, t, th_hex) != 0)
+      tg_metric_add(m->lost_spans, t->span_count);
+    ts_cache_put(&sh->sampled, t->id, now_ms);
+    tg_kept_traces_add(sh->kept, t->id);
+  } else {
+    ts_cache_put(&sh->not_sampled, t->id, now_ms);
+  }
+  ts_store_remove(&sh->store, t);
+  if (sh->out.spans >= FLUSH_SPANS)
+    ts_shard_flush(sh);
+}
+
+/* Decides the oldest traces while a bound is exceeded. */
+static void enforce_bounds(ts_shard *sh, uint64_t now_ms) {
+  while (sh->store.oldest) {
+    int bound;
+    if (sh->store.n_traces > sh->max_traces)
+      bound = TS_BOUND_TRACES;
+    else if (sh->max_bytes && sh->store.bytes > sh->max_bytes)
+      bound = TS_BOUND_MEMORY;
+    else
+      return;
+    tg_metric_add(sh->metrics->early[bound], 1);
+    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY);
+  }
+}
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+typedef struct cur_header {
+  uint32_t id;
+  const uint8_t *rs, *ss;
+  size_t rs_len, ss_len;
+  uint64_t mask;
+} cur_header;
+
+/* The current header holds a reference of its own, so deciding a trace early (which
+ * may drop the last span reference) cannot free it while spans still arrive under it. */
+static void leave_header(ts_shard *sh, cur_header *h) {
+  if (h->id != TS_NO_HEADER && --sh->store.headers[h->id].refs == 0)
+    ts_store_release_header(&sh->store, h->id);
+  h->id = TS_NO_HEADER;
+}
+
+static void enter_header(ts_shard *sh, cur_header *h) {
+  h->id = ts_store_intern_header(&sh->store, h->rs, h->rs_len, h->ss, h->ss_len);
+  h->mask = 0;
+  if (h->id == TS_NO_HEADER)
+    return;
+  ts_header *e = &sh->store.headers[h->id];
+  e->refs++;
+  if (!e->mask_known) {
+    /* the Resource is field 1 of the ResourceSpans prefix */
+    ts_reader r = ts_reader_of(h->rs, h->rs_len);
+    ts_field f;
+    e->leaf_mask = 0;
+    while (ts_next_field(&r, &f) == 1)
+      if (f.number == 1 && f.wire_type == TS_WT_LEN)
+        e->leaf_mask |= ts_resource_leaf_mask(f.data, f.len, sh->leaves, sh->match_data);
+    e->mask_known = 1;
+  }
+  h->mask = e->leaf_mask;
+}
+
+static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const uint8_t *span,
+                      size_t len, uint64_t now_ms) {
+  ts_span_info info;
+  if (ts_span_inspect(span, len, sh->leaves, sh->match_data, &info) != 0)
+    info = (ts_span_info){0}; /* the receiver's scan accepted it: keep it, decide on id */
+  info.leaf_mask |= h->mask;
+  ts_trace *t = ts_store_find(&sh->store, id);
+  uint64_t when;
+  if (!t) {
+    if (ts_cache_has(&sh->sampled, id, &when)) {
+      tg_metric_add(sh->metrics->late[TS_LATE_SAMPLED], 1);
+      ts_hist_observe(&sh->metrics->late_age, (double)(now_ms - when) / 1000.0);
+      if (ts_emit_span(&sh->out, h->rs, h->rs_len, h->ss, h->ss_len, span, len) != 0)
+        tg_metric_add(sh->metrics->lost_spans, 1);
+      return;
+    }
+    if (ts_cache_has(&sh->not_sampled, id, &when)) {
+      tg_metric_add(sh->metrics->late[TS_LATE_NOT_SAMPLED], 1);
+      ts_hist_observe(&sh->metrics->late_age, (double)(now_ms - when) / 1000.0);
+      return;
+    }
+  }
+  if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms)) {
+    /* out of memory: make room by deciding the oldest, then try once more */
+    if (sh->store.oldest) {
+      tg_metric_add(sh->metrics->early[TS_BOUND_MEMORY], 1);
+      decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY);
+    }
+    if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms))
+      tg_metric_add(sh->metrics->lost_spans, 1);
+  }
+}
+
+void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
+  const uint8_t *p = msg->data, *end = msg->data + msg->len;
+  cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
+  static const uint8_t empty[1];
+  h.rs = h.ss = empty;
+  while (p < end) {
+    uint8_t kind = *p++;
+    uint64_t a, b;
+    if (kind == TS_REC_HEADER) {
+      if (read_varint(&p, end, &a) || a > (uint64_t)(end - p))
+        break;
+      const uint8_t *rs = p;
+      p += a;
+      if (read_varint(&p, end, &b) || b > (uint64_t)(end - p))
+        break;
+      leave_header(sh, &h);
+      h.rs = rs;
+      h.rs_len = (size_t)a;
+      h.ss = p;
+      h.ss_len = (size_t)b;
+      p += b;
+      enter_header(sh, &h);
+    } else if (kind == TS_REC_SPAN) {
+      if (end - p < 16)
+        break;
+      const uint8_t *id = p;
+      p += 16;
+      if (read_varint(&p, end, &a) || a > (uint64_t)(end - p))
+        break;
+      tg_metric_add(sh->metrics->spans_received, 1);
+      take_span(sh, &h, id, p, (size_t)a, now_ms);
+      p += a;
+      enforce_bounds(sh, now_ms);
+    } else {
+      break; /* the slicer wrote it: cannot happen */
+    }
+  }
+  leave_header(sh, &h);
+}
+
+size_t ts_shard_decide_due(ts_shard *sh, uint64_t now_ms) {
+  size_t n = 0;
+  while (sh->store.oldest && sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms <= now_ms) {
+    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_WAIT);
+    n++;
+  }
+  return n;
+}
+
+void ts_shard_decide_all(ts_shard *sh, uint64_t now_ms) {
+  while (sh->store.oldest)
+    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_SHUTDOWN);
+}
+
+uint64_t ts_shard_next_due(const ts_shard *sh) {
+  return sh->store.oldest ? sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms
+                          : UINT64_MAX;
+}

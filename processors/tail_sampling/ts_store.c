@@ -1,0 +1,295 @@
+/* The shard's trace buffer (see ts_store.h). Growth of a trace's record buffer is by a
+ * quarter (not doubling), because slack counts against the memory budget and most traces
+ * arrive in a few requests; the hash table grows by doubling when it gets full. */
+#include "ts_store.h"
+
+#include <string.h>
+
+#include "tg_alloc.h"
+#include "ts_wire.h"
+
+static size_t id_hash(const uint8_t id[16]) {
+  uint64_t v;
+  memcpy(&v, id + 8, sizeof v); /* the random half of a W3C trace id */
+  uint64_t u;
+  memcpy(&u, id, sizeof u);
+  v ^= u * UINT64_C(0x9e3779b97f4a7c15);
+  return (size_t)(v ^ (v >> 31));
+}
+
+static uint64_t bytes_hash(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (size_t i = 0; i < alen; i++)
+    h = (h ^ a[i]) * UINT64_C(1099511628211);
+  h = (h ^ 0xff) * UINT64_C(1099511628211);
+  for (size_t i = 0; i < blen; i++)
+    h = (h ^ b[i]) * UINT64_C(1099511628211);
+  return h;
+}
+
+int ts_store_init(ts_store *s, size_t expected_traces) {
+  memset(s, 0, sizeof *s);
+  size_t n = 64;
+  while (n < expected_traces && n < ((size_t)1 << 26))
+    n <<= 1;
+  s->buckets = tg_calloc(n, sizeof *s->buckets);
+  s->header_bucket_mask = 255;
+  s->header_buckets = tg_malloc((s->header_bucket_mask + 1) * sizeof *s->header_buckets);
+  if (!s->buckets || !s->header_buckets) {
+    tg_free(s->buckets);
+    tg_free(s->header_buckets);
+    return -1;
+  }
+  memset(s->header_buckets, 0xff, (s->header_bucket_mask + 1) * sizeof *s->header_buckets);
+  s->bucket_mask = n - 1;
+  s->free_header = TS_NO_HEADER;
+  s->bytes = n * sizeof *s->buckets + (s->header_bucket_mask + 1) * sizeof *s->header_buckets;
+  return 0;
+}
+
+void ts_store_free(ts_store *s) {
+  while (s->oldest)
+    ts_store_remove(s, s->oldest);
+  for (size_t i = 0; i < s->n_headers; i++)
+    tg_free(s->headers[i].bytes);
+  tg_free(s->headers);
+  tg_free(s->header_buckets);
+  tg_free(s->buckets);
+  memset(s, 0, sizeof *s);
+}
+
+/* Keeps header chains short when a shard sees many distinct resources. */
+static void grow_header_table(ts_store *s) {
+  size_t n = (s->header_bucket_mask + 1) * 4;
+  uint32_t *b = tg_malloc(n * sizeof *b);
+  if (!b)
+    return;
+  memset(b, 0xff, n * sizeof *b);
+  for (uint32_t i = 0; i < s->n_headers; i++) {
+    ts_header *e = &s->headers[i];
+    if (!e->bytes)
+      continue;
+    e->next = b[e->hash & (n - 1)];
+    b[e->hash & (n - 1)] = i;
+  }
+  s->bytes += (n - (s->header_bucket_mask + 1)) * sizeof *b;
+  tg_free(s->header_buckets);
+  s->header_buckets = b;
+  s->header_bucket_mask = n - 1;
+}
+
+uint32_t ts_store_intern_header(ts_store *s, const uint8_t *rs, size_t rs_len,
+                                const uint8_t *ss, size_t ss_len) {
+  if (rs_len > UINT32_MAX / 2 || ss_len > UINT32_MAX / 2)
+    return TS_NO_HEADER;
+  uint64_t h = bytes_hash(rs, rs_len, ss, ss_len);
+  if (s->n_headers > 2 * (s->header_bucket_mask + 1) && s->header_bucket_mask < (1u << 22))
+    grow_header_table(s);
+  uint32_t *bucket = &s->header_buckets[h & s->header_bucket_mask];
+  for (uint32_t i = *bucket; i != TS_NO_HEADER; i = s->headers[i].next) {
+    ts_header *e = &s->headers[i];
+    if (e->hash == h && e->rs_len == rs_len && e->ss_len == ss_len &&
+        memcmp(e->bytes, rs, rs_len) == 0 && memcmp(e->bytes + rs_len, ss, ss_len) == 0)
+      return i;
+  }
+  uint32_t id = s->free_header;
+  if (id == TS_NO_HEADER) {
+    if (s->n_headers == s->cap_headers) {
+      size_t cap = s->cap_headers ? s->cap_headers * 2 : 16;
+      ts_header *grown = tg_realloc(s->headers, cap * sizeof *grown);
+      if (!grown)
+        return TS_NO_HEADER;
+      s->bytes += (cap - s->cap_headers) * sizeof *grown;
+      s->headers = grown;
+      s->cap_headers = cap;
+    }
+    id = (uint32_t)s->n_headers++;
+  } else {
+    s->free_header = s->headers[id].next;
+  }
+  ts_header *e = &s->headers[id];
+  memset(e, 0, sizeof *e);
+  e->bytes = tg_malloc(rs_len + ss_len ? rs_len + ss_len : 1);
+  if (!e->bytes) {
+    e->next = s->free_header;
+    s->free_header = id;
+    return TS_NO_HEADER;
+  }
+  memcpy(e->bytes, rs, rs_len);
+  memcpy(e->bytes + rs_len, ss, ss_len);
+  e->rs_len = (uint32_t)rs_len;
+  e->ss_len = (uint32_t)ss_len;
+  e->hash = h;
+  e->next = *bucket;
+  *bucket = id;
+  s->bytes += rs_len + ss_len;
+  return id;
+}
+
+void ts_store_release_header(ts_store *s, uint32_t id) {
+  ts_header *e = &s->headers[id];
+  if (!e->bytes || e->refs)
+    return;
+  uint32_t *link = &s->header_buckets[e->hash & s->header_bucket_mask];
+  while (*link != id)
+    link = &s->headers[*link].next;
+  *link = e->next;
+  s->bytes -= e->rs_len + e->ss_len;
+  tg_free(e->bytes);
+  e->bytes = NULL;
+  e->next = s->free_header;
+  s->free_header = id;
+}
+
+ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]) {
+  for (ts_trace *t = s->buckets[id_hash(id) & s->bucket_mask]; t; t = t->hnext)
+    if (memcmp(t->id, id, 16) == 0)
+      return t;
+  return NULL;
+}
+
+static void grow_table(ts_store *s) {
+  size_t n = (s->bucket_mask + 1) * 2;
+  ts_trace **b = tg_calloc(n, sizeof *b);
+  if (!b)
+    return; /* keep the smaller table: chains get longer, nothing breaks */
+  for (ts_trace *t = s->oldest; t; t = t->newer) {
+    size_t i = id_hash(t->id) & (n - 1);
+    t->hnext = b[i];
+    b[i] = t;
+  }
+  s->bytes += (n - (s->bucket_mask + 1)) * sizeof *b;
+  tg_free(s->buckets);
+  s->buckets = b;
+  s->bucket_mask = n - 1;
+}
+
+static ts_trace *new_trace(ts_store *s, const uint8_t id[16], uint64_t now_ms) {
+  if (s->n_traces > s->bucket_mask && s->bucket_mask < ((size_t)1 << 26))
+    grow_table(s);
+  ts_trace *t = tg_calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  memcpy(t->id, id, 16);
+  t->arrival_ms = now_ms;
+  t->min_start = UINT64_MAX;
+  size_t i = id_hash(id) & s->bucket_mask;
+  t->hnext = s->buckets[i];
+  s->buckets[i] = t;
+  t->older = s->newest;
+  if (s->newest)
+    s->newest->newer = t;
+  else
+    s->oldest = t;
+  s->newest = t;
+  s->n_traces++;
+  s->bytes += sizeof *t;
+  return t;
+}
+
+ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
+                            const uint8_t *span, size_t len, const ts_span_info *info,
+                            uint64_t now_ms) {
+  if (len > UINT32_MAX / 4)
+    return NULL;
+  ts_trace *t = ts_store_find(s, trace_id);
+  int created = 0;
+  if (!t) {
+    if (!(t = new_trace(s, trace_id, now_ms)))
+      return NULL;
+    created = 1;
+  }
+  size_t need = ts_varint_size(header) + ts_varint_size(len) + len;
+  if ((size_t)t->len + need > UINT32_MAX / 2)
+    goto fail;
+  if (t->len + need > t->cap) {
+    size_t cap = t->cap + t->cap / 4;
+    if (cap < t->len + need)
+      cap = t->len + need;
+    uint8_t *grown = tg_realloc(t->records, cap);
+    if (!grown)
+      goto fail;
+    s->bytes += cap - t->cap;
+    t->records = grown;
+    t->cap = (uint32_t)cap;
+  }
+  uint8_t *p = t->records + t->len;
+  p += ts_put_varint(p, header);
+  p += ts_put_varint(p, len);
+  memcpy(p, span, len);
+  t->len += (uint32_t)need;
+  if (header != TS_NO_HEADER)
+    s->headers[header].refs++;
+  t->span_count++;
+  t->wire_bytes += ts_len_field_size(len);
+  t->leaf_mask |= info->leaf_mask;
+  t->status_bits |= (uint8_t)(1u << info->status);
+  t->debug |= (uint8_t)info->debug;
+  if (info->start_unix_nano && info->start_unix_nano < t->min_start)
+    t->min_start = info->start_unix_nano;
+  if (info->end_unix_nano > t->max_end)
+    t->max_end = info->end_unix_nano;
+  return t;
+fail:
+  if (created)
+    ts_store_remove(s, t);
+  return NULL;
+}
+
+int ts_trace_next_record(const ts_trace *t, size_t *offset, uint32_t *header,
+                         const uint8_t **span, size_t *len) {
+  if (*offset >= t->len)
+    return 0;
+  /* records are written by ts_store_add_span: well-formed by construction */
+  ts_reader r = ts_reader_of(t->records + *offset, t->len - *offset);
+  uint64_t h = 0, n = 0;
+  int shift = 0;
+  while (r.p < r.end) {
+    uint8_t b = *r.p++;
+    h |= (uint64_t)(b & 0x7f) << shift;
+    shift += 7;
+    if (!(b & 0x80))
+      break;
+  }
+  shift = 0;
+  while (r.p < r.end) {
+    uint8_t b = *r.p++;
+    n |= (uint64_t)(b & 0x7f) << shift;
+    shift += 7;
+    if (!(b & 0x80))
+      break;
+  }
+  *header = (uint32_t)h;
+  *span = r.p;
+  *len = (size_t)n;
+  *offset = (size_t)(r.p + n - t->records);
+  return 1;
+}
+
+size_t ts_trace_cost(const ts_trace *t) { return sizeof *t + t->cap; }
+
+void ts_store_remove(ts_store *s, ts_trace *t) {
+  size_t off = 0, len;
+  uint32_t header;
+  const uint8_t *span;
+  while (ts_trace_next_record(t, &off, &header, &span, &len)) {
+    if (header != TS_NO_HEADER && --s->headers[header].refs == 0)
+      ts_store_release_header(s, header);
+  }
+  ts_trace **link = &s->buckets[id_hash(t->id) & s->bucket_mask];
+  while (*link != t)
+    link = &(*link)->hnext;
+  *link = t->hnext;
+  if (t->older)
+    t->older->newer = t->newer;
+  else
+    s->oldest = t->newer;
+  if (t->newer)
+    t->newer->older = t->older;
+  else
+    s->newest = t->older;
+  s->n_traces--;
+  s->bytes -= ts_trace_cost(t);
+  tg_free(t->records);
+  tg_free(t);
+}

@@ -1,0 +1,94 @@
+/* One shard's buffer of traces waiting for a decision.
+ *
+ * Spans are kept as their OTLP wire bytes, appended to one growable record buffer per
+ * trace: [varint header id][varint length][Span bytes]. A header is the encoded
+ * resource and scope a span arrived under (ResourceSpans without its scope_spans, and
+ * ScopeSpans without its spans); headers are interned per shard with a reference count,
+ * so a resource with many attributes is stored once, not once per trace. That keeps the
+ * buffer within about 1.2x of the spans' OTLP wire size (docs/BENCHMARKS.md).
+ *
+ * Traces sit in a hash table by ID and in a FIFO list by arrival: decision_wait is the
+ * same for every trace, so the oldest trace is always the next one due, and "decide the
+ * oldest early" is how both memory bounds (traces, bytes) are enforced.
+ *
+ * Not thread-safe: a shard and its store belong to one worker thread. */
+#ifndef TG_TS_STORE_H
+#define TG_TS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ts_span.h"
+
+#define TS_NO_HEADER UINT32_MAX
+
+typedef struct ts_header {
+  uint8_t *bytes;       /* rs_prefix then ss_prefix; NULL when the slot is free */
+  uint32_t rs_len, ss_len;
+  uint64_t hash;
+  uint64_t leaf_mask;   /* resource-attribute leaves; valid when mask_known */
+  int mask_known;
+  uint32_t refs;        /* span records pointing here */
+  uint32_t next;        /* hash chain, or free list */
+} ts_header;
+
+typedef struct ts_trace ts_trace;
+struct ts_trace {
+  uint8_t id[16];
+  ts_trace *hnext;
+  ts_trace *older, *newer;
+  uint64_t arrival_ms;       /* monotonic ms of the first span */
+  uint64_t min_start, max_end; /* unix nano over the spans */
+  uint64_t leaf_mask;
+  uint64_t wire_bytes;       /* OTLP size of the spans (for bytes_limiting) */
+  uint32_t span_count;
+  uint32_t len, cap;         /* record bytes */
+  uint8_t status_bits;       /* 1 << TS_STATUS_* seen */
+  uint8_t debug;             /* a span asked to be kept (sampling.priority >= 1) */
+  uint8_t *records;
+};
+
+typedef struct ts_store {
+  ts_trace **buckets;
+  size_t bucket_mask;
+  ts_trace *oldest, *newest;
+  size_t n_traces;
+  size_t bytes;              /* everything this store allocated for traces and headers */
+  ts_header *headers;
+  size_t n_headers, cap_headers;
+  uint32_t *header_buckets;  /* TS_NO_HEADER-terminated chains */
+  size_t header_bucket_mask;
+  uint32_t free_header;
+} ts_store;
+
+/* Sizes the hash table for about expected_traces. Returns 0, or -1 on ENOMEM. */
+int ts_store_init(ts_store *s, size_t expected_traces);
+void ts_store_free(ts_store *s); /* frees every trace and header */
+
+/* The id of an identical header, or a new one holding a copy of the bytes;
+ * TS_NO_HEADER on ENOMEM. The header lives while span records reference it: a header
+ * with no spans yet is freed by ts_store_release_header. */
+uint32_t ts_store_intern_header(ts_store *s, const uint8_t *rs, size_t rs_len,
+                                const uint8_t *ss, size_t ss_len);
+void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferenced */
+
+ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
+
+/* Appends one span (its bytes copied) to its trace, creating the trace (newest) when it
+ * is not buffered. Returns the trace, or NULL on ENOMEM (nothing changed). */
+ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
+                            const uint8_t *span, size_t len, const ts_span_info *info,
+                            uint64_t now_ms);
+
+/* Unlinks the trace and frees it with its records (header references dropped). */
+void ts_store_remove(ts_store *s, ts_trace *t);
+
+/* Walks a trace's records: start with *offset = 0; returns 1 with the next record, 0 at
+ * the end. */
+int ts_trace_next_record(const ts_trace *t, size_t *offset, uint32_t *header,
+                         const uint8_t **span, size_t *len);
+
+/* Bytes a trace costs in the store, as counted in ts_store.bytes. */
+size_t ts_trace_cost(const ts_trace *t);
+
+#endif

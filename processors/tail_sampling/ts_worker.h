@@ -1,0 +1,40 @@
+/* A worker thread and the shard it owns. The loop thread posts messages into the
+ * worker's inbox (a list behind the worker's own mutex: one short critical section per
+ * batch, never per span); the worker ingests them, decides traces as they fall due and
+ * hands kept spans back through the processor's deliver callback. Between inbox drains
+ * it sleeps on a condition variable until the next trace is due, so the decision timer
+ * is never behind ingest by more than one message. */
+#ifndef TG_TS_WORKER_H
+#define TG_TS_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "ts_shard.h"
+
+typedef struct ts_worker {
+  pthread_t thread;
+  int started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  ts_msg *head, *tail;      /* inbox, guarded by lock */
+  int stopping;             /* guarded by lock: decide everything, then exit */
+  atomic_int exited;
+  atomic_size_t *inbox_bytes; /* the processor's in-flight byte count */
+  void (*on_exit)(void *ctx);
+  void *exit_ctx;
+  ts_shard shard;
+} ts_worker;
+
+/* Initialises the inbox (the shard is set up by the caller). Returns 0 or -1. */
+int ts_worker_init(ts_worker *w, atomic_size_t *inbox_bytes, void (*on_exit)(void *),
+                   void *ctx);
+int ts_worker_start(ts_worker *w);
+/* Queues a message (the worker frees it). */
+void ts_worker_post(ts_worker *w, ts_msg *msg);
+/* Asks the worker to decide every trace and exit; on_exit is called from its thread. */
+void ts_worker_request_stop(ts_worker *w);
+/* Joins the thread (after on_exit) and frees the inbox and shard. Safe if never started. */
+void ts_worker_destroy(ts_worker *w);
+
+#endif
