@@ -29,7 +29,10 @@ int ts_shard_init(ts_shard *sh, const tg_ts_conf *conf, const ts_leaves *leaves,
   sh->deliver = deliver;
   sh->deliver_ctx = ctx;
   ts_emitter_init(&sh->out);
-  size_t expect = sh->max_traces < 65536 ? sh->max_traces : 65536;
+  /* the table grows by doubling; start from the Collector's sizing hint when given */
+  size_t expect = (size_t)conf->expected_new_traces_per_sec * (conf->decision_wait_ms / 1000 + 1);
+  if (expect > sh->max_traces)
+    expect = sh->max_traces;
   if (ts_store_init(&sh->store, expect) != 0 ||
       ts_cache_init(&sh->sampled, (size_t)conf->sampled_cache_size) != 0 ||
       ts_cache_init(&sh->not_sampled, (size_t)conf->non_sampled_cache_size) != 0)

@@ -30,7 +30,7 @@ static uint64_t bytes_hash(const uint8_t *a, size_t alen, const uint8_t *b, size
 int ts_store_init(ts_store *s, size_t expected_traces) {
   memset(s, 0, sizeof *s);
   size_t n = 64;
-  while (n < expected_traces && n < ((size_t)1 << 26))
+  while (n < expected_traces && n < ((size_t)1 << 20))
     n <<= 1;
   s->buckets = tg_calloc(n, sizeof *s->buckets);
   s->header_bucket_mask = 255;

@@ -1,0 +1,566 @@
+/* tail_sampling: thresholds and tracestate, configuration, policy rules, and a shard
+ * driven with explicit time (no threads, no sleeping). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "tg_alloc.h"
+#include "tg_error.h"
+#include "ts_cache.h"
+#include "ts_prob.h"
+#include "ts_shard.h"
+#include "ts_slice.h"
+#include "ts_test_util.h"
+
+/* ---- consistent probability ------------------------------------------------------ */
+
+static void test_threshold(void **state) {
+  (void)state;
+  char hex[16];
+  assert_true(tg_ts_threshold(10, 4) == (UINT64_C(0xe666) << 40));
+  tg_ts_threshold_hex(tg_ts_threshold(10, 4), hex);
+  assert_string_equal(hex, "e666");
+  tg_ts_threshold_hex(tg_ts_threshold(50, 4), hex);
+  assert_string_equal(hex, "8");
+  tg_ts_threshold_hex(tg_ts_threshold(100, 4), hex);
+  assert_string_equal(hex, "0");
+  assert_true(tg_ts_threshold(0, 4) == TG_TS_MAX_ADJUSTED);
+  tg_ts_threshold_hex(tg_ts_threshold(1, 4), hex); /* near 1 - p = 1: more digits */
+  assert_string_equal(hex, "fd70a");
+  uint8_t id[16] = {0};
+  id[9] = 0xe6;
+  id[10] = 0x66;
+  assert_true(tg_ts_randomness(id, NULL) == (UINT64_C(0xe666) << 40));
+  assert_true(tg_ts_randomness(id, "salt") != tg_ts_randomness(id, NULL));
+  assert_true(tg_ts_randomness(id, "salt") == tg_ts_randomness(id, "salt"));
+}
+
+static void test_tracestate(void **state) {
+  (void)state;
+  char out[TG_TS_TRACESTATE_MAX];
+  static const struct { const char *in, *want; } t[] = {
+      {"", "ot=th:e666"},
+      {"vendor=a", "ot=th:e666,vendor=a"},
+      {"a=1,ot=th:8;rv:abcdefabcdefab,b=2", "ot=th:e666;rv:abcdefabcdefab,a=1,b=2"},
+      {" ot=p:3 , x=y ", "ot=th:e666;p:3,x=y"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+    int n = tg_ts_tracestate_set_th(t[i].in, strlen(t[i].in), "e666", out, sizeof out);
+    assert_true(n > 0);
+    assert_string_equal(out, t[i].want);
+  }
+  assert_int_equal(tg_ts_tracestate_set_th("abc", 3, "e666", out, 8), -1);
+}
+
+/* ---- configuration ---------------------------------------------------------------- */
+
+static void expect_problem(const char *yaml, const char *needle) {
+  tg_ts_conf conf;
+  tg_diag diag;
+  size_t n = ts_test_conf(yaml, &conf, &diag);
+  int found = 0;
+  for (size_t i = 0; i < diag.n; i++)
+    found |= strstr(diag.lines[i], needle) != NULL;
+  if (!n || !found) {
+    tg_diag_print(&diag, stdout);
+    fail_msg("expected a problem containing \"%s\"", needle);
+  }
+  tg_conf_release(tg_ts_conf_keys, TG_TS_CONF_N_KEYS, &conf);
+  tg_diag_free(&diag);
+}
+
+static void test_conf_collector_policies_load(void **state) {
+  (void)state;
+  /* the Collector README's policy list, unchanged */
+  const char *yaml =
+      "decision_wait: 10s\nnum_traces: 100\nexpected_new_traces_per_sec: 10\n"
+      "decision_cache: {sampled_cache_size: 100000, non_sampled_cache_size: 100000}\n"
+      "sample_on_first_match: false\n"
+      "policies:\n"
+      "  - {name: test-policy-1, type: always_sample}\n"
+      "  - {name: test-policy-2, type: latency, latency: {threshold_ms: 5000, upper_threshold_ms: 10000}}\n"
+      "  - {name: test-policy-3, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50, max_value: 100}}\n"
+      "  - {name: test-policy-4, type: probabilistic, probabilistic: {sampling_percentage: 10}}\n"
+      "  - {name: test-policy-5, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}\n"
+      "  - {name: test-policy-6, type: string_attribute, string_attribute: {key: key2, values: [value1, value2]}}\n"
+      "  - {name: test-policy-7, type: string_attribute, string_attribute: {key: key2, values: [value1, val*], enabled_regex_matching: true, cache_max_size: 10}}\n"
+      "  - {name: test-policy-8, type: rate_limiting, rate_limiting: {spans_per_second: 35}}\n"
+      "  - {name: test-policy-9, type: string_attribute, string_attribute: {key: http.url, values: [\\/health, \\/metrics], enabled_regex_matching: true, invert_match: true}}\n"
+      "  - {name: test-policy-10, type: span_count, span_count: {min_spans: 2, max_spans: 20}}\n"
+      "  - {name: test-policy-11, type: trace_state, trace_state: {key: key3, values: [value1, value2]}}\n"
+      "  - {name: test-policy-12, type: boolean_attribute, boolean_attribute: {key: key4, value: true}}\n"
+      "  - {name: test-policy-13, type: bytes_limiting, bytes_limiting: {bytes_per_second: 10240, burst_capacity: 20480}}\n"
+      "  - {name: test-policy-14, type: trace_flags}\n"
+      "  - name: and-policy-1\n    type: and\n    and:\n      and_sub_policy:\n"
+      "        - {name: test-and-policy-1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50, max_value: 100}}\n"
+      "        - {name: test-and-policy-2, type: string_attribute, string_attribute: {key: key2, values: [value1, value2]}}\n"
+      "  - name: drop-policy-1\n    type: drop\n    drop:\n      drop_sub_policy:\n"
+      "        - {name: test-drop-policy-1, type: string_attribute, string_attribute: {key: url.path, values: [\\/health, \\/metrics], enabled_regex_matching: true}}\n"
+      "  - name: composite-policy-1\n    type: composite\n    composite:\n"
+      "      max_total_spans_per_second: 1000\n      policy_order: [test-composite-policy-1, test-composite-policy-2, test-composite-policy-3]\n"
+      "      composite_sub_policy:\n"
+      "        - {name: test-composite-policy-1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50}}\n"
+      "        - {name: test-composite-policy-2, type: string_attribute, string_attribute: {key: key2, values: [value1, value2]}}\n"
+      "        - {name: test-composite-policy-3, type: always_sample}\n"
+      "      rate_allocation:\n        - {policy: test-composite-policy-1, percent: 50}\n"
+      "        - {policy: test-composite-policy-2, percent: 25}\n";
+  tg_ts_conf conf;
+  tg_diag diag;
+  size_t n = ts_test_conf(yaml, &conf, &diag);
+  if (n)
+    tg_diag_print(&diag, stdout);
+  assert_int_equal(n, 0);
+  assert_int_equal(conf.policies.n, 17);
+  assert_true(conf.decision_wait_ms == 10000);
+  const tg_ts_policy *comp = &conf.policies.items[16];
+  assert_int_equal(comp->type, TG_TS_COMPOSITE);
+  assert_true(comp->sub_allocation[0] == 500 && comp->sub_allocation[1] == 250 &&
+              comp->sub_allocation[2] == 0);
+  tg_conf_release(tg_ts_conf_keys, TG_TS_CONF_N_KEYS, &conf);
+  tg_diag_free(&diag);
+}
+
+static void test_conf_errors_have_positions(void **state) {
+  (void)state;
+  expect_problem("policies:\n  - {name: a, type: sometimes}\n",
+                 "test.yaml:2:21: tail_sampling: policies[0]: unknown policy type \"sometimes\"");
+  expect_problem("policies:\n  - {name: a, type: latency, latency: {treshold_ms: 5}}\n",
+                 "unknown key \"treshold_ms\" (valid keys: threshold_ms, upper_threshold_ms)");
+  expect_problem("policies:\n  - {name: a, type: string_attribute, string_attribute: {key: k, "
+                 "values: [\"(\"], enabled_regex_matching: true}}\n",
+                 "does not compile");
+  expect_problem("policies:\n  - name: c\n    type: composite\n    composite:\n"
+                 "      max_total_spans_per_second: 10\n      composite_sub_policy: [{name: x, type: always_sample}]\n"
+                 "      rate_allocation: [{policy: y, percent: 10}]\n",
+                 "\"y\" is not a composite_sub_policy name");
+  expect_problem("policies:\n  - {name: p, type: probabilistic, probabilistic: {sampling_percentage: 101}}\n",
+                 "out of range");
+  expect_problem("decision_wait: 10\npolicies: []\n", "decision_wait");
+  expect_problem("num_traces: 0\npolicies:\n  - {name: a, type: always_sample}\n", "num_traces");
+  expect_problem("{}\n", "at least one policy is required");
+}
+
+/* ---- policy rules over trace summaries -------------------------------------------- */
+
+typedef struct decided {
+  const char *yaml;
+  tg_ts_conf conf;
+  tg_diag diag;
+  ts_leaves leaves;
+  ts_limiters lim;
+} decided;
+
+static void load(decided *d, const char *yaml) {
+  d->yaml = yaml;
+  if (ts_test_conf(yaml, &d->conf, &d->diag)) {
+    tg_diag_print(&d->diag, stdout);
+    fail_msg("config did not load");
+  }
+  ts_leaves_collect(&d->conf.policies, &d->leaves);
+  assert_int_equal(ts_limiters_init(&d->lim, d->conf.policies.n_rates), 0);
+}
+
+static void unload(decided *d) {
+  ts_limiters_free(&d->lim);
+  tg_conf_release(tg_ts_conf_keys, TG_TS_CONF_N_KEYS, &d->conf);
+  tg_diag_free(&d->diag);
+}
+
+static ts_trace trace_of(uint64_t duration_ms, uint32_t spans, uint64_t leaves) {
+  ts_trace t;
+  memset(&t, 0, sizeof t);
+  t.min_start = UINT64_C(1700000000000000000);
+  t.max_end = t.min_start + duration_ms * 1000000u;
+  t.span_count = spans;
+  t.leaf_mask = leaves;
+  return t;
+}
+
+static int keep(decided *d, const ts_trace *t) {
+  return ts_policy_decide(&d->conf, t, &d->lim, 1000, 1, NULL).keep;
+}
+
+static void test_latency_bounds(void **state) {
+  (void)state;
+  decided d;
+  load(&d, "policies: [{name: l, type: latency, latency: {threshold_ms: 100}}]\n");
+  ts_trace t = trace_of(99, 1, 0);
+  assert_false(keep(&d, &t));
+  t = trace_of(100, 1, 0); /* inclusive without an upper bound */
+  assert_true(keep(&d, &t));
+  unload(&d);
+  load(&d, "policies: [{name: l, type: latency, latency: {threshold_ms: 100, upper_threshold_ms: 200}}]\n");
+  t = trace_of(100, 1, 0); /* (threshold, upper] */
+  assert_false(keep(&d, &t));
+  t = trace_of(200, 1, 0);
+  assert_true(keep(&d, &t));
+  t = trace_of(201, 1, 0);
+  assert_false(keep(&d, &t));
+  unload(&d);
+}
+
+static void test_combinators_and_drop(void **state) {
+  (void)state;
+  decided d;
+  /* leaf 0 = status ERROR, leaf 1 = string attribute; drop beats any keep */
+  load(&d, "policies:\n"
+           "  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n"
+           "  - name: no-health\n    type: drop\n    drop:\n      drop_sub_policy:\n"
+           "        - {name: h, type: string_attribute, string_attribute: {key: url.path, values: [/health]}}\n"
+           "  - name: big-and-slow\n    type: and\n    and:\n      and_sub_policy:\n"
+           "        - {name: big, type: span_count, span_count: {min_spans: 10}}\n"
+           "        - {name: slow, type: latency, latency: {threshold_ms: 50}}\n"
+           "  - name: not-small\n    type: not\n    not:\n      not_sub_policy: {name: s, type: span_count, span_count: {min_spans: 1, max_spans: 100}}\n");
+  ts_trace t = trace_of(1, 1, 1u << 0);
+  assert_true(keep(&d, &t));
+  t = trace_of(1, 1, (1u << 0) | (1u << 1)); /* error on /health: dropped */
+  assert_false(keep(&d, &t));
+  t = trace_of(60, 10, 0);
+  assert_true(keep(&d, &t));
+  t = trace_of(40, 10, 0);
+  assert_false(keep(&d, &t));
+  t = trace_of(1, 101, 0); /* not(1..100) */
+  assert_true(keep(&d, &t));
+  t = trace_of(1, 1, 1u << 1);
+  t.debug = 1; /* an upstream debug flag overrides even a drop */
+  ts_decision dec = ts_policy_decide(&d.conf, &t, &d.lim, 0, 0, NULL);
+  assert_true(dec.keep && dec.debug);
+  unload(&d);
+}
+
+static void test_invert_is_plain_negation(void **state) {
+  (void)state;
+  decided d;
+  load(&d, "policies:\n"
+           "  - {name: not-health, type: string_attribute, string_attribute: {key: url.path, values: [/health], invert_match: true}}\n"
+           "  - {name: all, type: always_sample}\n");
+  ts_trace t = trace_of(1, 1, 1u << 0); /* matches /health: inverted → not sampled by it */
+  uint8_t v[2];
+  ts_decision dec = ts_policy_decide(&d.conf, &t, &d.lim, 0, 0, v);
+  assert_int_equal(v[0], TS_VERDICT_NOT_SAMPLED);
+  assert_true(dec.keep); /* but no veto: always_sample still keeps it */
+  unload(&d);
+}
+
+static void test_rate_limits_and_composite(void **state) {
+  (void)state;
+  decided d;
+  load(&d, "policies: [{name: r, type: rate_limiting, rate_limiting: {spans_per_second: 10}}]\n");
+  ts_trace t = trace_of(1, 5, 0);
+  int kept = 0;
+  for (int i = 0; i < 10; i++) /* burst 2 x 10 = 20 spans at the same instant */
+    kept += ts_policy_decide(&d.conf, &t, &d.lim, 5000, 0, NULL).keep;
+  assert_int_equal(kept, 4);
+  assert_true(ts_policy_decide(&d.conf, &t, &d.lim, 5500, 0, NULL).keep); /* +5 tokens */
+  unload(&d);
+  load(&d, "policies:\n  - name: c\n    type: composite\n    composite:\n"
+           "      max_total_spans_per_second: 100\n"
+           "      composite_sub_policy:\n"
+           "        - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n"
+           "        - {name: rest, type: always_sample}\n"
+           "      rate_allocation: [{policy: errors, percent: 50}, {policy: rest, percent: 10}]\n");
+  ts_trace err = trace_of(1, 20, 1u << 0), ok = trace_of(1, 5, 0);
+  int e = 0, o = 0;
+  for (int i = 0; i < 5; i++) {
+    e += ts_policy_decide(&d.conf, &err, &d.lim, 0, 7, NULL).keep;
+    o += ts_policy_decide(&d.conf, &ok, &d.lim, 0, 7, NULL).keep;
+  }
+  assert_int_equal(e, 2); /* 50 spans/s for errors: two traces of 20 */
+  assert_int_equal(o, 2); /* 10 spans/s for the rest */
+  assert_true(ts_policy_decide(&d.conf, &ok, &d.lim, 0, 8, NULL).keep); /* next second */
+  unload(&d);
+}
+
+static void test_probabilistic_marks_only_when_alone(void **state) {
+  (void)state;
+  decided d;
+  load(&d, "policies:\n"
+           "  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n"
+           "  - {name: ten, type: probabilistic, probabilistic: {sampling_percentage: 10}}\n");
+  ts_trace t = trace_of(1, 1, 0);
+  t.id[9] = 0xff; /* R above T */
+  ts_decision dec = ts_policy_decide(&d.conf, &t, &d.lim, 0, 0, NULL);
+  assert_true(dec.keep && dec.by_probabilistic_only);
+  assert_true(dec.threshold == (UINT64_C(0xe666) << 40));
+  t.leaf_mask = 1; /* and an error: kept with certainty, no threshold */
+  dec = ts_policy_decide(&d.conf, &t, &d.lim, 0, 0, NULL);
+  assert_true(dec.keep && !dec.by_probabilistic_only);
+  t.leaf_mask = 0;
+  t.id[9] = 0xe6; /* R just below T */
+  t.id[10] = 0x65;
+  assert_false(ts_policy_decide(&d.conf, &t, &d.lim, 0, 0, NULL).keep);
+  unload(&d);
+}
+
+/* ---- a shard, driven with explicit time ------------------------------------------- */
+
+typedef struct sink {
+  tg_batch *got[64];
+  size_t n;
+} sink;
+
+static void collect(void *ctx, tg_batch *b) {
+  sink *s = ctx;
+  assert_true(s->n < 64);
+  s->got[s->n++] = b;
+}
+
+static size_t sink_spans(sink *s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->n; i++)
+    n += s->got[i]->span_count;
+  return n;
+}
+
+static void sink_free(sink *s) {
+  for (size_t i = 0; i < s->n; i++)
+    tg_batch_free(s->got[i]);
+  s->n = 0;
+}
+
+typedef struct fixture {
+  decided d;
+  ts_metrics metrics;
+  ts_shard shard;
+  sink out;
+} fixture;
+
+static void fixture_up(fixture *f, const char *yaml, size_t max_traces, size_t max_bytes) {
+  memset(f, 0, sizeof *f);
+  load(&f->d, yaml);
+  ts_metrics_init(&f->metrics, NULL, "tail_sampling", &f->d.conf.policies);
+  assert_int_equal(ts_shard_init(&f->shard, &f->d.conf, &f->d.leaves, &f->d.lim, &f->metrics,
+                                 NULL, max_traces, max_bytes, collect, &f->out),
+                   0);
+}
+
+static void fixture_down(fixture *f) {
+  ts_shard_free(&f->shard);
+  sink_free(&f->out);
+  ts_metrics_destroy(&f->metrics);
+  unload(&f->d);
+}
+
+static void ingest(fixture *f, tg_batch *b, uint64_t now) {
+  ts_msg *m[1];
+  assert_int_equal(ts_slice_batch(b, 1, m), TG_OK);
+  tg_batch_free(b);
+  ts_shard_ingest(&f->shard, m[0], now);
+  ts_msg_free(m[0]);
+}
+
+#define WAIT_YAML "decision_wait: 1s\n"
+
+static void test_shard_waits_then_keeps_whole_traces(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, WAIT_YAML "policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]\n",
+             100, 0);
+  ts_test_span a[] = {{.trace = 1, .span = 1}, {.trace = 2, .span = 2}};
+  ts_test_span b[] = {{.trace = 1, .span = 3, .status = 2}, {.trace = 2, .span = 4, .status = 1}};
+  ingest(&f, ts_test_batch("front", a, 2), 0);
+  ingest(&f, ts_test_batch("back", b, 2), 500); /* another service, another request */
+  assert_int_equal(ts_shard_decide_due(&f.shard, 999), 0);
+  assert_int_equal(ts_shard_decide_due(&f.shard, 1000), 2);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(f.out.n, 1);
+  tg_batch *got = f.out.got[0];
+  assert_int_equal(got->span_count, 2); /* both spans of trace 1, none of trace 2 */
+  assert_int_equal(tg_batch_materialize(got), TG_OK);
+  assert_int_equal(got->request.n_resource_spans, 2); /* front and back resources */
+  for (size_t i = 0; i < got->request.n_resource_spans; i++) {
+    tg_span *s = got->request.resource_spans[i]->scope_spans[0]->spans[0];
+    assert_int_equal(s->trace_id.data[15], 1);
+    assert_string_equal(got->request.resource_spans[i]->scope_spans[0]->scope->name, "unit");
+  }
+  assert_int_equal(f.shard.store.n_traces, 0);
+  fixture_down(&f);
+}
+
+static void test_shard_late_spans_follow_cache(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, WAIT_YAML "decision_cache: {sampled_cache_size: 10, non_sampled_cache_size: 10}\n"
+             "policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]\n",
+             100, 0);
+  ts_test_span a[] = {{.trace = 1, .span = 1, .status = 2}, {.trace = 2, .span = 2}};
+  ingest(&f, ts_test_batch("svc", a, 2), 0);
+  ts_shard_decide_due(&f.shard, 1000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 1);
+  ts_test_span late[] = {{.trace = 1, .span = 5}, {.trace = 2, .span = 6}};
+  ingest(&f, ts_test_batch("svc", late, 2), 3000);
+  assert_int_equal(f.shard.store.n_traces, 0); /* neither became a new trace */
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 2); /* the kept trace's late span went straight on */
+  assert_int_equal(tg_metric_get(&f.metrics.late_age.buckets[3]), 2); /* 1 s < age <= 2 s */
+  fixture_down(&f);
+  /* without caches a late span starts the trace anew */
+  fixture_up(&f, WAIT_YAML "policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]\n",
+             100, 0);
+  ingest(&f, ts_test_batch("svc", a, 2), 0);
+  ts_shard_decide_due(&f.shard, 1000);
+  ingest(&f, ts_test_batch("svc", late, 2), 3000);
+  assert_int_equal(f.shard.store.n_traces, 2);
+  fixture_down(&f);
+}
+
+static void test_shard_bounds_decide_early(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, WAIT_YAML "policies: [{name: all, type: always_sample}]\n", 3, 0);
+  ts_test_span s[10];
+  for (int i = 0; i < 10; i++)
+    s[i] = (ts_test_span){.trace = (uint8_t)(i + 1), .span = (uint8_t)i};
+  ingest(&f, ts_test_batch("svc", s, 10), 0);
+  assert_int_equal(f.shard.store.n_traces, 3);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 7); /* decided early and kept, not lost */
+  ts_shard_decide_all(&f.shard, 1);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 10);
+  fixture_down(&f);
+  /* the byte budget: each trace costs a few hundred bytes here */
+  fixture_up(&f, WAIT_YAML "policies: [{name: all, type: always_sample}]\n", 1000, 3072);
+  ingest(&f, ts_test_batch("svc", s, 10), 0);
+  assert_true(f.shard.store.bytes <= 3072);
+  assert_true(f.shard.store.n_traces > 0);
+  assert_true(f.shard.store.n_traces < 10);
+  fixture_down(&f);
+}
+
+static void test_shard_threshold_in_tracestate(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, WAIT_YAML "policies: [{name: ten, type: probabilistic, probabilistic: {sampling_percentage: 10}}]\n",
+             100, 0);
+  ts_test_span s[] = {{.trace = 1, .trace_high = UINT64_C(0x00ff000000000000), .span = 1,
+                       .trace_state = "vendor=x"},
+                      {.trace = 2, .trace_high = UINT64_C(0x0011000000000000), .span = 2}};
+  ingest(&f, ts_test_batch("svc", s, 2), 0);
+  ts_shard_decide_due(&f.shard, 1000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 1);
+  tg_batch *got = f.out.got[0];
+  assert_int_equal(tg_batch_materialize(got), TG_OK);
+  tg_span *sp = got->request.resource_spans[0]->scope_spans[0]->spans[0];
+  assert_string_equal(sp->trace_state, "ot=th:e666,vendor=x");
+  assert_string_equal(sp->name, "op");
+  fixture_down(&f);
+}
+
+static void test_attribute_leaves_on_wire(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, WAIT_YAML "policies:\n"
+             "  - {name: vip, type: string_attribute, string_attribute: {key: tier, values: ['gold.*'], enabled_regex_matching: true}}\n"
+             "  - {name: big, type: numeric_attribute, numeric_attribute: {key: items, min_value: 100}}\n"
+             "  - {name: svc, type: string_attribute, string_attribute: {key: service.name, values: [billing]}}\n",
+             100, 0);
+  ts_test_span s[] = {{.trace = 1, .span = 1, .attr_key = "tier", .attr_str = "gold-plus"},
+                      {.trace = 2, .span = 2, .attr_key = "tier", .attr_str = "silver"},
+                      {.trace = 3, .span = 3, .attr_key = "items", .attr_int = 150, .has_int = 1},
+                      {.trace = 4, .span = 4, .attr_key = "items", .attr_int = 99, .has_int = 1}};
+  ingest(&f, ts_test_batch("shop", s, 4), 0);
+  ts_test_span r[] = {{.trace = 5, .span = 5}};
+  ingest(&f, ts_test_batch("billing", r, 1), 0); /* resource attribute */
+  ts_shard_decide_due(&f.shard, 1000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 3);
+  int seen[6] = {0};
+  for (size_t i = 0; i < f.out.n; i++) {
+    tg_batch *b = f.out.got[i];
+    assert_int_equal(tg_batch_materialize(b), TG_OK);
+    for (size_t k = 0; k < b->request.n_resource_spans; k++)
+      seen[b->request.resource_spans[k]->scope_spans[0]->spans[0]->trace_id.data[15]] = 1;
+  }
+  assert_true(seen[1] && !seen[2] && seen[3] && !seen[4] && seen[5]);
+  fixture_down(&f);
+}
+
+/* Emitted output is wire segments: slicing it again must give the same spans back. */
+static void test_wire_round_trip_and_memory_ratio(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, "decision_wait: 1s\npolicies: [{name: all, type: always_sample}]\n", 100000, 0);
+  enum { TRACES = 500, PER = 4 };
+  static ts_test_span s[TRACES * PER];
+  for (int i = 0; i < TRACES * PER; i++)
+    s[i] = (ts_test_span){.trace = (uint8_t)(i / PER), .trace_high = (uint64_t)(i / PER) << 20,
+                          .span = (uint8_t)i, .attr_key = "http.route",
+                          .attr_str = "/api/v1/orders/{id}/items", .status = 1};
+  tg_batch *b = ts_test_batch("orders", s, TRACES * PER);
+  size_t wire = tg_batch_encoded_size(b);
+  ingest(&f, b, 0);
+  double ratio = (double)f.shard.store.bytes / (double)wire;
+  printf("# buffered %zu bytes for %zu wire bytes: %.3fx\n", f.shard.store.bytes, wire, ratio);
+  assert_true(ratio <= 1.5);
+  ts_shard_decide_all(&f.shard, 1000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), TRACES * PER);
+  /* feed the output (wire segments) into a fresh shard */
+  fixture g;
+  fixture_up(&g, "decision_wait: 1s\npolicies: [{name: all, type: always_sample}]\n", 100000, 0);
+  for (size_t i = 0; i < f.out.n; i++) {
+    assert_true(f.out.got[i]->n_wire > 0);
+    ingest(&g, f.out.got[i], 0);
+  }
+  f.out.n = 0;
+  assert_int_equal(g.shard.store.n_traces, TRACES);
+  ts_shard_decide_all(&g.shard, 1000);
+  ts_shard_flush(&g.shard);
+  assert_int_equal(sink_spans(&g.out), TRACES * PER);
+  size_t out_wire = 0;
+  for (size_t i = 0; i < g.out.n; i++)
+    out_wire += tg_batch_encoded_size(g.out.got[i]);
+  assert_true(out_wire >= wire && out_wire < wire * 2); /* a header per trace, no more */
+  fixture_down(&g);
+  fixture_down(&f);
+}
+
+static void test_cache_forgets_oldest(void **state) {
+  (void)state;
+  ts_cache c;
+  assert_int_equal(ts_cache_init(&c, 3), 0);
+  uint8_t id[16] = {0};
+  for (int i = 1; i <= 4; i++) {
+    id[15] = (uint8_t)i;
+    ts_cache_put(&c, id, (uint64_t)i);
+  }
+  uint64_t when = 0;
+  id[15] = 1;
+  assert_false(ts_cache_has(&c, id, NULL));
+  id[15] = 4;
+  assert_true(ts_cache_has(&c, id, &when));
+  assert_true(when == 4);
+  ts_cache_free(&c);
+  assert_int_equal(ts_cache_init(&c, 0), 0);
+  ts_cache_put(&c, id, 1);
+  assert_false(ts_cache_has(&c, id, NULL));
+  ts_cache_free(&c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_threshold),
+      cmocka_unit_test(test_tracestate),
+      cmocka_unit_test(test_conf_collector_policies_load),
+      cmocka_unit_test(test_conf_errors_have_positions),
+      cmocka_unit_test(test_latency_bounds),
+      cmocka_unit_test(test_combinators_and_drop),
+      cmocka_unit_test(test_invert_is_plain_negation),
+      cmocka_unit_test(test_rate_limits_and_composite),
+      cmocka_unit_test(test_probabilistic_marks_only_when_alone),
+      cmocka_unit_test(test_shard_waits_then_keeps_whole_traces),
+      cmocka_unit_test(test_shard_late_spans_follow_cache),
+      cmocka_unit_test(test_shard_bounds_decide_early),
+      cmocka_unit_test(test_shard_threshold_in_tracestate),
+      cmocka_unit_test(test_attribute_leaves_on_wire),
+      cmocka_unit_test(test_wire_round_trip_and_memory_ratio),
+      cmocka_unit_test(test_cache_forgets_oldest),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
