@@ -276,8 +276,37 @@ static void test_env_errors_reported_with_others(void **state) {
                 "c.yaml:8:12: exporters::debug: ratio: \"2\" is out of range [0, 1]\n");
 }
 
+/* The fakes plus the real components the embedded default uses that have no fake (their
+ * create is never called: these tests only load configurations). */
+extern const tg_component tg_processor_tail_sampling;
+static const tg_component *const default_registry[] = {
+    &tg_processor_tail_sampling,
+    NULL,
+};
+
+static const tg_component *const *fakes_and_defaults(void) {
+  static const tg_component *all[64];
+  size_t n = 0;
+  for (size_t i = 0; fake_registry[i]; i++)
+    all[n++] = fake_registry[i];
+  for (size_t i = 0; default_registry[i]; i++)
+    all[n++] = default_registry[i];
+  all[n] = NULL;
+  return all;
+}
+
+/* 1-based line of the first line of the embedded default containing needle. */
+static int default_line_of(const char *needle) {
+  const char *hit = strstr(tg_default_config_yaml, needle);
+  int line = 1;
+  for (const char *p = tg_default_config_yaml; hit && p < hit; p++)
+    line += *p == '\n';
+  return hit ? line : -1;
+}
+
 static void test_default_config_with_fakes(void **state) {
   (void)state;
+  const tg_component *const *registry = fakes_and_defaults();
   unsetenv("TAILGATE_LOG_LEVEL");
   setenv("TAILGATE_OTLP_GRPC_ENDPOINT", "127.0.0.1:5317", 1);
   setenv("TAILGATE_METRICS_ADDRESS", "", 1);
@@ -285,7 +314,7 @@ static void test_default_config_with_fakes(void **state) {
   tg_diag_init(&d);
   tg_config *cfg = tg_config_load_text_with_registry(
       "<embedded default>", tg_default_config_yaml, strlen(tg_default_config_yaml),
-      fake_registry, &d);
+      registry, &d);
   assert_string_equal(fake_diag_text(&d), "");
   assert_non_null(cfg);
   const tg_config_component *otlp = tg_config_find(cfg, TG_RECEIVER, "otlp");
@@ -301,11 +330,14 @@ static void test_default_config_with_fakes(void **state) {
   unsetenv("TAILGATE_METRICS_ADDRESS");
   setenv("TAILGATE_LOG_LEVEL", "loud", 1);
   cfg = tg_config_load_text_with_registry("<embedded default>", tg_default_config_yaml,
-                                          strlen(tg_default_config_yaml), fake_registry, &d);
+                                          strlen(tg_default_config_yaml), registry, &d);
   assert_null(cfg);
-  assert_string_equal(fake_diag_text(&d),
-                      "<embedded default>:20:14: service: telemetry.logs.level: \"loud\" is not "
-                      "one of: debug, info, warn, error\n");
+  char want[256];
+  snprintf(want, sizeof want,
+           "<embedded default>:%d:14: service: telemetry.logs.level: \"loud\" is not "
+           "one of: debug, info, warn, error\n",
+           default_line_of("      level: "));
+  assert_string_equal(fake_diag_text(&d), want);
   unsetenv("TAILGATE_LOG_LEVEL");
   tg_diag_free(&d);
 }
