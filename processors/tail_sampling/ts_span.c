@@ -122,6 +122,13 @@ static int key_is(const ts_field *key, const char *want) {
 /* Evaluates one KeyValue against the attribute leaves; sets *debug for sampling.priority. */
 static uint64_t attribute_mask(const uint8_t *kv, size_t len, const ts_leaves *leaves,
                                void *match_data, int *debug) {
+  /* Fast path when only sampling.priority matters: a KeyValue whose key comes first (as
+   * every encoder writes it) and is not that key needs no parsing. */
+  static const size_t debug_len = sizeof DEBUG_KEY - 1;
+  if (!leaves->any_attribute && len >= 2 && kv[0] == (KV_KEY << 3 | TS_WT_LEN) &&
+      !(kv[1] & 0x80) && (kv[1] != debug_len || len < 2 + debug_len ||
+                          memcmp(kv + 2, DEBUG_KEY, debug_len) != 0))
+    return 0;
   ts_reader r = ts_reader_of(kv, len);
   ts_field f, key = {0}, value = {0};
   int have_key = 0, have_value = 0;

@@ -30,8 +30,73 @@ static inline ts_reader ts_reader_of(const uint8_t *data, size_t len) {
   return (ts_reader){data, data + len};
 }
 
-/* Reads the next field. Returns 1 on a field, 0 at the end, -1 on malformed input. */
-int ts_next_field(ts_reader *r, ts_field *f);
+static inline int ts_read_varint_(ts_reader *r, uint64_t *out) {
+  if (r->p < r->end && !(*r->p & 0x80)) { /* the common one-byte case */
+    *out = *r->p++;
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (r->p >= r->end)
+      return -1;
+    uint8_t b = *r->p++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Reads the next field. Returns 1 on a field, 0 at the end, -1 on malformed input.
+ * Inline: span inspection calls it for every field of every span. */
+static inline int ts_next_field(ts_reader *r, ts_field *f) {
+  if (r->p >= r->end)
+    return 0;
+  f->start = r->p;
+  uint64_t tag;
+  if (ts_read_varint_(r, &tag) || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
+    return -1;
+  f->number = (uint32_t)(tag >> 3);
+  f->wire_type = (int)(tag & 7);
+  f->data = NULL;
+  f->len = 0;
+  f->value = 0;
+  switch (f->wire_type) {
+  case TS_WT_VARINT:
+    if (ts_read_varint_(r, &f->value))
+      return -1;
+    break;
+  case TS_WT_I64:
+    if (r->end - r->p < 8)
+      return -1;
+    for (int i = 7; i >= 0; i--)
+      f->value = (f->value << 8) | r->p[i];
+    r->p += 8;
+    break;
+  case TS_WT_I32:
+    if (r->end - r->p < 4)
+      return -1;
+    for (int i = 3; i >= 0; i--)
+      f->value = (f->value << 8) | r->p[i];
+    r->p += 4;
+    break;
+  case TS_WT_LEN: {
+    uint64_t len;
+    if (ts_read_varint_(r, &len) || len > (uint64_t)(r->end - r->p))
+      return -1;
+    f->data = r->p;
+    f->len = (size_t)len;
+    r->p += len;
+    break;
+  }
+  default: /* groups (3, 4) are not used by OTLP */
+    return -1;
+  }
+  f->total = (size_t)(r->p - f->start);
+  return 1;
+}
 
 /* Bytes needed for v as a varint, and writes it at out (returns bytes written). */
 size_t ts_varint_size(uint64_t v);
