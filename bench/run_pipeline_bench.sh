@@ -14,6 +14,8 @@
 #   --keep          keep the work directory (configs, logs) and print its path
 #   after --        extra tg_loadgen options (--connections, --rate, --spans-per-request, ...)
 # Environment: BATCH_SIZE (8192), BATCH_TIMEOUT (200ms), READY_TIMEOUT seconds (20),
+#   TAIL_SAMPLING=1: put tail_sampling (errors, > 1 s, 10 %; decision_wait 1s) before batch;
+#   the drain then waits until the sink's count settles instead of for every span,
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
 set -euo pipefail
 
@@ -48,6 +50,9 @@ if [ -z "$LOADGEN" ] || [ ! -x "$LOADGEN" ]; then
 fi
 
 BATCH_SIZE=${BATCH_SIZE:-8192}
+TAIL_SAMPLING=${TAIL_SAMPLING:-0}
+PIPELINE_PROCESSORS=batch
+[ "$TAIL_SAMPLING" = 1 ] && PIPELINE_PROCESSORS="tail_sampling, batch"
 BATCH_TIMEOUT=${BATCH_TIMEOUT:-200ms}
 READY_TIMEOUT=${READY_TIMEOUT:-20}
 PERF_OPTS=${PERF_OPTS:--F 499 --call-graph dwarf,16384}
@@ -104,13 +109,21 @@ service:
 EOF
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
-processors: {batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}}
+processors:
+  batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}
+  tail_sampling:
+    decision_wait: 1s
+    num_traces: 1000000
+    policies:
+      - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+      - {name: slow, type: latency, latency: {threshold_ms: 1000}}
+      - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}
 exporters: {otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
 extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
 service:
   extensions: [health_check]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
-  pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+  pipelines: {traces: {receivers: [otlp], processors: [$PIPELINE_PROCESSORS], exporters: [otlp]}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.
@@ -187,10 +200,18 @@ SPANS_OK=$(json spans_ok)
 
 # Drain: let the batch timeout fire and the exporter deliver, bounded at 10 s.
 DELIVERED=0
-for _ in $(seq 100); do
+STEADY=0
+for _ in $(seq 150); do
   SINK_NOW=$(metric_sum "$SINK_METRICS" tailgate_exporter_sent_spans_total)
+  PREV=$DELIVERED
   DELIVERED=$(( ${SINK_NOW:-0} - ${SINK_BEFORE:-0} ))
   [ "$DELIVERED" -ge "$SPANS_OK" ] && break
+  # sampling keeps a fraction: done when the count has not moved for 2 s
+  if [ "$TAIL_SAMPLING" = 1 ] && [ "$DELIVERED" -eq "$PREV" ]; then
+    STEADY=$((STEADY + 1)); [ "$STEADY" -ge 20 ] && break
+  else
+    STEADY=0
+  fi
   sleep 0.1
 done
 GW_T1=$(cpu_ticks "$GW_PID")
@@ -213,7 +234,7 @@ GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%
 echo "== tg_loadgen"
 sed '$d' "$WORK/loadgen.out"
 [ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
-echo "== pipeline: loadgen -> gateway (otlp grpc -> batch $BATCH_SIZE/$BATCH_TIMEOUT -> otlp) -> sink (otlp -> nop)"
+echo "== pipeline: loadgen -> gateway (otlp grpc -> $PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp) -> sink (otlp -> nop)"
 printf '%-34s %s\n' \
   "spans/s accepted by gateway" "$SPS" \
   "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \

@@ -1,6 +1,6 @@
 /* Recently kept traces (see tg_kept_traces.h): a direct-mapped table of 16-byte trace IDs
- * behind one mutex. The slot comes from the trace ID's random low bytes, so no hashing is
- * needed and adversarial IDs only evict each other. */
+ * behind one mutex, slotted by a hash of the whole ID (tg_trace_id.h), so IDs that vary in
+ * a few bytes only still spread; adversarial IDs only evict each other. */
 #include "tg_kept_traces.h"
 
 #include <pthread.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tg_alloc.h"
+#include "tg_trace_id.h"
 
 struct tg_kept_traces {
   pthread_mutex_t lock;
@@ -56,10 +57,7 @@ int tg_kept_traces_has_sampler(const tg_kept_traces *k) {
 }
 
 static size_t slot_of(const tg_kept_traces *k, const uint8_t id[16]) {
-  uint64_t low = 0;
-  for (int i = 8; i < 16; i++)
-    low = (low << 8) | id[i];
-  return (size_t)(low ^ (low >> 29)) & k->mask;
+  return (size_t)tg_trace_id_hash(id) & k->mask;
 }
 
 void tg_kept_traces_add(tg_kept_traces *k, const uint8_t trace_id[16]) {

@@ -5,14 +5,12 @@
 #include <string.h>
 
 #include "tg_alloc.h"
+#include "tg_trace_id.h"
 
 #define NONE UINT32_MAX
 
 static size_t slot_hash(const ts_cache *c, const uint8_t id[16]) {
-  uint64_t v;
-  memcpy(&v, id + 8, sizeof v);
-  v ^= v >> 29;
-  return (size_t)(v * UINT64_C(0xbf58476d1ce4e5b9) >> 17) & c->bucket_mask;
+  return (size_t)tg_trace_id_hash(id) & c->bucket_mask;
 }
 
 int ts_cache_init(ts_cache *c, size_t capacity) {

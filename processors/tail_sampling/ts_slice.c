@@ -7,6 +7,7 @@
 
 #include "tg_alloc.h"
 #include "tg_error.h"
+#include "tg_trace_id.h"
 #include "ts_wire.h"
 
 enum { RS_RESOURCE = 1, RS_SCOPE_SPANS = 2, RS_SCHEMA_URL = 3 };
@@ -14,11 +15,8 @@ enum { SS_SCOPE = 1, SS_SPANS = 2, SS_SCHEMA_URL = 3 };
 enum { SPAN_TRACE_ID = 1 };
 
 size_t ts_shard_of(const uint8_t id[16], size_t n) {
-  uint64_t v = 0;
-  for (int i = 8; i < 16; i++)
-    v = (v << 8) | id[i];
-  v *= UINT64_C(0x9e3779b97f4a7c15);
-  return (size_t)((v >> 32) % n);
+  /* the high bits: the tables inside a shard use the low ones */
+  return (size_t)((tg_trace_id_hash(id) >> 40) % n);
 }
 
 void ts_msg_free(ts_msg *msg) {

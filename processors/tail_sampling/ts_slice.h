@@ -11,7 +11,7 @@
 #include "tg_batch.h"
 #include "ts_msg.h"
 
-/* Shard of a trace ID among n (uses the ID's random low half). */
+/* Shard of a trace ID among n (a hash of all 16 bytes). */
 size_t ts_shard_of(const uint8_t trace_id[16], size_t n);
 
 /* Fills out[0..n_shards) with a message per shard that has spans (NULL otherwise).

@@ -6,16 +6,10 @@
 #include <string.h>
 
 #include "tg_alloc.h"
+#include "tg_trace_id.h"
 #include "ts_wire.h"
 
-static size_t id_hash(const uint8_t id[16]) {
-  uint64_t v;
-  memcpy(&v, id + 8, sizeof v); /* the random half of a W3C trace id */
-  uint64_t u;
-  memcpy(&u, id, sizeof u);
-  v ^= u * UINT64_C(0x9e3779b97f4a7c15);
-  return (size_t)(v ^ (v >> 31));
-}
+static size_t id_hash(const uint8_t id[16]) { return (size_t)tg_trace_id_hash(id); }
 
 static uint64_t bytes_hash(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
   uint64_t h = UINT64_C(14695981039346656037);

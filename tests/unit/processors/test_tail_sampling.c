@@ -521,6 +521,35 @@ static void test_wire_round_trip_and_memory_ratio(void **state) {
   fixture_down(&f);
 }
 
+/* IDs that vary in a few high bytes only (64-bit Jaeger IDs, counters) still spread over
+ * shards and hash buckets (the gateway once spent 80 % of its CPU walking one chain). */
+static void test_patterned_ids_spread(void **state) {
+  (void)state;
+  size_t per_shard[4] = {0};
+  ts_store st;
+  assert_int_equal(ts_store_init(&st, 4096), 0);
+  ts_span_info info = {0};
+  for (unsigned i = 0; i < 4096; i++) {
+    uint8_t id[16] = {0};
+    id[0] = (uint8_t)(i >> 8);
+    id[1] = (uint8_t)i;
+    per_shard[ts_shard_of(id, 4)]++;
+    assert_non_null(ts_store_add_span(&st, id, TS_NO_HEADER, (const uint8_t *)"", 0, &info, 0));
+  }
+  for (int k = 0; k < 4; k++)
+    assert_true(per_shard[k] > 900 && per_shard[k] < 1150);
+  size_t longest = 0;
+  for (size_t b = 0; b <= st.bucket_mask; b++) {
+    size_t n = 0;
+    for (ts_trace *t = st.buckets[b]; t; t = t->hnext)
+      n++;
+    if (n > longest)
+      longest = n;
+  }
+  assert_true(longest <= 8);
+  ts_store_free(&st);
+}
+
 static void test_cache_forgets_oldest(void **state) {
   (void)state;
   ts_cache c;
@@ -560,6 +589,7 @@ int main(void) {
       cmocka_unit_test(test_shard_threshold_in_tracestate),
       cmocka_unit_test(test_attribute_leaves_on_wire),
       cmocka_unit_test(test_wire_round_trip_and_memory_ratio),
+      cmocka_unit_test(test_patterned_ids_spread),
       cmocka_unit_test(test_cache_forgets_oldest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
