@@ -15,7 +15,9 @@
 #   after --        extra tg_loadgen options (--connections, --rate, --spans-per-request, ...)
 # Environment: BATCH_SIZE (8192), BATCH_TIMEOUT (200ms), READY_TIMEOUT seconds (20),
 #   TAIL_SAMPLING=1: put tail_sampling (errors, > 1 s, 10 %; decision_wait 1s) before batch;
-#   the drain then waits until the sink's count settles instead of for every span,
+#   the drain then waits until the sink's count settles instead of for every span;
+#   DECISION_WAIT (1s) sets its decision_wait; the buffer's size at the end of the load
+#   (traces, bytes) is printed,
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
 set -euo pipefail
 
@@ -51,6 +53,7 @@ fi
 
 BATCH_SIZE=${BATCH_SIZE:-8192}
 TAIL_SAMPLING=${TAIL_SAMPLING:-0}
+DECISION_WAIT=${DECISION_WAIT:-1s}
 PIPELINE_PROCESSORS=batch
 [ "$TAIL_SAMPLING" = 1 ] && PIPELINE_PROCESSORS="tail_sampling, batch"
 BATCH_TIMEOUT=${BATCH_TIMEOUT:-200ms}
@@ -112,7 +115,7 @@ receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
   batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}
   tail_sampling:
-    decision_wait: 1s
+    decision_wait: $DECISION_WAIT
     num_traces: 1000000
     policies:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
@@ -195,6 +198,12 @@ set -e
 GW_T1_LOAD=$(cpu_ticks "$GW_PID")
 RSS_LOAD_KB=$(status_kb "$GW_PID" VmRSS)
 LG_JSON=$(tail -n 1 "$WORK/loadgen.out")
+TS_TRACES=0
+TS_BYTES=0
+if [ "$TAIL_SAMPLING" = 1 ]; then
+  TS_TRACES=$(metric_sum "$GW_METRICS" tailgate_processor_tail_sampling_traces_in_memory)
+  TS_BYTES=$(metric_sum "$GW_METRICS" tailgate_processor_tail_sampling_bytes_in_memory)
+fi
 json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$LG_JSON" "$1"; }
 SPANS_OK=$(json spans_ok)
 
@@ -246,6 +255,10 @@ printf '%-34s %s\n' \
   "sink CPU seconds" "$SINK_CPU" \
   "loadgen CPU seconds" "$(json loadgen_cpu_s)" \
   "latency p50/p90/p99/max ms" "$(json p50_ms) / $(json p90_ms) / $(json p99_ms) / $(json max_ms)"
+if [ "$TAIL_SAMPLING" = 1 ]; then
+  printf '%-34s %s\n' "tail sampling buffer at end of load" \
+    "$TS_TRACES traces, $((TS_BYTES / 1048576)) MiB ($(awk -v b="$TS_BYTES" -v t="$TS_TRACES" 'BEGIN { if (t > 0) printf "%.0f", b / t; else print 0 }') bytes/trace)"
+fi
 if [ -n "$PERF_OUT" ]; then
   echo "perf data: gateway $PERF_OUT, sink $PERF_OUT.sink (perf report -i FILE --no-children)"
 fi
