@@ -54,9 +54,13 @@ static int is_thrift_type(const char *ct) {
     return 0;
   while (*ct == ' ')
     ct++;
+  static const char *const types[] = {"application/x-thrift",
+                                      "application/vnd.apache.thrift.binary"};
   size_t n = strcspn(ct, "; ");
-  return (n == 20 && !strncasecmp(ct, "application/x-thrift", n)) ||
-         (n == 35 && !strncasecmp(ct, "application/vnd.apache.thrift.binary", n));
+  for (size_t i = 0; i < 2; i++)
+    if (n == strlen(types[i]) && !strncasecmp(ct, types[i], n))
+      return 1;
+  return 0;
 }
 
 void tg_jaeger_http_handle(void *ctx, const tg_http_request *req, tg_http_response *resp) {
