@@ -356,7 +356,51 @@ typedef struct group {
   tg_resource_spans *rs;
   size_t cap_scopes;
   size_t *span_caps; /* capacity of each scope group's spans array */
+  size_t *hash;      /* open addressing over scope groups: index + 1, 0 = empty */
+  size_t hash_cap;   /* power of two, at least twice the number of scope groups */
 } group;
+
+static size_t scope_hash(const char *name, const char *version) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a over name, NUL, version */
+  for (const char *p = name ? name : ""; *p; p++)
+    h = (h ^ (uint8_t)*p) * 1099511628211ull;
+  h *= 1099511628211ull;
+  for (const char *p = version ? version : ""; *p; p++)
+    h = (h ^ (uint8_t)*p) * 1099511628211ull;
+  return (size_t)h;
+}
+
+/* The scope group of (name, version) in g, or n_scope_spans when there is none yet; the
+ * hash keeps a batch with many distinct scopes linear. */
+static size_t find_scope(const group *g, const char *name, const char *version) {
+  const tg_resource_spans *rs = g->rs;
+  if (!g->hash_cap)
+    return rs->n_scope_spans;
+  for (size_t i = scope_hash(name, version) & (g->hash_cap - 1);; i = (i + 1) & (g->hash_cap - 1)) {
+    if (!g->hash[i])
+      return rs->n_scope_spans;
+    const tg_scope *sc = rs->scope_spans[g->hash[i] - 1]->scope;
+    if (str_eq(sc->name, name) && str_eq(sc->version, version))
+      return g->hash[i] - 1;
+  }
+}
+
+static int hash_insert_all(conv *c, group *g, size_t cap) {
+  size_t *h = alloc(c, cap * sizeof *h);
+  if (!h)
+    return c->rc;
+  memset(h, 0, cap * sizeof *h);
+  for (size_t k = 0; k < g->rs->n_scope_spans; k++) {
+    const tg_scope *sc = g->rs->scope_spans[k]->scope;
+    size_t i = scope_hash(sc->name, sc->version) & (cap - 1);
+    while (h[i])
+      i = (i + 1) & (cap - 1);
+    h[i] = k + 1;
+  }
+  g->hash = h;
+  g->hash_cap = cap;
+  return TG_OK;
+}
 
 /* Grows an arena array to hold one more element (doubling; the old copy stays in the
  * arena until the batch goes, which bounds the waste by the final size). */
@@ -376,9 +420,10 @@ static void *grow(conv *c, void *old, size_t n, size_t *cap, size_t elem) {
 /* Appends span to the scope group of its otel.scope.name/version (made on first use). */
 static int add_to_scope(conv *c, group *g, const span_meta *m, tg_span *span) {
   tg_resource_spans *rs = g->rs;
-  for (size_t i = 0; i < rs->n_scope_spans; i++) {
+  size_t i = find_scope(g, m->scope_name, m->scope_version);
+  if (i < rs->n_scope_spans) {
     tg_scope_spans *ss = rs->scope_spans[i];
-    if (str_eq(ss->scope->name, m->scope_name) && str_eq(ss->scope->version, m->scope_version)) {
+    {
       tg_span **a = grow(c, ss->spans, ss->n_spans, &g->span_caps[i], sizeof *a);
       if (!a)
         return c->rc;
@@ -417,6 +462,12 @@ static int add_to_scope(conv *c, group *g, const span_meta *m, tg_span *span) {
   ss->n_spans = 1;
   g->span_caps[rs->n_scope_spans] = cap;
   rs->scope_spans[rs->n_scope_spans++] = ss;
+  if (rs->n_scope_spans * 2 > g->hash_cap)
+    return hash_insert_all(c, g, g->hash_cap ? g->hash_cap * 2 : 8);
+  size_t h = scope_hash(scope->name, scope->version) & (g->hash_cap - 1);
+  while (g->hash[h])
+    h = (h + 1) & (g->hash_cap - 1);
+  g->hash[h] = rs->n_scope_spans;
   return TG_OK;
 }
 
@@ -426,11 +477,14 @@ int tg_jaeger_to_otlp(tg_batch *batch, const tg_jaeger_batch *jb, size_t *invali
   *invalid = 0;
   if (!n)
     return TG_OK;
-  /* at most one group per span (each may carry its own process) plus the batch's */
+  /* at most one group per span (each may carry its own process) plus the batch's; a
+   * span's own process is its own group unless it is the previous span's, so grouping
+   * stays linear in the number of spans */
   group *groups = alloc(&c, (n + 1) * sizeof *groups);
   if (!groups)
     return c.rc;
   size_t n_groups = 0, added = 0;
+  group *batch_group = NULL;
   for (size_t i = 0; i < n; i++) {
     const tg_jaeger_span *js = jb->spans[i];
     if (!valid_id(&js->trace_id, TG_TRACE_ID_LEN) || !valid_id(&js->span_id, TG_SPAN_ID_LEN)) {
@@ -439,9 +493,10 @@ int tg_jaeger_to_otlp(tg_batch *batch, const tg_jaeger_batch *jb, size_t *invali
     }
     const tg_jaeger_process *proc = js->process ? js->process : jb->process;
     group *g = NULL;
-    for (size_t k = 0; k < n_groups && !g; k++)
-      if (groups[k].process == proc)
-        g = &groups[k];
+    if (proc == jb->process)
+      g = batch_group;
+    else if (n_groups && groups[n_groups - 1].process == proc)
+      g = &groups[n_groups - 1];
     if (!g) {
       g = &groups[n_groups++];
       memset(g, 0, sizeof *g);
@@ -452,6 +507,8 @@ int tg_jaeger_to_otlp(tg_batch *batch, const tg_jaeger_batch *jb, size_t *invali
       opentelemetry__proto__trace__v1__resource_spans__init(g->rs);
       if (!(g->rs->resource = convert_process(&c, proc)))
         return c.rc;
+      if (proc == jb->process)
+        batch_group = g;
     }
     span_meta meta = {0};
     tg_span *span = convert_span(&c, js, &meta);
