@@ -16,6 +16,7 @@
 #include "jaeger_from_otlp.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tg_error.h"
@@ -111,9 +112,22 @@ static void jvalue(jbuf *b, const tg_any_value *v, unsigned depth) {
   case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
     jput(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->int_value));
     return;
-  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-    jput(b, num, (size_t)snprintf(num, sizeof num, "%.17g", v->double_value));
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE: {
+    double d = v->double_value;
+    if (d != d || d - d != 0) { /* NaN and infinities have no JSON number */
+      jstr(b, d != d ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+      return;
+    }
+    /* the shortest of 15..17 digits that reads back as the same double */
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+      n = snprintf(num, sizeof num, "%.*g", prec, d);
+      if (strtod(num, NULL) == d)
+        break;
+    }
+    jput(b, num, (size_t)n);
     return;
+  }
   case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
     jput(b, "[", 1);
     for (size_t i = 0; v->array_value && i < v->array_value->n_values; i++) {
