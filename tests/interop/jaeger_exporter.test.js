@@ -16,7 +16,9 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { Thrift } = require('thriftrw');
 const { SpanKind, SpanStatusCode } = require('@opentelemetry/api');
-const { Gateway, waitFor } = require('./lib/gateway');
+const { spawn } = require('node:child_process');
+const { initTracer } = require('jaeger-client');
+const { BIN, Gateway, httpGet, waitFor } = require('./lib/gateway');
 const { freePorts } = require('./lib/ports');
 const { emitThrough, RESOURCE } = require('./lib/sdk');
 
@@ -272,4 +274,57 @@ test('both exporters deliver the SDK spans to Jaeger, field by field, after retr
     checkSpan(p, sdk, { micros: false });
     checkSpan(t, sdk, { micros: true });
   }
+});
+
+// The embedded default (no --config), every endpoint moved to a free port through its
+// environment variable: with TAILGATE_JAEGER_ENDPOINT set it exports to that collector
+// and says so at start-up; Jaeger spans in (jaeger-client, UDP) arrive as Jaeger out.
+test('embedded default: Jaeger in, Jaeger out when TAILGATE_JAEGER_ENDPOINT is set', async (t) => {
+  const [og, oh, jg, jh, health, metrics] = await freePorts(6);
+  const dgram = require('node:dgram');
+  const udp = [];
+  for (let i = 0; i < 2; i++) {
+    const s = dgram.createSocket('udp4');
+    await new Promise((r) => s.bind(0, '127.0.0.1', r));
+    udp.push(s);
+  }
+  const [compact, binary] = udp.map((s) => s.address().port);
+  await Promise.all(udp.map((s) => new Promise((r) => s.close(r))));
+  const env = {
+    ...process.env,
+    TAILGATE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${og}`,
+    TAILGATE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${oh}`,
+    TAILGATE_JAEGER_GRPC_ENDPOINT: `127.0.0.1:${jg}`,
+    TAILGATE_JAEGER_THRIFT_HTTP_ENDPOINT: `127.0.0.1:${jh}`,
+    TAILGATE_JAEGER_THRIFT_COMPACT_ENDPOINT: `127.0.0.1:${compact}`,
+    TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT: `127.0.0.1:${binary}`,
+    TAILGATE_HEALTH_ENDPOINT: `127.0.0.1:${health}`,
+    TAILGATE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
+    TAILGATE_JAEGER_ENDPOINT: `127.0.0.1:${gcol.port}`,
+  };
+  const proc = spawn(BIN, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (c) => { out += c; });
+  proc.stderr.on('data', (c) => { out += c; });
+  const exited = new Promise((r) => proc.on('exit', (code) => r(code)));
+  t.after(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } });
+  await waitFor(async () => (await httpGet(health, '/health/ready', 500)).status === 200,
+    { what: `the default gateway ready\n${out}` });
+  assert.match(out, new RegExp(`embedded default: exporting traces to the Jaeger collector at 127\\.0\\.0\\.1:${gcol.port}`));
+  const before = gcol.spans().length;
+  const tracer = initTracer({ serviceName: 'default-e2e', sampler: { type: 'const', param: 1 },
+    reporter: { agentHost: '127.0.0.1', agentPort: binary, flushIntervalMs: 50 } }, { logger: { info() {}, error() {} } });
+  const span = tracer.startSpan('through-the-default');
+  span.setTag('k', 'v');
+  span.finish();
+  await new Promise((r) => tracer.close(r));
+  await waitFor(() => gcol.spans().length > before, { what: 'the span at the Jaeger collector' });
+  const got = gcol.spans().slice(before).map(fromProto);
+  assert.equal(got.length, 1);
+  assert.equal(got[0].name, 'through-the-default');
+  assert.equal(got[0].service, 'default-e2e');
+  assert.equal(got[0].traceId, span.context().toTraceId().padStart(32, '0'));
+  assert.deepEqual(got[0].tags.find(([k]) => k === 'k'), ['k', { type: 'str', value: 'v' }]);
+  process.kill(proc.pid, 'SIGTERM');
+  assert.equal(await exited, 0, out);
 });
