@@ -28,7 +28,7 @@ static void abandon(tg_jaeger_receiver *recv) {
     tg_http_server_close(recv->http_server, forget, NULL);
   for (int i = 0; i < 2; i++)
     if (recv->udp[i])
-      tg_jaeger_udp_close(recv->udp[i], forget, NULL);
+      tg_jaeger_udp_close(recv->udp[i], 0, forget, NULL);
   recv->grpc_server = recv->http_server = NULL;
   recv->udp[0] = recv->udp[1] = NULL;
 }
@@ -164,9 +164,9 @@ static void jaeger_stop(tg_instance *self, tg_stop_done_fn done) {
   if (h)
     tg_http_server_close(h, on_closed, recv);
   if (u0)
-    tg_jaeger_udp_close(u0, on_closed, recv);
+    tg_jaeger_udp_close(u0, 1, on_closed, recv);
   if (u1)
-    tg_jaeger_udp_close(u1, on_closed, recv);
+    tg_jaeger_udp_close(u1, 1, on_closed, recv);
 }
 
 static void jaeger_destroy(tg_instance *self) {

@@ -123,9 +123,10 @@ void tg_jaeger_on_refused_http(void *recv, const char *reason);
 tg_jaeger_udp *tg_jaeger_udp_new(tg_jaeger_receiver *recv, tg_thrift_protocol proto);
 int tg_jaeger_udp_start(tg_jaeger_udp *u, tg_errbuf *err);
 int tg_jaeger_udp_port(const tg_jaeger_udp *u);
-/* Stops receiving, joins the decoders, pushes what was decoded, counts the rest as
- * dropped, closes the handles and calls done(ctx) from the last close callback; then
- * the object frees itself. Also for a never-started one. */
-void tg_jaeger_udp_close(tg_jaeger_udp *u, void (*done)(void *ctx), void *ctx);
+/* Stops receiving, joins the decoders, pushes what was decoded when flush is set (stop;
+ * not on destroy, when downstream may be gone), counts the rest as dropped, closes the
+ * handles and calls done(ctx) from the last close callback; then the object frees
+ * itself. Also for a never-started one. */
+void tg_jaeger_udp_close(tg_jaeger_udp *u, int flush, void (*done)(void *ctx), void *ctx);
 
 #endif

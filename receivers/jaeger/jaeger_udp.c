@@ -308,7 +308,7 @@ int tg_jaeger_udp_port(const tg_jaeger_udp *u) {
   return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-void tg_jaeger_udp_close(tg_jaeger_udp *u, void (*done)(void *ctx), void *ctx) {
+void tg_jaeger_udp_close(tg_jaeger_udp *u, int flush, void (*done)(void *ctx), void *ctx) {
   u->done = done;
   u->done_ctx = ctx;
   if (u->handles)
@@ -321,8 +321,9 @@ void tg_jaeger_udp_close(tg_jaeger_udp *u, void (*done)(void *ctx), void *ctx) {
   for (size_t i = 0; i < u->n_threads; i++)
     pthread_join(u->threads[i], NULL);
   u->n_threads = 0;
-  /* What was decoded goes downstream now (one try each); what was not is counted. */
-  if (u->handles)
+  /* What was decoded goes downstream now (one try each) when the pipeline is still
+   * there (stop, not destroy); what was not is counted. */
+  if (u->handles && flush)
     drain(u);
   for (; u->in_len; u->in_len--, u->in_head = (u->in_head + 1) % u->in_cap) {
     tg_free(u->in[u->in_head].data);
