@@ -423,14 +423,12 @@ static int add_to_scope(conv *c, group *g, const span_meta *m, tg_span *span) {
   size_t i = find_scope(g, m->scope_name, m->scope_version);
   if (i < rs->n_scope_spans) {
     tg_scope_spans *ss = rs->scope_spans[i];
-    {
-      tg_span **a = grow(c, ss->spans, ss->n_spans, &g->span_caps[i], sizeof *a);
-      if (!a)
-        return c->rc;
-      ss->spans = a;
-      ss->spans[ss->n_spans++] = span;
-      return TG_OK;
-    }
+    tg_span **a = grow(c, ss->spans, ss->n_spans, &g->span_caps[i], sizeof *a);
+    if (!a)
+      return c->rc;
+    ss->spans = a;
+    ss->spans[ss->n_spans++] = span;
+    return TG_OK;
   }
   if (rs->n_scope_spans == g->cap_scopes) {
     size_t cap = g->cap_scopes;

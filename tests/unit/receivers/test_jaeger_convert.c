@@ -479,6 +479,43 @@ static void test_span_process_and_invalid_ids(void **state) {
       f->out->request.resource_spans[1]->resource->attributes[0]->value->string_value, "other");
 }
 
+/* Many distinct scopes (the hashed grouping): spans land in their scope's group, groups
+ * in first-seen order, each span once. */
+static void test_many_scopes(void **state) {
+  jfix *f = *state;
+  enum { N = 600, SCOPES = 150 };
+  tg_jaeger_span *spans[N];
+  f->batch.spans = spans;
+  char names[SCOPES][16];
+  for (int i = 0; i < SCOPES; i++)
+    snprintf(names[i], sizeof names[i], "lib%d", i);
+  for (int i = 0; i < N; i++) {
+    tg_jaeger_span *s = tg_arena_alloc(f->a, sizeof *s);
+    jaeger__api_v2__span__init(s);
+    s->trace_id = id_bytes(f->a, 1, 2, 16);
+    s->span_id = id_bytes(f->a, 0, (uint64_t)i + 1, 8);
+    s->operation_name = "op";
+    tg_jaeger_kv *t[] = {kv_str(f->a, "otel.scope.name", names[i % SCOPES])};
+    set_tags(f, s, t, 1);
+    spans[f->batch.n_spans++] = s;
+  }
+  f->out = tg_batch_new(0, 0);
+  size_t invalid;
+  assert_int_equal(tg_jaeger_to_otlp(f->out, &f->batch, &invalid), TG_OK);
+  assert_int_equal(f->out->span_count, N);
+  tg_resource_spans *rs = f->out->request.resource_spans[0];
+  assert_int_equal(rs->n_scope_spans, SCOPES);
+  for (int k = 0; k < SCOPES; k++) {
+    tg_scope_spans *ss = rs->scope_spans[k];
+    assert_string_equal(ss->scope->name, names[k]);
+    assert_int_equal(ss->n_spans, N / SCOPES);
+    for (size_t j = 0; j < ss->n_spans; j++)
+      assert_int_equal(ss->spans[j]->span_id.data[7], (uint8_t)(k + (int)j * SCOPES + 1));
+  }
+  f->batch.spans = f->spans;
+  f->batch.n_spans = 0;
+}
+
 /* ---- OTLP → Jaeger, tag by tag ------------------------------------------------------ */
 
 static const tg_jaeger_kv *tag(const tg_jaeger_span *s, const char *key) {
@@ -529,6 +566,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_service_name, jsetup, jteardown),
       cmocka_unit_test_setup_teardown(test_kind_and_special_tags, jsetup, jteardown),
       cmocka_unit_test_setup_teardown(test_span_process_and_invalid_ids, jsetup, jteardown),
+      cmocka_unit_test_setup_teardown(test_many_scopes, jsetup, jteardown),
       cmocka_unit_test(test_otlp_to_jaeger_tags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
