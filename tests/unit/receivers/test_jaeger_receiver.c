@@ -332,6 +332,32 @@ static void test_udp_queue_full(void **state) {
   tg_arena_unref(m.a);
 }
 
+/* Datagrams over max_packet_size are dropped (counted too_large); smaller ones pass. */
+static void test_udp_too_large(void **state) {
+  fixture *f = *state;
+  f->conf.udp[0].max_packet_size = 512;
+  tg_errbuf err;
+  assert_int_equal(tg_component_start(&f->instance, &err), TG_OK);
+  int port = tg_jaeger_udp_port(recv_of(f)->udp[0]);
+  mbatch big, small;
+  make_batch(&big, 40, 0x51);
+  make_batch(&small, 1, 0x52);
+  tg_buf b1, b2;
+  encode(&big, &b1, TG_THRIFT_COMPACT);
+  encode(&small, &b2, TG_THRIFT_COMPACT);
+  assert_true(b1.len > 512 && b2.len <= 512);
+  send_udp(port, b1.data, b1.len);
+  send_udp(port, b2.data, b2.len);
+  RUN_UNTIL(f, f->sink.spans == 1);
+  RUN_UNTIL(f, dropped(f, TG_JAEGER_THRIFT_COMPACT, TG_JAEGER_DROP_TOO_LARGE) == 1);
+  tg_component_stop(&f->instance, on_stopped);
+  RUN_UNTIL(f, f->stopped);
+  tg_buf_free(&b1);
+  tg_buf_free(&b2);
+  tg_arena_unref(big.a);
+  tg_arena_unref(small.a);
+}
+
 static void test_conf_problems(void **state) {
   (void)state;
   tg_jaeger_conf c = {0};
@@ -352,6 +378,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_grpc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_end_to_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_queue_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_too_large, setup, teardown),
       cmocka_unit_test(test_conf_problems),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
