@@ -16,7 +16,7 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { Thrift } = require('thriftrw');
 const { SpanKind, SpanStatusCode } = require('@opentelemetry/api');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const { initTracer } = require('jaeger-client');
 const { BIN, Gateway, httpGet, waitFor } = require('./lib/gateway');
 const { freePorts } = require('./lib/ports');
@@ -27,8 +27,9 @@ const IDL = path.join(__dirname, 'node_modules', 'jaeger-client', 'dist', 'src',
 
 // ---- fake collectors --------------------------------------------------------------
 
-// api_v2 CollectorService; fails the first `failures` calls with UNAVAILABLE.
-async function startGrpcCollector() {
+// api_v2 CollectorService; fails the first `failures` calls with UNAVAILABLE. With tls
+// ({key, cert} PEM files) it serves TLS only.
+async function startGrpcCollector(tls) {
   const def = protoLoader.loadSync('collector.proto', {
     includeDirs: [path.join(ROOT, 'proto')], keepCase: true, longs: String, enums: String, defaults: true,
   });
@@ -48,8 +49,11 @@ async function startGrpcCollector() {
       cb(null, {});
     },
   });
-  c.port = await new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0',
-    grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const creds = tls
+    ? grpc.ServerCredentials.createSsl(null, [{ private_key: fs.readFileSync(tls.key), cert_chain: fs.readFileSync(tls.cert) }])
+    : grpc.ServerCredentials.createInsecure();
+  c.port = await new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', creds,
+    (e, p) => (e ? reject(e) : resolve(p))));
   c.close = () => new Promise((r) => server.tryShutdown(r));
   c.spans = () => c.batches.flatMap((b) => b.spans.map((s) => ({ span: s, process: b.process })));
   return c;
@@ -327,4 +331,37 @@ test('embedded default: Jaeger in, Jaeger out when TAILGATE_JAEGER_ENDPOINT is s
   assert.deepEqual(got[0].tags.find(([k]) => k === 'k'), ['k', { type: 'str', value: 'v' }]);
   process.kill(proc.pid, 'SIGTERM');
   assert.equal(await exited, 0, out);
+});
+
+// TLS to the collector: the exporter verifies the collector's certificate against
+// tls.ca_file (a certificate made for this run).
+test('jaeger exporter over TLS (tls.ca_file)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-jaeger-tls-'));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-keyout', key, '-out', cert, '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `openssl failed: ${r.stderr}`);
+  const col = await startGrpcCollector({ key, cert });
+  const [grpcPort, httpPort, health, metrics] = await freePorts(4);
+  const config = {
+    receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${grpcPort}` } } } },
+    exporters: { 'jaeger/tls': { endpoint: `localhost:${col.port}`, tls: { ca_file: cert } } },
+    extensions: { health_check: { endpoint: `127.0.0.1:${health}` } },
+    service: {
+      extensions: ['health_check'],
+      telemetry: { metrics: { address: `127.0.0.1:${metrics}` } },
+      pipelines: { traces: { receivers: ['otlp'], exporters: ['jaeger/tls'] } },
+    },
+  };
+  const tgw = new Gateway({ config, dir, ports: { grpc: grpcPort, http: httpPort, health, metrics } });
+  t.after(async () => { await tgw.kill(); tgw.cleanup(); await col.close(); });
+  await tgw.start();
+  const res = await emitThrough({ protocol: 'grpc', endpoint: `http://127.0.0.1:${grpcPort}` });
+  assert.deepEqual(res.failures, []);
+  await waitFor(() => col.spans().length >= res.count, { what: `${res.count} spans at the TLS collector` });
+  assert.equal(col.spans().length, res.count);
+  assert.match(tgw.stdout, /exporting to Jaeger \(api_v2 gRPC\) at localhost:\d+ \(TLS\)/);
+  await tgw.stop();
 });
