@@ -12,6 +12,8 @@
 #
 # usage: bench/run_jaeger_bench.sh [udp|grpc|all] [--duration S] [--rates "R1 R2 ..."]
 #        [--protocol compact|binary] [--workers N] [--spans-per-datagram N]
+#        [--grpc-rate REQUESTS_PER_S]   (grpc: pace the loadgen, 100 spans a request;
+#                                        default unpaced, i.e. overload with back-pressure)
 # PERF_OUT=FILE: also `perf record -g` the exporting tailgate during the grpc load.
 # Binaries: build/tailgate, build/bench/tg_jaeger_udpgen, build/bench/tg_loadgen
 # (override with TAILGATE=, UDPGEN=, LOADGEN=).
@@ -25,6 +27,7 @@ RATES="50000 100000 150000 200000"
 PROTOCOL=compact
 WORKERS=1
 PER=50
+GRPC_RATE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --protocol) PROTOCOL=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --spans-per-datagram) PER=$2; shift 2 ;;
+    --grpc-rate) GRPC_RATE=$2; shift 2 ;;
     *) echo "run_jaeger_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -240,7 +244,7 @@ EOF
     perf_pid=$!
   fi
   out=$("$LOADGEN" --target "grpc://127.0.0.1:$agrpc" --duration "$DURATION" --connections 2 \
-    --spans-per-request 100 --quiet | tail -1) || true # refusals (back-pressure) exit 1
+    --spans-per-request 100 --rate "$GRPC_RATE" --quiet | tail -1) || true # refusals (back-pressure) exit 1
   local last=-1 now
   for _ in $(seq 40); do
     now=$(metric "$bm" tailgate_receiver_accepted_spans_total 'transport="grpc"')
