@@ -219,6 +219,7 @@ tg_config *tg_config_load_text_with_registry(const char *name, const char *text,
     }
     tg_config_load_service(cfg, service ? service->value : NULL,
                            service ? &service->key->pos : &start, diag);
+    tg_config_check_loops(cfg, diag);
   }
   if (tg_diag_count(diag) != before) {
     tg_config_free(cfg);
@@ -287,8 +288,15 @@ tg_config *tg_config_load_file(const char *path, tg_diag *diag) {
 }
 
 tg_config *tg_config_load_default(tg_diag *diag) {
-  return tg_config_load_text("<embedded default>", tg_default_config_yaml,
-                             strlen(tg_default_config_yaml), diag);
+  char *text = tg_default_config_text();
+  if (!text) {
+    tg_yaml_pos whole = {"<embedded default>", 0, 0};
+    tg_diag_add(diag, &whole, "out of memory");
+    return NULL;
+  }
+  tg_config *cfg = tg_config_load_text("<embedded default>", text, strlen(text), diag);
+  tg_free(text);
+  return cfg;
 }
 
 const tg_config_component *tg_config_find(const tg_config *config, tg_component_kind kind,

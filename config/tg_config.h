@@ -82,9 +82,16 @@ tg_config *tg_config_load_text(const char *name, const char *text, size_t len,
  * file is one diag line ("path: cannot read: ..."). */
 tg_config *tg_config_load_file(const char *path, tg_diag *diag);
 
-/* The embedded default configuration (YAML text, NUL-terminated). */
+/* The embedded default configuration (YAML text, NUL-terminated): the variant that
+ * exports to the debug exporter; lines marked `#?VAR` / `#?!VAR` choose the exporter
+ * (see tg_default_config.c). */
 extern const char tg_default_config_yaml[];
-/* Loads tg_default_config_yaml as "<embedded default>". */
+/* The default as it applies now: Jaeger export when TAILGATE_JAEGER_ENDPOINT is set,
+ * the debug exporter otherwise. tg_malloc'd (caller frees), NULL when out of memory. */
+char *tg_default_config_text(void);
+/* One sentence for the start-up log: where the default sends traces, and why. */
+void tg_default_config_describe(char *out, size_t size);
+/* Loads tg_default_config_text() as "<embedded default>". */
 tg_config *tg_config_load_default(tg_diag *diag);
 
 /* Lookups used by the service builder. NULL when absent. */

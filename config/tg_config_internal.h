@@ -21,4 +21,10 @@ tg_config *tg_config_load_file_with_registry(const char *path,
 void tg_config_load_service(tg_config *config, const tg_yaml_node *node,
                             const tg_yaml_pos *where, tg_diag *diag);
 
+/* Reports every exporter whose `endpoint` names one of the configured receivers'
+ * endpoints (same port, same or local host): it would send tailgate's output back into
+ * its own input, a loop. Reads endpoints through the components' key tables (string keys
+ * named `endpoint`, a receiver's only when its section is present). */
+void tg_config_check_loops(const tg_config *config, tg_diag *diag);
+
 #endif

@@ -152,6 +152,11 @@ static int run(tg_config *config) {
   } else {
     TG_LOG_INFO(&a->log, "service", "tailgate %s started with %s (%zu pipelines)",
                 TG_VERSION, config->source_name, config->n_pipelines);
+    if (!strcmp(config->source_name, "<embedded default>")) {
+      char note[256];
+      tg_default_config_describe(note, sizeof note);
+      TG_LOG_INFO(&a->log, "service", "embedded default: %s", note);
+    }
   }
   uv_run(&a->loop, UV_RUN_DEFAULT);
   tg_service_destroy(&a->service);
@@ -186,7 +191,11 @@ int main(int argc, char **argv) {
     } else if (!strcmp(arg, "validate")) {
       validate = 1;
     } else if (!strcmp(arg, "print-default-config")) {
-      fputs(tg_default_config_yaml, stdout);
+      char *text = tg_default_config_text();
+      if (!text)
+        return 1;
+      fputs(text, stdout);
+      tg_free(text);
       return 0;
     } else if (!strcmp(arg, "components")) {
       list_components();

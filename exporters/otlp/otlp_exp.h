@@ -45,6 +45,9 @@ typedef struct tg_otlpexp_grpc tg_otlpexp_grpc;
 tg_otlpexp_grpc *tg_otlpexp_grpc_new(const tg_otlpexp_conf *conf, const char *target,
                                      bool use_tls, const char *id, struct tg_logger *log);
 int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err);
+/* Before start: call `method` (a static string, e.g. Jaeger's PostSpans) instead of
+ * TraceService/Export; the transport is otherwise the same (the jaeger exporter). */
+void tg_otlpexp_grpc_set_method(tg_otlpexp_grpc *g, const char *method);
 void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g); /* NULL ok; after the queue stopped */
 
 /* tg_export_queue_ops bound to a tg_otlpexp_grpc (ctx). */

@@ -48,6 +48,7 @@ struct tg_otlpexp_grpc {
   grpc_channel *channel;
   grpc_slice method;
   int method_set;
+  const char *method_name; /* NULL: OTLPEXP_METHOD */
   grpc_metadata *md; /* conf->headers as metadata (lower-cased keys) */
   size_t n_md;
 };
@@ -85,6 +86,10 @@ tg_otlpexp_grpc *tg_otlpexp_grpc_new(const tg_otlpexp_conf *conf, const char *ta
     return NULL;
   }
   return g;
+}
+
+void tg_otlpexp_grpc_set_method(tg_otlpexp_grpc *g, const char *method) {
+  g->method_name = method;
 }
 
 /* Reads a whole PEM file into a NUL-terminated string (tg_free). */
@@ -177,7 +182,7 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
   }
   const tg_otlpexp_conf *c = g->conf;
   if (!g->method_set) {
-    g->method = grpc_slice_from_static_string(OTLPEXP_METHOD);
+    g->method = grpc_slice_from_static_string(g->method_name ? g->method_name : OTLPEXP_METHOD);
     g->method_set = 1;
   }
   if (c->headers.n && !g->md) {

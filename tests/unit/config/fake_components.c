@@ -19,9 +19,21 @@ static const tg_component fake_otlp = {
     .keys = otlp_keys, .n_keys = sizeof otlp_keys / sizeof *otlp_keys,
 };
 
+static const tg_conf_key jaeger_keys[] = {
+    TG_KEY_PRESENT("protocols.grpc", fake_jaeger_conf, grpc, "api_v2 gRPC"),
+    TG_KEY_STRING("protocols.grpc.endpoint", fake_jaeger_conf, endpoints[0], NULL, "listen"),
+    TG_KEY_PRESENT("protocols.thrift_http", fake_jaeger_conf, thrift_http, "Thrift HTTP"),
+    TG_KEY_STRING("protocols.thrift_http.endpoint", fake_jaeger_conf, endpoints[1], NULL, "listen"),
+    TG_KEY_PRESENT("protocols.thrift_compact", fake_jaeger_conf, thrift_compact, "UDP"),
+    TG_KEY_STRING("protocols.thrift_compact.endpoint", fake_jaeger_conf, endpoints[2], NULL, "listen"),
+    TG_KEY_PRESENT("protocols.thrift_binary", fake_jaeger_conf, thrift_binary, "UDP"),
+    TG_KEY_STRING("protocols.thrift_binary.endpoint", fake_jaeger_conf, endpoints[3], NULL, "listen"),
+};
+
 static const tg_component fake_jaeger = {
     .abi = TG_COMPONENT_ABI, .kind = TG_RECEIVER, .type = "jaeger",
-    .signals = TG_SIGNAL_TRACES,
+    .signals = TG_SIGNAL_TRACES, .conf_size = sizeof(fake_jaeger_conf),
+    .keys = jaeger_keys, .n_keys = sizeof jaeger_keys / sizeof *jaeger_keys,
 };
 
 static const tg_conf_key batch_keys[] = {

@@ -14,6 +14,11 @@ typedef struct fake_otlp_conf {
   char *grpc_endpoint, *http_endpoint;
 } fake_otlp_conf;
 
+typedef struct fake_jaeger_conf {
+  bool grpc, thrift_http, thrift_compact, thrift_binary;
+  char *endpoints[4];
+} fake_jaeger_conf;
+
 typedef struct fake_batch_conf {
   int64_t send_batch_size;
   uint64_t timeout_ms;

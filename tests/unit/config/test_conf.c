@@ -254,7 +254,7 @@ static void test_apply_wrong_shapes(void **state) {
   assert_string_equal(fake_diag_text(&a.diag),
                       "k.yaml:1:1: exporters::debug: expected a mapping of settings, got sequence\n");
   done(&a, c, &conf);
-  const tg_component *j = fake(TG_RECEIVER, "jaeger");
+  const tg_component *j = fake(TG_EXPORTER, "prom"); /* a component without settings */
   apply(&a, j, "x: 1\n", NULL);
   assert_string_equal(fake_diag_text(&a.diag),
                       "k.yaml:1:1: exporters::debug: unknown key \"x\" (this component takes "

@@ -342,6 +342,38 @@ static void test_default_config_with_fakes(void **state) {
   tg_diag_free(&d);
 }
 
+/* The exporter the default picks: debug, or Jaeger when TAILGATE_JAEGER_ENDPOINT is set
+ * (and a Jaeger endpoint that is tailgate's own receiver is refused: a loop). Real
+ * registry, since the choice names real components. */
+static void test_default_config_exporter_choice(void **state) {
+  (void)state;
+  unsetenv("TAILGATE_JAEGER_ENDPOINT");
+  tg_diag d;
+  tg_diag_init(&d);
+  char note[256];
+  tg_config *cfg = tg_config_load_default(&d);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->pipelines[0].exporters[0].id, "debug");
+  assert_null(tg_config_find(cfg, TG_EXPORTER, "jaeger"));
+  assert_non_null(tg_config_find(cfg, TG_RECEIVER, "jaeger"));
+  tg_config_free(cfg);
+  tg_default_config_describe(note, sizeof note);
+  assert_non_null(strstr(note, "debug exporter"));
+  setenv("TAILGATE_JAEGER_ENDPOINT", "jaeger.example:14250", 1);
+  cfg = tg_config_load_default(&d);
+  assert_non_null(cfg);
+  assert_int_equal(cfg->pipelines[0].n_exporters, 1);
+  assert_string_equal(cfg->pipelines[0].exporters[0].id, "jaeger");
+  tg_config_free(cfg);
+  tg_default_config_describe(note, sizeof note);
+  assert_non_null(strstr(note, "Jaeger collector at jaeger.example:14250"));
+  setenv("TAILGATE_JAEGER_ENDPOINT", "localhost:14250", 1);
+  assert_null(tg_config_load_default(&d));
+  assert_non_null(strstr(fake_diag_text(&d), "would export into its own input (a loop)"));
+  unsetenv("TAILGATE_JAEGER_ENDPOINT");
+  tg_diag_free(&d);
+}
+
 static void test_unreadable_file(void **state) {
   (void)state;
   tg_diag d;
@@ -393,6 +425,7 @@ int main(void) {
       cmocka_unit_test(test_component_settings_errors),
       cmocka_unit_test(test_env_errors_reported_with_others),
       cmocka_unit_test(test_default_config_with_fakes),
+      cmocka_unit_test(test_default_config_exporter_choice),
       cmocka_unit_test(test_unreadable_file),
       cmocka_unit_test(test_alloc_failures),
   };

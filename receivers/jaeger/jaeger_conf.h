@@ -1,0 +1,49 @@
+/* Configuration of the jaeger receiver: the OpenTelemetry Collector's key names
+ * (protocols.grpc, protocols.thrift_http, protocols.thrift_binary,
+ * protocols.thrift_compact), filled by the config loader from the key table. */
+#ifndef TG_JAEGER_CONF_H
+#define TG_JAEGER_CONF_H
+
+#include <stdint.h>
+
+#include "tg_conf.h"
+
+typedef struct tg_jaeger_tls_conf {
+  char *cert_file; /* PEM; NULL = plaintext */
+  char *key_file;
+  char *client_ca_file;
+} tg_jaeger_tls_conf;
+
+/* One UDP agent protocol (thrift_compact or thrift_binary). */
+typedef struct tg_jaeger_udp_conf {
+  _Bool enabled;
+  char *endpoint;
+  int64_t queue_size;         /* datagrams waiting for a decoder */
+  int64_t max_packet_size;    /* larger datagrams are dropped (counted) */
+  int64_t workers;            /* decoder threads */
+  uint64_t socket_buffer_size; /* SO_RCVBUF; 0 = the system's */
+} tg_jaeger_udp_conf;
+
+typedef struct tg_jaeger_conf {
+  _Bool grpc;
+  char *grpc_endpoint; /* "0.0.0.0:14250" */
+  int64_t grpc_max_recv_msg_size_mib;
+  tg_jaeger_tls_conf grpc_tls;
+  _Bool thrift_http;
+  char *http_endpoint; /* "0.0.0.0:14268" */
+  uint64_t http_max_request_body_size;
+  tg_jaeger_tls_conf http_tls;
+  tg_jaeger_udp_conf udp[2]; /* indexed by tg_thrift_protocol: compact, binary */
+} tg_jaeger_conf;
+
+#define TG_JAEGER_CONF_N_KEYS 24
+extern const tg_conf_key tg_jaeger_conf_keys[TG_JAEGER_CONF_N_KEYS];
+
+/* NULL when conf is consistent, else a static message: at least one protocol, no empty
+ * endpoint, TLS cert and key together. */
+const char *tg_jaeger_conf_problem(const tg_jaeger_conf *conf);
+
+void tg_jaeger_conf_check(const void *conf, const tg_yaml_node *node, const char *what,
+                          tg_diag *diag);
+
+#endif

@@ -1,0 +1,191 @@
+/* What every Jaeger transport shares: decoding a request into an OTLP batch (through
+ * the api_v2 model, in the batch's own arena), pushing it downstream, and counting.
+ *
+ * Ownership: tg_jaeger_decode creates the batch and hands it out only on success;
+ * tg_jaeger_push passes it on (a consumer takes it on every answer but TG_EAGAIN).
+ * Counting follows the otlp receiver: refused spans count their number when it is
+ * known, an undecodable body counts one. */
+#include "jaeger.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tg_error.h"
+#include "tg_service.h"
+
+/* As the otlp receiver: decoded form may be much larger than the wire, but bounded. */
+#define JAEGER_ARENA_FACTOR 32
+#define JAEGER_ARENA_SLACK (1u << 20)
+
+static const char *const transport_names[TG_JAEGER_TRANSPORT_COUNT_] = {
+    "thrift_compact", "thrift_binary", "grpc", "thrift_http"};
+static const char *const refusal_names[TG_JAEGER_REFUSAL_COUNT_] = {
+    "invalid", "malformed", "backpressure", "too_large", "error"};
+static const char *const drop_names[TG_JAEGER_DROP_COUNT_] = {"undecodable", "queue_full",
+                                                              "too_large", "shutdown"};
+
+int tg_jaeger_counters_init(tg_jaeger_receiver *recv, tg_metrics *reg, const char *id) {
+  memset(recv->counters, 0, sizeof recv->counters);
+  if (!reg)
+    return TG_OK;
+  static const char *const accepted_labels[] = {"receiver", "transport", NULL};
+  static const char *const reason_labels[] = {"receiver", "transport", "reason", NULL};
+  tg_metric_family *accepted = tg_metrics_family(
+      reg, "tailgate_receiver_accepted_spans_total",
+      "Spans a receiver accepted and pushed into its pipelines.", TG_METRIC_COUNTER,
+      accepted_labels);
+  tg_metric_family *refused = tg_metrics_family(
+      reg, "tailgate_receiver_refused_spans_total",
+      "Spans a receiver refused, by reason (an undecodable body counts once).",
+      TG_METRIC_COUNTER, reason_labels);
+  tg_metric_family *dropped = tg_metrics_family(
+      reg, "tailgate_receiver_dropped_datagrams_total",
+      "UDP datagrams a receiver dropped: undecodable, queue full, too large, or still "
+      "queued at shutdown.",
+      TG_METRIC_COUNTER, reason_labels);
+  if (!accepted || !refused || !dropped)
+    return TG_ENOMEM;
+  for (int t = 0; t < TG_JAEGER_TRANSPORT_COUNT_; t++) {
+    const char *values[] = {id, transport_names[t], NULL};
+    if (!(recv->counters[t].accepted = tg_metrics_series(accepted, values)))
+      return TG_ENOMEM;
+    for (int r = 0; r < TG_JAEGER_REFUSAL_COUNT_; r++) {
+      const char *rv[] = {id, transport_names[t], refusal_names[r]};
+      if (!(recv->counters[t].refused[r] = tg_metrics_series(refused, rv)))
+        return TG_ENOMEM;
+    }
+    for (int d = 0; t <= TG_JAEGER_THRIFT_BINARY && d < TG_JAEGER_DROP_COUNT_; d++) {
+      const char *dv[] = {id, transport_names[t], drop_names[d]};
+      if (!(recv->counters[t].dropped[d] = tg_metrics_series(dropped, dv)))
+        return TG_ENOMEM;
+    }
+  }
+  return TG_OK;
+}
+
+size_t tg_jaeger_arena_limit(size_t len) {
+  return len > (SIZE_MAX - JAEGER_ARENA_SLACK) / JAEGER_ARENA_FACTOR
+             ? SIZE_MAX
+             : len * JAEGER_ARENA_FACTOR + JAEGER_ARENA_SLACK;
+}
+
+int tg_jaeger_decode(tg_jaeger_transport t, const uint8_t *body, size_t len,
+                     tg_batch **out, size_t *invalid, char *msg, size_t msg_size) {
+  *out = NULL;
+  *invalid = 0;
+  if (msg && msg_size)
+    msg[0] = '\0';
+  /* the model and the OTLP tree both live in the arena: about twice the wire size */
+  size_t hint = len < JAEGER_ARENA_SLACK ? 2 * len + 1024 : JAEGER_ARENA_SLACK;
+  tg_batch *batch = tg_batch_new(hint, tg_jaeger_arena_limit(len));
+  if (!batch)
+    return TG_ENOMEM;
+  tg_jaeger_batch *jb = NULL;
+  int rc;
+  if (t == TG_JAEGER_GRPC) {
+    tg_jaeger_post_spans *req =
+        jaeger__api_v2__post_spans_request__unpack(&batch->arena->pb_allocator, len, body);
+    if (!req) {
+      rc = batch->arena->over_limit ? TG_ETOOBIG : TG_EDECODE;
+      if (rc == TG_EDECODE && msg)
+        snprintf(msg, msg_size, "malformed protobuf: not a valid PostSpansRequest (%zu bytes)",
+                 len);
+    } else if (!req->batch) {
+      rc = TG_OK; /* an empty request: nothing to do */
+    } else {
+      jb = req->batch;
+      rc = TG_OK;
+    }
+  } else if (t == TG_JAEGER_THRIFT_HTTP) {
+    rc = tg_jaeger_thrift_decode_batch(batch->arena, TG_THRIFT_BINARY, body, len, &jb, msg,
+                                       msg_size);
+  } else {
+    rc = tg_jaeger_thrift_decode_emit_batch(batch->arena, (tg_thrift_protocol)t, body, len,
+                                            &jb, msg, msg_size);
+  }
+  if (rc == TG_OK && jb)
+    rc = tg_jaeger_to_otlp(batch, jb, invalid);
+  if (rc != TG_OK) {
+    tg_batch_free(batch);
+    return rc;
+  }
+  *out = batch;
+  return TG_OK;
+}
+
+int tg_jaeger_push(tg_jaeger_receiver *recv, tg_jaeger_transport t, tg_batch *batch) {
+  tg_jaeger_counters *c = &recv->counters[t];
+  size_t spans = batch->span_count;
+  if (!spans || !recv->instance || !recv->instance->next.consume) {
+    tg_batch_free(batch);
+    return TG_OK;
+  }
+  int rc = tg_consumer_push(&recv->instance->next, batch);
+  if (rc == TG_OK)
+    tg_metric_add(c->accepted, (int64_t)spans);
+  else if (rc == TG_EAGAIN || rc == TG_ECLOSED)
+    tg_metric_add(c->refused[TG_JAEGER_REFUSED_BACKPRESSURE], (int64_t)spans);
+  else
+    tg_metric_add(c->refused[TG_JAEGER_REFUSED_ERROR], (int64_t)spans);
+  return rc;
+}
+
+static void set_message(tg_jaeger_result *out, const char *text) {
+  snprintf(out->message, sizeof out->message, "%s", text);
+  for (char *p = out->message; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+      *p = '?';
+}
+
+void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const uint8_t *body,
+                      size_t len, tg_jaeger_result *out) {
+  memset(out, 0, sizeof *out);
+  tg_jaeger_counters *c = &recv->counters[t];
+  if (recv->stopping) {
+    out->outcome = TG_JAEGER_UNAVAILABLE;
+    set_message(out, "receiver is shutting down, retry later");
+    tg_metric_add(c->refused[TG_JAEGER_REFUSED_BACKPRESSURE], 1);
+    return;
+  }
+  tg_batch *batch;
+  size_t invalid;
+  char detail[sizeof out->message];
+  int rc = tg_jaeger_decode(t, body, len, &batch, &invalid, detail, sizeof detail);
+  if (rc != TG_OK) {
+    if (rc == TG_EDECODE) {
+      out->outcome = TG_JAEGER_MALFORMED;
+      set_message(out, detail[0] ? detail : "malformed request");
+      tg_metric_add(c->refused[TG_JAEGER_REFUSED_MALFORMED], 1);
+    } else if (rc == TG_ETOOBIG) {
+      out->outcome = TG_JAEGER_TOO_LARGE;
+      set_message(out, "decoded request exceeds the receiver's memory bound");
+      tg_metric_add(c->refused[TG_JAEGER_REFUSED_TOO_LARGE], 1);
+    } else {
+      out->outcome = TG_JAEGER_INTERNAL;
+      set_message(out, tg_strerror(rc));
+      tg_metric_add(c->refused[TG_JAEGER_REFUSED_ERROR], 1);
+    }
+    TG_LOG_DEBUG(recv->log, recv->log_component, "refused %s request: %s",
+                 transport_names[t], out->message);
+    return;
+  }
+  if (invalid)
+    tg_metric_add(c->refused[TG_JAEGER_REFUSED_INVALID], (int64_t)invalid);
+  size_t spans = batch->span_count;
+  rc = tg_jaeger_push(recv, t, batch);
+  if (rc == TG_OK) {
+    out->outcome = TG_JAEGER_OK;
+    out->accepted_spans = spans;
+  } else if (rc == TG_EAGAIN) {
+    tg_batch_free(batch); /* not taken */
+    out->outcome = TG_JAEGER_BACKPRESSURE;
+    set_message(out, "pipeline is full, retry later");
+  } else if (rc == TG_ECLOSED) {
+    out->outcome = TG_JAEGER_UNAVAILABLE;
+    set_message(out, "pipeline is shutting down, retry later");
+  } else {
+    out->outcome = TG_JAEGER_INTERNAL;
+    snprintf(out->message, sizeof out->message, "pipeline refused the data: %s",
+             tg_strerror(rc));
+  }
+}
