@@ -212,3 +212,70 @@ describe('tail_sampling with real SDK clients', () => {
     }
   });
 });
+
+// The debug flag of a Jaeger client (jaeger-client sets flag 0x2 when a span is tagged
+// sampling.priority >= 1) reaches the sampler as the sampling.priority attribute, and
+// keeps its trace even when no policy would.
+describe('tail_sampling with a Jaeger client\'s debug flag', () => {
+  test('debug traces are kept whole, the rest dropped by a 0 % policy', async () => {
+    const dgram = require('node:dgram');
+    const { initTracer } = require('jaeger-client');
+    const { freePorts } = require('./lib/ports');
+    const sink = await startSink({ http: false });
+    let gw = null;
+    let tracer = null;
+    try {
+      // a free UDP port: bind, read, close (the gateway binds it next)
+      const udp = dgram.createSocket('udp4');
+      await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
+      const binaryPort = udp.address().port;
+      await new Promise((resolve) => udp.close(resolve));
+      const [jhttp] = await freePorts(1);
+      gw = await startGateway((ports) => {
+        const c = samplingConfig(ports, sink.grpcPort, {
+          decision_wait: '500ms', num_workers: 2,
+          policies: [{ name: 'none', type: 'probabilistic', probabilistic: { sampling_percentage: 0 } }],
+        });
+        c.receivers.jaeger = { protocols: {
+          thrift_binary: { endpoint: `127.0.0.1:${binaryPort}` },
+          thrift_http: { endpoint: `127.0.0.1:${jhttp}` },
+        } };
+        c.service.pipelines.traces.receivers = ['jaeger'];
+        return c;
+      });
+      tracer = initTracer({
+        serviceName: 'jaeger-debug',
+        sampler: { type: 'const', param: 1 },
+        reporter: { agentHost: '127.0.0.1', agentPort: binaryPort, flushIntervalMs: 50 },
+      }, { logger: { info() {}, error() {} } });
+      const debugIds = [];
+      for (let i = 0; i < 20; i++) {
+        const root = tracer.startSpan(`op-${i}`);
+        if (i % 4 === 0) {
+          root.setTag('sampling.priority', 1);
+          debugIds.push(root.context().traceIdStr);
+        }
+        const child = tracer.startSpan(`child-${i}`, { childOf: root });
+        child.finish();
+        root.finish();
+      }
+      await new Promise((resolve) => tracer.close(resolve));
+      tracer = null;
+      await sink.waitForSpans(debugIds.length * 2, 10000);
+      await waitFor(async () => {
+        const m = await metricsText(gw);
+        return metricValue(m, 'tailgate_processor_tail_sampling_traces_decided_total', { decision: 'not_sampled', trigger: 'decision_wait' }) === 15;
+      }, { timeoutMs: 10000, what: 'the 15 plain traces decided' });
+      const got = sinkTraces(sink);
+      const want = debugIds.map((id) => id.padStart(32, '0')).sort();
+      assert.deepEqual([...got.keys()].sort(), want, 'exactly the debug traces');
+      for (const id of want) assert.equal(got.get(id).length, 2, `trace ${id} complete`);
+      const m = await metricsText(gw);
+      assert.equal(metricValue(m, 'tailgate_processor_tail_sampling_debug_kept_traces_total', {}), 5);
+    } finally {
+      if (tracer) await new Promise((resolve) => tracer.close(resolve));
+      if (gw) { await gw.stop(); gw.cleanup(); }
+      await sink.close();
+    }
+  });
+});
