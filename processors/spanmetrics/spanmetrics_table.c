@@ -1,0 +1,492 @@
+/* Aggregation table: open addressing with linear probing over series pointers, keyed by
+ * the label values.
+ *
+ * Why this shape: the hot path is one key build (label values into a reused scratch
+ * buffer), one hash and usually one probe per span, with no allocation; a series is one
+ * malloc when its label set first appears (bounded by the cardinality limit). A series
+ * carries its labels already sanitised (valid UTF-8) and pre-rendered for the text formats
+ * (`label_text`), so a scrape of 10k series formats numbers only.
+ *
+ * Key encoding: per label a tag byte (1 present, 0 absent) and, when present, the value
+ * and a NUL. Values are C strings, so the encoding is unambiguous.
+ *
+ * Exemplars: a span becomes a candidate only while a series has a free candidate slot;
+ * at collect time a candidate whose trace the sampler kept becomes its bucket's exemplar
+ * (and the counter's) and frees its slot, one still undecided after the TTL is dropped.
+ * So every exemplar points at a kept trace, and a hot series keeps sampling new spans. */
+#include "spanmetrics_table.h"
+
+#include <string.h>
+
+#include "tg_alloc.h"
+#include "tg_buf.h"
+#include "tg_error.h"
+
+typedef struct sm_candidate {
+  uint8_t trace_id[16];
+  uint8_t span_id[8];
+  double value;
+  uint64_t end_unix_nano;
+  uint64_t taken_ms;
+  int used;
+} sm_candidate;
+
+typedef struct sm_exemplars {
+  sm_candidate cand[SM_CANDIDATES];
+  tg_mexemplar counter;
+  const tg_mexemplar *counter_ptr[1];
+  const tg_mexemplar **bucket_ptr; /* n_bounds + 1; NULL = none yet */
+  tg_mexemplar *bucket;            /* n_bounds + 1 */
+} sm_exemplars;
+
+typedef struct sm_series {
+  uint64_t hash;
+  size_t key_len;
+  const char *key;
+  tg_mlabel *labels;
+  size_t n_labels;
+  char *label_text;
+  uint64_t calls;
+  double sum;
+  uint64_t *buckets; /* n_bounds + 1, non-cumulative */
+  uint64_t last_ms;
+  uint64_t start_unix_nano;
+  sm_exemplars *ex;
+} sm_series;
+
+struct sm_table {
+  char **names;
+  size_t n_labels;
+  double *bounds;
+  size_t n_bounds;
+  size_t limit;
+  int exemplars;
+  uint64_t ttl_ms;
+  sm_series **slots;
+  size_t cap, n;
+  sm_series *overflow;
+  tg_buf key; /* scratch */
+};
+
+static const char *const overflow_name = "otel_metric_overflow";
+
+sm_table *sm_table_new(const sm_table_conf *c) {
+  if (!c->n_labels || c->n_labels > 64)
+    return NULL;
+  sm_table *t = tg_calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->n_labels = c->n_labels;
+  t->n_bounds = c->n_bounds;
+  t->limit = c->limit ? c->limit : 1;
+  t->exemplars = c->exemplars;
+  t->ttl_ms = c->candidate_ttl_ms;
+  t->names = tg_calloc(c->n_labels, sizeof *t->names);
+  t->bounds = tg_calloc(c->n_bounds + 1, sizeof *t->bounds);
+  t->cap = 64;
+  t->slots = tg_calloc(t->cap, sizeof *t->slots);
+  tg_buf_init(&t->key, 0);
+  int ok = t->names && t->bounds && t->slots;
+  for (size_t i = 0; ok && i < c->n_labels; i++)
+    ok = (t->names[i] = tg_strdup(c->label_names[i])) != NULL;
+  if (!ok) {
+    sm_table_free(t);
+    return NULL;
+  }
+  if (c->n_bounds)
+    memcpy(t->bounds, c->bounds, c->n_bounds * sizeof *t->bounds);
+  return t;
+}
+
+static void series_free(sm_series *s) {
+  if (s)
+    tg_free(s->ex);
+  tg_free(s);
+}
+
+void sm_table_free(sm_table *t) {
+  if (!t)
+    return;
+  for (size_t i = 0; t->slots && i < t->cap; i++)
+    series_free(t->slots[i]);
+  series_free(t->overflow);
+  for (size_t i = 0; t->names && i < t->n_labels; i++)
+    tg_free(t->names[i]);
+  tg_free(t->names);
+  tg_free(t->bounds);
+  tg_free(t->slots);
+  tg_buf_free(&t->key);
+  tg_free(t);
+}
+
+size_t sm_bucket_index(const double *bounds, size_t n, double v) {
+  size_t lo = 0, hi = n; /* first index with v <= bounds[i] */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v <= bounds[mid])
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
+/* FNV-1a, 64 bit: keys are short (tens of bytes) and this is cheap and good enough. */
+static uint64_t hash_bytes(const uint8_t *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/* Length of the longest prefix of s (at most max bytes) that ends on a UTF-8 boundary. */
+static size_t clip_utf8(const char *s, size_t len, size_t max) {
+  if (len <= max)
+    return len;
+  size_t n = max;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}
+
+/* Appends s[0..len) with invalid UTF-8 replaced by U+FFFD. */
+static int append_utf8(tg_buf *out, const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end) {
+    const unsigned char *run = p;
+    while (p < end && *p < 0x80)
+      p++;
+    if (p > run && tg_buf_append(out, run, (size_t)(p - run)))
+      return TG_ENOMEM;
+    if (p >= end)
+      break;
+    size_t n = (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+    int ok = n && (size_t)(end - p) >= n;
+    for (size_t k = 1; ok && k < n; k++)
+      ok = (p[k] & 0xC0) == 0x80;
+    if (ok) { /* reject overlongs and surrogates */
+      uint32_t cp = n == 2 ? (uint32_t)(p[0] & 0x1F) << 6 | (p[1] & 0x3F)
+                  : n == 3 ? (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 |
+                                 (p[2] & 0x3F)
+                           : (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 |
+                                 (uint32_t)(p[2] & 0x3F) << 6 | (p[3] & 0x3F);
+      ok = (n == 2 && cp >= 0x80) || (n == 3 && cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ||
+           (n == 4 && cp >= 0x10000 && cp <= 0x10FFFF);
+    }
+    if (ok) {
+      if (tg_buf_append(out, p, n))
+        return TG_ENOMEM;
+      p += n;
+    } else {
+      if (tg_buf_append(out, "\xEF\xBF\xBD", 3))
+        return TG_ENOMEM;
+      p++;
+    }
+  }
+  return TG_OK;
+}
+
+static int append_escaped(tg_buf *out, const char *s) {
+  for (const char *p = s; *p; p++) {
+    const char *rep = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+    int rc = rep ? tg_buf_append(out, rep, 2) : tg_buf_append(out, p, 1);
+    if (rc)
+      return rc;
+  }
+  return TG_OK;
+}
+
+/* Builds a series from the key in t->key: labels sanitised, label text rendered, all in
+ * one allocation (plus the exemplar block when enabled). */
+static sm_series *series_new(sm_table *t, const char *const *names, const char *const *values,
+                             size_t n_labels, uint64_t hash, uint64_t now_ms) {
+  tg_buf vals, text;
+  tg_buf_init(&vals, 0);
+  tg_buf_init(&text, 0);
+  size_t offsets[65];
+  size_t n_present = 0;
+  int rc = TG_OK;
+  for (size_t i = 0; rc == TG_OK && i < n_labels; i++) {
+    if (!values[i])
+      continue;
+    size_t len = clip_utf8(values[i], strlen(values[i]), SM_MAX_VALUE);
+    offsets[n_present] = vals.len;
+    rc = append_utf8(&vals, values[i], len);
+    if (!rc)
+      rc = tg_buf_append(&vals, "", 1);
+    if (!rc && n_present)
+      rc = tg_buf_append(&text, ",", 1);
+    if (!rc)
+      rc = tg_buf_appendf(&text, "%s=\"", names[i]);
+    if (!rc)
+      rc = append_escaped(&text, (const char *)vals.data + offsets[n_present]);
+    if (!rc)
+      rc = tg_buf_append(&text, "\"", 1);
+    n_present++;
+  }
+  if (!rc)
+    rc = tg_buf_append(&text, "", 1);
+  sm_series *s = NULL;
+  size_t nb = t->n_bounds + 1;
+  size_t size = sizeof *s + nb * sizeof(uint64_t) + n_present * sizeof(tg_mlabel) +
+                t->key.len + vals.len + text.len;
+  if (!rc)
+    s = tg_calloc(1, size);
+  if (s) {
+    uint8_t *p = (uint8_t *)(s + 1);
+    s->buckets = (uint64_t *)p;
+    p += nb * sizeof(uint64_t);
+    s->labels = (tg_mlabel *)p;
+    p += n_present * sizeof(tg_mlabel);
+    memcpy(p, t->key.data, t->key.len);
+    s->key = (const char *)p;
+    s->key_len = t->key.len;
+    p += t->key.len;
+    memcpy(p, vals.data, vals.len);
+    char *v = (char *)p;
+    p += vals.len;
+    memcpy(p, text.data, text.len);
+    s->label_text = (char *)p;
+    for (size_t i = 0, k = 0; i < n_labels; i++)
+      if (values[i]) {
+        s->labels[k].name = names[i];
+        s->labels[k].value = v + offsets[k];
+        k++;
+      }
+    s->n_labels = n_present;
+    s->hash = hash;
+    s->last_ms = now_ms;
+    s->start_unix_nano = 0;
+    if (t->exemplars) {
+      s->ex = tg_calloc(1, sizeof *s->ex + nb * (sizeof(tg_mexemplar) + sizeof(void *)));
+      if (!s->ex) {
+        tg_free(s);
+        s = NULL;
+      } else {
+        s->ex->bucket = (tg_mexemplar *)(s->ex + 1);
+        s->ex->bucket_ptr = (const tg_mexemplar **)(s->ex->bucket + nb);
+      }
+    }
+  }
+  tg_buf_free(&vals);
+  tg_buf_free(&text);
+  return s;
+}
+
+static int grow(sm_table *t) {
+  size_t cap = t->cap * 2;
+  sm_series **slots = tg_calloc(cap, sizeof *slots);
+  if (!slots)
+    return TG_ENOMEM;
+  for (size_t i = 0; i < t->cap; i++) {
+    sm_series *s = t->slots[i];
+    if (!s)
+      continue;
+    size_t j = s->hash & (cap - 1);
+    while (slots[j])
+      j = (j + 1) & (cap - 1);
+    slots[j] = s;
+  }
+  tg_free(t->slots);
+  t->slots = slots;
+  t->cap = cap;
+  return TG_OK;
+}
+
+static void observe(const sm_table *t, sm_series *s, double value, const uint8_t *trace_id,
+                    const uint8_t *span_id, uint64_t end_unix_nano, uint64_t now_ms) {
+  s->calls++;
+  s->sum += value;
+  s->buckets[sm_bucket_index(t->bounds, t->n_bounds, value)]++;
+  s->last_ms = now_ms;
+  if (!s->start_unix_nano)
+    s->start_unix_nano = end_unix_nano;
+  if (!s->ex || !trace_id)
+    return;
+  static const uint8_t zero[16];
+  if (!memcmp(trace_id, zero, 16))
+    return;
+  for (size_t i = 0; i < SM_CANDIDATES; i++) {
+    sm_candidate *c = &s->ex->cand[i];
+    if (c->used)
+      continue;
+    memcpy(c->trace_id, trace_id, 16);
+    if (span_id)
+      memcpy(c->span_id, span_id, 8);
+    else
+      memset(c->span_id, 0, 8);
+    c->value = value;
+    c->end_unix_nano = end_unix_nano;
+    c->taken_ms = now_ms;
+    c->used = 1;
+    return;
+  }
+}
+
+sm_series *sm_table_lookup(sm_table *t, const char *const *values, uint64_t now_ms,
+                           int *overflow) {
+  *overflow = 0;
+  t->key.len = 0;
+  for (size_t i = 0; i < t->n_labels; i++) {
+    int rc;
+    if (!values[i]) {
+      rc = tg_buf_append(&t->key, "\0", 1);
+    } else {
+      size_t len = clip_utf8(values[i], strlen(values[i]), SM_MAX_VALUE);
+      rc = tg_buf_append(&t->key, "\1", 1);
+      if (!rc)
+        rc = tg_buf_append(&t->key, values[i], len);
+      if (!rc)
+        rc = tg_buf_append(&t->key, "", 1);
+    }
+    if (rc)
+      return NULL;
+  }
+  uint64_t h = hash_bytes(t->key.data, t->key.len);
+  size_t j = h & (t->cap - 1);
+  for (sm_series *s; (s = t->slots[j]); j = (j + 1) & (t->cap - 1))
+    if (s->hash == h && s->key_len == t->key.len && !memcmp(s->key, t->key.data, t->key.len))
+      return s;
+  if (t->n >= t->limit) {
+    if (!t->overflow) {
+      const char *names[] = {overflow_name};
+      const char *vals[] = {"true"};
+      t->key.len = 0;
+      t->overflow = series_new(t, names, vals, 1, 0, now_ms);
+    }
+    *overflow = 1;
+    return t->overflow;
+  }
+  sm_series *s = series_new(t, (const char *const *)t->names, values, t->n_labels, h, now_ms);
+  if (!s)
+    return NULL;
+  t->slots[j] = s;
+  t->n++;
+  if (t->n * 2 > t->cap && grow(t) != TG_OK) {
+    /* still correct at this load; the next new series retries the growth */
+  }
+  return s;
+}
+
+void sm_table_observe(sm_table *t, sm_series *s, double value, const uint8_t *trace_id,
+                      const uint8_t *span_id, uint64_t end_unix_nano, uint64_t now_ms) {
+  observe(t, s, value, trace_id, span_id, end_unix_nano, now_ms);
+}
+
+int sm_table_add(sm_table *t, const char *const *values, double value,
+                 const uint8_t *trace_id, const uint8_t *span_id, uint64_t end_unix_nano,
+                 uint64_t now_ms) {
+  int overflow;
+  sm_series *s = sm_table_lookup(t, values, now_ms, &overflow);
+  if (!s)
+    return TG_ENOMEM;
+  observe(t, s, value, trace_id, span_id, end_unix_nano, now_ms);
+  return overflow;
+}
+
+size_t sm_table_size(const sm_table *t) { return t->n + (t->overflow ? 1 : 0); }
+
+size_t sm_table_expire(sm_table *t, uint64_t now_ms, uint64_t max_age_ms) {
+  size_t removed = 0;
+  uint64_t cutoff = now_ms > max_age_ms ? now_ms - max_age_ms : 0;
+  if (t->overflow && t->overflow->last_ms < cutoff) {
+    series_free(t->overflow);
+    t->overflow = NULL;
+    removed++;
+  }
+  size_t expired = 0;
+  for (size_t i = 0; i < t->cap; i++)
+    expired += t->slots[i] && t->slots[i]->last_ms < cutoff;
+  if (!expired)
+    return removed;
+  /* Rebuild in place: linear probing cannot simply empty a slot, and expiry is rare. */
+  sm_series **old = t->slots;
+  sm_series **slots = tg_calloc(t->cap, sizeof *slots);
+  if (!slots)
+    return removed; /* try again at the next tick */
+  for (size_t i = 0; i < t->cap; i++) {
+    sm_series *s = old[i];
+    if (!s)
+      continue;
+    if (s->last_ms < cutoff) {
+      series_free(s);
+      t->n--;
+      removed++;
+      continue;
+    }
+    size_t j = s->hash & (t->cap - 1);
+    while (slots[j])
+      j = (j + 1) & (t->cap - 1);
+    slots[j] = s;
+  }
+  tg_free(old);
+  t->slots = slots;
+  return removed;
+}
+
+static void resolve_candidates(const sm_table *t, sm_series *s, tg_kept_traces *kept,
+                               uint64_t now_ms) {
+  sm_exemplars *ex = s->ex;
+  for (size_t i = 0; i < SM_CANDIDATES; i++) {
+    sm_candidate *c = &ex->cand[i];
+    if (!c->used)
+      continue;
+    if (tg_kept_traces_contains(kept, c->trace_id)) {
+      tg_mexemplar e = {.value = c->value, .time_unix_nano = c->end_unix_nano};
+      memcpy(e.trace_id, c->trace_id, 16);
+      memcpy(e.span_id, c->span_id, 8);
+      size_t b = sm_bucket_index(t->bounds, t->n_bounds, c->value);
+      ex->bucket[b] = e;
+      ex->bucket_ptr[b] = &ex->bucket[b];
+      /* the newest kept span is the counter's exemplar */
+      if (!ex->counter_ptr[0] || e.time_unix_nano >= ex->counter.time_unix_nano) {
+        ex->counter = e;
+        ex->counter.value = 1;
+        ex->counter_ptr[0] = &ex->counter;
+      }
+      c->used = 0;
+    } else if (now_ms - c->taken_ms > t->ttl_ms) {
+      c->used = 0;
+    }
+  }
+}
+
+static int visit_family(sm_table *t, const tg_mfamily *f, int histogram,
+                        const tg_metric_visitor *v) {
+  int rc = v->family(v->ctx, f);
+  for (size_t i = 0; !rc && i <= t->cap; i++) {
+    sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
+    if (!s)
+      continue;
+    tg_mpoint p = {.labels = s->labels,
+                   .n_labels = s->n_labels,
+                   .label_text = s->label_text,
+                   .count = s->calls,
+                   .start_unix_nano = s->start_unix_nano};
+    if (histogram) {
+      p.sum = s->sum;
+      p.buckets = s->buckets;
+      p.exemplars = s->ex ? s->ex->bucket_ptr : NULL;
+    } else {
+      p.exemplars = s->ex ? s->ex->counter_ptr : NULL;
+    }
+    rc = v->point(v->ctx, f, &p);
+  }
+  return rc;
+}
+
+int sm_table_collect(sm_table *t, const tg_mfamily *calls, const tg_mfamily *duration,
+                     tg_kept_traces *kept, uint64_t now_ms, const tg_metric_visitor *v) {
+  if (t->exemplars)
+    for (size_t i = 0; i <= t->cap; i++) {
+      sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
+      if (s && s->ex)
+        resolve_candidates(t, s, kept, now_ms);
+    }
+  int rc = visit_family(t, calls, 0, v);
+  if (!rc && duration)
+    rc = visit_family(t, duration, 1, v);
+  return rc;
+}
