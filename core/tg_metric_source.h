@@ -12,8 +12,9 @@
  *
  * Threads: collect runs on the loop thread only (scrape handlers and timers run there, as
  * the aggregation does), so no lock is needed. Lifetime: the source lives as long as its
- * producer instance, which is destroyed after every instance stopped; consumers must not
- * call collect after their own stop began, nor in destroy. */
+ * producer instance, which is destroyed only after every instance stopped; so consumers
+ * may collect until their own stop completes (a push exporter's final push), never in
+ * destroy. */
 #ifndef TG_METRIC_SOURCE_H
 #define TG_METRIC_SOURCE_H
 
