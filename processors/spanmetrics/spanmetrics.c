@@ -39,7 +39,7 @@ static const char *const status_names[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK"
 
 /* One span resolved to its series, waiting for downstream to take the batch. */
 typedef struct pending_obs {
-  sm_series *series;
+  tg_sm_series *series;
   double value;
   uint64_t end_unix_nano;
   uint8_t trace_id[16];
@@ -51,7 +51,7 @@ typedef struct sm_state {
   tg_instance *self;
   const tg_spanmetrics_conf *conf;
   int is_processor;
-  sm_table *table;
+  tg_sm_table *table;
   /* label i: which default dimension (0..3) or extra dimension (4..) */
   int label_source[MAX_LABELS];
   char *label_names[MAX_LABELS];
@@ -111,7 +111,7 @@ static int excluded(const tg_spanmetrics_conf *c, const char *name) {
 static int sm_collect(const tg_metric_source *src, const tg_metric_visitor *v) {
   sm_state *st = src->ctx;
   tg_service *svc = st->self->service;
-  return sm_table_collect(st->table, &st->calls,
+  return tg_sm_table_collect(st->table, &st->calls,
                           st->conf->histogram_disable ? NULL : &st->duration,
                           svc ? svc->kept : NULL, tg_clock_mono_ms(), v);
 }
@@ -120,7 +120,7 @@ static void sm_destroy(tg_instance *self) {
   sm_state *st = self->state;
   if (!st)
     return;
-  sm_table_free(st->table);
+  tg_sm_table_free(st->table);
   for (size_t i = 0; i < st->n_labels; i++)
     tg_free(st->label_names[i]);
   tg_free(st->bounds);
@@ -205,7 +205,7 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
                               .kind = TG_MKIND_HISTOGRAM,
                               .bounds = st->bounds,
                               .n_bounds = st->n_bounds};
-  sm_table_conf tc = {.label_names = (const char *const *)st->label_names,
+  tg_sm_table_conf tc = {.label_names = (const char *const *)st->label_names,
                       .n_labels = st->n_labels,
                       .bounds = st->bounds,
                       .n_bounds = st->n_bounds,
@@ -213,7 +213,7 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
                                                     : TG_SPANMETRICS_MAX_SERIES,
                       .exemplars = c->exemplars_enabled,
                       .candidate_ttl_ms = c->exemplar_candidate_ttl_ms};
-  st->table = sm_table_new(&tc);
+  st->table = tg_sm_table_new(&tc);
   if (!st->table) {
     sm_destroy(self);
     return tg_errf(err, TG_ENOMEM, "out of memory");
@@ -234,8 +234,8 @@ static int sm_create_connector(tg_instance *self, tg_errbuf *err) {
 
 static void on_tick(uv_timer_t *timer) {
   sm_state *st = timer->data;
-  sm_table_expire(st->table, tg_clock_mono_ms(), st->conf->expiration_ms);
-  tg_metric_set(st->m_series, (int64_t)sm_table_size(st->table));
+  tg_sm_table_expire(st->table, tg_clock_mono_ms(), st->conf->expiration_ms);
+  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
 }
 
 /* Hands the source to one metrics consumer (an announcement batch without spans). */
@@ -395,7 +395,7 @@ static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
           }
         }
         pending_obs *o = &st->pending[n];
-        o->series = sm_table_lookup(st->table, values, now_ms, &o->overflow);
+        o->series = tg_sm_table_lookup(st->table, values, now_ms, &o->overflow);
         if (!o->series) {
           tg_metric_add(st->m_dropped, 1);
           continue;
@@ -424,12 +424,12 @@ static void commit(sm_state *st, size_t n, uint64_t now_ms) {
   int64_t overflow = 0;
   for (size_t i = 0; i < n; i++) {
     const pending_obs *o = &st->pending[i];
-    sm_table_observe(st->table, o->series, o->value, o->has_ids ? o->trace_id : NULL,
+    tg_sm_table_observe(st->table, o->series, o->value, o->has_ids ? o->trace_id : NULL,
                      o->has_ids ? o->span_id : NULL, o->end_unix_nano, now_ms);
     overflow += o->overflow;
   }
   tg_metric_add(st->m_overflow, overflow);
-  tg_metric_set(st->m_series, (int64_t)sm_table_size(st->table));
+  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
 }
 
 static int sm_consume(tg_instance *self, tg_batch *batch) {

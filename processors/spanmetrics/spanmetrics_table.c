@@ -32,14 +32,14 @@ typedef struct sm_candidate {
 } sm_candidate;
 
 typedef struct sm_exemplars {
-  sm_candidate cand[SM_CANDIDATES];
+  sm_candidate cand[TG_SM_CANDIDATES];
   tg_mexemplar counter;
   const tg_mexemplar *counter_ptr[1];
   const tg_mexemplar **bucket_ptr; /* n_bounds + 1; NULL = none yet */
   tg_mexemplar *bucket;            /* n_bounds + 1 */
 } sm_exemplars;
 
-typedef struct sm_series {
+typedef struct tg_sm_series {
   uint64_t hash;
   size_t key_len;
   const char *key;
@@ -52,9 +52,9 @@ typedef struct sm_series {
   uint64_t last_ms;
   uint64_t start_unix_nano;
   sm_exemplars *ex;
-} sm_series;
+} tg_sm_series;
 
-struct sm_table {
+struct tg_sm_table {
   char **names;
   size_t n_labels;
   double *bounds;
@@ -62,18 +62,18 @@ struct sm_table {
   size_t limit;
   int exemplars;
   uint64_t ttl_ms;
-  sm_series **slots;
+  tg_sm_series **slots;
   size_t cap, n;
-  sm_series *overflow;
+  tg_sm_series *overflow;
   tg_buf key; /* scratch */
 };
 
 static const char *const overflow_name = "otel_metric_overflow";
 
-sm_table *sm_table_new(const sm_table_conf *c) {
+tg_sm_table *tg_sm_table_new(const tg_sm_table_conf *c) {
   if (!c->n_labels || c->n_labels > 64)
     return NULL;
-  sm_table *t = tg_calloc(1, sizeof *t);
+  tg_sm_table *t = tg_calloc(1, sizeof *t);
   if (!t)
     return NULL;
   t->n_labels = c->n_labels;
@@ -90,7 +90,7 @@ sm_table *sm_table_new(const sm_table_conf *c) {
   for (size_t i = 0; ok && i < c->n_labels; i++)
     ok = (t->names[i] = tg_strdup(c->label_names[i])) != NULL;
   if (!ok) {
-    sm_table_free(t);
+    tg_sm_table_free(t);
     return NULL;
   }
   if (c->n_bounds)
@@ -98,13 +98,13 @@ sm_table *sm_table_new(const sm_table_conf *c) {
   return t;
 }
 
-static void series_free(sm_series *s) {
+static void series_free(tg_sm_series *s) {
   if (s)
     tg_free(s->ex);
   tg_free(s);
 }
 
-void sm_table_free(sm_table *t) {
+void tg_sm_table_free(tg_sm_table *t) {
   if (!t)
     return;
   for (size_t i = 0; t->slots && i < t->cap; i++)
@@ -119,7 +119,7 @@ void sm_table_free(sm_table *t) {
   tg_free(t);
 }
 
-size_t sm_bucket_index(const double *bounds, size_t n, double v) {
+size_t tg_sm_bucket_index(const double *bounds, size_t n, double v) {
   size_t lo = 0, hi = n; /* first index with v <= bounds[i] */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -200,7 +200,7 @@ static int append_escaped(tg_buf *out, const char *s) {
 
 /* Builds a series from the key in t->key: labels sanitised, label text rendered, all in
  * one allocation (plus the exemplar block when enabled). */
-static sm_series *series_new(sm_table *t, const char *const *names, const char *const *values,
+static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const char *const *values,
                              size_t n_labels, uint64_t hash, uint64_t now_ms) {
   tg_buf vals, text;
   tg_buf_init(&vals, 0);
@@ -211,7 +211,7 @@ static sm_series *series_new(sm_table *t, const char *const *names, const char *
   for (size_t i = 0; rc == TG_OK && i < n_labels; i++) {
     if (!values[i])
       continue;
-    size_t len = clip_utf8(values[i], strlen(values[i]), SM_MAX_VALUE);
+    size_t len = clip_utf8(values[i], strlen(values[i]), TG_SM_MAX_VALUE);
     offsets[n_present] = vals.len;
     rc = append_utf8(&vals, values[i], len);
     if (!rc)
@@ -228,7 +228,7 @@ static sm_series *series_new(sm_table *t, const char *const *names, const char *
   }
   if (!rc)
     rc = tg_buf_append(&text, "", 1);
-  sm_series *s = NULL;
+  tg_sm_series *s = NULL;
   size_t nb = t->n_bounds + 1;
   size_t size = sizeof *s + nb * sizeof(uint64_t) + n_present * sizeof(tg_mlabel) +
                 t->key.len + vals.len + text.len;
@@ -275,13 +275,13 @@ static sm_series *series_new(sm_table *t, const char *const *names, const char *
   return s;
 }
 
-static int grow(sm_table *t) {
+static int grow(tg_sm_table *t) {
   size_t cap = t->cap * 2;
-  sm_series **slots = tg_calloc(cap, sizeof *slots);
+  tg_sm_series **slots = tg_calloc(cap, sizeof *slots);
   if (!slots)
     return TG_ENOMEM;
   for (size_t i = 0; i < t->cap; i++) {
-    sm_series *s = t->slots[i];
+    tg_sm_series *s = t->slots[i];
     if (!s)
       continue;
     size_t j = s->hash & (cap - 1);
@@ -295,11 +295,11 @@ static int grow(sm_table *t) {
   return TG_OK;
 }
 
-static void observe(const sm_table *t, sm_series *s, double value, const uint8_t *trace_id,
+static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const uint8_t *trace_id,
                     const uint8_t *span_id, uint64_t end_unix_nano, uint64_t now_ms) {
   s->calls++;
   s->sum += value;
-  s->buckets[sm_bucket_index(t->bounds, t->n_bounds, value)]++;
+  s->buckets[tg_sm_bucket_index(t->bounds, t->n_bounds, value)]++;
   s->last_ms = now_ms;
   if (!s->start_unix_nano)
     s->start_unix_nano = end_unix_nano;
@@ -308,7 +308,7 @@ static void observe(const sm_table *t, sm_series *s, double value, const uint8_t
   static const uint8_t zero[16];
   if (!memcmp(trace_id, zero, 16))
     return;
-  for (size_t i = 0; i < SM_CANDIDATES; i++) {
+  for (size_t i = 0; i < TG_SM_CANDIDATES; i++) {
     sm_candidate *c = &s->ex->cand[i];
     if (c->used)
       continue;
@@ -325,7 +325,7 @@ static void observe(const sm_table *t, sm_series *s, double value, const uint8_t
   }
 }
 
-sm_series *sm_table_lookup(sm_table *t, const char *const *values, uint64_t now_ms,
+tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values, uint64_t now_ms,
                            int *overflow) {
   *overflow = 0;
   t->key.len = 0;
@@ -334,7 +334,7 @@ sm_series *sm_table_lookup(sm_table *t, const char *const *values, uint64_t now_
     if (!values[i]) {
       rc = tg_buf_append(&t->key, "\0", 1);
     } else {
-      size_t len = clip_utf8(values[i], strlen(values[i]), SM_MAX_VALUE);
+      size_t len = clip_utf8(values[i], strlen(values[i]), TG_SM_MAX_VALUE);
       rc = tg_buf_append(&t->key, "\1", 1);
       if (!rc)
         rc = tg_buf_append(&t->key, values[i], len);
@@ -346,7 +346,7 @@ sm_series *sm_table_lookup(sm_table *t, const char *const *values, uint64_t now_
   }
   uint64_t h = hash_bytes(t->key.data, t->key.len);
   size_t j = h & (t->cap - 1);
-  for (sm_series *s; (s = t->slots[j]); j = (j + 1) & (t->cap - 1))
+  for (tg_sm_series *s; (s = t->slots[j]); j = (j + 1) & (t->cap - 1))
     if (s->hash == h && s->key_len == t->key.len && !memcmp(s->key, t->key.data, t->key.len))
       return s;
   if (t->n >= t->limit) {
@@ -359,7 +359,7 @@ sm_series *sm_table_lookup(sm_table *t, const char *const *values, uint64_t now_
     *overflow = 1;
     return t->overflow;
   }
-  sm_series *s = series_new(t, (const char *const *)t->names, values, t->n_labels, h, now_ms);
+  tg_sm_series *s = series_new(t, (const char *const *)t->names, values, t->n_labels, h, now_ms);
   if (!s)
     return NULL;
   t->slots[j] = s;
@@ -370,25 +370,25 @@ sm_series *sm_table_lookup(sm_table *t, const char *const *values, uint64_t now_
   return s;
 }
 
-void sm_table_observe(sm_table *t, sm_series *s, double value, const uint8_t *trace_id,
+void tg_sm_table_observe(tg_sm_table *t, tg_sm_series *s, double value, const uint8_t *trace_id,
                       const uint8_t *span_id, uint64_t end_unix_nano, uint64_t now_ms) {
   observe(t, s, value, trace_id, span_id, end_unix_nano, now_ms);
 }
 
-int sm_table_add(sm_table *t, const char *const *values, double value,
+int tg_sm_table_add(tg_sm_table *t, const char *const *values, double value,
                  const uint8_t *trace_id, const uint8_t *span_id, uint64_t end_unix_nano,
                  uint64_t now_ms) {
   int overflow;
-  sm_series *s = sm_table_lookup(t, values, now_ms, &overflow);
+  tg_sm_series *s = tg_sm_table_lookup(t, values, now_ms, &overflow);
   if (!s)
     return TG_ENOMEM;
   observe(t, s, value, trace_id, span_id, end_unix_nano, now_ms);
   return overflow;
 }
 
-size_t sm_table_size(const sm_table *t) { return t->n + (t->overflow ? 1 : 0); }
+size_t tg_sm_table_size(const tg_sm_table *t) { return t->n + (t->overflow ? 1 : 0); }
 
-size_t sm_table_expire(sm_table *t, uint64_t now_ms, uint64_t max_age_ms) {
+size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms) {
   size_t removed = 0;
   uint64_t cutoff = now_ms > max_age_ms ? now_ms - max_age_ms : 0;
   if (t->overflow && t->overflow->last_ms < cutoff) {
@@ -402,12 +402,12 @@ size_t sm_table_expire(sm_table *t, uint64_t now_ms, uint64_t max_age_ms) {
   if (!expired)
     return removed;
   /* Rebuild in place: linear probing cannot simply empty a slot, and expiry is rare. */
-  sm_series **old = t->slots;
-  sm_series **slots = tg_calloc(t->cap, sizeof *slots);
+  tg_sm_series **old = t->slots;
+  tg_sm_series **slots = tg_calloc(t->cap, sizeof *slots);
   if (!slots)
     return removed; /* try again at the next tick */
   for (size_t i = 0; i < t->cap; i++) {
-    sm_series *s = old[i];
+    tg_sm_series *s = old[i];
     if (!s)
       continue;
     if (s->last_ms < cutoff) {
@@ -426,10 +426,10 @@ size_t sm_table_expire(sm_table *t, uint64_t now_ms, uint64_t max_age_ms) {
   return removed;
 }
 
-static void resolve_candidates(const sm_table *t, sm_series *s, tg_kept_traces *kept,
+static void resolve_candidates(const tg_sm_table *t, tg_sm_series *s, tg_kept_traces *kept,
                                uint64_t now_ms) {
   sm_exemplars *ex = s->ex;
-  for (size_t i = 0; i < SM_CANDIDATES; i++) {
+  for (size_t i = 0; i < TG_SM_CANDIDATES; i++) {
     sm_candidate *c = &ex->cand[i];
     if (!c->used)
       continue;
@@ -437,7 +437,7 @@ static void resolve_candidates(const sm_table *t, sm_series *s, tg_kept_traces *
       tg_mexemplar e = {.value = c->value, .time_unix_nano = c->end_unix_nano};
       memcpy(e.trace_id, c->trace_id, 16);
       memcpy(e.span_id, c->span_id, 8);
-      size_t b = sm_bucket_index(t->bounds, t->n_bounds, c->value);
+      size_t b = tg_sm_bucket_index(t->bounds, t->n_bounds, c->value);
       ex->bucket[b] = e;
       ex->bucket_ptr[b] = &ex->bucket[b];
       /* the newest kept span is the counter's exemplar */
@@ -453,11 +453,11 @@ static void resolve_candidates(const sm_table *t, sm_series *s, tg_kept_traces *
   }
 }
 
-static int visit_family(sm_table *t, const tg_mfamily *f, int histogram,
+static int visit_family(tg_sm_table *t, const tg_mfamily *f, int histogram,
                         const tg_metric_visitor *v) {
   int rc = v->family(v->ctx, f);
   for (size_t i = 0; !rc && i <= t->cap; i++) {
-    sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
+    tg_sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
     if (!s)
       continue;
     tg_mpoint p = {.labels = s->labels,
@@ -477,11 +477,11 @@ static int visit_family(sm_table *t, const tg_mfamily *f, int histogram,
   return rc;
 }
 
-int sm_table_collect(sm_table *t, const tg_mfamily *calls, const tg_mfamily *duration,
+int tg_sm_table_collect(tg_sm_table *t, const tg_mfamily *calls, const tg_mfamily *duration,
                      tg_kept_traces *kept, uint64_t now_ms, const tg_metric_visitor *v) {
   if (t->exemplars)
     for (size_t i = 0; i <= t->cap; i++) {
-      sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
+      tg_sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
       if (s && s->ex)
         resolve_candidates(t, s, kept, now_ms);
     }
