@@ -276,8 +276,34 @@ static void test_env_errors_reported_with_others(void **state) {
                 "c.yaml:8:12: exporters::debug: ratio: \"2\" is out of range [0, 1]\n");
 }
 
+/* The default config also uses the spanmetrics processor and the prometheus exporter:
+ * fakes with their real key tables, added to the fake registry for this test only. */
+#include "../../../processors/spanmetrics/spanmetrics_conf.h"
+static const tg_component fake_spanmetrics_processor = {
+    .abi = TG_COMPONENT_ABI, .kind = TG_PROCESSOR, .type = "spanmetrics",
+    .signals = TG_SIGNAL_TRACES, .conf_size = sizeof(tg_spanmetrics_conf),
+    .keys = tg_spanmetrics_conf_keys, .n_keys = TG_SPANMETRICS_CONF_N_KEYS,
+};
+static const tg_conf_key fake_prometheus_keys[] = {
+    TG_KEY_STRING("endpoint", fake_ext_conf, endpoint, "0.0.0.0:8889", "listen address"),
+};
+static const tg_component fake_prometheus = {
+    .abi = TG_COMPONENT_ABI, .kind = TG_EXPORTER, .type = "prometheus",
+    .signals = TG_SIGNAL_METRICS, .conf_size = sizeof(fake_ext_conf),
+    .keys = fake_prometheus_keys, .n_keys = 1,
+};
+
 static void test_default_config_with_fakes(void **state) {
   (void)state;
+  const tg_component *default_registry[32];
+  size_t nr = 0;
+  while (fake_registry[nr] && nr < 29) {
+    default_registry[nr] = fake_registry[nr];
+    nr++;
+  }
+  default_registry[nr++] = &fake_spanmetrics_processor;
+  default_registry[nr++] = &fake_prometheus;
+  default_registry[nr] = NULL;
   unsetenv("TAILGATE_LOG_LEVEL");
   setenv("TAILGATE_OTLP_GRPC_ENDPOINT", "127.0.0.1:5317", 1);
   setenv("TAILGATE_METRICS_ADDRESS", "", 1);
@@ -285,7 +311,7 @@ static void test_default_config_with_fakes(void **state) {
   tg_diag_init(&d);
   tg_config *cfg = tg_config_load_text_with_registry(
       "<embedded default>", tg_default_config_yaml, strlen(tg_default_config_yaml),
-      fake_registry, &d);
+      default_registry, &d);
   assert_string_equal(fake_diag_text(&d), "");
   assert_non_null(cfg);
   const tg_config_component *otlp = tg_config_find(cfg, TG_RECEIVER, "otlp");
@@ -296,15 +322,16 @@ static void test_default_config_with_fakes(void **state) {
   assert_null(cfg->metrics_address);
   assert_int_equal(cfg->log_level, TG_LOG_INFO);
   assert_int_equal(cfg->n_extensions, 1);
+  assert_int_equal(cfg->n_pipelines, 2); /* traces, and metrics fed by spanmetrics */
   tg_config_free(cfg);
   unsetenv("TAILGATE_OTLP_GRPC_ENDPOINT");
   unsetenv("TAILGATE_METRICS_ADDRESS");
   setenv("TAILGATE_LOG_LEVEL", "loud", 1);
   cfg = tg_config_load_text_with_registry("<embedded default>", tg_default_config_yaml,
-                                          strlen(tg_default_config_yaml), fake_registry, &d);
+                                          strlen(tg_default_config_yaml), default_registry, &d);
   assert_null(cfg);
   assert_string_equal(fake_diag_text(&d),
-                      "<embedded default>:20:14: service: telemetry.logs.level: \"loud\" is not "
+                      "<embedded default>:26:14: service: telemetry.logs.level: \"loud\" is not "
                       "one of: debug, info, warn, error\n");
   unsetenv("TAILGATE_LOG_LEVEL");
   tg_diag_free(&d);
