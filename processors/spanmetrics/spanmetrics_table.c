@@ -28,7 +28,6 @@ typedef struct sm_candidate {
   double value;
   uint64_t end_unix_nano;
   uint64_t taken_ms;
-  int used;
 } sm_candidate;
 
 typedef struct sm_exemplars {
@@ -40,7 +39,6 @@ typedef struct sm_exemplars {
 } sm_exemplars;
 
 typedef struct tg_sm_series {
-  uint64_t hash;
   size_t key_len;
   const char *key;
   tg_mlabel *labels;
@@ -52,7 +50,15 @@ typedef struct tg_sm_series {
   uint64_t last_ms;
   uint64_t start_unix_nano;
   sm_exemplars *ex;
+  unsigned cand_used; /* bit i: ex->cand[i] holds a candidate (kept here: one cache line) */
 } tg_sm_series;
+
+/* A slot keeps the hash next to the pointer, so a probe compares hashes without touching
+ * the series (10k series do not fit in cache; profiling showed the misses). */
+typedef struct sm_slot {
+  uint64_t hash;
+  tg_sm_series *s;
+} sm_slot;
 
 struct tg_sm_table {
   char **names;
@@ -62,7 +68,7 @@ struct tg_sm_table {
   size_t limit;
   int exemplars;
   uint64_t ttl_ms;
-  tg_sm_series **slots;
+  sm_slot *slots;
   size_t cap, n;
   tg_sm_series *overflow;
   tg_buf key; /* scratch */
@@ -108,7 +114,7 @@ void tg_sm_table_free(tg_sm_table *t) {
   if (!t)
     return;
   for (size_t i = 0; t->slots && i < t->cap; i++)
-    series_free(t->slots[i]);
+    series_free(t->slots[i].s);
   series_free(t->overflow);
   for (size_t i = 0; t->names && i < t->n_labels; i++)
     tg_free(t->names[i]);
@@ -131,13 +137,23 @@ size_t tg_sm_bucket_index(const double *bounds, size_t n, double v) {
   return lo;
 }
 
-/* FNV-1a, 64 bit: keys are short (tens of bytes) and this is cheap and good enough. */
+/* 8 bytes at a time with a multiply-xorshift mix: keys are tens of bytes, and byte-wise
+ * FNV showed in the profile. Not cryptographic: label sets come from our own clients, and
+ * the cardinality limit bounds the table whatever the distribution. */
 static uint64_t hash_bytes(const uint8_t *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 1099511628211ull;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
   }
+  uint64_t w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w) * 0x94D049BB133111EBull;
+  h ^= h >> 29;
   return h;
 }
 
@@ -201,7 +217,7 @@ static int append_escaped(tg_buf *out, const char *s) {
 /* Builds a series from the key in t->key: labels sanitised, label text rendered, all in
  * one allocation (plus the exemplar block when enabled). */
 static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const char *const *values,
-                             size_t n_labels, uint64_t hash, uint64_t now_ms) {
+                             size_t n_labels, uint64_t now_ms) {
   tg_buf vals, text;
   tg_buf_init(&vals, 0);
   tg_buf_init(&text, 0);
@@ -256,7 +272,6 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const 
         k++;
       }
     s->n_labels = n_present;
-    s->hash = hash;
     s->last_ms = now_ms;
     s->start_unix_nano = 0;
     if (t->exemplars) {
@@ -277,17 +292,16 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const 
 
 static int grow(tg_sm_table *t) {
   size_t cap = t->cap * 2;
-  tg_sm_series **slots = tg_calloc(cap, sizeof *slots);
+  sm_slot *slots = tg_calloc(cap, sizeof *slots);
   if (!slots)
     return TG_ENOMEM;
   for (size_t i = 0; i < t->cap; i++) {
-    tg_sm_series *s = t->slots[i];
-    if (!s)
+    if (!t->slots[i].s)
       continue;
-    size_t j = s->hash & (cap - 1);
-    while (slots[j])
+    size_t j = t->slots[i].hash & (cap - 1);
+    while (slots[j].s)
       j = (j + 1) & (cap - 1);
-    slots[j] = s;
+    slots[j] = t->slots[i];
   }
   tg_free(t->slots);
   t->slots = slots;
@@ -303,15 +317,16 @@ static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const u
   s->last_ms = now_ms;
   if (!s->start_unix_nano)
     s->start_unix_nano = end_unix_nano;
-  if (!s->ex || !trace_id)
+  if (!s->ex || !trace_id || s->cand_used == (1u << TG_SM_CANDIDATES) - 1)
     return;
   static const uint8_t zero[16];
   if (!memcmp(trace_id, zero, 16))
     return;
   for (size_t i = 0; i < TG_SM_CANDIDATES; i++) {
     sm_candidate *c = &s->ex->cand[i];
-    if (c->used)
+    if (s->cand_used & (1u << i))
       continue;
+    s->cand_used |= 1u << i;
     memcpy(c->trace_id, trace_id, 16);
     if (span_id)
       memcpy(c->span_id, span_id, 8);
@@ -320,7 +335,6 @@ static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const u
     c->value = value;
     c->end_unix_nano = end_unix_nano;
     c->taken_ms = now_ms;
-    c->used = 1;
     return;
   }
 }
@@ -328,41 +342,47 @@ static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const u
 tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values, uint64_t now_ms,
                            int *overflow) {
   *overflow = 0;
-  t->key.len = 0;
+  size_t lens[64], total = 0;
   for (size_t i = 0; i < t->n_labels; i++) {
-    int rc;
-    if (!values[i]) {
-      rc = tg_buf_append(&t->key, "\0", 1);
-    } else {
-      size_t len = clip_utf8(values[i], strlen(values[i]), TG_SM_MAX_VALUE);
-      rc = tg_buf_append(&t->key, "\1", 1);
-      if (!rc)
-        rc = tg_buf_append(&t->key, values[i], len);
-      if (!rc)
-        rc = tg_buf_append(&t->key, "", 1);
-    }
-    if (rc)
-      return NULL;
+    lens[i] = values[i] ? clip_utf8(values[i], strlen(values[i]), TG_SM_MAX_VALUE) : 0;
+    total += values[i] ? lens[i] + 2 : 1;
   }
+  t->key.len = 0;
+  if (tg_buf_reserve(&t->key, total))
+    return NULL;
+  uint8_t *k = t->key.data;
+  for (size_t i = 0; i < t->n_labels; i++) {
+    if (!values[i]) {
+      *k++ = 0;
+      continue;
+    }
+    *k++ = 1;
+    memcpy(k, values[i], lens[i]);
+    k += lens[i];
+    *k++ = 0;
+  }
+  t->key.len = total;
   uint64_t h = hash_bytes(t->key.data, t->key.len);
   size_t j = h & (t->cap - 1);
-  for (tg_sm_series *s; (s = t->slots[j]); j = (j + 1) & (t->cap - 1))
-    if (s->hash == h && s->key_len == t->key.len && !memcmp(s->key, t->key.data, t->key.len))
+  for (; t->slots[j].s; j = (j + 1) & (t->cap - 1)) {
+    tg_sm_series *s = t->slots[j].s;
+    if (t->slots[j].hash == h && s->key_len == total && !memcmp(s->key, t->key.data, total))
       return s;
+  }
   if (t->n >= t->limit) {
     if (!t->overflow) {
       const char *names[] = {overflow_name};
       const char *vals[] = {"true"};
       t->key.len = 0;
-      t->overflow = series_new(t, names, vals, 1, 0, now_ms);
+      t->overflow = series_new(t, names, vals, 1, now_ms);
     }
     *overflow = 1;
     return t->overflow;
   }
-  tg_sm_series *s = series_new(t, (const char *const *)t->names, values, t->n_labels, h, now_ms);
+  tg_sm_series *s = series_new(t, (const char *const *)t->names, values, t->n_labels, now_ms);
   if (!s)
     return NULL;
-  t->slots[j] = s;
+  t->slots[j] = (sm_slot){h, s};
   t->n++;
   if (t->n * 2 > t->cap && grow(t) != TG_OK) {
     /* still correct at this load; the next new series retries the growth */
@@ -398,16 +418,16 @@ size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms) 
   }
   size_t expired = 0;
   for (size_t i = 0; i < t->cap; i++)
-    expired += t->slots[i] && t->slots[i]->last_ms < cutoff;
+    expired += t->slots[i].s && t->slots[i].s->last_ms < cutoff;
   if (!expired)
     return removed;
   /* Rebuild in place: linear probing cannot simply empty a slot, and expiry is rare. */
-  tg_sm_series **old = t->slots;
-  tg_sm_series **slots = tg_calloc(t->cap, sizeof *slots);
+  sm_slot *old = t->slots;
+  sm_slot *slots = tg_calloc(t->cap, sizeof *slots);
   if (!slots)
     return removed; /* try again at the next tick */
   for (size_t i = 0; i < t->cap; i++) {
-    tg_sm_series *s = old[i];
+    tg_sm_series *s = old[i].s;
     if (!s)
       continue;
     if (s->last_ms < cutoff) {
@@ -416,10 +436,10 @@ size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms) 
       removed++;
       continue;
     }
-    size_t j = s->hash & (t->cap - 1);
-    while (slots[j])
+    size_t j = old[i].hash & (t->cap - 1);
+    while (slots[j].s)
       j = (j + 1) & (t->cap - 1);
-    slots[j] = s;
+    slots[j] = old[i];
   }
   tg_free(old);
   t->slots = slots;
@@ -431,7 +451,7 @@ static void resolve_candidates(const tg_sm_table *t, tg_sm_series *s, tg_kept_tr
   sm_exemplars *ex = s->ex;
   for (size_t i = 0; i < TG_SM_CANDIDATES; i++) {
     sm_candidate *c = &ex->cand[i];
-    if (!c->used)
+    if (!(s->cand_used & (1u << i)))
       continue;
     if (tg_kept_traces_contains(kept, c->trace_id)) {
       tg_mexemplar e = {.value = c->value, .time_unix_nano = c->end_unix_nano};
@@ -446,9 +466,9 @@ static void resolve_candidates(const tg_sm_table *t, tg_sm_series *s, tg_kept_tr
         ex->counter.value = 1;
         ex->counter_ptr[0] = &ex->counter;
       }
-      c->used = 0;
+      s->cand_used &= ~(1u << i);
     } else if (now_ms - c->taken_ms > t->ttl_ms) {
-      c->used = 0;
+      s->cand_used &= ~(1u << i);
     }
   }
 }
@@ -457,7 +477,7 @@ static int visit_family(tg_sm_table *t, const tg_mfamily *f, int histogram,
                         const tg_metric_visitor *v) {
   int rc = v->family(v->ctx, f);
   for (size_t i = 0; !rc && i <= t->cap; i++) {
-    tg_sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
+    tg_sm_series *s = i < t->cap ? t->slots[i].s : t->overflow;
     if (!s)
       continue;
     tg_mpoint p = {.labels = s->labels,
@@ -481,7 +501,7 @@ int tg_sm_table_collect(tg_sm_table *t, const tg_mfamily *calls, const tg_mfamil
                      tg_kept_traces *kept, uint64_t now_ms, const tg_metric_visitor *v) {
   if (t->exemplars)
     for (size_t i = 0; i <= t->cap; i++) {
-      tg_sm_series *s = i < t->cap ? t->slots[i] : t->overflow;
+      tg_sm_series *s = i < t->cap ? t->slots[i].s : t->overflow;
       if (s && s->ex)
         resolve_candidates(t, s, kept, now_ms);
     }
