@@ -21,6 +21,7 @@
 
 #include "spanmetrics_conf.h"
 #include "spanmetrics_table.h"
+#include "spanmetrics_wire.h"
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_component.h"
@@ -330,8 +331,105 @@ static const tg_any_value *find_attr(tg_key_value **attrs, size_t n, const char 
   return NULL;
 }
 
-/* Resolves every span of the batch to its series into st->pending. Returns the count or
- * -1 on ENOMEM. */
+static int grow_pending(sm_state *st, size_t need) {
+  if (need <= st->cap_pending)
+    return 0;
+  size_t cap = st->cap_pending * 2 > need ? st->cap_pending * 2 : need;
+  pending_obs *p = tg_realloc(st->pending, cap * sizeof *p);
+  if (!p)
+    return -1;
+  st->pending = p;
+  st->cap_pending = cap;
+  return 0;
+}
+
+/* ---- spans still in wire form (tg_batch.h), read without decoding ---- */
+
+typedef struct wire_ctx {
+  sm_state *st;
+  uint64_t now_ms;
+  size_t n;
+  tg_sm_bytes resource; /* cached: spans of one segment share it */
+  tg_sm_bytes service;
+  char service_buf[32];
+} wire_ctx;
+
+static int wire_span(void *vctx, const tg_sm_wire_span *span) {
+  wire_ctx *w = vctx;
+  sm_state *st = w->st;
+  const tg_spanmetrics_conf *c = st->conf;
+  if (span->resource.p != w->resource.p || !w->service.p) {
+    w->resource = span->resource;
+    if (!tg_sm_wire_attr(span->resource, 1, "service.name", 12, &w->service, w->service_buf,
+                         sizeof w->service_buf))
+      w->service = (tg_sm_bytes){(const uint8_t *)"unknown_service", 15};
+  }
+  if (grow_pending(st, w->n + 1))
+    return -1;
+  const char *values[MAX_LABELS];
+  size_t lens[MAX_LABELS];
+  char numbuf[MAX_LABELS][32];
+  for (size_t l = 0; l < st->n_labels; l++) {
+    int src = st->label_source[l];
+    tg_sm_bytes v = {0};
+    switch (src) {
+    case DIM_SERVICE:
+      v = w->service;
+      break;
+    case DIM_SPAN_NAME:
+      v = span->name.p ? span->name : (tg_sm_bytes){(const uint8_t *)"", 0};
+      break;
+    case DIM_KIND: {
+      const char *k = span->kind < 6 ? kind_names[span->kind] : kind_names[0];
+      v = (tg_sm_bytes){(const uint8_t *)k, strlen(k)};
+      break;
+    }
+    case DIM_STATUS: {
+      const char *k = span->status_code < 3 ? status_names[span->status_code] : status_names[0];
+      v = (tg_sm_bytes){(const uint8_t *)k, strlen(k)};
+      break;
+    }
+    default: {
+      size_t d = (size_t)(src - N_DEFAULT_DIMS);
+      const char *key = c->dimensions.names[d];
+      size_t kl = strlen(key);
+      if (!tg_sm_wire_attr(span->msg, 9, key, kl, &v, numbuf[l], sizeof numbuf[l]) &&
+          !tg_sm_wire_attr(span->resource, 1, key, kl, &v, numbuf[l], sizeof numbuf[l])) {
+        const char *def = c->dimensions.defaults[d];
+        v = def ? (tg_sm_bytes){(const uint8_t *)def, strlen(def)} : (tg_sm_bytes){0};
+      }
+    }
+    }
+    values[l] = (const char *)v.p;
+    lens[l] = v.len;
+    if (!v.p && (src == DIM_SPAN_NAME || src < N_DEFAULT_DIMS))
+      values[l] = "";
+  }
+  pending_obs *o = &st->pending[w->n];
+  o->series = tg_sm_table_lookup(st->table, values, lens, w->now_ms, &o->overflow);
+  if (!o->series) {
+    tg_metric_add(st->m_dropped, 1);
+    return 0;
+  }
+  uint64_t dur = span->end_unix_nano > span->start_unix_nano
+                     ? span->end_unix_nano - span->start_unix_nano
+                     : 0;
+  o->value = (double)dur / st->ns_per_unit;
+  o->end_unix_nano = span->end_unix_nano;
+  o->has_ids = span->trace_id.len == 16;
+  if (o->has_ids) {
+    memcpy(o->trace_id, span->trace_id.p, 16);
+    if (span->span_id.len == 8)
+      memcpy(o->span_id, span->span_id.p, 8);
+    else
+      memset(o->span_id, 0, 8);
+  }
+  w->n++;
+  return 0;
+}
+
+/* Resolves every span of the batch (decoded tree, then wire segments) to its series into
+ * st->pending. Returns the count or -1 on ENOMEM / an unreadable segment. */
 static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
   if (st->cap_pending < batch->span_count) {
     pending_obs *p = tg_realloc(st->pending, batch->span_count * sizeof *p);
@@ -395,7 +493,7 @@ static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
           }
         }
         pending_obs *o = &st->pending[n];
-        o->series = tg_sm_table_lookup(st->table, values, now_ms, &o->overflow);
+        o->series = tg_sm_table_lookup(st->table, values, NULL, now_ms, &o->overflow);
         if (!o->series) {
           tg_metric_add(st->m_dropped, 1);
           continue;
@@ -417,7 +515,11 @@ static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
       }
     }
   }
-  return (long)n;
+  wire_ctx w = {.st = st, .now_ms = now_ms, .n = n};
+  for (size_t i = 0; i < batch->n_wire; i++)
+    if (tg_sm_wire_each_span(batch->wire[i].data, batch->wire[i].len, wire_span, &w))
+      return -1;
+  return (long)w.n;
 }
 
 static void commit(sm_state *st, size_t n, uint64_t now_ms) {
@@ -435,9 +537,7 @@ static void commit(sm_state *st, size_t n, uint64_t now_ms) {
 static int sm_consume(tg_instance *self, tg_batch *batch) {
   sm_state *st = self->state;
   uint64_t now_ms = tg_clock_mono_ms();
-  long n = -1;
-  if (tg_batch_materialize(batch) == TG_OK)
-    n = resolve_batch(st, batch, now_ms);
+  long n = resolve_batch(st, batch, now_ms); /* reads wire segments in place */
   if (n < 0)
     tg_metric_add(st->m_dropped, (int64_t)batch->span_count);
   if (!st->is_processor) {
@@ -479,7 +579,7 @@ static void sm_stop(tg_instance *self, tg_stop_done_fn done) {
       .type = "spanmetrics",                                                         \
       .signals = TG_SIGNAL_TRACES,                                                   \
       .out_signals = kind_ == TG_CONNECTOR ? TG_SIGNAL_METRICS : 0,                  \
-      .reads_spans = 1,                                                              \
+      .reads_spans = 0, /* reads wire segments itself: batches stay undecoded */     \
       .conf_size = sizeof(tg_spanmetrics_conf),                                      \
       .keys = tg_spanmetrics_conf_keys,                                              \
       .n_keys = TG_SPANMETRICS_CONF_N_KEYS,                                          \

@@ -39,18 +39,21 @@ typedef struct sm_exemplars {
 } sm_exemplars;
 
 typedef struct tg_sm_series {
+  /* hot: everything a span touches, then the key right after the struct (one or two cache
+   * lines in all; the layout came from the profile of a 10k-series table) */
   size_t key_len;
   const char *key;
-  tg_mlabel *labels;
-  size_t n_labels;
-  char *label_text;
   uint64_t calls;
   double sum;
-  uint64_t *buckets; /* n_bounds + 1, non-cumulative */
   uint64_t last_ms;
-  uint64_t start_unix_nano;
+  uint64_t *buckets; /* n_bounds + 1, non-cumulative */
   sm_exemplars *ex;
   unsigned cand_used; /* bit i: ex->cand[i] holds a candidate (kept here: one cache line) */
+  /* cold: rendering only */
+  size_t n_labels;
+  tg_mlabel *labels;
+  char *label_text;
+  uint64_t start_unix_nano;
 } tg_sm_series;
 
 /* A slot keeps the hash next to the pointer, so a probe compares hashes without touching
@@ -216,8 +219,10 @@ static int append_escaped(tg_buf *out, const char *s) {
 
 /* Builds a series from the key in t->key: labels sanitised, label text rendered, all in
  * one allocation (plus the exemplar block when enabled). */
-static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const char *const *values,
-                             size_t n_labels, uint64_t now_ms) {
+/* values[i] has lens[i] bytes (already clipped), not necessarily NUL-terminated. */
+static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
+                                const char *const *values, const size_t *lens,
+                                size_t n_labels, uint64_t now_ms) {
   tg_buf vals, text;
   tg_buf_init(&vals, 0);
   tg_buf_init(&text, 0);
@@ -227,9 +232,8 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const 
   for (size_t i = 0; rc == TG_OK && i < n_labels; i++) {
     if (!values[i])
       continue;
-    size_t len = clip_utf8(values[i], strlen(values[i]), TG_SM_MAX_VALUE);
     offsets[n_present] = vals.len;
-    rc = append_utf8(&vals, values[i], len);
+    rc = append_utf8(&vals, values[i], lens[i]);
     if (!rc)
       rc = tg_buf_append(&vals, "", 1);
     if (!rc && n_present)
@@ -246,20 +250,21 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names, const 
     rc = tg_buf_append(&text, "", 1);
   tg_sm_series *s = NULL;
   size_t nb = t->n_bounds + 1;
-  size_t size = sizeof *s + nb * sizeof(uint64_t) + n_present * sizeof(tg_mlabel) +
-                t->key.len + vals.len + text.len;
+  size_t key_room = (t->key.len + 7) & ~(size_t)7; /* keeps the buckets aligned */
+  size_t size = sizeof *s + key_room + nb * sizeof(uint64_t) + n_present * sizeof(tg_mlabel) +
+                vals.len + text.len;
   if (!rc)
     s = tg_calloc(1, size);
   if (s) {
     uint8_t *p = (uint8_t *)(s + 1);
+    memcpy(p, t->key.data, t->key.len);
+    s->key = (const char *)p;
+    s->key_len = t->key.len;
+    p += key_room;
     s->buckets = (uint64_t *)p;
     p += nb * sizeof(uint64_t);
     s->labels = (tg_mlabel *)p;
     p += n_present * sizeof(tg_mlabel);
-    memcpy(p, t->key.data, t->key.len);
-    s->key = (const char *)p;
-    s->key_len = t->key.len;
-    p += t->key.len;
     memcpy(p, vals.data, vals.len);
     char *v = (char *)p;
     p += vals.len;
@@ -339,12 +344,13 @@ static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const u
   }
 }
 
-tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values, uint64_t now_ms,
-                           int *overflow) {
+tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
+                                 const size_t *in_lens, uint64_t now_ms, int *overflow) {
   *overflow = 0;
   size_t lens[64], total = 0;
   for (size_t i = 0; i < t->n_labels; i++) {
-    lens[i] = values[i] ? clip_utf8(values[i], strlen(values[i]), TG_SM_MAX_VALUE) : 0;
+    size_t raw = !values[i] ? 0 : in_lens ? in_lens[i] : strlen(values[i]);
+    lens[i] = values[i] ? clip_utf8(values[i], raw, TG_SM_MAX_VALUE) : 0;
     total += values[i] ? lens[i] + 2 : 1;
   }
   t->key.len = 0;
@@ -374,12 +380,14 @@ tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values, uint
       const char *names[] = {overflow_name};
       const char *vals[] = {"true"};
       t->key.len = 0;
-      t->overflow = series_new(t, names, vals, 1, now_ms);
+      const size_t lens1[] = {4};
+      t->overflow = series_new(t, names, vals, lens1, 1, now_ms);
     }
     *overflow = 1;
     return t->overflow;
   }
-  tg_sm_series *s = series_new(t, (const char *const *)t->names, values, t->n_labels, now_ms);
+  tg_sm_series *s = series_new(t, (const char *const *)t->names, values, lens, t->n_labels,
+                               now_ms);
   if (!s)
     return NULL;
   t->slots[j] = (sm_slot){h, s};
@@ -399,7 +407,7 @@ int tg_sm_table_add(tg_sm_table *t, const char *const *values, double value,
                  const uint8_t *trace_id, const uint8_t *span_id, uint64_t end_unix_nano,
                  uint64_t now_ms) {
   int overflow;
-  tg_sm_series *s = tg_sm_table_lookup(t, values, now_ms, &overflow);
+  tg_sm_series *s = tg_sm_table_lookup(t, values, NULL, now_ms, &overflow);
   if (!s)
     return TG_ENOMEM;
   observe(t, s, value, trace_id, span_id, end_unix_nano, now_ms);

@@ -34,12 +34,13 @@ void tg_sm_table_free(tg_sm_table *t);
 
 typedef struct tg_sm_series tg_sm_series;
 
-/* Finds or creates the series of a label set (values as for tg_sm_table_add) without
+/* Finds or creates the series of a label set (values as for tg_sm_table_add; lens[i] is
+ * the length of values[i], or lens is NULL for NUL-terminated values) without
  * counting anything, so a processor can count only once downstream took the batch.
  * *overflow is set to 1 when the label set went to the overflow series. The series stays
  * valid until the next tg_sm_table_expire. NULL on ENOMEM. */
-tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values, uint64_t now_ms,
-                           int *overflow);
+tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
+                                 const size_t *lens, uint64_t now_ms, int *overflow);
 
 /* Counts one span in a series from tg_sm_table_lookup (arguments as tg_sm_table_add). */
 void tg_sm_table_observe(tg_sm_table *t, tg_sm_series *s, double value, const uint8_t *trace_id,
