@@ -400,8 +400,10 @@ static int wire_span(void *vctx, const tg_sm_wire_span *span) {
       }
     }
     }
+    /* as decoded strings do (protobuf-c), a value ends at an embedded NUL */
+    const uint8_t *nul = v.p ? memchr(v.p, 0, v.len) : NULL;
     values[l] = (const char *)v.p;
-    lens[l] = v.len;
+    lens[l] = nul ? (size_t)(nul - v.p) : v.len;
     if (!v.p && (src == DIM_SPAN_NAME || src < N_DEFAULT_DIMS))
       values[l] = "";
   }

@@ -407,6 +407,66 @@ static void test_connector_seconds_and_custom_buckets(void **state) {
   cfix_teardown(&f);
 }
 
+/* The batch as the OTLP receiver passes valid protobuf on: wire segments, undecoded. */
+static tg_batch *as_wire(tg_batch *decoded) {
+  size_t len = tg_batch_encoded_size(decoded);
+  uint8_t *buf = tg_malloc(len);
+  tg_batch_encode(decoded, buf);
+  size_t offsets[16], lengths[16], counts[16], n = 0, p = 0;
+  while (p < len && n < 16) { /* top level: field 1 (resource_spans), length-delimited */
+    assert_int_equal(buf[p++], 0x0a);
+    size_t l = 0;
+    int shift = 0;
+    while (buf[p] & 0x80) {
+      l |= (size_t)(buf[p++] & 0x7f) << shift;
+      shift += 7;
+    }
+    l |= (size_t)buf[p++] << shift;
+    offsets[n] = p;
+    lengths[n] = l;
+    counts[n] = decoded->request.resource_spans[n]->scope_spans[0]->n_spans;
+    n++;
+    p += l;
+  }
+  tg_batch *w = tg_batch_new(0, 0);
+  assert_int_equal(tg_batch_adopt_wire(w, buf, len, offsets, lengths, counts, n), TG_OK);
+  tg_free(buf);
+  tg_batch_free(decoded);
+  return w;
+}
+
+static void test_wire_batches_count_as_decoded_ones(void **state) {
+  (void)state;
+  const char *yaml = "dimensions:\n  - name: http.method\n    default: NONE\n"
+                     "exemplars:\n  enabled: true\n";
+  recorder r[2];
+  for (int wire = 0; wire < 2; wire++) {
+    cfix f;
+    tg_errbuf err = {{0}};
+    assert_int_equal(cfix_setup(&f, &tg_connector_spanmetrics, yaml, &err), TG_OK);
+    tg_batch *b = sm_batch(traffic, 4);
+    if (wire) {
+      b = as_wire(b);
+      assert_true(b->n_wire > 0 && b->request.n_resource_spans == 0);
+    }
+    assert_int_equal(tg_component_consume(&f.inst, b), TG_OK);
+    collect_source(&f, &r[wire]);
+    cfix_teardown(&f);
+  }
+  assert_int_equal(r[0].n, 8);
+  assert_int_equal(r[1].n, r[0].n);
+  for (size_t i = 0; i < r[0].n; i++) {
+    const rec_point *w = rec_find(&r[1], r[0].p[i].family, r[0].p[i].labels);
+    if (!w)
+      fail_msg("wire path lacks %s{%s}", r[0].p[i].family, r[0].p[i].labels);
+    assert_int_equal(w->count, r[0].p[i].count);
+    assert_true(w->sum == r[0].p[i].sum);
+    assert_memory_equal(w->buckets, r[0].p[i].buckets, sizeof w->buckets);
+    assert_int_equal(w->exemplar_bucket, r[0].p[i].exemplar_bucket);
+    assert_int_equal(w->exemplar_trace_byte, r[0].p[i].exemplar_trace_byte);
+  }
+}
+
 static void expect_config_error(const tg_component *c, const char *yaml, const char *needle) {
   cfix f;
   tg_errbuf err = {{0}};
@@ -477,6 +537,7 @@ int main(void) {
       cmocka_unit_test(test_processor_passes_spans_and_counts),
       cmocka_unit_test(test_processor_refused_batch_is_not_counted),
       cmocka_unit_test(test_connector_seconds_and_custom_buckets),
+      cmocka_unit_test(test_wire_batches_count_as_decoded_ones),
       cmocka_unit_test(test_config_errors),
       cmocka_unit_test(test_expiration_timer),
   };
