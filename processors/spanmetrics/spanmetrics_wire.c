@@ -30,7 +30,32 @@ static int varint(reader *r, uint64_t *out) {
 
 /* Next field: its number, wire type, and (LEN) its bytes / (VARINT, I64) its value.
  * Returns 1 for a field, 0 at the end, -1 on malformed input. */
-static int next(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes, uint64_t *value) {
+static int next_slow(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes, uint64_t *value);
+
+/* Fast path for the common shape (one-byte tag, and for LEN a one-byte length): OTLP's
+ * field numbers are all below 16 and most strings are short. The profile of the gateway
+ * had this reader at 5 % of its CPU before. */
+static inline int next(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
+                       uint64_t *value) {
+  const uint8_t *p = r->p;
+  if (p == r->end)
+    return 0;
+  if (r->end - p >= 2 && p[0] < 0x80 && (p[0] & 0xf8) && (p[0] & 7) == WT_LEN && p[1] < 0x80) {
+    size_t n = p[1];
+    if (n > (size_t)(r->end - p - 2))
+      return -1;
+    *field = p[0] >> 3;
+    *wt = WT_LEN;
+    bytes->p = p + 2;
+    bytes->len = n;
+    r->p = p + 2 + n;
+    return 1;
+  }
+  return next_slow(r, field, wt, bytes, value);
+}
+
+static int next_slow(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
+                     uint64_t *value) {
   if (r->p == r->end)
     return 0;
   /* The tag as protobuf-c reads it (at most 5 bytes, field number wrapping in 32 bits,
