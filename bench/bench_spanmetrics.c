@@ -32,6 +32,7 @@
 #include "tg_gzip.h"
 #include "tg_pipeline.h"
 #include "tg_service.h"
+#include "../exporters/prometheus/prom_gzip.h"
 #include "../exporters/prometheus/prom_render.h"
 #include "../processors/spanmetrics/spanmetrics_conf.h"
 
@@ -284,7 +285,7 @@ static void scrape(tg_prom_format fmt, int gzip, double *ms, size_t *bytes) {
     double t0 = now_s();
     tg_prom_render(src, 1, &o, &b);
     if (gzip)
-      tg_gzip_deflate(b.data, b.len, &gz);
+      tg_prom_gzip(b.data, b.len, &gz);
     double dt = (now_s() - t0) * 1000;
     if (dt < best)
       best = dt;

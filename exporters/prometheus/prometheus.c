@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prom_gzip.h"
 #include "prom_render.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
-#include "tg_gzip.h"
 #include "tg_http_server.h"
 #include "tg_service.h"
 
@@ -181,7 +181,7 @@ static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *
   if (accepts_gzip(tg_http_request_header(req, "accept-encoding"))) {
     tg_buf gz;
     tg_buf_init(&gz, 0);
-    if (tg_gzip_deflate(text.data, text.len, &gz) == TG_OK) {
+    if (tg_prom_gzip(text.data, text.len, &gz) == TG_OK) {
       tg_buf_free(&text);
       text = gz;
       tg_http_response_add_header(resp, "content-encoding", "gzip");

@@ -15,6 +15,8 @@
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_error.h"
+#include "tg_gzip.h"
+#include "../../../exporters/prometheus/prom_gzip.h"
 #include "../../../exporters/prometheus/prom_render.h"
 
 static char *render(tg_prom_format fmt, const char *prefix, const char *konst) {
@@ -118,6 +120,22 @@ static void test_output_limit(void **state) {
   tg_buf_free(&b);
 }
 
+static void test_gzip_round_trip(void **state) {
+  (void)state;
+  char *s = render(TG_PROM_OPENMETRICS, NULL, NULL);
+  tg_buf gz, back;
+  tg_buf_init(&gz, 0);
+  tg_buf_init(&back, 0);
+  assert_int_equal(tg_prom_gzip((const uint8_t *)s, strlen(s), &gz), TG_OK);
+  assert_true(gz.len > 18 && gz.data[0] == 0x1f && gz.data[1] == 0x8b); /* a gzip member */
+  assert_int_equal(tg_gzip_inflate(gz.data, gz.len, 1 << 20, &back), TG_OK);
+  assert_int_equal(back.len, strlen(s));
+  assert_memory_equal(back.data, s, back.len);
+  tg_buf_free(&gz);
+  tg_buf_free(&back);
+  tg_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_format),
@@ -126,6 +144,7 @@ int main(void) {
       cmocka_unit_test(test_numbers),
       cmocka_unit_test(test_negotiation),
       cmocka_unit_test(test_output_limit),
+      cmocka_unit_test(test_gzip_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
