@@ -403,12 +403,13 @@ static int prw_start(tg_instance *self, tg_errbuf *err) {
                           TG_METRIC_COUNTER, lbl),
         val);
   }
-  uv_timer_init(svc->loop, &st->timer);
-  st->timer.data = st;
-  st->timer_live = 1;
   rc = tg_export_queue_start(st->queue);
   if (rc)
     return tg_errf(err, rc, "cannot start sender threads: %s", tg_strerror(rc));
+  /* the timer last: a start that fails leaves no handle to close (stop is not called) */
+  uv_timer_init(svc->loop, &st->timer);
+  st->timer.data = st;
+  st->timer_live = 1;
   if (svc->log)
     TG_LOG_INFO(svc->log, self->id, "remote write to %s", c->endpoint);
   return TG_OK;

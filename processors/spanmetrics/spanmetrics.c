@@ -253,6 +253,8 @@ static int announce(sm_state *st, const tg_consumer *to, tg_errbuf *err) {
   return TG_OK;
 }
 
+static int announce_to_exporter(sm_state *st, tg_errbuf *err);
+
 static int sm_start(tg_instance *self, tg_errbuf *err) {
   sm_state *st = self->state;
   tg_service *svc = self->service;
@@ -276,7 +278,9 @@ static int sm_start(tg_instance *self, tg_errbuf *err) {
                           TG_METRIC_COUNTER, lbl),
         val);
   }
-  if (st->conf->expiration_ms && svc && svc->loop) {
+  int rc = st->is_processor ? announce_to_exporter(st, err) : announce(st, &self->next, err);
+  /* the timer last: a start that fails leaves no handle to close (stop is not called) */
+  if (rc == TG_OK && st->conf->expiration_ms && svc && svc->loop) {
     uint64_t every = st->conf->expiration_ms < 1000 ? st->conf->expiration_ms : 1000;
     if (every < 100)
       every = 100;
@@ -285,8 +289,12 @@ static int sm_start(tg_instance *self, tg_errbuf *err) {
     st->timer_live = 1;
     uv_timer_start(&st->timer, on_tick, every, every);
   }
-  if (!st->is_processor)
-    return announce(st, &self->next, err);
+  return rc;
+}
+
+/* Processor placement: the exporter named by metrics_exporter, among the instances. */
+static int announce_to_exporter(sm_state *st, tg_errbuf *err) {
+  tg_service *svc = st->self->service;
   for (size_t i = 0; svc; i++) {
     tg_instance *inst = tg_service_instance(svc, i);
     if (!inst)
