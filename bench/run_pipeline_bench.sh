@@ -18,6 +18,7 @@
 #   the drain then waits until the sink's count settles instead of for every span;
 #   DECISION_WAIT (1s) sets its decision_wait; the buffer's size at the end of the load
 #   (traces, bytes) is printed,
+#   SPANMETRICS=1 (add the spanmetrics processor and a prometheus exporter),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
 set -euo pipefail
 
@@ -97,7 +98,6 @@ for _ in range(7):
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )
-: "$SPARE"
 
 cat >"$WORK/sink.yaml" <<EOF
 # The sink accepts big messages: a batch of 8192 spans of ~530 bytes is ~4.3 MB, over the
@@ -110,9 +110,18 @@ service:
   telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
   pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
 EOF
+# SPANMETRICS=1: the gateway also runs the spanmetrics processor before batch, feeding a
+# prometheus exporter on the spare port (docs/BENCHMARKS.md, span metrics).
+SM_PROC= SM_LIST= SM_EXP= SM_PIPE=
+if [ "${SPANMETRICS:-0}" = 1 ]; then
+  SM_PROC="spanmetrics: {metrics_exporter: prometheus, exemplars: {enabled: true}}, "
+  SM_LIST="spanmetrics, " SM_EXP="prometheus: {endpoint: 127.0.0.1:$SPARE}, "
+  SM_PIPE=", metrics: {exporters: [prometheus]}"
+fi
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
+  ${SM_PROC%, }
   batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}
   tail_sampling:
     decision_wait: $DECISION_WAIT
@@ -121,12 +130,12 @@ processors:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
       - {name: slow, type: latency, latency: {threshold_ms: 1000}}
       - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}
-exporters: {otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
+exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
 extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
 service:
   extensions: [health_check]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
-  pipelines: {traces: {receivers: [otlp], processors: [$PIPELINE_PROCESSORS], exporters: [otlp]}}
+  pipelines: {traces: {receivers: [otlp], processors: [${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.

@@ -157,7 +157,9 @@ static void load_list(checker *ck, const char *what, enum role role, const tg_ya
                       size_t *n_out) {
   const char *name = role_lists[role];
   if (!list || list->kind == TG_YAML_NULL || (list->kind == TG_YAML_SEQ && list->n == 0)) {
-    if (role != ROLE_PROCESSOR)
+    /* A metrics pipeline may have no receivers: its exporters are then fed by name by a
+     * spanmetrics processor (`metrics_exporter`), the Collector's processor placement. */
+    if (role != ROLE_PROCESSOR && !(role == ROLE_RECEIVER && signal == TG_SIGNAL_METRICS))
       tg_diag_add(ck->diag, list ? &list->pos : pipeline_pos,
                   "%s: %s: at least one is required", what, name);
     return;

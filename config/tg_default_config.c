@@ -34,6 +34,10 @@ const char tg_default_config_yaml[] =
     "      thrift_binary:\n"
     "        endpoint: ${env:TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT:-0.0.0.0:6832}\n"
     "processors:\n"
+    "  spanmetrics:\n"
+    "    metrics_exporter: prometheus\n"
+    "    exemplars:\n"
+    "      enabled: true\n"
     "  tail_sampling:\n"
     "    decision_wait: ${env:TAILGATE_DECISION_WAIT:-10s}\n"
     "    num_traces: 100000\n"
@@ -50,6 +54,8 @@ const char tg_default_config_yaml[] =
     "exporters:\n"
     "  debug:\n"
     "    verbosity: basic\n"
+    "  prometheus:\n"
+    "    endpoint: ${env:TAILGATE_PROMETHEUS_ENDPOINT:-0.0.0.0:8889}\n"
     "#+  jaeger:                                           #?TAILGATE_JAEGER_ENDPOINT\n"
     "#+    endpoint: ${env:TAILGATE_JAEGER_ENDPOINT}        #?TAILGATE_JAEGER_ENDPOINT\n"
     "#+    tls:                                             #?TAILGATE_JAEGER_ENDPOINT\n"
@@ -67,9 +73,11 @@ const char tg_default_config_yaml[] =
     "  pipelines:\n"
     "    traces:\n"
     "      receivers: [otlp, jaeger]\n"
-    "      processors: [tail_sampling, batch]\n"
+    "      processors: [spanmetrics, tail_sampling, batch]\n"
     "      exporters: [debug]                                #?!TAILGATE_JAEGER_ENDPOINT\n"
-    "#+      exporters: [jaeger]                             #?TAILGATE_JAEGER_ENDPOINT\n";
+    "#+      exporters: [jaeger]                             #?TAILGATE_JAEGER_ENDPOINT\n"
+    "    metrics:\n"
+    "      exporters: [prometheus]\n";
 
 static int env_set(const char *name, size_t len) {
   char buf[64];

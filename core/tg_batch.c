@@ -222,8 +222,10 @@ tg_batch *tg_batch_clone(const tg_batch *batch) {
     tg_batch_free(copy);
     copy = NULL;
   }
-  if (copy)
+  if (copy) {
     copy->received_unix_nano = batch->received_unix_nano;
+    copy->metrics = batch->metrics;
+  }
   tg_free(buf);
   return copy;
 }

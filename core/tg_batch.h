@@ -37,6 +37,9 @@ typedef struct tg_batch {
   size_t n_wire;
   size_t span_count;         /* decoded + wire */
   uint64_t received_unix_nano; /* when the first part arrived: for batch timeouts */
+  /* metrics pipelines: the source this batch announces (tg_metric_source.h); not owned,
+   * no spans. NULL in traces pipelines. */
+  const struct tg_metric_source *metrics;
   atomic_uint refs;
 } tg_batch;
 

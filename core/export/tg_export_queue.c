@@ -64,6 +64,7 @@ struct tg_export_queue {
   uint64_t rng; /* default xorshift state, guarded by lock */
 
   tg_metric_cell *m_sent, *m_failed, *m_qsize, *m_qcap, *m_enq_failed;
+  tg_metric_cell *m_health; /* tailgate_dependency_health: 1 after a delivery, 0 after a failure */
 };
 
 typedef struct sender_arg {
@@ -234,6 +235,16 @@ tg_export_queue *tg_export_queue_new(const tg_queue_conf *qconf, const tg_retry_
                      "Capacity of the sending queue in requests.", TG_METRIC_GAUGE, q->name);
   tg_metric_set(q->m_qcap, (int64_t)q->cap);
   tg_metric_set(q->m_qsize, 0);
+  if (metrics) {
+    static const char *const dep[] = {"dependency", NULL};
+    const char *values[] = {q->name};
+    q->m_health = tg_metrics_series(
+        tg_metrics_family(metrics, "tailgate_dependency_health",
+                          "1 when the exporter's backend took the last request (or none was "
+                          "sent yet), 0 after a failed attempt.", TG_METRIC_GAUGE, dep),
+        values);
+    tg_metric_set(q->m_health, 1);
+  }
   return q;
 }
 
@@ -280,6 +291,7 @@ static void process_item(tg_export_queue *q, void *worker, tg_export_item *item)
     memset(&out, 0, sizeof out);
     tg_send_result r = q->ops.send(q->ctx, worker, item, &out);
     attempts++;
+    tg_metric_set(q->m_health, r == TG_SEND_OK);
     if (r == TG_SEND_OK) {
       int64_t rejected = out.rejected_spans;
       if (rejected < 0)

@@ -276,11 +276,30 @@ static void test_env_errors_reported_with_others(void **state) {
                 "c.yaml:8:12: exporters::debug: ratio: \"2\" is out of range [0, 1]\n");
 }
 
+/* The default config also uses the spanmetrics processor and the prometheus exporter:
+ * fakes with their real key tables, added to the fake registry for this test only. */
+#include "../../../processors/spanmetrics/spanmetrics_conf.h"
+static const tg_component fake_spanmetrics_processor = {
+    .abi = TG_COMPONENT_ABI, .kind = TG_PROCESSOR, .type = "spanmetrics",
+    .signals = TG_SIGNAL_TRACES, .conf_size = sizeof(tg_spanmetrics_conf),
+    .keys = tg_spanmetrics_conf_keys, .n_keys = TG_SPANMETRICS_CONF_N_KEYS,
+};
+static const tg_conf_key fake_prometheus_keys[] = {
+    TG_KEY_STRING("endpoint", fake_ext_conf, endpoint, "0.0.0.0:8889", "listen address"),
+};
+static const tg_component fake_prometheus = {
+    .abi = TG_COMPONENT_ABI, .kind = TG_EXPORTER, .type = "prometheus",
+    .signals = TG_SIGNAL_METRICS, .conf_size = sizeof(fake_ext_conf),
+    .keys = fake_prometheus_keys, .n_keys = 1,
+};
+
 /* The fakes plus the real components the embedded default uses that have no fake (their
  * create is never called: these tests only load configurations). */
 extern const tg_component tg_processor_tail_sampling;
 static const tg_component *const default_registry[] = {
     &tg_processor_tail_sampling,
+    &fake_spanmetrics_processor,
+    &fake_prometheus,
     NULL,
 };
 
@@ -325,6 +344,7 @@ static void test_default_config_with_fakes(void **state) {
   assert_null(cfg->metrics_address);
   assert_int_equal(cfg->log_level, TG_LOG_INFO);
   assert_int_equal(cfg->n_extensions, 1);
+  assert_int_equal(cfg->n_pipelines, 2); /* traces, and metrics fed by spanmetrics */
   tg_config_free(cfg);
   unsetenv("TAILGATE_OTLP_GRPC_ENDPOINT");
   unsetenv("TAILGATE_METRICS_ADDRESS");

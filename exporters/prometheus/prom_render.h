@@ -1,0 +1,35 @@
+/* Rendering of metric sources (core/tg_metric_source.h) as Prometheus text format 0.0.4
+ * or OpenMetrics 1.0 text. Pure: no I/O; used by the exporter at scrape time and by tests.
+ */
+#ifndef TG_PROM_RENDER_H
+#define TG_PROM_RENDER_H
+
+#include <stddef.h>
+
+#include "tg_buf.h"
+#include "tg_metric_source.h"
+
+typedef enum tg_prom_format { TG_PROM_TEXT, TG_PROM_OPENMETRICS } tg_prom_format;
+
+typedef struct tg_prom_render_opts {
+  tg_prom_format format;
+  const char *name_prefix;  /* "ns_" prepended to family names, or NULL */
+  const char *const_labels; /* rendered `a="x",b="y"` added to every series, or NULL */
+} tg_prom_render_opts;
+
+/* Appends every family of every source to out. OpenMetrics output carries exemplars and
+ * ends with "# EOF\n"; text output carries no exemplars. Returns TG_OK, TG_ENOMEM or
+ * TG_ETOOBIG (out's limit). On error out holds a partial rendering. */
+int tg_prom_render(const tg_metric_source *const *sources, size_t n_sources,
+                   const tg_prom_render_opts *opts, tg_buf *out);
+
+/* Appends v in the shortest form that reads back exactly ("+Inf", "2", "0.005"; with
+ * om_canonical integers get ".0" as OpenMetrics prefers for le). Exposed for tests. */
+int tg_prom_append_double(tg_buf *out, double v, int om_canonical);
+
+/* Chooses the format from an Accept header (NULL = text): OpenMetrics when the client
+ * lists application/openmetrics-text with a q above that of text/plain (Prometheus's
+ * own negotiation), text otherwise. */
+tg_prom_format tg_prom_negotiate(const char *accept);
+
+#endif

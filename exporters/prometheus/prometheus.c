@@ -1,0 +1,300 @@
+/* The prometheus exporter: serves the series of every metric source that reaches it
+ * (core/tg_metric_source.h) on GET /metrics, as the Collector's `prometheus` exporter.
+ *
+ * Rendering happens at scrape time on the loop thread (where the sources aggregate), so
+ * a scrape is always current and needs no lock. Format by the scraper's Accept header:
+ * OpenMetrics 1.0 (with exemplars, `# EOF`) when asked for, text 0.0.4 otherwise; gzip
+ * when Accept-Encoding allows it. `enable_open_metrics` defaults to true here (the
+ * Collector's default is false) because exemplars only exist in OpenMetrics and Jaeger
+ * SPM / Grafana exemplar links are the point of the component. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prom_gzip.h"
+#include "prom_render.h"
+#include "tg_alloc.h"
+#include "tg_component.h"
+#include "tg_http_server.h"
+#include "tg_service.h"
+
+#define MAX_SOURCES 16
+/* A rendering larger than this is refused with 500 (about 250k series). */
+#define MAX_RENDER_BYTES (512u << 20)
+
+typedef struct prom_conf {
+  char *endpoint;
+  char *namespace_;
+  tg_conf_strmap const_labels;
+  bool enable_open_metrics;
+  char *tls_cert_file, *tls_key_file;
+} prom_conf;
+
+#define C prom_conf
+static const tg_conf_key prom_keys[] = {
+    TG_KEY_STRING("endpoint", C, endpoint, "0.0.0.0:8889", "host:port serving /metrics"),
+    TG_KEY_STRING("namespace", C, namespace_, NULL, "prefix added to every metric name"),
+    TG_KEY_STRMAP("const_labels", C, const_labels, "labels added to every series"),
+    TG_KEY_BOOL("enable_open_metrics", C, enable_open_metrics, "true",
+                "answer OpenMetrics (with exemplars) when the scraper asks for it"),
+    TG_KEY_STRING("tls.cert_file", C, tls_cert_file, NULL, "PEM certificate: serve HTTPS"),
+    TG_KEY_STRING("tls.key_file", C, tls_key_file, NULL, "PEM private key"),
+};
+#undef C
+
+typedef struct prom_state {
+  tg_instance *self;
+  const prom_conf *conf;
+  tg_http_server *server;
+  const tg_metric_source *sources[MAX_SOURCES];
+  size_t n_sources;
+  char *prefix;       /* "ns_" or NULL */
+  char *const_labels; /* rendered, or NULL */
+  int stopping;
+  tg_stop_done_fn stop_done;
+  tg_metric_cell *m_scrapes, *m_scrape_errors;
+} prom_state;
+
+static int label_name_ok(const char *s) {
+  if (!*s || (*s >= '0' && *s <= '9'))
+    return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '_'))
+      return 0;
+  return 1;
+}
+
+static void prom_conf_check(const void *vc, const tg_yaml_node *node, const char *what,
+                            tg_diag *diag) {
+  const prom_conf *c = vc;
+  const tg_yaml_pos *pos = node ? &node->pos : NULL;
+  if (!c->endpoint || !*c->endpoint)
+    tg_diag_add(diag, pos, "%s: endpoint: must not be empty", what);
+  if (!c->tls_cert_file != !c->tls_key_file)
+    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
+  for (size_t i = 0; i < c->const_labels.n; i++)
+    if (!label_name_ok(c->const_labels.keys[i]))
+      tg_diag_add(diag, pos, "%s: const_labels: \"%.100s\" is not a valid label name", what,
+                  c->const_labels.keys[i]);
+  if (c->namespace_ && *c->namespace_ && !label_name_ok(c->namespace_))
+    tg_diag_add(diag, pos, "%s: namespace: \"%.100s\" must be [a-zA-Z_][a-zA-Z0-9_]*", what,
+                c->namespace_);
+}
+
+static void prom_destroy(tg_instance *self) {
+  prom_state *st = self->state;
+  if (!st)
+    return;
+  if (st->server) /* never started, or stop was skipped: close without a callback */
+    tg_http_server_close(st->server, NULL, NULL);
+  tg_free(st->prefix);
+  tg_free(st->const_labels);
+  tg_free(st);
+  self->state = NULL;
+}
+
+static int prom_create(tg_instance *self, tg_errbuf *err) {
+  const prom_conf *c = self->conf;
+  if (!c)
+    return tg_errf(err, TG_ECONFIG, "no configuration");
+  prom_state *st = tg_calloc(1, sizeof *st);
+  if (!st)
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  self->state = st;
+  st->self = self;
+  st->conf = c;
+  int rc = TG_OK;
+  if (c->namespace_ && *c->namespace_) {
+    size_t n = strlen(c->namespace_);
+    st->prefix = tg_malloc(n + 2);
+    if (st->prefix) {
+      memcpy(st->prefix, c->namespace_, n);
+      memcpy(st->prefix + n, "_", 2);
+    } else {
+      rc = TG_ENOMEM;
+    }
+  }
+  if (!rc && c->const_labels.n) {
+    tg_buf b;
+    tg_buf_init(&b, 0);
+    for (size_t i = 0; !rc && i < c->const_labels.n; i++) {
+      rc = tg_buf_appendf(&b, "%s%s=\"", i ? "," : "", c->const_labels.keys[i]);
+      for (const char *p = c->const_labels.values[i]; !rc && *p; p++)
+        rc = *p == '\\' ? tg_buf_append(&b, "\\\\", 2)
+             : *p == '"' ? tg_buf_append(&b, "\\\"", 2)
+             : *p == '\n' ? tg_buf_append(&b, "\\n", 2)
+                          : tg_buf_append(&b, p, 1);
+      if (!rc)
+        rc = tg_buf_append(&b, "\"", 1);
+    }
+    if (!rc)
+      rc = tg_buf_append(&b, "", 1);
+    if (!rc)
+      st->const_labels = (char *)tg_buf_steal(&b, NULL);
+    tg_buf_free(&b);
+  }
+  if (rc) {
+    prom_destroy(self);
+    return tg_errf(err, rc, "out of memory");
+  }
+  return TG_OK;
+}
+
+static int accepts_gzip(const char *ae) {
+  for (const char *p = ae; p && (p = strstr(p, "gzip")); p += 4) {
+    const char *q = p + 4;
+    while (*q == ' ')
+      q++;
+    if (*q == ';') { /* gzip;q=0 refuses it */
+      const char *v = strstr(q, "q=");
+      if (v && strtod(v + 2, NULL) == 0.0)
+        return 0;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *resp) {
+  prom_state *st = ctx;
+  tg_metric_add(st->m_scrapes, 1);
+  tg_prom_format fmt = st->conf->enable_open_metrics
+                           ? tg_prom_negotiate(tg_http_request_header(req, "accept"))
+                           : TG_PROM_TEXT;
+  tg_prom_render_opts opts = {fmt, st->prefix, st->const_labels};
+  tg_buf text;
+  tg_buf_init(&text, MAX_RENDER_BYTES);
+  int rc = st->stopping ? TG_ECLOSED : tg_prom_render(st->sources, st->n_sources, &opts, &text);
+  if (rc != TG_OK) {
+    tg_buf_free(&text);
+    tg_metric_add(st->m_scrape_errors, 1);
+    resp->status = 500;
+    resp->content_type = "text/plain; charset=utf-8";
+    tg_buf_append_str(&resp->body, "rendering failed\n");
+    return;
+  }
+  resp->status = 200;
+  resp->content_type = fmt == TG_PROM_OPENMETRICS
+                           ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                           : "text/plain; version=0.0.4; charset=utf-8";
+  if (accepts_gzip(tg_http_request_header(req, "accept-encoding"))) {
+    tg_buf gz;
+    tg_buf_init(&gz, 0);
+    if (tg_prom_gzip(text.data, text.len, &gz) == TG_OK) {
+      tg_buf_free(&text);
+      text = gz;
+      tg_http_response_add_header(resp, "content-encoding", "gzip");
+    } else {
+      tg_buf_free(&gz);
+    }
+  }
+  tg_buf_free(&resp->body);
+  resp->body = text;
+}
+
+static int prom_start(tg_instance *self, tg_errbuf *err) {
+  prom_state *st = self->state;
+  const prom_conf *c = st->conf;
+  tg_service *svc = self->service;
+  if (svc && svc->metrics) {
+    const char *const lbl[] = {"exporter", NULL};
+    const char *val[] = {self->id};
+    st->m_scrapes = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_exporter_prometheus_scrapes_total",
+                          "Scrapes answered by a prometheus exporter.", TG_METRIC_COUNTER,
+                          lbl),
+        val);
+    st->m_scrape_errors = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_exporter_prometheus_scrape_errors_total",
+                          "Scrapes a prometheus exporter could not render (500).",
+                          TG_METRIC_COUNTER, lbl),
+        val);
+  }
+  tg_http_server_options opts = {.endpoint = c->endpoint,
+                                 .tls_cert_file = c->tls_cert_file,
+                                 .tls_key_file = c->tls_key_file,
+                                 .max_body_bytes = 4096,
+                                 .max_connections = 64,
+                                 .log = svc ? svc->log : NULL,
+                                 .name = self->id};
+  st->server = tg_http_server_create(svc->loop, &opts, err);
+  if (!st->server)
+    return err->msg[0] ? TG_EIO : tg_errf(err, TG_EIO, "cannot serve %s", c->endpoint);
+  tg_http_route route = {"GET", "/metrics", 0, on_metrics, st};
+  if (tg_http_server_add_route(st->server, &route) != TG_OK)
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  int rc = tg_http_server_start(st->server, err);
+  if (rc != TG_OK)
+    return rc;
+  if (svc->log)
+    TG_LOG_INFO(svc->log, self->id, "serving metrics on http://%s/metrics", c->endpoint);
+  return TG_OK;
+}
+
+static int prom_consume(tg_instance *self, tg_batch *batch) {
+  prom_state *st = self->state;
+  const tg_metric_source *src = batch->metrics;
+  tg_batch_free(batch);
+  if (!src)
+    return TG_OK; /* nothing to serve in a batch without a source */
+  for (size_t i = 0; i < st->n_sources; i++)
+    if (st->sources[i] == src)
+      return TG_OK;
+  if (st->n_sources == MAX_SOURCES)
+    return TG_ETOOBIG;
+  st->sources[st->n_sources++] = src;
+  return TG_OK;
+}
+
+static void on_closed(void *ctx) {
+  prom_state *st = ctx;
+  tg_stop_done_fn done = st->stop_done;
+  st->stop_done = NULL;
+  if (done)
+    done(st->self);
+}
+
+static void prom_stop(tg_instance *self, tg_stop_done_fn done) {
+  prom_state *st = self->state;
+  st->stopping = 1; /* sources may already be stopped: no more collecting */
+  tg_http_server *srv = st->server;
+  st->server = NULL;
+  if (!srv) {
+    done(self);
+    return;
+  }
+  st->stop_done = done;
+  tg_http_server_close(srv, on_closed, st);
+}
+
+static int prom_ready(const tg_instance *self) {
+  const prom_state *st = self->state;
+  return st && st->server && !st->stopping;
+}
+
+/* Port bound after start (tests listen on port 0). */
+int tg_prometheus_exporter_port(const tg_instance *self);
+int tg_prometheus_exporter_port(const tg_instance *self) {
+  const prom_state *st = self->state;
+  return st && st->server ? tg_http_server_port(st->server) : -1;
+}
+
+const tg_component tg_exporter_prometheus = {
+    .abi = TG_COMPONENT_ABI,
+    .kind = TG_EXPORTER,
+    .type = "prometheus",
+    .signals = TG_SIGNAL_METRICS,
+    .conf_size = sizeof(prom_conf),
+    .keys = prom_keys,
+    .n_keys = sizeof prom_keys / sizeof prom_keys[0],
+    .conf_check = prom_conf_check,
+    .ops = {.create = prom_create,
+            .start = prom_start,
+            .consume = prom_consume,
+            .stop = prom_stop,
+            .destroy = prom_destroy,
+            .ready = prom_ready},
+    .doc = "Serves metrics (span metrics) on /metrics: Prometheus text 0.0.4, or "
+           "OpenMetrics 1.0 with exemplars when the scraper asks; gzip.",
+};

@@ -1,0 +1,607 @@
+/* spanmetrics: RED metrics (calls, duration histogram) from every span, in both of the
+ * Collector's placements.
+ *
+ *   connectors: spanmetrics   an exporter of a traces pipeline (takes the batch and frees
+ *                             it) and the receiver of a metrics pipeline (`next`)
+ *   processors: spanmetrics   passes spans through unchanged; its metrics go to the
+ *                             exporter named by `metrics_exporter` (the Collector's old
+ *                             spanmetrics processor key)
+ *
+ * Both run the same code over one aggregation table (spanmetrics_table.c). What reaches
+ * the metrics exporters is a live tg_metric_source (core/tg_metric_source.h), announced
+ * once at start; exporters collect from it on the loop thread when they scrape or push.
+ *
+ * The processor counts a batch only after downstream took it: on TG_EAGAIN the client
+ * retries, and counting first would count those spans twice. So consume resolves each
+ * span's series first (into a reused scratch array), pushes, and then commits. */
+#include <stdio.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "spanmetrics_conf.h"
+#include "spanmetrics_table.h"
+#include "spanmetrics_wire.h"
+#include "tg_alloc.h"
+#include "tg_clock.h"
+#include "tg_component.h"
+#include "tg_service.h"
+
+enum { DIM_SERVICE, DIM_SPAN_NAME, DIM_KIND, DIM_STATUS, N_DEFAULT_DIMS };
+#define MAX_LABELS (N_DEFAULT_DIMS + 32)
+
+static const char *const default_dim_names[N_DEFAULT_DIMS] = {"service.name", "span.name",
+                                                              "span.kind", "status.code"};
+static const char *const kind_names[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL",
+                                         "SPAN_KIND_SERVER",      "SPAN_KIND_CLIENT",
+                                         "SPAN_KIND_PRODUCER",    "SPAN_KIND_CONSUMER"};
+static const char *const status_names[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK",
+                                           "STATUS_CODE_ERROR"};
+
+/* One span resolved to its series, waiting for downstream to take the batch. */
+typedef struct pending_obs {
+  tg_sm_series *series;
+  double value;
+  uint64_t end_unix_nano;
+  uint8_t trace_id[16];
+  uint8_t span_id[8];
+  int has_ids, overflow;
+} pending_obs;
+
+typedef struct sm_state {
+  tg_instance *self;
+  const tg_spanmetrics_conf *conf;
+  int is_processor;
+  tg_sm_table *table;
+  /* label i: which default dimension (0..3) or extra dimension (4..) */
+  int label_source[MAX_LABELS];
+  char *label_names[MAX_LABELS];
+  size_t n_labels;
+  double *bounds;
+  size_t n_bounds;
+  double ns_per_unit;
+  char *calls_name, *duration_name;
+  tg_mfamily calls, duration;
+  tg_metric_source source;
+  uv_timer_t timer;
+  int timer_live;
+  tg_stop_done_fn stop_done;
+  pending_obs *pending;
+  size_t cap_pending;
+  tg_metric_cell *m_overflow, *m_series, *m_dropped;
+} sm_state;
+
+/* Prometheus names: [a-zA-Z_:][a-zA-Z0-9_:]*, label names without ':'. Others become '_'
+ * and a leading digit gets "key_" (the Collector's Prometheus translation). */
+static char *prom_name(const char *in, const char *suffix, int label) {
+  size_t n = strlen(in), sn = suffix ? strlen(suffix) : 0;
+  char *out = tg_malloc(n + sn + 5);
+  if (!out)
+    return NULL;
+  size_t k = 0;
+  if (n && in[0] >= '0' && in[0] <= '9') {
+    memcpy(out, "key_", 4);
+    k = 4;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char c = in[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || (!label && c == ':');
+    out[k++] = ok ? c : '_';
+  }
+  if (suffix) {
+    if (k && sn) {
+      memcpy(out + k, suffix, sn);
+      k += sn;
+    } else if (sn) { /* empty namespace: no leading '_' */
+      memcpy(out + k, suffix + 1, sn - 1);
+      k += sn - 1;
+    }
+  }
+  out[k] = '\0';
+  return out;
+}
+
+static int excluded(const tg_spanmetrics_conf *c, const char *name) {
+  for (size_t i = 0; i < c->exclude_dimensions.n; i++)
+    if (!strcmp(c->exclude_dimensions.items[i], name))
+      return 1;
+  return 0;
+}
+
+static int sm_collect(const tg_metric_source *src, const tg_metric_visitor *v) {
+  sm_state *st = src->ctx;
+  tg_service *svc = st->self->service;
+  return tg_sm_table_collect(st->table, &st->calls,
+                          st->conf->histogram_disable ? NULL : &st->duration,
+                          svc ? svc->kept : NULL, tg_clock_mono_ms(), v);
+}
+
+static void sm_destroy(tg_instance *self) {
+  sm_state *st = self->state;
+  if (!st)
+    return;
+  tg_sm_table_free(st->table);
+  for (size_t i = 0; i < st->n_labels; i++)
+    tg_free(st->label_names[i]);
+  tg_free(st->bounds);
+  tg_free(st->calls_name);
+  tg_free(st->duration_name);
+  tg_free(st->pending);
+  tg_free(st);
+  self->state = NULL;
+}
+
+static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err) {
+  const tg_spanmetrics_conf *c = self->conf;
+  if (!c)
+    return tg_errf(err, TG_ECONFIG, "no configuration");
+  if (is_processor && (!c->metrics_exporter || !c->metrics_exporter[0]))
+    return tg_errf(err, TG_ECONFIG,
+                   "metrics_exporter is required in the processor placement (the metrics "
+                   "exporter to feed); or configure spanmetrics under connectors:");
+  if (!is_processor && c->metrics_exporter)
+    return tg_errf(err, TG_ECONFIG,
+                   "metrics_exporter is for the processor placement; a connector feeds the "
+                   "metrics pipelines that list it as a receiver");
+  sm_state *st = tg_calloc(1, sizeof *st);
+  if (!st)
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  self->state = st;
+  st->self = self;
+  st->conf = c;
+  st->is_processor = is_processor;
+  for (int d = 0; d < N_DEFAULT_DIMS; d++) {
+    if (excluded(c, default_dim_names[d]))
+      continue;
+    st->label_source[st->n_labels] = d;
+    st->label_names[st->n_labels++] = prom_name(default_dim_names[d], NULL, 1);
+  }
+  for (size_t i = 0; i < c->dimensions.n && st->n_labels < MAX_LABELS; i++) {
+    st->label_source[st->n_labels] = N_DEFAULT_DIMS + (int)i;
+    st->label_names[st->n_labels++] = prom_name(c->dimensions.names[i], NULL, 1);
+  }
+  for (size_t i = 0; i < st->n_labels; i++) {
+    if (!st->label_names[i]) {
+      sm_destroy(self);
+      return tg_errf(err, TG_ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(st->label_names[i], st->label_names[j])) {
+        tg_errf(err, TG_ECONFIG, "dimensions: two dimensions map to the label \"%s\"",
+                st->label_names[i]);
+        sm_destroy(self);
+        return TG_ECONFIG;
+      }
+    if (!strcmp(st->label_names[i], "otel_metric_overflow") || !strcmp(st->label_names[i], "le")) {
+      tg_errf(err, TG_ECONFIG, "dimensions: \"%s\" is a reserved label", st->label_names[i]);
+      sm_destroy(self);
+      return TG_ECONFIG;
+    }
+  }
+  if (!st->n_labels) {
+    sm_destroy(self);
+    return tg_errf(err, TG_ECONFIG, "every dimension is excluded: nothing to aggregate by");
+  }
+  int seconds = c->histogram_unit == TG_SPANMETRICS_UNIT_S;
+  st->ns_per_unit = seconds ? 1e9 : 1e6;
+  const double *ms = c->buckets.n ? c->buckets.ms : tg_spanmetrics_default_buckets_ms;
+  st->n_bounds = c->buckets.n ? c->buckets.n : 16;
+  st->bounds = tg_calloc(st->n_bounds, sizeof *st->bounds);
+  const char *ns = c->namespace_ ? c->namespace_ : "";
+  st->calls_name = prom_name(ns, "_calls", 0);
+  st->duration_name = prom_name(ns, seconds ? "_duration_seconds" : "_duration_milliseconds", 0);
+  if (!st->bounds || !st->calls_name || !st->duration_name) {
+    sm_destroy(self);
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < st->n_bounds; i++)
+    st->bounds[i] = seconds ? ms[i] / 1000.0 : ms[i];
+  st->calls = (tg_mfamily){.name = st->calls_name,
+                           .help = "Spans counted by service, operation, kind and status.",
+                           .kind = TG_MKIND_COUNTER};
+  st->duration = (tg_mfamily){.name = st->duration_name,
+                              .help = seconds ? "Span durations in seconds."
+                                              : "Span durations in milliseconds.",
+                              .kind = TG_MKIND_HISTOGRAM,
+                              .bounds = st->bounds,
+                              .n_bounds = st->n_bounds};
+  tg_sm_table_conf tc = {.label_names = (const char *const *)st->label_names,
+                      .n_labels = st->n_labels,
+                      .bounds = st->bounds,
+                      .n_bounds = st->n_bounds,
+                      .limit = c->cardinality_limit ? (size_t)c->cardinality_limit
+                                                    : TG_SPANMETRICS_MAX_SERIES,
+                      .exemplars = c->exemplars_enabled,
+                      .candidate_ttl_ms = c->exemplar_candidate_ttl_ms};
+  st->table = tg_sm_table_new(&tc);
+  if (!st->table) {
+    sm_destroy(self);
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  }
+  st->source = (tg_metric_source){.name = self->id,
+                                  .flush_interval_ms = c->flush_interval_ms,
+                                  .collect = sm_collect,
+                                  .ctx = st};
+  return TG_OK;
+}
+
+static int sm_create_processor(tg_instance *self, tg_errbuf *err) {
+  return sm_create_common(self, 1, err);
+}
+static int sm_create_connector(tg_instance *self, tg_errbuf *err) {
+  return sm_create_common(self, 0, err);
+}
+
+static void on_tick(uv_timer_t *timer) {
+  sm_state *st = timer->data;
+  tg_sm_table_expire(st->table, tg_clock_mono_ms(), st->conf->expiration_ms);
+  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
+}
+
+/* Hands the source to one metrics consumer (an announcement batch without spans). */
+static int announce(sm_state *st, const tg_consumer *to, tg_errbuf *err) {
+  tg_batch *b = tg_batch_new(256, 0);
+  if (!b)
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  b->metrics = &st->source;
+  int rc = tg_consumer_push(to, b);
+  if (rc == TG_EAGAIN)
+    tg_batch_free(b);
+  if (rc != TG_OK)
+    return tg_errf(err, rc, "the metrics consumer refused the source: %s", tg_strerror(rc));
+  return TG_OK;
+}
+
+static int announce_to_exporter(sm_state *st, tg_errbuf *err);
+
+static int sm_start(tg_instance *self, tg_errbuf *err) {
+  sm_state *st = self->state;
+  tg_service *svc = self->service;
+  if (svc && svc->metrics) {
+    const char *const lbl[] = {"component", NULL};
+    const char *val[] = {self->id};
+    st->m_overflow = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_spanmetrics_overflow_spans_total",
+                          "Spans counted in the otel_metric_overflow series because the "
+                          "aggregation_cardinality_limit was reached.",
+                          TG_METRIC_COUNTER, lbl),
+        val);
+    st->m_series = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_spanmetrics_series",
+                          "Series held by span metrics (overflow series included).",
+                          TG_METRIC_GAUGE, lbl),
+        val);
+    st->m_dropped = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_spanmetrics_uncounted_spans_total",
+                          "Spans span metrics could not count (out of memory).",
+                          TG_METRIC_COUNTER, lbl),
+        val);
+  }
+  int rc = st->is_processor ? announce_to_exporter(st, err) : announce(st, &self->next, err);
+  /* the timer last: a start that fails leaves no handle to close (stop is not called) */
+  if (rc == TG_OK && st->conf->expiration_ms && svc && svc->loop) {
+    uint64_t every = st->conf->expiration_ms < 1000 ? st->conf->expiration_ms : 1000;
+    if (every < 100)
+      every = 100;
+    uv_timer_init(svc->loop, &st->timer);
+    st->timer.data = st;
+    st->timer_live = 1;
+    uv_timer_start(&st->timer, on_tick, every, every);
+  }
+  return rc;
+}
+
+/* Processor placement: the exporter named by metrics_exporter, among the instances. */
+static int announce_to_exporter(sm_state *st, tg_errbuf *err) {
+  tg_service *svc = st->self->service;
+  for (size_t i = 0; svc; i++) {
+    tg_instance *inst = tg_service_instance(svc, i);
+    if (!inst)
+      break;
+    if (inst->component->kind != TG_EXPORTER || strcmp(inst->id, st->conf->metrics_exporter))
+      continue;
+    if (!(inst->component->signals & TG_SIGNAL_METRICS))
+      return tg_errf(err, TG_ECONFIG, "metrics_exporter: exporter %s does not take metrics",
+                     inst->id);
+    tg_consumer to = tg_instance_consumer(inst);
+    return announce(st, &to, err);
+  }
+  return tg_errf(err, TG_ECONFIG,
+                 "metrics_exporter: exporter \"%s\" is not in any metrics pipeline (add a "
+                 "`metrics` pipeline with exporters: [%s])",
+                 st->conf->metrics_exporter, st->conf->metrics_exporter);
+}
+
+static const char *attr_string(const tg_any_value *v, char *buf, size_t size) {
+  if (!v)
+    return NULL;
+  switch (v->value_case) {
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+    return v->string_value ? v->string_value : "";
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+    return v->bool_value ? "true" : "false";
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+    snprintf(buf, size, "%lld", (long long)v->int_value);
+    return buf;
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+    snprintf(buf, size, "%.17g", v->double_value);
+    return buf;
+  default:
+    return NULL; /* arrays, maps, bytes: treated as missing */
+  }
+}
+
+static const tg_any_value *find_attr(tg_key_value **attrs, size_t n, const char *key) {
+  for (size_t i = 0; i < n; i++)
+    if (attrs[i] && attrs[i]->key && !strcmp(attrs[i]->key, key))
+      return attrs[i]->value;
+  return NULL;
+}
+
+static int grow_pending(sm_state *st, size_t need) {
+  if (need <= st->cap_pending)
+    return 0;
+  size_t cap = st->cap_pending * 2 > need ? st->cap_pending * 2 : need;
+  pending_obs *p = tg_realloc(st->pending, cap * sizeof *p);
+  if (!p)
+    return -1;
+  st->pending = p;
+  st->cap_pending = cap;
+  return 0;
+}
+
+/* ---- spans still in wire form (tg_batch.h), read without decoding ---- */
+
+typedef struct wire_ctx {
+  sm_state *st;
+  uint64_t now_ms;
+  size_t n;
+  tg_sm_bytes resource; /* cached: spans of one segment share it */
+  tg_sm_bytes service;
+  char service_buf[32];
+} wire_ctx;
+
+static int wire_span(void *vctx, const tg_sm_wire_span *span) {
+  wire_ctx *w = vctx;
+  sm_state *st = w->st;
+  const tg_spanmetrics_conf *c = st->conf;
+  if (span->resource.p != w->resource.p || !w->service.p) {
+    w->resource = span->resource;
+    if (!tg_sm_wire_attr(span->resource, 1, "service.name", 12, &w->service, w->service_buf,
+                         sizeof w->service_buf))
+      w->service = (tg_sm_bytes){(const uint8_t *)"unknown_service", 15};
+  }
+  if (grow_pending(st, w->n + 1))
+    return -1;
+  const char *values[MAX_LABELS];
+  size_t lens[MAX_LABELS];
+  char numbuf[MAX_LABELS][32];
+  for (size_t l = 0; l < st->n_labels; l++) {
+    int src = st->label_source[l];
+    tg_sm_bytes v = {0};
+    switch (src) {
+    case DIM_SERVICE:
+      v = w->service;
+      break;
+    case DIM_SPAN_NAME:
+      v = span->name.p ? span->name : (tg_sm_bytes){(const uint8_t *)"", 0};
+      break;
+    case DIM_KIND: {
+      const char *k = span->kind < 6 ? kind_names[span->kind] : kind_names[0];
+      v = (tg_sm_bytes){(const uint8_t *)k, strlen(k)};
+      break;
+    }
+    case DIM_STATUS: {
+      const char *k = span->status_code < 3 ? status_names[span->status_code] : status_names[0];
+      v = (tg_sm_bytes){(const uint8_t *)k, strlen(k)};
+      break;
+    }
+    default: {
+      size_t d = (size_t)(src - N_DEFAULT_DIMS);
+      const char *key = c->dimensions.names[d];
+      size_t kl = strlen(key);
+      if (!tg_sm_wire_attr(span->msg, 9, key, kl, &v, numbuf[l], sizeof numbuf[l]) &&
+          !tg_sm_wire_attr(span->resource, 1, key, kl, &v, numbuf[l], sizeof numbuf[l])) {
+        const char *def = c->dimensions.defaults[d];
+        v = def ? (tg_sm_bytes){(const uint8_t *)def, strlen(def)} : (tg_sm_bytes){0};
+      }
+    }
+    }
+    /* as decoded strings do (protobuf-c), a value ends at an embedded NUL */
+    const uint8_t *nul = v.p ? memchr(v.p, 0, v.len) : NULL;
+    values[l] = (const char *)v.p;
+    lens[l] = nul ? (size_t)(nul - v.p) : v.len;
+    if (!v.p && (src == DIM_SPAN_NAME || src < N_DEFAULT_DIMS))
+      values[l] = "";
+  }
+  pending_obs *o = &st->pending[w->n];
+  o->series = tg_sm_table_lookup(st->table, values, lens, w->now_ms, &o->overflow);
+  if (!o->series) {
+    tg_metric_add(st->m_dropped, 1);
+    return 0;
+  }
+  uint64_t dur = span->end_unix_nano > span->start_unix_nano
+                     ? span->end_unix_nano - span->start_unix_nano
+                     : 0;
+  o->value = (double)dur / st->ns_per_unit;
+  o->end_unix_nano = span->end_unix_nano;
+  o->has_ids = span->trace_id.len == 16;
+  if (o->has_ids) {
+    memcpy(o->trace_id, span->trace_id.p, 16);
+    if (span->span_id.len == 8)
+      memcpy(o->span_id, span->span_id.p, 8);
+    else
+      memset(o->span_id, 0, 8);
+  }
+  w->n++;
+  return 0;
+}
+
+/* Resolves every span of the batch (decoded tree, then wire segments) to its series into
+ * st->pending. Returns the count or -1 on ENOMEM / an unreadable segment. */
+static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
+  if (st->cap_pending < batch->span_count) {
+    pending_obs *p = tg_realloc(st->pending, batch->span_count * sizeof *p);
+    if (!p)
+      return -1;
+    st->pending = p;
+    st->cap_pending = batch->span_count;
+  }
+  const tg_spanmetrics_conf *c = st->conf;
+  const char *values[MAX_LABELS];
+  char numbuf[MAX_LABELS][32];
+  size_t n = 0;
+  const tg_export_request *req = &batch->request;
+  for (size_t r = 0; r < req->n_resource_spans; r++) {
+    const tg_resource_spans *rs = req->resource_spans[r];
+    tg_key_value **rattrs = rs->resource ? rs->resource->attributes : NULL;
+    size_t n_rattrs = rs->resource ? rs->resource->n_attributes : 0;
+    char svcbuf[32];
+    const char *service = attr_string(find_attr(rattrs, n_rattrs, "service.name"), svcbuf,
+                                      sizeof svcbuf);
+    if (!service)
+      service = "unknown_service";
+    for (size_t s = 0; s < rs->n_scope_spans; s++) {
+      const tg_scope_spans *ss = rs->scope_spans[s];
+      for (size_t k = 0; k < ss->n_spans; k++) {
+        const tg_span *span = ss->spans[k];
+        if (n >= st->cap_pending) { /* span_count was stale: grow */
+          pending_obs *p = tg_realloc(st->pending, (st->cap_pending * 2 + 16) * sizeof *p);
+          if (!p)
+            return -1;
+          st->pending = p;
+          st->cap_pending = st->cap_pending * 2 + 16;
+        }
+        for (size_t l = 0; l < st->n_labels; l++) {
+          int src = st->label_source[l];
+          switch (src) {
+          case DIM_SERVICE:
+            values[l] = service;
+            break;
+          case DIM_SPAN_NAME:
+            values[l] = span->name ? span->name : "";
+            break;
+          case DIM_KIND:
+            values[l] = (unsigned)span->kind < 6 ? kind_names[span->kind] : kind_names[0];
+            break;
+          case DIM_STATUS: {
+            unsigned code = span->status ? (unsigned)span->status->code : 0;
+            values[l] = code < 3 ? status_names[code] : status_names[0];
+            break;
+          }
+          default: {
+            size_t d = (size_t)(src - N_DEFAULT_DIMS);
+            const tg_any_value *v = find_attr(span->attributes, span->n_attributes,
+                                              c->dimensions.names[d]);
+            if (!v)
+              v = find_attr(rattrs, n_rattrs, c->dimensions.names[d]);
+            values[l] = attr_string(v, numbuf[l], sizeof numbuf[l]);
+            if (!values[l])
+              values[l] = c->dimensions.defaults[d];
+          }
+          }
+        }
+        pending_obs *o = &st->pending[n];
+        o->series = tg_sm_table_lookup(st->table, values, NULL, now_ms, &o->overflow);
+        if (!o->series) {
+          tg_metric_add(st->m_dropped, 1);
+          continue;
+        }
+        uint64_t dur = span->end_time_unix_nano > span->start_time_unix_nano
+                           ? span->end_time_unix_nano - span->start_time_unix_nano
+                           : 0;
+        o->value = (double)dur / st->ns_per_unit;
+        o->end_unix_nano = span->end_time_unix_nano;
+        o->has_ids = span->trace_id.len == 16;
+        if (o->has_ids) {
+          memcpy(o->trace_id, span->trace_id.data, 16);
+          if (span->span_id.len == 8)
+            memcpy(o->span_id, span->span_id.data, 8);
+          else
+            memset(o->span_id, 0, 8);
+        }
+        n++;
+      }
+    }
+  }
+  wire_ctx w = {.st = st, .now_ms = now_ms, .n = n};
+  for (size_t i = 0; i < batch->n_wire; i++)
+    if (tg_sm_wire_each_span(batch->wire[i].data, batch->wire[i].len, wire_span, &w))
+      return -1;
+  return (long)w.n;
+}
+
+static void commit(sm_state *st, size_t n, uint64_t now_ms) {
+  int64_t overflow = 0;
+  for (size_t i = 0; i < n; i++) {
+    const pending_obs *o = &st->pending[i];
+    tg_sm_table_observe(st->table, o->series, o->value, o->has_ids ? o->trace_id : NULL,
+                     o->has_ids ? o->span_id : NULL, o->end_unix_nano, now_ms);
+    overflow += o->overflow;
+  }
+  tg_metric_add(st->m_overflow, overflow);
+  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
+}
+
+static int sm_consume(tg_instance *self, tg_batch *batch) {
+  sm_state *st = self->state;
+  uint64_t now_ms = tg_clock_mono_ms();
+  long n = resolve_batch(st, batch, now_ms); /* reads wire segments in place */
+  if (n < 0)
+    tg_metric_add(st->m_dropped, (int64_t)batch->span_count);
+  if (!st->is_processor) {
+    if (n > 0)
+      commit(st, (size_t)n, now_ms);
+    tg_batch_free(batch);
+    return TG_OK;
+  }
+  int rc = tg_consumer_push(&self->next, batch);
+  if (rc != TG_EAGAIN && n > 0)
+    commit(st, (size_t)n, now_ms);
+  return rc;
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  sm_state *st = h->data;
+  st->timer_live = 0;
+  tg_stop_done_fn done = st->stop_done;
+  st->stop_done = NULL;
+  if (done)
+    done(st->self);
+}
+
+static void sm_stop(tg_instance *self, tg_stop_done_fn done) {
+  sm_state *st = self->state;
+  if (!st || !st->timer_live) {
+    done(self);
+    return;
+  }
+  st->stop_done = done;
+  uv_timer_stop(&st->timer);
+  uv_close((uv_handle_t *)&st->timer, on_timer_closed);
+}
+
+#define SM_DESCRIPTOR(sym, kind_, create_fn, doc_)                                     \
+  const tg_component sym = {                                                         \
+      .abi = TG_COMPONENT_ABI,                                                       \
+      .kind = kind_,                                                                 \
+      .type = "spanmetrics",                                                         \
+      .signals = TG_SIGNAL_TRACES,                                                   \
+      .out_signals = kind_ == TG_CONNECTOR ? TG_SIGNAL_METRICS : 0,                  \
+      .reads_spans = 0, /* reads wire segments itself: batches stay undecoded */     \
+      .conf_size = sizeof(tg_spanmetrics_conf),                                      \
+      .keys = tg_spanmetrics_conf_keys,                                              \
+      .n_keys = TG_SPANMETRICS_CONF_N_KEYS,                                          \
+      .conf_check = tg_spanmetrics_conf_check,                                       \
+      .ops = {.create = create_fn, .start = sm_start, .consume = sm_consume,          \
+              .stop = sm_stop, .destroy = sm_destroy},                               \
+      .doc = doc_,                                                                   \
+  }
+
+SM_DESCRIPTOR(tg_connector_spanmetrics, TG_CONNECTOR, sm_create_connector,
+              "RED metrics (traces_span_metrics_calls_total, _duration_milliseconds) from "
+              "every span; traces in, metrics out");
+SM_DESCRIPTOR(tg_processor_spanmetrics, TG_PROCESSOR, sm_create_processor,
+              "RED metrics from every span, passing spans through; metrics go to "
+              "metrics_exporter");
