@@ -284,7 +284,7 @@ test('both exporters deliver the SDK spans to Jaeger, field by field, after retr
 // environment variable: with TAILGATE_JAEGER_ENDPOINT set it exports to that collector
 // and says so at start-up; Jaeger spans in (jaeger-client, UDP) arrive as Jaeger out.
 test('embedded default: Jaeger in, Jaeger out when TAILGATE_JAEGER_ENDPOINT is set', async (t) => {
-  const [og, oh, jg, jh, health, metrics] = await freePorts(6);
+  const [og, oh, jg, jh, health, metrics, prom] = await freePorts(7);
   const dgram = require('node:dgram');
   const udp = [];
   for (let i = 0; i < 2; i++) {
@@ -304,7 +304,9 @@ test('embedded default: Jaeger in, Jaeger out when TAILGATE_JAEGER_ENDPOINT is s
     TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT: `127.0.0.1:${binary}`,
     TAILGATE_HEALTH_ENDPOINT: `127.0.0.1:${health}`,
     TAILGATE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
+    TAILGATE_PROMETHEUS_ENDPOINT: `127.0.0.1:${prom}`,
     TAILGATE_JAEGER_ENDPOINT: `127.0.0.1:${gcol.port}`,
+    TAILGATE_DECISION_WAIT: '300ms', // the default tail-samples: decide soon
   };
   const proc = spawn(BIN, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -320,6 +322,7 @@ test('embedded default: Jaeger in, Jaeger out when TAILGATE_JAEGER_ENDPOINT is s
     reporter: { agentHost: '127.0.0.1', agentPort: binary, flushIntervalMs: 50 } }, { logger: { info() {}, error() {} } });
   const span = tracer.startSpan('through-the-default');
   span.setTag('k', 'v');
+  span.setTag('error', true); // the default keeps every trace with an error
   span.finish();
   await new Promise((r) => tracer.close(r));
   await waitFor(() => gcol.spans().length > before, { what: 'the span at the Jaeger collector' });
