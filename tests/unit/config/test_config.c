@@ -304,7 +304,7 @@ static void test_default_config_with_fakes(void **state) {
                                           strlen(tg_default_config_yaml), fake_registry, &d);
   assert_null(cfg);
   assert_string_equal(fake_diag_text(&d),
-                      "<embedded default>:20:14: service: telemetry.logs.level: \"loud\" is not "
+                      "<embedded default>:27:14: service: telemetry.logs.level: \"loud\" is not "
                       "one of: debug, info, warn, error\n");
   unsetenv("TAILGATE_LOG_LEVEL");
   tg_diag_free(&d);
