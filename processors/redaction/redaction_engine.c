@@ -103,7 +103,10 @@ int tg_redactor_build(tg_redactor *r, const tg_redaction_conf *conf, const uint8
   tg_buf_init(&r->out, 0);
   tg_buf_init(&r->text, 0);
   int rc = TG_OK;
-  if ((rc = keyset_build(&r->allowed, &conf->allowed_keys)) ||
+  /* Reserved up front: tg_buf_append of 0 bytes to a never-grown buffer writes its NUL
+   * through a NULL data pointer. */
+  if ((rc = tg_buf_reserve(&r->out, 256)) || (rc = tg_buf_reserve(&r->text, 256)) ||
+      (rc = keyset_build(&r->allowed, &conf->allowed_keys)) ||
       (rc = keyset_build(&r->ignored, &conf->ignored_keys)) ||
       (rc = keyset_build(&r->delete_keys, &conf->delete_keys)) ||
       (rc = keyset_build(&r->pseudo_keys, &conf->pseudo_keys)) ||
