@@ -14,6 +14,8 @@
 #   --keep          keep the work directory (configs, logs) and print its path
 #   after --        extra tg_loadgen options (--connections, --rate, --spans-per-request, ...)
 # Environment: BATCH_SIZE (8192), BATCH_TIMEOUT (200ms), READY_TIMEOUT seconds (20),
+#   REDACTION: unset (no redaction), "default" (the embedded default's redaction processor
+#   before batch) or "empty" (a redaction processor with no rules: decode, walk, encode),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
 set -euo pipefail
 
@@ -102,15 +104,24 @@ service:
   telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
   pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
 EOF
+REDACTION=${REDACTION:-}
+case "$REDACTION" in
+  "") REDACTION_YAML=; PIPELINE_PROCESSORS="[batch]" ;;
+  default) REDACTION_YAML="redaction: {allow_all_keys: true, blocked_values: ['[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}'], pseudonymize: {keys: [user_id, user.id, enduser.id, usr.id], key_env: TAILGATE_PSEUDONYM_KEY}}, "
+           PIPELINE_PROCESSORS="[redaction, batch]" ;;
+  empty) REDACTION_YAML="redaction: {allow_all_keys: true}, "; PIPELINE_PROCESSORS="[redaction, batch]" ;;
+  *) echo "run_pipeline_bench: REDACTION must be unset, default or empty" >&2; exit 2 ;;
+esac
+export TAILGATE_PSEUDONYM_KEY=${TAILGATE_PSEUDONYM_KEY:-bench-pseudonym-key-0123456789abcdef}
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
-processors: {batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}}
+processors: {${REDACTION_YAML}batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}}
 exporters: {otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
 extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
 service:
   extensions: [health_check]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
-  pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+  pipelines: {traces: {receivers: [otlp], processors: $PIPELINE_PROCESSORS, exporters: [otlp]}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.
@@ -213,7 +224,7 @@ GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%
 echo "== tg_loadgen"
 sed '$d' "$WORK/loadgen.out"
 [ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
-echo "== pipeline: loadgen -> gateway (otlp grpc -> batch $BATCH_SIZE/$BATCH_TIMEOUT -> otlp) -> sink (otlp -> nop)"
+echo "== pipeline: loadgen -> gateway (otlp grpc -> ${REDACTION:+redaction ($REDACTION) -> }batch $BATCH_SIZE/$BATCH_TIMEOUT -> otlp) -> sink (otlp -> nop)"
 printf '%-34s %s\n' \
   "spans/s accepted by gateway" "$SPS" \
   "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \

@@ -352,17 +352,20 @@ static int walk_scalar(tg_redactor *r, tg_arena *arena, const tg_any_value *v, m
                        tg_any_value **out) {
   const char *s;
   size_t len;
+  if (m == M_PATTERNS) { /* the common case: decide before formatting anything */
+    int is_string =
+        v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE ||
+        (!is_string && !r->redact_all_types) ||
+        (!r->allowed_values.n && !r->delete_values.n && !r->blocked_values.n))
+      return UNCHANGED;
+  }
   if (scalar_text(r, v, &s, &len) != 0)
     return UNCHANGED;
-  int is_string = v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
   if (m == M_PSEUDO)
     return (*out = pseudonym_value(r, arena, s, len)) ? CHANGED : -1;
   if (m == M_MASK)
     return (*out = masked_whole(r, arena, s, len)) ? CHANGED : -1;
-  if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE)
-    return UNCHANGED;
-  if (!is_string && !r->redact_all_types)
-    return UNCHANGED;
   if (r->allowed_values.n && tg_pattern_any(&r->allowed_values, &r->matcher, s, len))
     return ALLOWED;
   if (r->delete_values.n && tg_pattern_any(&r->delete_values, &r->matcher, s, len))
