@@ -3,8 +3,9 @@
  * raw personal value reaches span metrics, samplers, exporters or logs.
  *
  * It edits spans: the descriptor says `mutates` (a fan-out hands it a private clone) and
- * `reads_spans`; as the sole holder it decodes wire segments (tg_batch_materialize) and
- * allocates replacement strings from the batch's own arena. If redaction cannot finish a
+ * `reads_spans`. As the sole holder it rewrites wire segments in their wire form (or, for
+ * policies that need it, decodes them: tg_redactor_batch) and allocates replacement
+ * strings and segments from the batch's own arena. If redaction cannot finish a
  * batch (out of memory) the batch is dropped, never passed on half-redacted: fail closed.
  *
  * The key: pseudonymize.key_file or the variable named by pseudonymize.key_env, read at
@@ -87,10 +88,9 @@ static int redaction_start(tg_instance *self, tg_errbuf *err) {
 static int redaction_consume(tg_instance *self, tg_batch *batch) {
   redaction_state *st = self->state;
   tg_redactor *r = &st->redactor;
-  int rc = tg_batch_materialize(batch);
+  r->counts = (tg_redaction_counts){0};
+  int rc = tg_redactor_batch(r, batch);
   if (rc == TG_OK) {
-    r->counts = (tg_redaction_counts){0};
-    rc = tg_redactor_request(r, batch->arena, &batch->request);
     tg_metric_add(st->pseudonymized, (int64_t)r->counts.pseudonymized);
     tg_metric_add(st->masked, (int64_t)r->counts.masked);
     tg_metric_add(st->deleted, (int64_t)r->counts.deleted);

@@ -6,6 +6,7 @@
  * from the batch arena, so an unchanged subtree is never copied and a shared message is
  * never written. Strings are built in r->out and copied to the arena once complete. */
 #include "redaction_engine.h"
+#include "redaction_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,12 +19,7 @@
 #include "tg_alloc.h"
 #include "tg_error.h"
 
-typedef enum { M_PATTERNS, M_PSEUDO, M_MASK } mode;
-
-/* Results of a walk step. */
-enum { UNCHANGED = 0, CHANGED = 1, DELETE = 2, ALLOWED = 3 };
-
-static const char MASK[] = "****";
+static const char MASK[] = TG_REDACTION_MASK;
 
 /* The summary attributes the processor writes (always allowed, as the Collector's). */
 static const char *const summary_keys[] = {
@@ -54,7 +50,7 @@ static int keyset_build(tg_keyset *set, const tg_conf_strlist *list) {
   return TG_OK;
 }
 
-static int keyset_has(const tg_keyset *set, const char *key) {
+int tg_redaction_keyset_has(const tg_keyset *set, const char *key) {
   size_t lo = 0, hi = set->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -69,7 +65,7 @@ static int keyset_has(const tg_keyset *set, const char *key) {
   return 0;
 }
 
-static int is_summary_key(const char *key) {
+int tg_redaction_is_summary_key(const char *key) {
   if (strncmp(key, "redaction.", 10))
     return 0;
   for (size_t i = 0; i < sizeof summary_keys / sizeof *summary_keys; i++)
@@ -105,7 +101,10 @@ int tg_redactor_build(tg_redactor *r, const tg_redaction_conf *conf, const uint8
   int rc = TG_OK;
   /* Reserved up front: tg_buf_append of 0 bytes to a never-grown buffer writes its NUL
    * through a NULL data pointer. */
+  tg_buf_init(&r->wire, 0);
+  tg_buf_init(&r->key, 0);
   if ((rc = tg_buf_reserve(&r->out, 256)) || (rc = tg_buf_reserve(&r->text, 256)) ||
+      (rc = tg_buf_reserve(&r->wire, 4096)) || (rc = tg_buf_reserve(&r->key, 256)) ||
       (rc = keyset_build(&r->allowed, &conf->allowed_keys)) ||
       (rc = keyset_build(&r->ignored, &conf->ignored_keys)) ||
       (rc = keyset_build(&r->delete_keys, &conf->delete_keys)) ||
@@ -191,8 +190,12 @@ void tg_redactor_free(tg_redactor *r) {
     OPENSSL_cleanse(r->out.data, r->out.cap);
   if (r->text.data)
     OPENSSL_cleanse(r->text.data, r->text.cap);
+  if (r->wire.data)
+    OPENSSL_cleanse(r->wire.data, r->wire.cap);
   tg_buf_free(&r->out);
   tg_buf_free(&r->text);
+  tg_buf_free(&r->wire);
+  tg_buf_free(&r->key);
   for (int c = 0; c < TG_CAT_COUNT_; c++)
     tg_free(r->cat_keys[c]);
   tg_hmac_clear(&r->pseudo);
@@ -248,7 +251,7 @@ static int scalar_text(tg_redactor *r, const tg_any_value *v, const char **s, si
 }
 
 /* Appends the replacement of s[0..len): "****" or the hex hash under hash_function. */
-static int append_mask(tg_redactor *r, const char *s, size_t len) {
+int tg_redaction_append_mask(tg_redactor *r, const char *s, size_t len) {
   uint8_t digest[EVP_MAX_MD_SIZE];
   unsigned dlen = 0;
   size_t outl = 0;
@@ -279,7 +282,7 @@ static int append_mask(tg_redactor *r, const char *s, size_t len) {
 /* A new string value holding the whole-value mask of s. */
 static tg_any_value *masked_whole(tg_redactor *r, tg_arena *arena, const char *s, size_t len) {
   r->out.len = 0;
-  if (append_mask(r, s, len) != TG_OK)
+  if (tg_redaction_append_mask(r, s, len) != TG_OK)
     return NULL;
   return new_string_value(arena, (const char *)r->out.data, r->out.len);
 }
@@ -293,7 +296,7 @@ static tg_any_value *pseudonym_value(tg_redactor *r, tg_arena *arena, const char
 /* blocked_values over s[0..len): every non-empty match of every pattern, in order, is
  * replaced. Returns CHANGED with the result in r->out, UNCHANGED, or -1 on ENOMEM. A
  * matching error (backtracking limit) masks the whole rest of the value: fail closed. */
-static int substitute(tg_redactor *r, const char *s, size_t len) {
+int tg_redaction_substitute(tg_redactor *r, const char *s, size_t len) {
   int changed = 0;
   for (size_t p = 0; p < r->blocked_values.n; p++) {
     const pcre2_code *code = r->blocked_values.codes[p];
@@ -315,7 +318,7 @@ static int substitute(tg_redactor *r, const char *s, size_t len) {
         found = 1;
         r->out.len = 0;
       }
-      if (tg_buf_append(&r->out, s + copied, ms - copied) || append_mask(r, s + ms, me - ms))
+      if (tg_buf_append(&r->out, s + copied, ms - copied) || tg_redaction_append_mask(r, s + ms, me - ms))
         return -1;
       copied = pos = me;
       if (rc < 0)
@@ -370,7 +373,7 @@ static int walk_scalar(tg_redactor *r, tg_arena *arena, const tg_any_value *v, m
     return ALLOWED;
   if (r->delete_values.n && tg_pattern_any(&r->delete_values, &r->matcher, s, len))
     return DELETE;
-  int rc = substitute(r, s, len);
+  int rc = tg_redaction_substitute(r, s, len);
   if (rc != CHANGED)
     return rc;
   return (*out = new_string_value(arena, (const char *)r->out.data, r->out.len)) ? CHANGED : -1;
@@ -451,17 +454,14 @@ static int walk_value(tg_redactor *r, tg_arena *arena, const tg_any_value *v, mo
   return walk_scalar(r, arena, v, m, out);
 }
 
-/* Which rule a key falls under (steps 1, 3, 4, 6 of the header). */
-typedef enum { K_VALUE, K_IGNORE, K_DELETE, K_PSEUDO, K_MASK } key_rule;
-
-static key_rule classify(tg_redactor *r, const char *key) {
+key_rule tg_redaction_classify(tg_redactor *r, const char *key) {
   size_t len = strlen(key);
-  if (keyset_has(&r->ignored, key))
+  if (tg_redaction_keyset_has(&r->ignored, key))
     return K_IGNORE;
-  if (keyset_has(&r->delete_keys, key) ||
+  if (tg_redaction_keyset_has(&r->delete_keys, key) ||
       (r->delete_key_patterns.n && tg_pattern_any(&r->delete_key_patterns, &r->matcher, key, len)))
     return K_DELETE;
-  if (keyset_has(&r->pseudo_keys, key) ||
+  if (tg_redaction_keyset_has(&r->pseudo_keys, key) ||
       (r->pseudo_key_patterns.n && tg_pattern_any(&r->pseudo_key_patterns, &r->matcher, key, len)))
     return K_PSEUDO;
   if (r->blocked_key_patterns.n &&
@@ -486,7 +486,7 @@ static int walk_kv(tg_redactor *r, tg_arena *arena, const tg_key_value *kv, mode
   if (!kv)
     return UNCHANGED;
   if (m == M_PATTERNS) {
-    switch (classify(r, kv->key ? kv->key : "")) {
+    switch (tg_redaction_classify(r, kv->key ? kv->key : "")) {
     case K_IGNORE: return UNCHANGED;
     case K_DELETE: return DELETE;
     case K_PSEUDO: m = M_PSEUDO; break;
@@ -605,13 +605,13 @@ int tg_redactor_attributes(tg_redactor *r, tg_arena *arena, tg_key_value ***attr
     const char *key = kv && kv->key ? kv->key : "";
     tg_key_value *nkv = NULL;
     int rc, cat = -1;
-    key_rule rule = classify(r, key);
+    key_rule rule = tg_redaction_classify(r, key);
     if (rule == K_IGNORE) {
       rc = UNCHANGED;
       cat = TG_CAT_IGNORED;
     } else if (rule == K_DELETE ||
-               (!r->allow_all_keys && rule != K_PSEUDO && !keyset_has(&r->allowed, key) &&
-                !is_summary_key(key))) {
+               (!r->allow_all_keys && rule != K_PSEUDO && !tg_redaction_keyset_has(&r->allowed, key) &&
+                !tg_redaction_is_summary_key(key))) {
       rc = DELETE;
     } else {
       tg_any_value *nv = NULL;
@@ -679,7 +679,7 @@ int tg_redactor_text(tg_redactor *r, tg_arena *arena, char **text) {
   size_t len = strlen(*text);
   if (r->allowed_values.n && tg_pattern_any(&r->allowed_values, &r->matcher, *text, len))
     return TG_OK;
-  int rc = substitute(r, *text, len);
+  int rc = tg_redaction_substitute(r, *text, len);
   if (rc < 0)
     return TG_ENOMEM;
   if (rc == CHANGED) {

@@ -33,6 +33,7 @@
 #include "redaction_hmac.h"
 #include "redaction_pattern.h"
 #include "tg_arena.h"
+#include "tg_batch.h"
 #include "tg_buf.h"
 #include "tg_span-t.h"
 
@@ -66,6 +67,7 @@ typedef struct tg_redactor {
   EVP_MD_CTX *md_ctx;
   EVP_MAC_CTX *mac512; /* hash_function hmac-sha512 (keyed once) */
   tg_buf out, text;    /* scratch: the string being built; a scalar as text */
+  tg_buf wire, key;    /* scratch of the wire walk: rewritten segments; a key with its NUL */
   const char **cat_keys[TG_CAT_COUNT_]; /* keys per category in the current list (debug) */
   size_t n_cat[TG_CAT_COUNT_], cap_cat[TG_CAT_COUNT_];
   tg_redaction_counts counts; /* running totals; the caller reads and resets */
@@ -92,5 +94,20 @@ int tg_redactor_text(tg_redactor *r, tg_arena *arena, char **text);
 /* Applies the policy to every resource, scope, span, event and link of an (already
  * materialised) export request, allocating from arena. TG_OK or TG_ENOMEM. */
 int tg_redactor_request(tg_redactor *r, tg_arena *arena, tg_export_request *req);
+
+/* Applies the policy to a whole batch. Wire segments are redacted in their wire form
+ * when the policy allows it (every policy but summaries, which insert attributes), so
+ * a batch that arrived undecoded leaves undecoded; otherwise, or when a segment holds
+ * something the wire walk does not handle, the batch is materialised and the tree is
+ * redacted. The result is the same either way (tests/fuzz/redaction checks it). The
+ * caller must be the batch's sole holder. TG_OK, TG_ENOMEM or a materialise error. */
+int tg_redactor_batch(tg_redactor *r, tg_batch *batch);
+
+/* The wire walk alone, on one ResourceSpans body: the rewritten body is appended to
+ * out; *changed says whether anything differs. TG_OK, TG_ENOMEM, or TG_EAGAIN when the
+ * tree walk is needed (summary attributes, groups, a merged singular field, a wire
+ * type protobuf-c would reject). Counts go to r->counts. */
+int tg_redactor_wire_segment(tg_redactor *r, const uint8_t *in, size_t len, tg_buf *out,
+                             int *changed);
 
 #endif

@@ -8,7 +8,11 @@
  *  - "strict": pseudonymise user_id, mask e-mail addresses. Checked: no output string
  *    anywhere in the tree still holds an e-mail address; every top-level user_id
  *    scalar became "k1:" + 22 base64url characters (or "****" below the depth bound); the input tree is byte-for-byte what
- *    it was (copy-on-write: the redactor never writes what it did not allocate). */
+ *    it was (copy-on-write: the redactor never writes what it did not allocate);
+ *  - "wide" (broad without summaries) and "strict" again, differentially: the span is
+ *    packed as a ResourceSpans and redacted both in its wire form
+ *    (tg_redactor_wire_segment) and decoded (tg_redactor_request); both results, packed,
+ *    must be the same bytes, with the same counts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +23,8 @@
 
 #define EMAIL "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}"
 
-static tg_config *broad_cfg, *strict_cfg;
-static tg_redactor broad, strict;
+static tg_config *broad_cfg, *strict_cfg, *wide_cfg;
+static tg_redactor broad, strict, wide;
 static pcre2_code *email;
 static tg_matcher email_m;
 
@@ -71,8 +75,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   strict_cfg = load("    allow_all_keys: true\n"
                     "    blocked_values: ['" EMAIL "']\n"
                     "    pseudonymize: {keys: [user_id]}\n");
+  wide_cfg = load("    allowed_keys: [note, http.url, user_id, ctx, list, raw]\n"
+                  "    ignored_keys: [raw]\n"
+                  "    blocked_key_patterns: ['.*token.*']\n"
+                  "    blocked_values: ['" EMAIL "', '4[0-9]{12}(?:[0-9]{3})?', 'x*']\n"
+                  "    allowed_values: ['^ok:']\n"
+                  "    delete_keys: [password]\n"
+                  "    delete_key_patterns: ['^secret']\n"
+                  "    delete_values: ['BEGIN PRIVATE']\n"
+                  "    hash_function: sha1\n"
+                  "    redact_all_types: true\n"
+                  "    pseudonymize: {keys: [user_id], key_patterns: ['^usr\\.']}\n");
   build(&broad, broad_cfg);
   build(&strict, strict_cfg);
+  build(&wide, wide_cfg);
   int err;
   PCRE2_SIZE off;
   email = pcre2_compile((PCRE2_SPTR)EMAIL, PCRE2_ZERO_TERMINATED,
@@ -241,6 +257,83 @@ static void check_pseudonyms(const tg_any_value *v) {
   }
 }
 
+/* The span as a ResourceSpans, redacted in wire form and decoded: same bytes. */
+static void differential(tg_redactor *r, tg_key_value **attrs, size_t n, char *name) {
+  tg_span sp = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+  uint8_t id[16] = {1};
+  sp.trace_id = (ProtobufCBinaryData){16, id};
+  sp.span_id = (ProtobufCBinaryData){8, id};
+  sp.name = name;
+  sp.attributes = attrs;
+  sp.n_attributes = n;
+  tg_span_event ev = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
+  ev.name = name;
+  ev.attributes = attrs;
+  ev.n_attributes = n;
+  tg_span_event *evs[] = {&ev};
+  sp.events = evs;
+  sp.n_events = 1;
+  tg_span *spans[] = {&sp};
+  tg_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+  ss.spans = spans;
+  ss.n_spans = 1;
+  tg_scope_spans *sss[] = {&ss};
+  tg_resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+  res.attributes = attrs;
+  res.n_attributes = n;
+  tg_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+  rs.resource = &res;
+  rs.scope_spans = sss;
+  rs.n_scope_spans = 1;
+  size_t len = opentelemetry__proto__trace__v1__resource_spans__get_packed_size(&rs);
+  uint8_t *wire = malloc(len + 1);
+  opentelemetry__proto__trace__v1__resource_spans__pack(&rs, wire);
+
+  /* decoded */
+  tg_arena *a = tg_arena_new(4096, 0);
+  tg_resource_spans *tree =
+      opentelemetry__proto__trace__v1__resource_spans__unpack(&a->pb_allocator, len, wire);
+  if (!tree)
+    abort();
+  tg_resource_spans *one[] = {tree};
+  tg_export_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+  req.resource_spans = one;
+  req.n_resource_spans = 1;
+  r->counts = (tg_redaction_counts){0};
+  if (tg_redactor_request(r, a, &req) != TG_OK)
+    abort();
+  tg_redaction_counts tree_counts = r->counts;
+  size_t tlen = opentelemetry__proto__trace__v1__resource_spans__get_packed_size(tree);
+  uint8_t *tbytes = malloc(tlen + 1);
+  opentelemetry__proto__trace__v1__resource_spans__pack(tree, tbytes);
+
+  /* wire form, then normalised through protobuf-c */
+  tg_buf out;
+  tg_buf_init(&out, 0);
+  int changed;
+  r->counts = (tg_redaction_counts){0};
+  if (tg_redactor_wire_segment(r, wire, len, &out, &changed) != TG_OK)
+    abort(); /* packed by protobuf-c: nothing the wire walk should refuse */
+  tg_resource_spans *back = opentelemetry__proto__trace__v1__resource_spans__unpack(
+      &a->pb_allocator, out.len, out.data ? out.data : (const uint8_t *)"");
+  if (!back)
+    abort(); /* the rewritten segment must decode */
+  size_t blen = opentelemetry__proto__trace__v1__resource_spans__get_packed_size(back);
+  uint8_t *bbytes = malloc(blen + 1);
+  opentelemetry__proto__trace__v1__resource_spans__pack(back, bbytes);
+  if (blen != tlen || memcmp(bbytes, tbytes, tlen))
+    abort(); /* the two walks disagree */
+  if (memcmp(&tree_counts, &r->counts, sizeof tree_counts))
+    abort();
+  if (!changed && (out.len != len || memcmp(out.data ? out.data : (const uint8_t *)"", wire, len)))
+    abort(); /* "unchanged" must mean the same bytes */
+  free(wire);
+  free(tbytes);
+  free(bbytes);
+  tg_buf_free(&out);
+  tg_arena_unref(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input in = {data, size};
   tg_arena *a = tg_arena_new(4096, 64u << 20);
@@ -272,6 +365,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (has_email(out_name))
     abort();
+  differential(&wide, attrs, n, name);
+  differential(&strict, attrs, n, name);
   uint8_t *after = pack(attrs, n, &after_len);
   if (before_len != after_len || memcmp(before, after, before_len))
     abort(); /* the input was written */

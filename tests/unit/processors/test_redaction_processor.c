@@ -192,6 +192,9 @@ static void test_wire_batch_is_redacted(void **state) {
                    TG_OK);
   assert_int_equal(f.out.batches, 1);
   tg_batch *b = f.out.last;
+  /* redacted in its wire form: still one undecoded segment, nothing decoded */
+  assert_int_equal(b->n_wire, 1);
+  assert_int_equal(b->request.n_resource_spans, 0);
   size_t n = tg_batch_encoded_size(b);
   uint8_t *enc = tg_malloc(n);
   assert_int_equal(tg_batch_encode(b, enc), n);
@@ -233,6 +236,8 @@ static void test_random_key_warns(void **state) {
   assert_non_null(strstr(f.log_text, "not be stable across restarts"));
   assert_int_equal(tg_component_consume(&f.inst, wire_batch("u", "n")), TG_OK);
   assert_int_equal(tg_component_consume(&g.inst, wire_batch("u", "n")), TG_OK);
+  assert_int_equal(tg_batch_materialize(f.out.last), TG_OK);
+  assert_int_equal(tg_batch_materialize(g.out.last), TG_OK);
   const tg_span *a = f.out.last->request.resource_spans[0]->scope_spans[0]->spans[0];
   const tg_span *b = g.out.last->request.resource_spans[0]->scope_spans[0]->spans[0];
   const char *pa = attr_str(a->attributes, a->n_attributes, "user_id");
@@ -259,6 +264,8 @@ static void test_same_key_same_pseudonym(void **state) {
   assert_int_equal(setup_fixture(&g, conf), TG_OK);
   assert_int_equal(tg_component_consume(&f.inst, wire_batch("alice", "n")), TG_OK);
   assert_int_equal(tg_component_consume(&g.inst, wire_batch("alice", "n")), TG_OK);
+  assert_int_equal(tg_batch_materialize(f.out.last), TG_OK);
+  assert_int_equal(tg_batch_materialize(g.out.last), TG_OK);
   const tg_span *a = f.out.last->request.resource_spans[0]->scope_spans[0]->spans[0];
   const tg_span *b = g.out.last->request.resource_spans[0]->scope_spans[0]->spans[0];
   const char *pa = attr_str(a->attributes, a->n_attributes, "user_id");

@@ -1,0 +1,557 @@
+/* The redaction policy applied to ResourceSpans in their wire form.
+ *
+ * Why: a batch from the OTLP receiver carries its spans undecoded, and OTLP in → OTLP out
+ * otherwise never decodes a span. Decoding every batch for redaction (protobuf-c unpack,
+ * then a full pack at the exporter) cost more than half of the gateway's CPU in the
+ * pipeline benchmark; the policy itself cost under a tenth (docs/BENCHMARKS.md). So the
+ * segment is copied field by field into a reused buffer, descending only into messages
+ * that hold attributes or free text (Resource, ScopeSpans, InstrumentationScope, Span,
+ * Event, Link, Status, KeyValue, AnyValue, ArrayValue, KeyValueList); every other field
+ * is copied verbatim. A rewritten submessage is written behind a 5-byte length
+ * placeholder and moved down once its length is known.
+ *
+ * Same decisions as the tree walk: both call the classification and string rules in
+ * redaction_internal.h, and a value is interpreted exactly as protobuf-c would decode it.
+ * What this walk does not do, it refuses with TG_EAGAIN and the caller falls back to the
+ * tree: summary attributes (they insert attributes), a KeyValue with its key or value
+ * given twice (protobuf merges those), groups, or a known field with an unexpected wire
+ * type (protobuf-c would reject the message). The receiver's index already refuses the
+ * last two, so the fallback is for hand-made batches. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "redaction_engine.h"
+#include "redaction_internal.h"
+#include "tg_error.h"
+
+typedef struct field {
+  uint32_t num;
+  int wt;
+  const uint8_t *start, *end; /* the whole field, tag included */
+  const uint8_t *val;         /* payload: bytes (wt 2), or the encoded varint/fixed */
+  size_t vlen;
+  uint64_t u; /* wt 0: the varint; wt 1: the fixed64 */
+} field;
+
+typedef struct walk {
+  tg_redactor *r;
+  tg_buf *o;
+  int changed;
+} walk;
+
+static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    uint8_t b = *p++;
+    x |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = x;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+/* The next field at *pp: 1, 0 at the end, -1 when malformed. */
+static int next_field(const uint8_t **pp, const uint8_t *end, field *f) {
+  const uint8_t *p = *pp;
+  if (p == end)
+    return 0;
+  uint64_t tag;
+  f->start = p;
+  if (!(p = varint(p, end, &tag)) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+    return -1;
+  f->num = (uint32_t)(tag >> 3);
+  f->wt = (int)(tag & 7);
+  f->val = p;
+  switch (f->wt) {
+  case 0:
+    if (!(p = varint(p, end, &f->u)))
+      return -1;
+    break;
+  case 1:
+    if (end - p < 8)
+      return -1;
+    f->u = 0;
+    for (int i = 7; i >= 0; i--)
+      f->u = f->u << 8 | p[i];
+    p += 8;
+    break;
+  case 2: {
+    uint64_t n;
+    if (!(p = varint(p, end, &n)) || n > (uint64_t)(end - p))
+      return -1;
+    f->val = p;
+    p += n;
+    break;
+  }
+  case 5:
+    if (end - p < 4)
+      return -1;
+    p += 4;
+    break;
+  default:
+    return -1; /* groups: protobuf-c does not decode them either */
+  }
+  f->vlen = f->wt == 2 ? (size_t)(p - f->val) : (size_t)(p - f->val);
+  f->end = p;
+  *pp = p;
+  return 1;
+}
+
+static int put(tg_buf *o, const void *p, size_t n) {
+  return n ? (tg_buf_append(o, p, n) ? TG_ENOMEM : TG_OK) : TG_OK;
+}
+
+static size_t encode_varint(uint64_t v, uint8_t *b) {
+  size_t n = 0;
+  do {
+    b[n] = (uint8_t)(v & 0x7f);
+    v >>= 7;
+    if (v)
+      b[n] |= 0x80;
+    n++;
+  } while (v);
+  return n;
+}
+
+static int put_varint(tg_buf *o, uint64_t v) {
+  uint8_t b[10];
+  return put(o, b, encode_varint(v, b));
+}
+
+static int put_bytes_field(tg_buf *o, uint32_t num, const void *p, size_t n) {
+  if (put_varint(o, (uint64_t)num << 3 | 2) || put_varint(o, n))
+    return TG_ENOMEM;
+  return put(o, p, n);
+}
+
+static int put_raw(tg_buf *o, const field *f) { return put(o, f->start, (size_t)(f->end - f->start)); }
+
+/* A submessage field whose body is written next: tag, then 5 placeholder bytes. */
+static int open_msg(tg_buf *o, uint32_t num, size_t *mark) {
+  static const uint8_t zeros[5];
+  if (put_varint(o, (uint64_t)num << 3 | 2))
+    return TG_ENOMEM;
+  *mark = o->len;
+  return put(o, zeros, sizeof zeros);
+}
+
+static void close_msg(tg_buf *o, size_t mark) {
+  size_t body = o->len - mark - 5;
+  uint8_t b[10];
+  size_t n = encode_varint(body, b);
+  memmove(o->data + mark + n, o->data + mark + 5, body);
+  memcpy(o->data + mark, b, n);
+  o->len -= 5 - n;
+}
+
+/* ---- values ------------------------------------------------------------------------- */
+
+/* The string rules of the tree walk's PATTERNS mode (walk_scalar) on s[0..len). */
+static int string_rules(tg_redactor *r, const char *s, size_t len, int *res) {
+  *res = UNCHANGED;
+  if (!r->allowed_values.n && !r->delete_values.n && !r->blocked_values.n)
+    return TG_OK;
+  if (r->allowed_values.n && tg_pattern_any(&r->allowed_values, &r->matcher, s, len)) {
+    *res = ALLOWED;
+    return TG_OK;
+  }
+  if (r->delete_values.n && tg_pattern_any(&r->delete_values, &r->matcher, s, len)) {
+    *res = DELETE;
+    return TG_OK;
+  }
+  int rc = tg_redaction_substitute(r, s, len);
+  if (rc < 0)
+    return TG_ENOMEM;
+  *res = rc;
+  return TG_OK;
+}
+
+/* A scalar replaced whole (PSEUDO, MASK) as string field 1. */
+static int put_replacement(walk *w, mode m, const char *s, size_t len) {
+  tg_redactor *r = w->r;
+  if (m == M_PSEUDO) {
+    char p[TG_PSEUDONYM_MAX];
+    size_t n = tg_pseudonym(&r->pseudo, r->key_id, r->format, s, len, p);
+    return put_bytes_field(w->o, 1, p, n);
+  }
+  r->out.len = 0;
+  if (tg_redaction_append_mask(r, s, len))
+    return TG_ENOMEM;
+  return put_bytes_field(w->o, 1, r->out.data, r->out.len);
+}
+
+/* The text a scalar field has for the tree walk (scalar_text); 0 on success. */
+static int scalar_text(const field *f, char *num, size_t size, const char **s, size_t *len) {
+  int n;
+  if ((f->num == 1 || f->num == 7) && f->wt == 2) {
+    *s = (const char *)f->val;
+    *len = f->vlen;
+    return 0;
+  }
+  if (f->num == 2 && f->wt == 0)
+    n = snprintf(num, size, "%s", f->u ? "true" : "false");
+  else if (f->num == 3 && f->wt == 0)
+    n = snprintf(num, size, "%" PRId64, (int64_t)f->u);
+  else if (f->num == 4 && f->wt == 1) {
+    double d;
+    memcpy(&d, &f->u, sizeof d);
+    n = snprintf(num, size, "%.17g", d);
+  } else
+    return -1;
+  *s = num;
+  *len = (size_t)n;
+  return 0;
+}
+
+static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res);
+
+static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, int *res);
+
+/* The elements of an ArrayValue: a deleted element is masked, as in the tree walk. */
+static int array(walk *w, const uint8_t *in, size_t len, mode m, int depth, int *changed) {
+  const uint8_t *p = in, *end = in + len;
+  field f;
+  int rc, got;
+  while ((got = next_field(&p, end, &f)) == 1) {
+    if (f.num != 1) {
+      if ((rc = put_raw(w->o, &f)))
+        return rc;
+      continue;
+    }
+    if (f.wt != 2)
+      return TG_EAGAIN;
+    size_t mark;
+    int sub;
+    if ((rc = open_msg(w->o, 1, &mark)) || (rc = any_value(w, f.val, f.vlen, m, depth + 1, &sub)))
+      return rc;
+    if (sub == DELETE) {
+      w->o->len = mark + 5;
+      if ((rc = put_bytes_field(w->o, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1)))
+        return rc;
+      sub = CHANGED;
+    }
+    close_msg(w->o, mark);
+    *changed |= sub == CHANGED;
+  }
+  return got < 0 ? TG_EAGAIN : TG_OK;
+}
+
+static int kvlist(walk *w, const uint8_t *in, size_t len, mode m, int depth, int *changed) {
+  const uint8_t *p = in, *end = in + len;
+  field f;
+  int rc, got;
+  while ((got = next_field(&p, end, &f)) == 1) {
+    if (f.num != 1) {
+      if ((rc = put_raw(w->o, &f)))
+        return rc;
+      continue;
+    }
+    if (f.wt != 2)
+      return TG_EAGAIN;
+    int sub;
+    if ((rc = kv(w, &f, m, depth + 1, 0, &sub)))
+      return rc;
+    *changed |= sub == CHANGED || sub == DELETE;
+  }
+  return got < 0 ? TG_EAGAIN : TG_OK;
+}
+
+/* An AnyValue body, rewritten into w->o. *res: UNCHANGED, CHANGED, DELETE, ALLOWED. */
+static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, int *res) {
+  tg_redactor *r = w->r;
+  *res = UNCHANGED;
+  if (depth > TG_REDACTION_MAX_DEPTH) { /* fail closed, as the tree walk */
+    *res = CHANGED;
+    return put_bytes_field(w->o, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1);
+  }
+  const uint8_t *p = in, *end = in + len;
+  field f;
+  int rc, got, changed = 0, deleted = 0, allowed = 0;
+  while ((got = next_field(&p, end, &f)) == 1) {
+    int expected = f.num == 2 || f.num == 3 ? 0 : f.num == 4 ? 1 : f.num <= 7 ? 2 : -1;
+    if (expected >= 0 && f.wt != expected)
+      return TG_EAGAIN; /* protobuf-c would refuse it: leave it to the tree */
+    if (f.num == 5 || f.num == 6) {
+      size_t mark;
+      if ((rc = open_msg(w->o, f.num, &mark)) ||
+          (rc = (f.num == 5 ? array : kvlist)(w, f.val, f.vlen, m, depth, &changed)))
+        return rc;
+      close_msg(w->o, mark);
+      continue;
+    }
+    char num[64];
+    const char *s;
+    size_t slen;
+    if (f.num > 7 || scalar_text(&f, num, sizeof num, &s, &slen) != 0) {
+      if ((rc = put_raw(w->o, &f)))
+        return rc;
+      continue;
+    }
+    if (m != M_PATTERNS) {
+      if ((rc = put_replacement(w, m, s, slen)))
+        return rc;
+      changed = 1;
+      continue;
+    }
+    int sub = UNCHANGED;
+    if (f.num == 1 || (f.num != 7 && r->redact_all_types))
+      if ((rc = string_rules(r, s, slen, &sub)))
+        return rc;
+    if (sub == CHANGED) {
+      if ((rc = put_bytes_field(w->o, 1, r->out.data, r->out.len)))
+        return rc;
+      changed = 1;
+      continue;
+    }
+    deleted |= sub == DELETE;
+    allowed |= sub == ALLOWED;
+    if ((rc = put_raw(w->o, &f)))
+      return rc;
+  }
+  if (got < 0)
+    return TG_EAGAIN;
+  *res = deleted ? DELETE : changed ? CHANGED : allowed ? ALLOWED : UNCHANGED;
+  return TG_OK;
+}
+
+/* The string of an AnyValue body whose effective (last) value field is a string. */
+static int effective_string(const uint8_t *in, size_t len, const char **s, size_t *slen) {
+  const uint8_t *p = in, *end = in + len;
+  field f;
+  int found = 0;
+  while (next_field(&p, end, &f) == 1) {
+    if (f.num >= 1 && f.num <= 7) {
+      found = f.num == 1 && f.wt == 2;
+      *s = (const char *)f.val;
+      *slen = f.vlen;
+    }
+  }
+  return found;
+}
+
+/* ---- key/value pairs ----------------------------------------------------------------- */
+
+/* A KeyValue field (kvf: the whole field, tag kvf->num). Writes it rewritten, or nothing
+ * when it is deleted. top: an attribute list of a resource, scope, span, event or link. */
+static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
+  tg_redactor *r = w->r;
+  const uint8_t *p = kvf->val, *end = kvf->val + kvf->vlen;
+  field f, key = {0}, value = {0};
+  int got, n_key = 0, n_value = 0;
+  while ((got = next_field(&p, end, &f)) == 1) {
+    if (f.num == 1 || f.num == 2) {
+      if (f.wt != 2)
+        return TG_EAGAIN;
+      if (f.num == 1)
+        key = f, n_key++;
+      else
+        value = f, n_value++;
+    }
+  }
+  if (got < 0 || n_key > 1 || n_value > 1)
+    return TG_EAGAIN; /* a repeated singular field: protobuf merges it, the tree knows how */
+  r->key.len = 0;
+  if ((n_key && put(&r->key, key.val, key.vlen)) || tg_buf_reserve(&r->key, 1))
+    return TG_ENOMEM;
+  r->key.data[r->key.len] = '\0';
+  const char *name = (const char *)r->key.data;
+  *res = UNCHANGED;
+  if (top || m == M_PATTERNS) {
+    key_rule rule = tg_redaction_classify(r, name);
+    if (rule == K_IGNORE)
+      return put_raw(w->o, kvf);
+    if (rule == K_DELETE ||
+        (top && !r->allow_all_keys && rule != K_PSEUDO &&
+         !tg_redaction_keyset_has(&r->allowed, name) && !tg_redaction_is_summary_key(name))) {
+      *res = DELETE;
+      if (top)
+        r->counts.deleted++;
+      return TG_OK;
+    }
+    if (rule == K_PSEUDO)
+      m = M_PSEUDO;
+    else if (rule == K_MASK)
+      m = M_MASK;
+    const char *s;
+    size_t slen;
+    if (top && m == M_MASK && r->allowed_values.n && n_value &&
+        effective_string(value.val, value.vlen, &s, &slen) &&
+        tg_pattern_any(&r->allowed_values, &r->matcher, s, slen))
+      return put_raw(w->o, kvf);
+  }
+  if (!n_value)
+    return put_raw(w->o, kvf);
+  size_t start = w->o->len, mark, vmark;
+  int rc, sub = UNCHANGED;
+  if ((rc = open_msg(w->o, kvf->num, &mark)))
+    return rc;
+  p = kvf->val;
+  while (next_field(&p, end, &f) == 1) {
+    if (f.num != 2) {
+      if ((rc = put_raw(w->o, &f)))
+        return rc;
+      continue;
+    }
+    if ((rc = open_msg(w->o, 2, &vmark)) || (rc = any_value(w, f.val, f.vlen, m, depth, &sub)))
+      return rc;
+    close_msg(w->o, vmark);
+  }
+  close_msg(w->o, mark);
+  if (sub == DELETE) {
+    w->o->len = start;
+    *res = DELETE;
+    if (top)
+      r->counts.deleted++;
+  } else if (sub == CHANGED) {
+    *res = CHANGED;
+    if (top && m == M_PSEUDO)
+      r->counts.pseudonymized++;
+    else if (top)
+      r->counts.masked++;
+  }
+  return TG_OK;
+}
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+/* Free text (span name, event name, status message): blocked_values only. */
+static int text(walk *w, const field *f) {
+  tg_redactor *r = w->r;
+  if (f->wt != 2)
+    return TG_EAGAIN;
+  if (!f->vlen || !r->blocked_values.n ||
+      (r->allowed_values.n &&
+       tg_pattern_any(&r->allowed_values, &r->matcher, (const char *)f->val, f->vlen)))
+    return put_raw(w->o, f);
+  int rc = tg_redaction_substitute(r, (const char *)f->val, f->vlen);
+  if (rc < 0)
+    return TG_ENOMEM;
+  if (rc != CHANGED)
+    return put_raw(w->o, f);
+  r->counts.masked++;
+  return put_bytes_field(w->o, f->num, r->out.data, r->out.len);
+}
+
+typedef enum { MSG_RESOURCE_SPANS, MSG_RESOURCE, MSG_SCOPE_SPANS, MSG_SCOPE, MSG_SPAN,
+               MSG_EVENT, MSG_LINK, MSG_STATUS } msg_kind;
+
+/* What a field of a message is to the walk: an attribute list entry, free text, a
+ * submessage to descend into (kind in *sub), or nothing (copied verbatim). */
+enum { F_COPY, F_ATTR, F_TEXT, F_SUB };
+
+static int role(msg_kind k, uint32_t num, msg_kind *sub) {
+  switch (k) {
+  case MSG_RESOURCE_SPANS:
+    if (num == 1) return *sub = MSG_RESOURCE, F_SUB;
+    if (num == 2) return *sub = MSG_SCOPE_SPANS, F_SUB;
+    return F_COPY;
+  case MSG_RESOURCE: return num == 1 ? F_ATTR : F_COPY;
+  case MSG_SCOPE_SPANS:
+    if (num == 1) return *sub = MSG_SCOPE, F_SUB;
+    if (num == 2) return *sub = MSG_SPAN, F_SUB;
+    return F_COPY;
+  case MSG_SCOPE: return num == 3 ? F_ATTR : F_COPY;
+  case MSG_SPAN:
+    if (num == 9) return F_ATTR;
+    if (num == 5) return F_TEXT;
+    if (num == 11) return *sub = MSG_EVENT, F_SUB;
+    if (num == 13) return *sub = MSG_LINK, F_SUB;
+    if (num == 15) return *sub = MSG_STATUS, F_SUB;
+    return F_COPY;
+  case MSG_EVENT: return num == 3 ? F_ATTR : num == 2 ? F_TEXT : F_COPY;
+  case MSG_LINK: return num == 4 ? F_ATTR : F_COPY;
+  case MSG_STATUS: return num == 2 ? F_TEXT : F_COPY;
+  }
+  return F_COPY;
+}
+
+static int message(walk *w, msg_kind k, const uint8_t *in, size_t len) {
+  const uint8_t *p = in, *end = in + len;
+  field f;
+  int rc, got;
+  while ((got = next_field(&p, end, &f)) == 1) {
+    msg_kind sub = k;
+    int what = role(k, f.num, &sub);
+    if (what != F_COPY && f.wt != 2)
+      return TG_EAGAIN;
+    if (what == F_ATTR) {
+      int res;
+      rc = kv(w, &f, M_PATTERNS, 1, 1, &res);
+      w->changed |= res != UNCHANGED;
+    } else if (what == F_TEXT) {
+      size_t before = w->r->counts.masked;
+      rc = text(w, &f);
+      w->changed |= w->r->counts.masked != before;
+    } else if (what == F_SUB) {
+      size_t mark;
+      if (!(rc = open_msg(w->o, f.num, &mark)) && !(rc = message(w, sub, f.val, f.vlen)))
+        close_msg(w->o, mark);
+    } else {
+      rc = put_raw(w->o, &f);
+    }
+    if (rc)
+      return rc;
+  }
+  return got < 0 ? TG_EAGAIN : TG_OK;
+}
+
+int tg_redactor_wire_segment(tg_redactor *r, const uint8_t *in, size_t len, tg_buf *out,
+                             int *changed) {
+  *changed = 0;
+  if (r->summary != TG_SUMMARY_SILENT)
+    return TG_EAGAIN;
+  walk w = {r, out, 0};
+  int rc = message(&w, MSG_RESOURCE_SPANS, in, len);
+  *changed = w.changed;
+  return rc;
+}
+
+int tg_redactor_batch(tg_redactor *r, tg_batch *batch) {
+  int rc = TG_OK;
+  if (batch->n_wire && r->summary == TG_SUMMARY_SILENT) {
+    /* All segments into one buffer first: a fallback must not see half the batch
+     * redacted already (it would pseudonymise pseudonyms). */
+    tg_redaction_counts before = r->counts;
+    size_t offsets[64], *offs = batch->n_wire <= 64 ? offsets : NULL;
+    int any = 0;
+    r->wire.len = 0;
+    if (!offs)
+      rc = TG_EAGAIN; /* more segments than the stack table: rare, take the tree */
+    for (size_t i = 0; rc == TG_OK && i < batch->n_wire; i++) {
+      int changed;
+      offs[i] = r->wire.len;
+      rc = tg_redactor_wire_segment(r, batch->wire[i].data, batch->wire[i].len, &r->wire,
+                                    &changed);
+      any |= changed;
+    }
+    if (rc == TG_OK && any) {
+      uint8_t *bytes = tg_arena_memdup(batch->arena, r->wire.data, r->wire.len ? r->wire.len : 1);
+      tg_wire_segment *segs = tg_arena_alloc(batch->arena, batch->n_wire * sizeof *segs);
+      if (!bytes || !segs)
+        return TG_ENOMEM;
+      for (size_t i = 0; i < batch->n_wire; i++) {
+        size_t endo = i + 1 < batch->n_wire ? offs[i + 1] : r->wire.len;
+        segs[i] = batch->wire[i];
+        segs[i].data = bytes + offs[i];
+        segs[i].len = endo - offs[i];
+      }
+      batch->wire = segs;
+    }
+    if (rc == TG_ENOMEM)
+      return rc;
+    if (rc != TG_OK) { /* TG_EAGAIN: the tree walk does the whole batch */
+      r->counts = before;
+      rc = tg_batch_materialize(batch);
+      if (rc != TG_OK)
+        return rc;
+    }
+  } else if (batch->n_wire) {
+    rc = tg_batch_materialize(batch);
+    if (rc != TG_OK)
+      return rc;
+  }
+  return tg_redactor_request(r, batch->arena, &batch->request);
+}
