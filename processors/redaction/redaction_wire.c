@@ -94,14 +94,30 @@ static int next_field(const uint8_t **pp, const uint8_t *end, field *f) {
   default:
     return -1; /* groups: protobuf-c does not decode them either */
   }
-  f->vlen = f->wt == 2 ? (size_t)(p - f->val) : (size_t)(p - f->val);
+  f->vlen = (size_t)(p - f->val);
   f->end = p;
   *pp = p;
   return 1;
 }
 
-static int put(tg_buf *o, const void *p, size_t n) {
-  return n ? (tg_buf_append(o, p, n) ? TG_ENOMEM : TG_OK) : TG_OK;
+static inline int put(tg_buf *o, const void *p, size_t n) {
+  if (!n)
+    return TG_OK;
+  if (o->len + n <= o->cap) { /* the common case: no call */
+    memcpy(o->data + o->len, p, n);
+    o->len += n;
+    return TG_OK;
+  }
+  return tg_buf_append(o, p, n) ? TG_ENOMEM : TG_OK;
+}
+
+static size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
 }
 
 static size_t encode_varint(uint64_t v, uint8_t *b) {
@@ -129,22 +145,35 @@ static int put_bytes_field(tg_buf *o, uint32_t num, const void *p, size_t n) {
 
 static int put_raw(tg_buf *o, const field *f) { return put(o, f->start, (size_t)(f->end - f->start)); }
 
-/* A submessage field whose body is written next: tag, then 5 placeholder bytes. */
-static int open_msg(tg_buf *o, uint32_t num, size_t *mark) {
-  static const uint8_t zeros[5];
+/* A submessage field whose body is written next: its tag, then room for the length as
+ * wide as the original's, so that close_msg moves the body only when the new length
+ * needs another number of bytes (rare: most edits keep the size class). */
+typedef struct msg_mark {
+  size_t at;
+  size_t width;
+} msg_mark;
+
+static int open_msg(tg_buf *o, uint32_t num, size_t orig_len, msg_mark *m) {
+  static const uint8_t zeros[10];
   if (put_varint(o, (uint64_t)num << 3 | 2))
     return TG_ENOMEM;
-  *mark = o->len;
-  return put(o, zeros, sizeof zeros);
+  m->at = o->len;
+  m->width = varint_size(orig_len);
+  return put(o, zeros, m->width);
 }
 
-static void close_msg(tg_buf *o, size_t mark) {
-  size_t body = o->len - mark - 5;
+static int close_msg(tg_buf *o, const msg_mark *m) {
+  size_t body = o->len - m->at - m->width;
   uint8_t b[10];
   size_t n = encode_varint(body, b);
-  memmove(o->data + mark + n, o->data + mark + 5, body);
-  memcpy(o->data + mark, b, n);
-  o->len -= 5 - n;
+  if (n != m->width) {
+    if (n > m->width && tg_buf_reserve(o, n - m->width))
+      return TG_ENOMEM;
+    memmove(o->data + m->at + n, o->data + m->at + m->width, body);
+    o->len = o->len + n - m->width;
+  }
+  memcpy(o->data + m->at, b, n);
+  return TG_OK;
 }
 
 /* ---- values ------------------------------------------------------------------------- */
@@ -223,17 +252,19 @@ static int array(walk *w, const uint8_t *in, size_t len, mode m, int depth, int 
     }
     if (f.wt != 2)
       return TG_EAGAIN;
-    size_t mark;
+    msg_mark mark;
     int sub;
-    if ((rc = open_msg(w->o, 1, &mark)) || (rc = any_value(w, f.val, f.vlen, m, depth + 1, &sub)))
+    if ((rc = open_msg(w->o, 1, f.vlen, &mark)) ||
+        (rc = any_value(w, f.val, f.vlen, m, depth + 1, &sub)))
       return rc;
     if (sub == DELETE) {
-      w->o->len = mark + 5;
+      w->o->len = mark.at + mark.width;
       if ((rc = put_bytes_field(w->o, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1)))
         return rc;
       sub = CHANGED;
     }
-    close_msg(w->o, mark);
+    if ((rc = close_msg(w->o, &mark)))
+      return rc;
     *changed |= sub == CHANGED;
   }
   return got < 0 ? TG_EAGAIN : TG_OK;
@@ -275,17 +306,20 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
     if (expected >= 0 && f.wt != expected)
       return TG_EAGAIN; /* protobuf-c would refuse it: leave it to the tree */
     if (f.num == 5 || f.num == 6) {
-      size_t mark;
-      if ((rc = open_msg(w->o, f.num, &mark)) ||
-          (rc = (f.num == 5 ? array : kvlist)(w, f.val, f.vlen, m, depth, &changed)))
+      msg_mark mark;
+      if ((rc = open_msg(w->o, f.num, f.vlen, &mark)) ||
+          (rc = (f.num == 5 ? array : kvlist)(w, f.val, f.vlen, m, depth, &changed)) ||
+          (rc = close_msg(w->o, &mark)))
         return rc;
-      close_msg(w->o, mark);
       continue;
     }
     char num[64];
     const char *s;
     size_t slen;
-    if (f.num > 7 || scalar_text(&f, num, sizeof num, &s, &slen) != 0) {
+    /* PATTERNS leaves bytes alone, and other scalars unless redact_all_types: decide
+     * before formatting anything */
+    int untouched = m == M_PATTERNS && f.num != 1 && (f.num == 7 || !r->redact_all_types);
+    if (f.num > 7 || untouched || scalar_text(&f, num, sizeof num, &s, &slen) != 0) {
       if ((rc = put_raw(w->o, &f)))
         return rc;
       continue;
@@ -384,9 +418,52 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
   }
   if (!n_value)
     return put_raw(w->o, kvf);
-  size_t start = w->o->len, mark, vmark;
+  size_t start = w->o->len;
+  msg_mark mark, vmark;
   int rc, sub = UNCHANGED;
-  if ((rc = open_msg(w->o, kvf->num, &mark)))
+  if (m == M_PATTERNS && depth <= TG_REDACTION_MAX_DEPTH) {
+    /* The common case, a lone string or other scalar: decide on the bytes, and copy the
+     * pair verbatim when it stays. (Deeper values are masked whole by any_value.) */
+    const uint8_t *vp = value.val, *vend = value.val + value.vlen;
+    field only;
+    if (next_field(&vp, vend, &only) == 1 && vp == vend && only.num >= 1 && only.num <= 7 &&
+        only.num != 5 && only.num != 6) {
+      if (only.num != 1 && (only.num == 7 || !r->redact_all_types))
+        return put_raw(w->o, kvf);
+      if (only.num == 1 && only.wt == 2) {
+        if ((rc = string_rules(r, (const char *)only.val, only.vlen, &sub)))
+          return rc;
+        if (sub == UNCHANGED || sub == ALLOWED)
+          return put_raw(w->o, kvf);
+        if (sub == DELETE) {
+          *res = DELETE;
+          if (top)
+            r->counts.deleted++;
+          return TG_OK;
+        }
+        /* CHANGED: the new text is in r->out; write key, then the new value */
+        if ((rc = open_msg(w->o, kvf->num, kvf->vlen, &mark)))
+          return rc;
+        p = kvf->val;
+        while (next_field(&p, end, &f) == 1) {
+          if (f.num != 2)
+            rc = put_raw(w->o, &f);
+          else if (!(rc = open_msg(w->o, 2, f.vlen, &vmark)) &&
+                   !(rc = put_bytes_field(w->o, 1, r->out.data, r->out.len)))
+            rc = close_msg(w->o, &vmark);
+          if (rc)
+            return rc;
+        }
+        if ((rc = close_msg(w->o, &mark)))
+          return rc;
+        *res = CHANGED;
+        if (top)
+          r->counts.masked++;
+        return TG_OK;
+      }
+    }
+  }
+  if ((rc = open_msg(w->o, kvf->num, kvf->vlen, &mark)))
     return rc;
   p = kvf->val;
   while (next_field(&p, end, &f) == 1) {
@@ -395,11 +472,12 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
         return rc;
       continue;
     }
-    if ((rc = open_msg(w->o, 2, &vmark)) || (rc = any_value(w, f.val, f.vlen, m, depth, &sub)))
+    if ((rc = open_msg(w->o, 2, f.vlen, &vmark)) ||
+        (rc = any_value(w, f.val, f.vlen, m, depth, &sub)) || (rc = close_msg(w->o, &vmark)))
       return rc;
-    close_msg(w->o, vmark);
   }
-  close_msg(w->o, mark);
+  if ((rc = close_msg(w->o, &mark)))
+    return rc;
   if (sub == DELETE) {
     w->o->len = start;
     *res = DELETE;
@@ -486,9 +564,9 @@ static int message(walk *w, msg_kind k, const uint8_t *in, size_t len) {
       rc = text(w, &f);
       w->changed |= w->r->counts.masked != before;
     } else if (what == F_SUB) {
-      size_t mark;
-      if (!(rc = open_msg(w->o, f.num, &mark)) && !(rc = message(w, sub, f.val, f.vlen)))
-        close_msg(w->o, mark);
+      msg_mark mark;
+      if (!(rc = open_msg(w->o, f.num, f.vlen, &mark)) && !(rc = message(w, sub, f.val, f.vlen)))
+        rc = close_msg(w->o, &mark);
     } else {
       rc = put_raw(w->o, &f);
     }
