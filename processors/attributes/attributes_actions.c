@@ -62,6 +62,7 @@ static int compile_one(const char *text, pcre2_code **out, char *why, size_t why
     return rc;
   *out = list.codes[0];
   tg_free(list.codes);
+  tg_free(list.required);
   return TG_OK;
 }
 

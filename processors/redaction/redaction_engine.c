@@ -119,6 +119,12 @@ int tg_redactor_build(tg_redactor *r, const tg_redaction_conf *conf, const uint8
       (rc = compile(&conf->pseudo_key_patterns, &r->pseudo_key_patterns,
                     "pseudonymize.key_patterns", why, why_size)))
     goto fail;
+  const tg_keyset *sets[] = {&r->ignored, &r->delete_keys, &r->pseudo_keys};
+  for (size_t i = 0; i < 3; i++)
+    for (size_t k = 0; k < sets[i]->n; k++) {
+      size_t len = strlen(sets[i]->keys[k]);
+      r->rule_key_lengths |= UINT64_C(1) << (len < 63 ? len : 63);
+    }
   unsigned caps = 0;
   const tg_pattern_list *lists[] = {&r->blocked_key_patterns, &r->blocked_values,
                                     &r->allowed_values,       &r->delete_key_patterns,
@@ -300,6 +306,8 @@ int tg_redaction_substitute(tg_redactor *r, const char *s, size_t len) {
   int changed = 0;
   for (size_t p = 0; p < r->blocked_values.n; p++) {
     const pcre2_code *code = r->blocked_values.codes[p];
+    if (!tg_pattern_may_match(&r->blocked_values, p, s, len))
+      continue;
     size_t pos = 0, copied = 0, ms, me;
     int found = 0;
     while (pos <= len) {
@@ -454,8 +462,11 @@ static int walk_value(tg_redactor *r, tg_arena *arena, const tg_any_value *v, mo
   return walk_scalar(r, arena, v, m, out);
 }
 
-key_rule tg_redaction_classify(tg_redactor *r, const char *key) {
-  size_t len = strlen(key);
+key_rule tg_redaction_classify(tg_redactor *r, const char *key, size_t len) {
+  /* most keys have a length no exact rule has, and most policies no key pattern */
+  if (!(r->rule_key_lengths & (UINT64_C(1) << (len < 63 ? len : 63))) &&
+      !r->delete_key_patterns.n && !r->pseudo_key_patterns.n && !r->blocked_key_patterns.n)
+    return K_VALUE;
   if (tg_redaction_keyset_has(&r->ignored, key))
     return K_IGNORE;
   if (tg_redaction_keyset_has(&r->delete_keys, key) ||
@@ -486,7 +497,7 @@ static int walk_kv(tg_redactor *r, tg_arena *arena, const tg_key_value *kv, mode
   if (!kv)
     return UNCHANGED;
   if (m == M_PATTERNS) {
-    switch (tg_redaction_classify(r, kv->key ? kv->key : "")) {
+    switch (tg_redaction_classify(r, kv->key ? kv->key : "", kv->key ? strlen(kv->key) : 0)) {
     case K_IGNORE: return UNCHANGED;
     case K_DELETE: return DELETE;
     case K_PSEUDO: m = M_PSEUDO; break;
@@ -605,7 +616,7 @@ int tg_redactor_attributes(tg_redactor *r, tg_arena *arena, tg_key_value ***attr
     const char *key = kv && kv->key ? kv->key : "";
     tg_key_value *nkv = NULL;
     int rc, cat = -1;
-    key_rule rule = tg_redaction_classify(r, key);
+    key_rule rule = tg_redaction_classify(r, key, strlen(key));
     if (rule == K_IGNORE) {
       rc = UNCHANGED;
       cat = TG_CAT_IGNORED;

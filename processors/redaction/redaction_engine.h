@@ -57,6 +57,8 @@ typedef struct tg_redactor {
   int summary, hash_function;
   tg_pseudonym_format format;
   tg_keyset allowed, ignored, delete_keys, pseudo_keys;
+  uint64_t rule_key_lengths; /* bit n: some ignored/delete/pseudonymize key is n bytes long
+                                (bit 63: 63 or longer): a cheap "no rule can match" */
   tg_pattern_list blocked_key_patterns, blocked_values, allowed_values, delete_key_patterns,
       delete_values, pseudo_key_patterns;
   tg_matcher matcher;

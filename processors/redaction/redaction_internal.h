@@ -16,7 +16,8 @@ enum { UNCHANGED = 0, CHANGED = 1, DELETE = 2, ALLOWED = 3 };
 /* Which rule a key falls under (steps 1, 3, 4, 6 of redaction_engine.h). */
 typedef enum { K_VALUE, K_IGNORE, K_DELETE, K_PSEUDO, K_MASK } key_rule;
 
-key_rule tg_redaction_classify(tg_redactor *r, const char *key);
+/* key is NUL-terminated and len bytes long. */
+key_rule tg_redaction_classify(tg_redactor *r, const char *key, size_t len);
 int tg_redaction_keyset_has(const tg_keyset *set, const char *key);
 int tg_redaction_is_summary_key(const char *key);
 /* Appends the mask of s[0..len) to r->out ("****" or its hash). TG_OK or TG_ENOMEM. */

@@ -17,8 +17,11 @@ int tg_pattern_list_compile(const tg_conf_strlist *src, tg_pattern_list *out, si
   memset(out, 0, sizeof *out);
   if (!src || src->n == 0)
     return TG_OK;
-  if (!(out->codes = tg_calloc(src->n, sizeof *out->codes)))
+  if (!(out->codes = tg_calloc(src->n, sizeof *out->codes)) ||
+      !(out->required = tg_calloc(src->n, sizeof *out->required))) {
+    tg_pattern_list_free(out);
     return TG_ENOMEM;
+  }
   for (size_t i = 0; i < src->n; i++) {
     int errcode;
     PCRE2_SIZE erroff;
@@ -39,6 +42,14 @@ int tg_pattern_list_compile(const tg_conf_strlist *src, tg_pattern_list *out, si
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &captures);
     if (captures > out->max_captures)
       out->max_captures = captures;
+    /* PCRE2 knows the last literal unit every match needs ('@' of an e-mail pattern).
+     * Letters are left out: under (?i) either case would do. */
+    uint32_t type = 0, unit = 0;
+    out->required[out->n] = -1;
+    if (pcre2_pattern_info(code, PCRE2_INFO_LASTCODETYPE, &type) == 0 && type == 1 &&
+        pcre2_pattern_info(code, PCRE2_INFO_LASTCODEUNIT, &unit) == 0 && unit < 128 &&
+        !((unit | 32) >= 'a' && (unit | 32) <= 'z'))
+      out->required[out->n] = (int)unit;
     out->codes[out->n++] = code;
   }
   return TG_OK;
@@ -48,6 +59,7 @@ void tg_pattern_list_free(tg_pattern_list *list) {
   for (size_t i = 0; i < list->n; i++)
     pcre2_code_free(list->codes[i]);
   tg_free(list->codes);
+  tg_free(list->required);
   memset(list, 0, sizeof *list);
 }
 
@@ -88,7 +100,8 @@ int tg_pattern_find(const pcre2_code *code, tg_matcher *m, const char *s, size_t
 int tg_pattern_any(const tg_pattern_list *list, tg_matcher *m, const char *s, size_t len) {
   size_t ms, me;
   for (size_t i = 0; i < list->n; i++)
-    if (tg_pattern_find(list->codes[i], m, s, len, 0, &ms, &me) != 0)
+    if (tg_pattern_may_match(list, i, s, len) &&
+        tg_pattern_find(list->codes[i], m, s, len, 0, &ms, &me) != 0)
       return 1;
   return 0;
 }

@@ -10,11 +10,13 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "tg_conf.h"
 
 typedef struct tg_pattern_list {
   pcre2_code **codes;
+  int *required; /* per pattern: a byte every match contains (not a letter), or -1 */
   size_t n;
   unsigned max_captures; /* largest capture count of any pattern */
 } tg_pattern_list;
@@ -34,6 +36,14 @@ void tg_pattern_list_free(tg_pattern_list *list);
 /* A matcher with room for max_captures groups. TG_OK or TG_ENOMEM. */
 int tg_matcher_init(tg_matcher *m, unsigned max_captures);
 void tg_matcher_free(tg_matcher *m);
+
+/* 0 when pattern i of list cannot match anywhere in s[0..len) because a byte every match
+ * contains is absent (a memchr instead of a pcre2_match call); 1 when it may match. */
+static inline int tg_pattern_may_match(const tg_pattern_list *list, size_t i, const char *s,
+                                       size_t len) {
+  int c = list->required[i];
+  return c < 0 || (len && memchr(s, c, len) != NULL);
+}
 
 /* Finds the first match of code in s[start..len) (s need not be NUL-terminated). Returns
  * 1 with the match in [*ms, *me), 0 when there is none, -1 on a matching error (limits). */

@@ -34,10 +34,14 @@ typedef struct field {
   uint64_t u; /* wt 0: the varint; wt 1: the fixed64 */
 } field;
 
+/* The output, with verbatim copies deferred: consecutive unchanged fields are copied
+ * in one memcpy when something else is written (wflush). Every access to o's length
+ * or bytes goes through a flush first. */
 typedef struct walk {
   tg_redactor *r;
   tg_buf *o;
   int changed;
+  const uint8_t *pend, *pend_end; /* input bytes still to copy */
 } walk;
 
 static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v) {
@@ -143,7 +147,34 @@ static int put_bytes_field(tg_buf *o, uint32_t num, const void *p, size_t n) {
   return put(o, p, n);
 }
 
-static int put_raw(tg_buf *o, const field *f) { return put(o, f->start, (size_t)(f->end - f->start)); }
+static int wflush(walk *w) {
+  if (!w->pend)
+    return TG_OK;
+  int rc = put(w->o, w->pend, (size_t)(w->pend_end - w->pend));
+  w->pend = w->pend_end = NULL;
+  return rc;
+}
+
+/* The field verbatim: extends the pending copy when it follows it in the input. */
+static int wraw(walk *w, const field *f) {
+  if (w->pend && w->pend_end == f->start) {
+    w->pend_end = f->end;
+    return TG_OK;
+  }
+  int rc = wflush(w);
+  w->pend = f->start;
+  w->pend_end = f->end;
+  return rc;
+}
+
+static int wbytes(walk *w, uint32_t num, const void *p, size_t n) {
+  return wflush(w) ? TG_ENOMEM : put_bytes_field(w->o, num, p, n);
+}
+
+static size_t wlen(walk *w, int *rc) {
+  *rc = wflush(w);
+  return w->o->len;
+}
 
 /* A submessage field whose body is written next: its tag, then room for the length as
  * wide as the original's, so that close_msg moves the body only when the new length
@@ -153,16 +184,22 @@ typedef struct msg_mark {
   size_t width;
 } msg_mark;
 
-static int open_msg(tg_buf *o, uint32_t num, size_t orig_len, msg_mark *m) {
+static int wflush(walk *w);
+
+static int open_msg(walk *w, uint32_t num, size_t orig_len, msg_mark *m) {
   static const uint8_t zeros[10];
-  if (put_varint(o, (uint64_t)num << 3 | 2))
+  tg_buf *o = w->o;
+  if (wflush(w) || put_varint(o, (uint64_t)num << 3 | 2))
     return TG_ENOMEM;
   m->at = o->len;
   m->width = varint_size(orig_len);
   return put(o, zeros, m->width);
 }
 
-static int close_msg(tg_buf *o, const msg_mark *m) {
+static int close_msg(walk *w, const msg_mark *m) {
+  tg_buf *o = w->o;
+  if (wflush(w))
+    return TG_ENOMEM;
   size_t body = o->len - m->at - m->width;
   uint8_t b[10];
   size_t n = encode_varint(body, b);
@@ -204,12 +241,12 @@ static int put_replacement(walk *w, mode m, const char *s, size_t len) {
   if (m == M_PSEUDO) {
     char p[TG_PSEUDONYM_MAX];
     size_t n = tg_pseudonym(&r->pseudo, r->key_id, r->format, s, len, p);
-    return put_bytes_field(w->o, 1, p, n);
+    return wbytes(w, 1, p, n);
   }
   r->out.len = 0;
   if (tg_redaction_append_mask(r, s, len))
     return TG_ENOMEM;
-  return put_bytes_field(w->o, 1, r->out.data, r->out.len);
+  return wbytes(w, 1, r->out.data, r->out.len);
 }
 
 /* The text a scalar field has for the tree walk (scalar_text); 0 on success. */
@@ -246,7 +283,7 @@ static int array(walk *w, const uint8_t *in, size_t len, mode m, int depth, int 
   int rc, got;
   while ((got = next_field(&p, end, &f)) == 1) {
     if (f.num != 1) {
-      if ((rc = put_raw(w->o, &f)))
+      if ((rc = wraw(w, &f)))
         return rc;
       continue;
     }
@@ -254,16 +291,18 @@ static int array(walk *w, const uint8_t *in, size_t len, mode m, int depth, int 
       return TG_EAGAIN;
     msg_mark mark;
     int sub;
-    if ((rc = open_msg(w->o, 1, f.vlen, &mark)) ||
+    if ((rc = open_msg(w, 1, f.vlen, &mark)) ||
         (rc = any_value(w, f.val, f.vlen, m, depth + 1, &sub)))
       return rc;
     if (sub == DELETE) {
+      if ((rc = wflush(w)))
+        return rc;
       w->o->len = mark.at + mark.width;
-      if ((rc = put_bytes_field(w->o, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1)))
+      if ((rc = wbytes(w, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1)))
         return rc;
       sub = CHANGED;
     }
-    if ((rc = close_msg(w->o, &mark)))
+    if ((rc = close_msg(w, &mark)))
       return rc;
     *changed |= sub == CHANGED;
   }
@@ -276,7 +315,7 @@ static int kvlist(walk *w, const uint8_t *in, size_t len, mode m, int depth, int
   int rc, got;
   while ((got = next_field(&p, end, &f)) == 1) {
     if (f.num != 1) {
-      if ((rc = put_raw(w->o, &f)))
+      if ((rc = wraw(w, &f)))
         return rc;
       continue;
     }
@@ -296,7 +335,7 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
   *res = UNCHANGED;
   if (depth > TG_REDACTION_MAX_DEPTH) { /* fail closed, as the tree walk */
     *res = CHANGED;
-    return put_bytes_field(w->o, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1);
+    return wbytes(w, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1);
   }
   const uint8_t *p = in, *end = in + len;
   field f;
@@ -307,9 +346,9 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
       return TG_EAGAIN; /* protobuf-c would refuse it: leave it to the tree */
     if (f.num == 5 || f.num == 6) {
       msg_mark mark;
-      if ((rc = open_msg(w->o, f.num, f.vlen, &mark)) ||
+      if ((rc = open_msg(w, f.num, f.vlen, &mark)) ||
           (rc = (f.num == 5 ? array : kvlist)(w, f.val, f.vlen, m, depth, &changed)) ||
-          (rc = close_msg(w->o, &mark)))
+          (rc = close_msg(w, &mark)))
         return rc;
       continue;
     }
@@ -320,7 +359,7 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
      * before formatting anything */
     int untouched = m == M_PATTERNS && f.num != 1 && (f.num == 7 || !r->redact_all_types);
     if (f.num > 7 || untouched || scalar_text(&f, num, sizeof num, &s, &slen) != 0) {
-      if ((rc = put_raw(w->o, &f)))
+      if ((rc = wraw(w, &f)))
         return rc;
       continue;
     }
@@ -335,14 +374,14 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
       if ((rc = string_rules(r, s, slen, &sub)))
         return rc;
     if (sub == CHANGED) {
-      if ((rc = put_bytes_field(w->o, 1, r->out.data, r->out.len)))
+      if ((rc = wbytes(w, 1, r->out.data, r->out.len)))
         return rc;
       changed = 1;
       continue;
     }
     deleted |= sub == DELETE;
     allowed |= sub == ALLOWED;
-    if ((rc = put_raw(w->o, &f)))
+    if ((rc = wraw(w, &f)))
       return rc;
   }
   if (got < 0)
@@ -387,16 +426,27 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
   }
   if (got < 0 || n_key > 1 || n_value > 1)
     return TG_EAGAIN; /* a repeated singular field: protobuf merges it, the tree knows how */
-  r->key.len = 0;
-  if ((n_key && put(&r->key, key.val, key.vlen)) || tg_buf_reserve(&r->key, 1))
-    return TG_ENOMEM;
-  r->key.data[r->key.len] = '\0';
-  const char *name = (const char *)r->key.data;
   *res = UNCHANGED;
   if (top || m == M_PATTERNS) {
-    key_rule rule = tg_redaction_classify(r, name);
+    /* Most keys need no look-up at all: no key pattern, no exact rule of that length
+     * (and no NUL inside, which would make the tree see a shorter key). */
+    size_t klen = n_key ? key.vlen : 0;
+    int lookup = !r->allow_all_keys || r->delete_key_patterns.n || r->pseudo_key_patterns.n ||
+                 r->blocked_key_patterns.n ||
+                 (r->rule_key_lengths & (UINT64_C(1) << (klen < 63 ? klen : 63))) ||
+                 (klen && memchr(key.val, 0, klen));
+    key_rule rule = K_VALUE;
+    const char *name = "";
+    if (lookup) {
+      r->key.len = 0;
+      if ((klen && put(&r->key, key.val, klen)) || tg_buf_reserve(&r->key, 1))
+        return TG_ENOMEM;
+      r->key.data[r->key.len] = '\0';
+      name = (const char *)r->key.data;
+      rule = tg_redaction_classify(r, name, strlen(name)); /* as the tree: up to a NUL */
+    }
     if (rule == K_IGNORE)
-      return put_raw(w->o, kvf);
+      return wraw(w, kvf);
     if (rule == K_DELETE ||
         (top && !r->allow_all_keys && rule != K_PSEUDO &&
          !tg_redaction_keyset_has(&r->allowed, name) && !tg_redaction_is_summary_key(name))) {
@@ -414,11 +464,10 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
     if (top && m == M_MASK && r->allowed_values.n && n_value &&
         effective_string(value.val, value.vlen, &s, &slen) &&
         tg_pattern_any(&r->allowed_values, &r->matcher, s, slen))
-      return put_raw(w->o, kvf);
+      return wraw(w, kvf);
   }
   if (!n_value)
-    return put_raw(w->o, kvf);
-  size_t start = w->o->len;
+    return wraw(w, kvf);
   msg_mark mark, vmark;
   int rc, sub = UNCHANGED;
   if (m == M_PATTERNS && depth <= TG_REDACTION_MAX_DEPTH) {
@@ -429,12 +478,12 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
     if (next_field(&vp, vend, &only) == 1 && vp == vend && only.num >= 1 && only.num <= 7 &&
         only.num != 5 && only.num != 6) {
       if (only.num != 1 && (only.num == 7 || !r->redact_all_types))
-        return put_raw(w->o, kvf);
+        return wraw(w, kvf);
       if (only.num == 1 && only.wt == 2) {
         if ((rc = string_rules(r, (const char *)only.val, only.vlen, &sub)))
           return rc;
         if (sub == UNCHANGED || sub == ALLOWED)
-          return put_raw(w->o, kvf);
+          return wraw(w, kvf);
         if (sub == DELETE) {
           *res = DELETE;
           if (top)
@@ -442,19 +491,19 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
           return TG_OK;
         }
         /* CHANGED: the new text is in r->out; write key, then the new value */
-        if ((rc = open_msg(w->o, kvf->num, kvf->vlen, &mark)))
+        if ((rc = open_msg(w, kvf->num, kvf->vlen, &mark)))
           return rc;
         p = kvf->val;
         while (next_field(&p, end, &f) == 1) {
           if (f.num != 2)
-            rc = put_raw(w->o, &f);
-          else if (!(rc = open_msg(w->o, 2, f.vlen, &vmark)) &&
-                   !(rc = put_bytes_field(w->o, 1, r->out.data, r->out.len)))
-            rc = close_msg(w->o, &vmark);
+            rc = wraw(w, &f);
+          else if (!(rc = open_msg(w, 2, f.vlen, &vmark)) &&
+                   !(rc = wbytes(w, 1, r->out.data, r->out.len)))
+            rc = close_msg(w, &vmark);
           if (rc)
             return rc;
         }
-        if ((rc = close_msg(w->o, &mark)))
+        if ((rc = close_msg(w, &mark)))
           return rc;
         *res = CHANGED;
         if (top)
@@ -463,22 +512,25 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
       }
     }
   }
-  if ((rc = open_msg(w->o, kvf->num, kvf->vlen, &mark)))
+  size_t start = wlen(w, &rc); /* where to cut back to if the value says delete */
+  if (rc || (rc = open_msg(w, kvf->num, kvf->vlen, &mark)))
     return rc;
   p = kvf->val;
   while (next_field(&p, end, &f) == 1) {
     if (f.num != 2) {
-      if ((rc = put_raw(w->o, &f)))
+      if ((rc = wraw(w, &f)))
         return rc;
       continue;
     }
-    if ((rc = open_msg(w->o, 2, f.vlen, &vmark)) ||
-        (rc = any_value(w, f.val, f.vlen, m, depth, &sub)) || (rc = close_msg(w->o, &vmark)))
+    if ((rc = open_msg(w, 2, f.vlen, &vmark)) ||
+        (rc = any_value(w, f.val, f.vlen, m, depth, &sub)) || (rc = close_msg(w, &vmark)))
       return rc;
   }
-  if ((rc = close_msg(w->o, &mark)))
+  if ((rc = close_msg(w, &mark)))
     return rc;
   if (sub == DELETE) {
+    if ((rc = wflush(w)))
+      return rc;
     w->o->len = start;
     *res = DELETE;
     if (top)
@@ -503,14 +555,14 @@ static int text(walk *w, const field *f) {
   if (!f->vlen || !r->blocked_values.n ||
       (r->allowed_values.n &&
        tg_pattern_any(&r->allowed_values, &r->matcher, (const char *)f->val, f->vlen)))
-    return put_raw(w->o, f);
+    return wraw(w, f);
   int rc = tg_redaction_substitute(r, (const char *)f->val, f->vlen);
   if (rc < 0)
     return TG_ENOMEM;
   if (rc != CHANGED)
-    return put_raw(w->o, f);
+    return wraw(w, f);
   r->counts.masked++;
-  return put_bytes_field(w->o, f->num, r->out.data, r->out.len);
+  return wbytes(w, f->num, r->out.data, r->out.len);
 }
 
 typedef enum { MSG_RESOURCE_SPANS, MSG_RESOURCE, MSG_SCOPE_SPANS, MSG_SCOPE, MSG_SPAN,
@@ -565,10 +617,10 @@ static int message(walk *w, msg_kind k, const uint8_t *in, size_t len) {
       w->changed |= w->r->counts.masked != before;
     } else if (what == F_SUB) {
       msg_mark mark;
-      if (!(rc = open_msg(w->o, f.num, f.vlen, &mark)) && !(rc = message(w, sub, f.val, f.vlen)))
-        rc = close_msg(w->o, &mark);
+      if (!(rc = open_msg(w, f.num, f.vlen, &mark)) && !(rc = message(w, sub, f.val, f.vlen)))
+        rc = close_msg(w, &mark);
     } else {
-      rc = put_raw(w->o, &f);
+      rc = wraw(w, &f);
     }
     if (rc)
       return rc;
@@ -581,8 +633,10 @@ int tg_redactor_wire_segment(tg_redactor *r, const uint8_t *in, size_t len, tg_b
   *changed = 0;
   if (r->summary != TG_SUMMARY_SILENT)
     return TG_EAGAIN;
-  walk w = {r, out, 0};
+  walk w = {r, out, 0, NULL, NULL};
   int rc = message(&w, MSG_RESOURCE_SPANS, in, len);
+  if (rc == TG_OK)
+    rc = wflush(&w);
   *changed = w.changed;
   return rc;
 }
