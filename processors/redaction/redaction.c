@@ -12,6 +12,7 @@
  * create; with neither, a random key and a warning (pseudonyms then change on restart).
  * The key and everything derived from it live only in the state and are wiped on destroy;
  * no message or metric mentions them. */
+#include <stdio.h>
 #include <string.h>
 
 #include "redaction_conf.h"
