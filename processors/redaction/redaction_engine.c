@@ -201,6 +201,7 @@ void tg_redactor_free(tg_redactor *r) {
   tg_buf_free(&r->out);
   tg_buf_free(&r->text);
   tg_buf_free(&r->wire);
+  tg_free(r->wire_offsets);
   tg_buf_free(&r->key);
   for (int c = 0; c < TG_CAT_COUNT_; c++)
     tg_free(r->cat_keys[c]);

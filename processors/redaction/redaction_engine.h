@@ -70,6 +70,8 @@ typedef struct tg_redactor {
   EVP_MAC_CTX *mac512; /* hash_function hmac-sha512 (keyed once) */
   tg_buf out, text;    /* scratch: the string being built; a scalar as text */
   tg_buf wire, key;    /* scratch of the wire walk: rewritten segments; a key with its NUL */
+  size_t *wire_offsets; /* where each rewritten segment starts in `wire` (grown, kept) */
+  size_t cap_wire_offsets;
   const char **cat_keys[TG_CAT_COUNT_]; /* keys per category in the current list (debug) */
   size_t n_cat[TG_CAT_COUNT_], cap_cat[TG_CAT_COUNT_];
   tg_redaction_counts counts; /* running totals; the caller reads and resets */

@@ -23,6 +23,7 @@
 
 #include "redaction_engine.h"
 #include "redaction_internal.h"
+#include "tg_alloc.h"
 #include "tg_error.h"
 
 typedef struct field {
@@ -647,11 +648,17 @@ int tg_redactor_batch(tg_redactor *r, tg_batch *batch) {
     /* All segments into one buffer first: a fallback must not see half the batch
      * redacted already (it would pseudonymise pseudonyms). */
     tg_redaction_counts before = r->counts;
-    size_t offsets[64], *offs = batch->n_wire <= 64 ? offsets : NULL;
+    if (batch->n_wire > r->cap_wire_offsets) {
+      size_t cap = batch->n_wire * 2;
+      size_t *grown = tg_realloc(r->wire_offsets, cap * sizeof *grown);
+      if (!grown)
+        return TG_ENOMEM;
+      r->wire_offsets = grown;
+      r->cap_wire_offsets = cap;
+    }
+    size_t *offs = r->wire_offsets;
     int any = 0;
     r->wire.len = 0;
-    if (!offs)
-      rc = TG_EAGAIN; /* more segments than the stack table: rare, take the tree */
     for (size_t i = 0; rc == TG_OK && i < batch->n_wire; i++) {
       int changed;
       offs[i] = r->wire.len;

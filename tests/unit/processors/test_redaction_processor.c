@@ -281,6 +281,41 @@ static void test_same_key_same_pseudonym(void **state) {
   unlink(path);
 }
 
+/* A batch of many wire segments (as the batch processor builds them) stays in wire form,
+ * every segment redacted, the summary-free policy never falling back to decoding. */
+static void test_many_segments(void **state) {
+  (void)state;
+  setenv("TG_T_KEY", TEST_KEY, 1);
+  fixture f;
+  assert_int_equal(setup_fixture(&f, "  redaction:\n    allow_all_keys: true\n"
+                                     "    pseudonymize: {keys: [user_id], key_env: TG_T_KEY}\n"),
+                   TG_OK);
+  tg_batch *b = wire_batch("user-0", "n");
+  for (int i = 1; i < 100; i++) {
+    char user[16];
+    snprintf(user, sizeof user, "user-%d", i);
+    assert_int_equal(tg_batch_append(b, wire_batch(user, "n")), TG_OK);
+  }
+  assert_int_equal(b->n_wire, 100);
+  assert_int_equal(tg_component_consume(&f.inst, b), TG_OK);
+  tg_batch *out = f.out.last;
+  assert_int_equal(out->n_wire, 100);
+  assert_int_equal(out->request.n_resource_spans, 0);
+  assert_int_equal(tg_batch_materialize(out), TG_OK);
+  assert_int_equal(out->request.n_resource_spans, 100);
+  tg_hmac h;
+  tg_hmac_init(&h, (const uint8_t *)TEST_KEY, 32);
+  for (int i = 0; i < 100; i++) {
+    char user[16], p[TG_PSEUDONYM_MAX];
+    snprintf(user, sizeof user, "user-%d", i);
+    tg_pseudonym(&h, "k1", TG_PSEUDONYM_BASE64URL, user, strlen(user), p);
+    const tg_span *sp = out->request.resource_spans[i]->scope_spans[0]->spans[0];
+    assert_string_equal(attr_str(sp->attributes, sp->n_attributes, "user_id"), p);
+  }
+  teardown_fixture(&f);
+  unsetenv("TG_T_KEY");
+}
+
 /* Out of memory mid-batch: the batch is dropped, never passed on half-redacted. */
 static void test_enomem_drops_batch(void **state) {
   (void)state;
@@ -305,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_wire_batch_is_redacted),
       cmocka_unit_test(test_random_key_warns),
       cmocka_unit_test(test_same_key_same_pseudonym),
+      cmocka_unit_test(test_many_segments),
       cmocka_unit_test(test_enomem_drops_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
