@@ -45,14 +45,92 @@ int tg_pattern_list_compile(const tg_conf_strlist *src, tg_pattern_list *out, si
     /* PCRE2 knows the last literal unit every match needs ('@' of an e-mail pattern).
      * Letters are left out: under (?i) either case would do. */
     uint32_t type = 0, unit = 0;
-    out->required[out->n] = -1;
-    if (pcre2_pattern_info(code, PCRE2_INFO_LASTCODETYPE, &type) == 0 && type == 1 &&
+    out->required[out->n] = tg_pattern_required_byte(src->items[i]);
+    if (out->required[out->n] < 0 &&
+        pcre2_pattern_info(code, PCRE2_INFO_LASTCODETYPE, &type) == 0 && type == 1 &&
         pcre2_pattern_info(code, PCRE2_INFO_LASTCODEUNIT, &unit) == 0 && unit < 128 &&
         !((unit | 32) >= 'a' && (unit | 32) <= 'z'))
       out->required[out->n] = (int)unit;
     out->codes[out->n++] = code;
   }
   return TG_OK;
+}
+
+/* How common a byte is in attribute text: lower is rarer, a better memchr filter. */
+static int commonness(int c) {
+  return c == '.' || c == '/' || c == ' ' || c == '-' || c == '_' || c == ':' ||
+         (c >= '0' && c <= '9');
+}
+
+int tg_pattern_required_byte(const char *p) {
+  if (strstr(p, "\\Q") || strstr(p, "(*"))
+    return -1; /* quoting, verbs: not read here */
+  for (const char *q = strstr(p, "(?"); q; q = strstr(q + 2, "(?")) {
+    for (const char *o = q + 2;
+         (*o >= 'a' && *o <= 'z') || (*o >= 'A' && *o <= 'Z') || *o == '-' || *o == '^'; o++)
+      if (*o == 'x')
+        return -1; /* extended mode: whitespace and # comments are not literals */
+  }
+  int best = -1, depth = 0;
+  for (size_t i = 0; p[i];) {
+    int lit = -1;
+    size_t next;
+    if (p[i] == '|' && depth == 0)
+      return -1; /* top-level alternation: no byte is common to every branch for sure */
+    if (p[i] == '(') {
+      depth++;
+      next = i + 1;
+    } else if (p[i] == ')') {
+      if (depth-- == 0)
+        return -1;
+      next = i + 1;
+    } else if (p[i] == '[') { /* a class: skip it, including ']' first and escapes */
+      size_t j = i + 1;
+      if (p[j] == '^')
+        j++;
+      if (p[j] == ']')
+        j++;
+      while (p[j] && p[j] != ']') {
+        if (p[j] == '[' && p[j + 1] == ':') { /* [:alpha:] */
+          const char *e = strstr(p + j + 2, ":]");
+          if (!e)
+            return -1;
+          j = (size_t)(e - p) + 2;
+          continue;
+        }
+        j += p[j] == '\\' && p[j + 1] ? 2 : 1;
+      }
+      if (!p[j])
+        return -1;
+      next = j + 1;
+    } else if (p[i] == '{') { /* a quantifier's bounds (or a literal '{'): not literals */
+      const char *e = strchr(p + i, '}');
+      next = e ? (size_t)(e - p) + 1 : strlen(p);
+    } else if (p[i] == '\\') {
+      if (!p[i + 1])
+        return -1;
+      unsigned char e = (unsigned char)p[i + 1];
+      if (strchr("cxoNpPgku", e) || (e >= '0' && e <= '9'))
+        return -1; /* escapes with arguments (\\x{40} is '@'): not read here */
+      if (e < 128 && !((e | 32) >= 'a' && (e | 32) <= 'z') && !(e >= '0' && e <= '9'))
+        lit = e; /* \. \@ \- ...: an escaped punctuation character is itself */
+      next = i + 2;
+    } else {
+      unsigned char c = (unsigned char)p[i];
+      if (c < 128 && c > ' ' && !((c | 32) >= 'a' && (c | 32) <= 'z') &&
+          !strchr("^$.*+?{}", c))
+        lit = c;
+      next = i + 1;
+    }
+    /* a quantifier that allows zero makes the item optional */
+    int optional = p[next] == '?' || p[next] == '*' ||
+                   (p[next] == '{' && (p[next + 1] == '0' || p[next + 1] == ','));
+    if (lit >= 0 && depth == 0 && !optional &&
+        (best < 0 || (commonness(best) && !commonness(lit))))
+      best = lit;
+    i = next;
+  }
+  return depth == 0 ? best : -1;
 }
 
 void tg_pattern_list_free(tg_pattern_list *list) {

@@ -33,6 +33,13 @@ int tg_pattern_list_compile(const tg_conf_strlist *src, tg_pattern_list *out, si
                             char *why, size_t why_size);
 void tg_pattern_list_free(tg_pattern_list *list);
 
+/* A byte that every match of pattern must contain, found by reading the pattern's
+ * top-level sequence (sound, not complete): -1 when none is certain. Only ASCII
+ * punctuation and digits count (a letter could match in either case), and a pattern with
+ * a top-level '|', \Q, or extended mode gives -1. Among several, the least common in
+ * text wins ('@' over '.'). */
+int tg_pattern_required_byte(const char *pattern);
+
 /* A matcher with room for max_captures groups. TG_OK or TG_ENOMEM. */
 int tg_matcher_init(tg_matcher *m, unsigned max_captures);
 void tg_matcher_free(tg_matcher *m);

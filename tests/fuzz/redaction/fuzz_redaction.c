@@ -12,7 +12,9 @@
  *  - "wide" (broad without summaries) and "strict" again, differentially: the span is
  *    packed as a ResourceSpans and redacted both in its wire form
  *    (tg_redactor_wire_segment) and decoded (tg_redactor_request); both results, packed,
- *    must be the same bytes, with the same counts. */
+ *    must be the same bytes, with the same counts;
+ *  - the input's first bytes as a pattern, the rest as a subject: when the pattern
+ *    compiles and tg_pattern_required_byte names a byte, every match contains it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,7 +336,37 @@ static void differential(tg_redactor *r, tg_key_value **attrs, size_t n, char *n
   tg_arena_unref(a);
 }
 
+/* tg_pattern_required_byte is a memchr filter before matching: it must be sound. */
+static void required_byte_is_sound(const uint8_t *data, size_t size) {
+  if (size < 2)
+    return;
+  size_t plen = data[0] % 48;
+  if (plen + 1 > size)
+    plen = size - 1;
+  char pattern[49];
+  memcpy(pattern, data + 1, plen);
+  pattern[plen] = '\0';
+  if (strlen(pattern) != plen)
+    return;
+  int req = tg_pattern_required_byte(pattern);
+  if (req < 0)
+    return;
+  int err;
+  PCRE2_SIZE off;
+  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, NULL);
+  if (!code)
+    return;
+  const char *subject = (const char *)data + 1 + plen;
+  size_t slen = size - 1 - plen, ms, me;
+  if (tg_pattern_find(code, &email_m, subject, slen, 0, &ms, &me) == 1 &&
+      !memchr(subject, req, slen))
+    abort(); /* a match without the "required" byte */
+  pcre2_code_free(code);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  required_byte_is_sound(data, size);
   input in = {data, size};
   tg_arena *a = tg_arena_new(4096, 64u << 20);
   size_t n = byte(&in) % 12;

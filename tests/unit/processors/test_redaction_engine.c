@@ -338,6 +338,30 @@ static void test_match_limit_fails_closed(void **state) {
   teardown(&c);
 }
 
+/* The byte every match must contain: found where certain, never claimed otherwise. */
+static void test_required_byte(void **state) {
+  (void)state;
+  assert_int_equal(tg_pattern_required_byte(
+                       "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}"),
+                   '@');
+  assert_int_equal(tg_pattern_required_byte("[a-z]+@[a-z]+\\.com"), '@');
+  assert_int_equal(tg_pattern_required_byte("a\\.b"), '.');
+  assert_int_equal(tg_pattern_required_byte("\\b4[0-9]{12}(?:[0-9]{3})?\\b"), '4');
+  assert_int_equal(tg_pattern_required_byte("x@{2}"), '@');
+  assert_int_equal(tg_pattern_required_byte("a|b@c"), -1);
+  assert_int_equal(tg_pattern_required_byte("x@?y"), -1);
+  assert_int_equal(tg_pattern_required_byte("x@*y"), -1);
+  assert_int_equal(tg_pattern_required_byte("x@{0,2}"), -1);
+  assert_int_equal(tg_pattern_required_byte("(foo@bar)"), -1);
+  assert_int_equal(tg_pattern_required_byte("[@]"), -1);
+  assert_int_equal(tg_pattern_required_byte("\\x{40}"), -1);
+  assert_int_equal(tg_pattern_required_byte("\\c@"), -1);
+  assert_int_equal(tg_pattern_required_byte("(?x) @ # comment"), -1);
+  assert_int_equal(tg_pattern_required_byte("(?ix)a@"), -1);
+  assert_int_equal(tg_pattern_required_byte("\\Q@\\E"), -1);
+  assert_int_equal(tg_pattern_required_byte("abc"), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_scope),
@@ -348,6 +372,7 @@ int main(void) {
       cmocka_unit_test(test_summary_info_counts_only),
       cmocka_unit_test(test_hash_functions),
       cmocka_unit_test(test_match_limit_fails_closed),
+      cmocka_unit_test(test_required_byte),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
