@@ -135,6 +135,11 @@ int tg_redactor_build(tg_redactor *r, const tg_redaction_conf *conf, const uint8
   if ((rc = tg_matcher_init(&r->matcher, caps)))
     goto fail;
   tg_hmac_init(&r->pseudo, key, key_len);
+  if ((conf->pseudo_keys.n || conf->pseudo_key_patterns.n) &&
+      !(r->cache = tg_calloc(TG_PSEUDO_CACHE_SLOTS, sizeof *r->cache))) {
+    rc = TG_ENOMEM;
+    goto fail;
+  }
   const char *hmac_key = conf->hmac_key ? conf->hmac_key : "";
   rc = TG_ENOMEM;
   switch (r->hash_function) {
@@ -206,6 +211,10 @@ void tg_redactor_free(tg_redactor *r) {
   for (int c = 0; c < TG_CAT_COUNT_; c++)
     tg_free(r->cat_keys[c]);
   tg_hmac_clear(&r->pseudo);
+  if (r->cache) {
+    OPENSSL_cleanse(r->cache, TG_PSEUDO_CACHE_SLOTS * sizeof *r->cache);
+    tg_free(r->cache);
+  }
   tg_hmac_clear(&r->hash_hmac);
   memset(r, 0, sizeof *r);
 }
@@ -294,9 +303,30 @@ static tg_any_value *masked_whole(tg_redactor *r, tg_arena *arena, const char *s
   return new_string_value(arena, (const char *)r->out.data, r->out.len);
 }
 
+size_t tg_redaction_pseudonym(tg_redactor *r, const char *s, size_t len, char *out) {
+  if (!r->cache || len > TG_PSEUDO_CACHE_VALUE_MAX)
+    return tg_pseudonym(&r->pseudo, r->key_id, r->format, s, len, out);
+  uint32_t h = 2166136261u; /* FNV-1a: a colliding value only evicts, it is never wrong */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (uint8_t)s[i]) * 16777619u;
+  tg_pseudo_slot *slot = &r->cache[h & (TG_PSEUDO_CACHE_SLOTS - 1)];
+  if (slot->used && slot->hash == h && slot->len == len && !memcmp(slot->value, s, len)) {
+    memcpy(out, slot->pseudonym, (size_t)slot->plen + 1);
+    return slot->plen;
+  }
+  size_t n = tg_pseudonym(&r->pseudo, r->key_id, r->format, s, len, out);
+  slot->used = 1;
+  slot->hash = h;
+  slot->len = (uint8_t)len;
+  slot->plen = (uint8_t)n;
+  memcpy(slot->value, s, len);
+  memcpy(slot->pseudonym, out, n + 1);
+  return n;
+}
+
 static tg_any_value *pseudonym_value(tg_redactor *r, tg_arena *arena, const char *s, size_t len) {
   char p[TG_PSEUDONYM_MAX];
-  size_t n = tg_pseudonym(&r->pseudo, r->key_id, r->format, s, len, p);
+  size_t n = tg_redaction_pseudonym(r, s, len, p);
   return new_string_value(arena, p, n);
 }
 

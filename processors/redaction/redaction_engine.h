@@ -44,6 +44,19 @@ typedef struct tg_keyset {
   size_t n;
 } tg_keyset;
 
+/* Recent pseudonyms, direct-mapped by a hash of the value: a user seen again (the common
+ * case: one user, many spans) costs a memcmp instead of an HMAC. Bounded (slots × 128
+ * bytes), values longer than TG_PSEUDO_CACHE_VALUE_MAX bypass it; it holds raw values,
+ * so it is wiped on free like the key. */
+#define TG_PSEUDO_CACHE_SLOTS 4096
+#define TG_PSEUDO_CACHE_VALUE_MAX 64
+typedef struct tg_pseudo_slot {
+  uint32_t hash;
+  uint8_t used, len, plen;
+  char value[TG_PSEUDO_CACHE_VALUE_MAX];
+  char pseudonym[TG_PSEUDONYM_MAX];
+} tg_pseudo_slot;
+
 typedef struct tg_redaction_counts {
   uint64_t pseudonymized, masked, deleted;
 } tg_redaction_counts;
@@ -63,6 +76,7 @@ typedef struct tg_redactor {
       delete_values, pseudo_key_patterns;
   tg_matcher matcher;
   tg_hmac pseudo;      /* the pseudonymisation key */
+  tg_pseudo_slot *cache; /* TG_PSEUDO_CACHE_SLOTS; NULL when nothing is pseudonymised */
   tg_hmac hash_hmac;   /* hash_function hmac-sha256 */
   char key_id[TG_PSEUDONYM_KEY_ID_MAX + 1];
   EVP_MD *md;          /* hash_function md5, sha1, sha3 */

@@ -20,6 +20,10 @@ typedef enum { K_VALUE, K_IGNORE, K_DELETE, K_PSEUDO, K_MASK } key_rule;
 key_rule tg_redaction_classify(tg_redactor *r, const char *key, size_t len);
 int tg_redaction_keyset_has(const tg_keyset *set, const char *key);
 int tg_redaction_is_summary_key(const char *key);
+/* The pseudonym of s[0..len) into out (TG_PSEUDONYM_MAX bytes), through the cache;
+ * returns its length. */
+size_t tg_redaction_pseudonym(tg_redactor *r, const char *s, size_t len, char *out);
+
 /* Appends the mask of s[0..len) to r->out ("****" or its hash). TG_OK or TG_ENOMEM. */
 int tg_redaction_append_mask(tg_redactor *r, const char *s, size_t len);
 /* blocked_values over s[0..len): CHANGED (result in r->out), UNCHANGED, or -1. */

@@ -241,7 +241,7 @@ static int put_replacement(walk *w, mode m, const char *s, size_t len) {
   tg_redactor *r = w->r;
   if (m == M_PSEUDO) {
     char p[TG_PSEUDONYM_MAX];
-    size_t n = tg_pseudonym(&r->pseudo, r->key_id, r->format, s, len, p);
+    size_t n = tg_redaction_pseudonym(r, s, len, p);
     return wbytes(w, 1, p, n);
   }
   r->out.len = 0;
