@@ -58,21 +58,28 @@ static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v) 
   return NULL;
 }
 
-/* The next field at *pp: 1, 0 at the end, -1 when malformed. */
-static int next_field(const uint8_t **pp, const uint8_t *end, field *f) {
+/* The next field at *pp: 1, 0 at the end, -1 when malformed. Tags and lengths below 128
+ * (nearly every one in OTLP) take the inlined path. */
+static inline int next_field(const uint8_t **pp, const uint8_t *end, field *f) {
   const uint8_t *p = *pp;
   if (p == end)
     return 0;
   uint64_t tag;
   f->start = p;
-  if (!(p = varint(p, end, &tag)) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+  if (*p < 0x80)
+    tag = *p++;
+  else if (!(p = varint(p, end, &tag)))
+    return -1;
+  if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
     return -1;
   f->num = (uint32_t)(tag >> 3);
   f->wt = (int)(tag & 7);
   f->val = p;
   switch (f->wt) {
   case 0:
-    if (!(p = varint(p, end, &f->u)))
+    if (p < end && *p < 0x80)
+      f->u = *p++;
+    else if (!(p = varint(p, end, &f->u)))
       return -1;
     break;
   case 1:
@@ -85,7 +92,11 @@ static int next_field(const uint8_t **pp, const uint8_t *end, field *f) {
     break;
   case 2: {
     uint64_t n;
-    if (!(p = varint(p, end, &n)) || n > (uint64_t)(end - p))
+    if (p < end && *p < 0x80)
+      n = *p++;
+    else if (!(p = varint(p, end, &n)))
+      return -1;
+    if (n > (uint64_t)(end - p))
       return -1;
     f->val = p;
     p += n;
