@@ -310,7 +310,8 @@ size_t tg_redaction_pseudonym(tg_redactor *r, const char *s, size_t len, char *o
   for (size_t i = 0; i < len; i++)
     h = (h ^ (uint8_t)s[i]) * 16777619u;
   tg_pseudo_slot *slot = &r->cache[h & (TG_PSEUDO_CACHE_SLOTS - 1)];
-  if (slot->used && slot->hash == h && slot->len == len && !memcmp(slot->value, s, len)) {
+  if (slot->used && slot->hash == h && slot->len == len &&
+      (len == 0 || !memcmp(slot->value, s, len))) { /* s may be NULL when len is 0 */
     memcpy(out, slot->pseudonym, (size_t)slot->plen + 1);
     return slot->plen;
   }
@@ -319,7 +320,8 @@ size_t tg_redaction_pseudonym(tg_redactor *r, const char *s, size_t len, char *o
   slot->hash = h;
   slot->len = (uint8_t)len;
   slot->plen = (uint8_t)n;
-  memcpy(slot->value, s, len);
+  if (len)
+    memcpy(slot->value, s, len);
   memcpy(slot->pseudonym, out, n + 1);
   return n;
 }
