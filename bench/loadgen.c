@@ -94,6 +94,7 @@ typedef struct options {
   uint64_t timeout_ms;
   int gzip;
   int quiet;
+  int user_id;              /* add a user_id attribute to every span (redaction benchmark) */
 } options;
 
 /* --------------------------------------------------------------- clock */
@@ -407,10 +408,13 @@ static void template_build(request_template *t, const span_layout *L, const opti
                       : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
     sp->start_time_unix_nano = sentinel_u64(K_START, i);
     sp->end_time_unix_nano = sentinel_u64(K_END, i);
-    sp->n_attributes = (size_t)o->attrs_per_span;
+    sp->n_attributes = (size_t)o->attrs_per_span + (o->user_id ? 1 : 0);
     sp->attributes = scratch_calloc(&s, sp->n_attributes, sizeof *sp->attributes);
-    for (size_t a = 0; a < sp->n_attributes; a++)
+    for (size_t a = 0; a < (size_t)o->attrs_per_span; a++)
       sp->attributes[a] = make_attribute(&s, v, i, a);
+    if (o->user_id)
+      sp->attributes[o->attrs_per_span] =
+          kv_str(&s, "user_id", scratch_keep(&s, xstrdup_printf("user-%04zu-%zu", i, v)));
     status_t *st = scratch_calloc(&s, 1, sizeof *st);
     *st = (status_t)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
     if ((i + v) % 17 == 0)
@@ -1097,6 +1101,7 @@ static void usage(FILE *f) {
           "  --requests N           total requests to send, then stop\n"
           "  --timeout MS           per-request deadline (default 10000)\n"
           "  --gzip                 compress requests (grpc-encoding / Content-Encoding gzip)\n"
+          "  --user-id              add a user_id attribute to every span\n"
           "  --quiet                print only the JSON line\n");
 }
 
@@ -1129,7 +1134,7 @@ static int parse_options(int argc, char **argv, options *o) {
                  .attrs_per_span = 10, .spans_per_trace = 5, .connections = 4,
                  .inflight = 1, .duration_s = 10, .timeout_ms = 10000};
   enum { O_TARGET = 1000, O_SPR, O_APS, O_SPT, O_DT, O_RATE, O_CONN, O_INFL, O_DUR, O_REQ,
-         O_TMO, O_GZIP, O_QUIET, O_HELP };
+         O_TMO, O_GZIP, O_QUIET, O_HELP, O_USER };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},
       {"spans-per-request", required_argument, NULL, O_SPR},
@@ -1145,6 +1150,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"gzip", no_argument, NULL, O_GZIP},
       {"quiet", no_argument, NULL, O_QUIET},
       {"help", no_argument, NULL, O_HELP},
+      {"user-id", no_argument, NULL, O_USER},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1163,6 +1169,7 @@ static int parse_options(int argc, char **argv, options *o) {
     case O_TMO: bad = parse_u64(optarg, 1, 3600000, &o->timeout_ms); break;
     case O_GZIP: o->gzip = 1; break;
     case O_QUIET: o->quiet = 1; break;
+    case O_USER: o->user_id = 1; break;
     case O_HELP: usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }

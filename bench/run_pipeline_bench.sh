@@ -19,6 +19,8 @@
 #   DECISION_WAIT (1s) sets its decision_wait; the buffer's size at the end of the load
 #   (traces, bytes) is printed,
 #   SPANMETRICS=1 (add the spanmetrics processor and a prometheus exporter),
+#   REDACTION: unset (no redaction), "default" (the embedded default's redaction processor
+#   before batch) or "empty" (a redaction processor with no rules: decode, walk, encode),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
 set -euo pipefail
 
@@ -110,6 +112,16 @@ service:
   telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
   pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
 EOF
+REDACTION=${REDACTION:-}
+RD_PROC= RD_LIST=
+case "$REDACTION" in
+  "") ;;
+  default) RD_PROC="redaction: {allow_all_keys: true, blocked_values: ['[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}'], pseudonymize: {keys: [user_id, user.id, enduser.id, usr.id], key_env: TAILGATE_PSEUDONYM_KEY}}"
+           RD_LIST="redaction, " ;;
+  empty) RD_PROC="redaction: {allow_all_keys: true}"; RD_LIST="redaction, " ;;
+  *) echo "run_pipeline_bench: REDACTION must be unset, default or empty" >&2; exit 2 ;;
+esac
+export TAILGATE_PSEUDONYM_KEY=${TAILGATE_PSEUDONYM_KEY:-bench-pseudonym-key-0123456789abcdef}
 # SPANMETRICS=1: the gateway also runs the spanmetrics processor before batch, feeding a
 # prometheus exporter on the spare port (docs/BENCHMARKS.md, span metrics).
 SM_PROC= SM_LIST= SM_EXP= SM_PIPE=
@@ -121,6 +133,7 @@ fi
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
+  ${RD_PROC}
   ${SM_PROC%, }
   batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}
   tail_sampling:
@@ -135,7 +148,7 @@ extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
 service:
   extensions: [health_check]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
-  pipelines: {traces: {receivers: [otlp], processors: [${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
+  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.
@@ -252,7 +265,7 @@ GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%
 echo "== tg_loadgen"
 sed '$d' "$WORK/loadgen.out"
 [ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
-echo "== pipeline: loadgen -> gateway (otlp grpc -> $PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp) -> sink (otlp -> nop)"
+echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp) -> sink (otlp -> nop)"
 printf '%-34s %s\n' \
   "spans/s accepted by gateway" "$SPS" \
   "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \

@@ -23,8 +23,10 @@ int tg_fanout_consume(void *target, tg_batch *batch) {
   for (size_t i = 0; i < fanout->n; i++)
     any_reader |= fanout->flags[i];
   /* Decode while we are the only holder; if someone else holds it too, readers get
-   * clones (which are decoded) instead. */
-  int shared_wire = any_reader && batch->n_wire && tg_batch_materialize(batch) != TG_OK;
+   * clones (which are decoded) instead. A lone consumer (a mutator: lone readers are not
+   * behind a fan-out) becomes the sole holder and decides for itself whether to decode. */
+  int shared_wire = any_reader && fanout->n > 1 && batch->n_wire &&
+                    tg_batch_materialize(batch) != TG_OK;
   int result = TG_OK;
   size_t refused = 0;
   int given = 0; /* our own reference went to the last consumer */

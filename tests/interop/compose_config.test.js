@@ -1,7 +1,7 @@
 'use strict';
 // The configuration docker-compose.yaml mounts (deploy/compose/tailgate.yaml), run for
 // real on free ports: OpenTelemetry JS SDK spans in over OTLP, a fake Jaeger collector
-// (api_v2 gRPC) receives what tail sampling kept, and the span-metrics port serves RED
+// (api_v2 gRPC) receives what tail sampling kept, pseudonymised, and the span-metrics port serves RED
 // series for every span sent, kept or not.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -36,6 +36,7 @@ test('deploy/compose/tailgate.yaml: errors reach Jaeger, every span counts in th
     TAILGATE_PROMETHEUS_ENDPOINT: `127.0.0.1:${prom}`,
     TAILGATE_JAEGER_ENDPOINT: `127.0.0.1:${col.port}`,
     TAILGATE_DECISION_WAIT: '500ms',
+    TAILGATE_PSEUDONYM_KEY: 'compose-test-key-0123456789abcdef0123',
   };
   const proc = spawn(BIN, ['--config', CONFIG], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -53,7 +54,7 @@ test('deploy/compose/tailgate.yaml: errors reach Jaeger, every span counts in th
   const tracer = provider.getTracer('compose');
   const errorTraces = [];
   for (let i = 0; i < 40; i++) {
-    const span = tracer.startSpan('POST /pay');
+    const span = tracer.startSpan('POST /pay', { attributes: { user_id: `customer-${i}`, note: `mail ann.lee${i}@example.org` } });
     if (i % 8 === 0) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'declined' });
       errorTraces.push(span.spanContext().traceId);
@@ -65,6 +66,10 @@ test('deploy/compose/tailgate.yaml: errors reach Jaeger, every span counts in th
 
   await waitFor(() => errorTraces.every((id) => col.spans().some((s) => Buffer.from(s.span.trace_id).toString('hex') === id)),
     { timeoutMs: 10000, what: 'every error trace at the Jaeger collector' });
+  // redaction ran before export: pseudonyms and masks only
+  const sent = JSON.stringify(col.spans().map((s) => s.span.tags));
+  assert.doesNotMatch(sent, /customer-\d|ann\.lee\d*@example\.org/, 'no raw user id or e-mail reached Jaeger');
+  assert.match(sent, /k1:[A-Za-z0-9_-]{22}/, 'user_id pseudonymised');
   const r = await waitFor(async () => {
     const m = await httpGet(prom, '/metrics', 1000);
     const line = m.body.toString().split('\n').find((l) => l.startsWith('traces_span_metrics_calls_total{') &&

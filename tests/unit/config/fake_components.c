@@ -105,9 +105,12 @@ static const tg_component fake_health = {
     .conf_size = sizeof(fake_ext_conf), .keys = ext_keys, .n_keys = 1,
 };
 
+/* The real redaction processor: the embedded default configures it. */
+extern const tg_component tg_processor_redaction;
+
 const tg_component *const fake_registry[] = {
     &fake_otlp, &fake_jaeger, &fake_batch, &fake_limiter, &fake_debug,
-    &fake_prom, &fake_spanmetrics, &fake_health, NULL,
+    &fake_prom, &fake_spanmetrics, &fake_health, &tg_processor_redaction, NULL,
 };
 
 const char *fake_diag_text(const tg_diag *diag) {
