@@ -78,6 +78,7 @@ ${section}
 exporters:
   otlp/sink: {endpoint: "127.0.0.1:${sinkPort}", tls: {insecure: true}, compression: none}
   debug: {verbosity: detailed}
+  prometheus: {endpoint: "127.0.0.1:${ports.prom}"}
 extensions:
   health_check: {endpoint: "127.0.0.1:${ports.health}"}
 service:
@@ -88,13 +89,15 @@ service:
       receivers: [otlp]
       processors: ${names}
       exporters: [otlp/sink, debug]
+    metrics:
+      exporters: [prometheus]
 `;
 }
 
 // ---- a tailgate process: config text or the embedded default, env, stop by PID ------
 async function launch({ configText, env }) {
-  const [grpc, http, health, metrics] = await freePorts(4);
-  const ports = { grpc, http, health, metrics };
+  const [grpc, http, health, metrics, prom, jgrpc, jhttp, jcompact, jbinary] = await freePorts(9);
+  const ports = { grpc, http, health, metrics, prom };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-redaction-'));
   const args = [];
   const text = typeof configText === 'function' ? configText(ports) : null;
@@ -105,6 +108,13 @@ async function launch({ configText, env }) {
   const childEnv = { ...process.env, TAILGATE_PSEUDONYM_KEY: undefined,
     TAILGATE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpc}`, TAILGATE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${http}`,
     TAILGATE_HEALTH_ENDPOINT: `127.0.0.1:${health}`, TAILGATE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
+    TAILGATE_PROMETHEUS_ENDPOINT: `127.0.0.1:${prom}`,
+    TAILGATE_JAEGER_GRPC_ENDPOINT: `127.0.0.1:${jgrpc}`, TAILGATE_JAEGER_THRIFT_HTTP_ENDPOINT: `127.0.0.1:${jhttp}`,
+    // UDP: free TCP port numbers are as good a guess as any on loopback
+    TAILGATE_JAEGER_THRIFT_COMPACT_ENDPOINT: `127.0.0.1:${jcompact}`,
+    TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT: `127.0.0.1:${jbinary}`,
+    // the default tail-samples: keep every trace, decide soon (this test is about redaction)
+    TAILGATE_SAMPLING_PERCENTAGE: '100', TAILGATE_DECISION_WAIT: '200ms',
     TAILGATE_LOG_LEVEL: 'debug', ...env };
   for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
   const proc = spawn(BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
