@@ -279,3 +279,59 @@ describe('tail_sampling with a Jaeger client\'s debug flag', () => {
     }
   });
 });
+
+// Span metrics run before the sampler and count every span, but their exemplars may only
+// point at traces the sampler kept, so every exemplar link opens a trace that exists.
+describe('span metrics exemplars with tail sampling', () => {
+  test('every exemplar is a kept trace; the counts cover every span', async () => {
+    const { freePorts } = require('./lib/ports');
+    const sink = await startSink({ http: false });
+    let gw = null;
+    const providers = [];
+    try {
+      const [promPort] = await freePorts(1);
+      gw = await startGateway((ports) => {
+        const c = samplingConfig(ports, sink.grpcPort, {
+          decision_wait: '300ms', num_workers: 2, policies: DEFAULT_POLICIES,
+        });
+        c.processors.spanmetrics = { metrics_exporter: 'prometheus', exemplars: { enabled: true } };
+        c.exporters.prometheus = { endpoint: `127.0.0.1:${promPort}` };
+        c.service.pipelines.traces.processors = ['spanmetrics', 'tail_sampling', 'batch'];
+        c.service.pipelines.metrics = { exporters: ['prometheus'] };
+        return c;
+      });
+      const front = provider('frontend', 'grpc', `http://127.0.0.1:${gw.ports.grpc}`);
+      const back = provider('backend', 'http/protobuf', `http://127.0.0.1:${gw.ports.http}`);
+      providers.push(front, back);
+      const traces = emitTraces(front, back, 200);
+      await Promise.all([front.forceFlush(), back.forceFlush()]);
+      const kept = traces.filter(expectedKept);
+      await sink.waitForSpans(kept.length * 3, 15000);
+      const keptIds = new Set(kept.map((t) => t.traceId));
+      const scrape = async () => (await httpGet(promPort, '/metrics', 2000)).body.toString();
+      // exemplars are chosen at render time among recent spans whose trace was kept
+      const text = await waitFor(async () => {
+        const r = await new Promise((resolve, reject) => {
+          const http = require('node:http');
+          http.get({ host: '127.0.0.1', port: promPort, path: '/metrics', headers: { accept: 'application/openmetrics-text; version=1.0.0' } }, (res) => {
+            let b = '';
+            res.on('data', (c) => { b += c; });
+            res.on('end', () => resolve(b));
+          }).on('error', reject);
+        });
+        return /trace_id="[0-9a-f]{32}"/.test(r) ? r : null;
+      }, { timeoutMs: 10000, what: 'an exemplar in the OpenMetrics scrape' });
+      const exemplarIds = [...text.matchAll(/trace_id="([0-9a-f]{32})"/g)].map((m) => m[1]);
+      assert.ok(exemplarIds.length > 0);
+      for (const id of exemplarIds) assert.ok(keptIds.has(id), `exemplar trace ${id} was kept (and exported)`);
+      const plain = await scrape();
+      const calls = plain.split('\n').filter((l) => l.startsWith('traces_span_metrics_calls_total{'))
+        .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      assert.equal(calls, traces.length * 3, 'every span counted, kept or not');
+    } finally {
+      await Promise.all(providers.map((p) => p.shutdown().catch(() => {})));
+      if (gw) { await gw.stop(); gw.cleanup(); }
+      await sink.close();
+    }
+  });
+});
