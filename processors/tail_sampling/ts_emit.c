@@ -196,6 +196,12 @@ int ts_span_set_threshold(const uint8_t *span, size_t len, const char *th_hex, t
       old = f.data;
       old_len = f.len;
     }
+  /* An upstream sampler's higher threshold (a smaller probability) still holds: the
+   * span was kept by both, so the combined threshold is the larger one. */
+  uint64_t mine, theirs;
+  if (old && tg_ts_tracestate_get_th((const char *)old, old_len, &theirs) &&
+      tg_ts_threshold_parse(th_hex, strlen(th_hex), &mine) == 0 && theirs >= mine)
+    return tg_buf_append(out, span, len);
   char ts[TG_TS_TRACESTATE_MAX];
   int n = tg_ts_tracestate_set_th(old ? (const char *)old : "", old_len, th_hex, ts, sizeof ts);
   if (n < 0 || (size_t)n > 512) { /* W3C's limit: keep the span as it was */

@@ -38,8 +38,9 @@ int ts_emit_span(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t 
 tg_batch *ts_emit_take(ts_emitter *e, size_t *lost);
 
 /* Writes span with its tracestate set to carry th (see tg_ts_tracestate_set_th) into
- * out (reset first). Returns TG_OK or TG_ENOMEM; a tracestate that would exceed
- * TG_TS_TRACESTATE_MAX is left as it was. */
+ * out (reset first). Returns TG_OK or TG_ENOMEM. The span is copied unchanged when its
+ * tracestate already carries a threshold at least as high (an upstream sampler kept it
+ * with a smaller probability), or when the result would exceed W3C's 512 bytes. */
 int ts_span_set_threshold(const uint8_t *span, size_t len, const char *th_hex, tg_buf *out);
 
 #endif

@@ -53,6 +53,48 @@ size_t tg_ts_threshold_hex(uint64_t threshold, char *out) {
   return n;
 }
 
+int tg_ts_threshold_parse(const char *hex, size_t len, uint64_t *out) {
+  if (len == 0 || len > HEX_DIGITS)
+    return -1;
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = hex[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0)
+      return -1;
+    v = (v << 4) | (uint64_t)d;
+  }
+  *out = v << (HEX_BITS * (HEX_DIGITS - len));
+  return 0;
+}
+
+int tg_ts_tracestate_get_th(const char *ts, size_t len, uint64_t *out) {
+  size_t i = 0;
+  while (i < len) {
+    size_t start = i;
+    while (i < len && ts[i] != ',')
+      i++;
+    size_t end = i++;
+    while (start < end && (ts[start] == ' ' || ts[start] == '\t'))
+      start++;
+    if (end - start < 3 || memcmp(ts + start, "ot=", 3) != 0)
+      continue;
+    for (size_t j = start + 3; j < end;) {
+      size_t s = j;
+      while (j < end && ts[j] != ';')
+        j++;
+      if (j - s > 3 && memcmp(ts + s, "th:", 3) == 0) {
+        size_t e = j;
+        while (e > s + 3 && (ts[e - 1] == ' ' || ts[e - 1] == '\t'))
+          e--;
+        return tg_ts_threshold_parse(ts + s + 3, e - s - 3, out) == 0;
+      }
+      j++;
+    }
+  }
+  return 0;
+}
+
 uint64_t tg_ts_randomness(const uint8_t trace_id[16], const char *salt) {
   if (!salt || !*salt) {
     uint64_t r = 0;

@@ -21,6 +21,14 @@ uint64_t tg_ts_threshold(double pct, int precision);
  * out must hold 15 bytes; returns the length written (NUL-terminated). */
 size_t tg_ts_threshold_hex(uint64_t threshold, char *out);
 
+/* Parses a `th` value (1 to 14 hex digits, trailing zeros implied) into *out.
+ * Returns 0, or -1 when it is not a valid threshold. */
+int tg_ts_threshold_parse(const char *hex, size_t len, uint64_t *out);
+
+/* The threshold in the `ot` entry of a W3C tracestate: 1 with *out set when there is a
+ * valid th:, else 0. */
+int tg_ts_tracestate_get_th(const char *ts, size_t len, uint64_t *out);
+
 /* Randomness R: the low 56 bits of the trace ID (bytes 9..15, big-endian) when salt is
  * NULL or empty; otherwise the low 56 bits of 64-bit FNV-1a over salt bytes followed by
  * the 16 trace ID bytes (independent samples per salt, still deterministic). */

@@ -53,6 +53,11 @@ static void test_tracestate(void **state) {
     assert_string_equal(out, t[i].want);
   }
   assert_int_equal(tg_ts_tracestate_set_th("abc", 3, "e666", out, 8), -1);
+  uint64_t th = 0;
+  assert_true(tg_ts_tracestate_get_th("a=1,ot=rv:ab;th:fd70a", 21, &th));
+  assert_true(th == UINT64_C(0xfd70a) << 36);
+  assert_false(tg_ts_tracestate_get_th("ot=th:xyz", 9, &th));
+  assert_false(tg_ts_tracestate_get_th("vendor=th:8", 11, &th));
 }
 
 /* ---- configuration ---------------------------------------------------------------- */
@@ -449,6 +454,23 @@ static void test_shard_threshold_in_tracestate(void **state) {
   tg_span *sp = got->request.resource_spans[0]->scope_spans[0]->spans[0];
   assert_string_equal(sp->trace_state, "ot=th:e666,vendor=x");
   assert_string_equal(sp->name, "op");
+  fixture_down(&f);
+  /* an upstream sampler's threshold: a higher one (1 %) stays, a lower one (50 %) is raised */
+  fixture_up(&f, WAIT_YAML "policies: [{name: ten, type: probabilistic, probabilistic: {sampling_percentage: 10}}]\n",
+             100, 0);
+  ts_test_span up[] = {{.trace = 1, .trace_high = UINT64_C(0x00ff000000000000), .span = 1,
+                        .trace_state = "ot=th:fd70a"},
+                       {.trace = 3, .trace_high = UINT64_C(0x00ff100000000000), .span = 3,
+                        .trace_state = "ot=th:8"}};
+  ingest(&f, ts_test_batch("svc", up, 2), 0);
+  ts_shard_decide_due(&f.shard, 1000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 2);
+  assert_int_equal(tg_batch_materialize(f.out.got[0]), TG_OK);
+  for (size_t i = 0; i < f.out.got[0]->request.n_resource_spans; i++) {
+    tg_span *x = f.out.got[0]->request.resource_spans[i]->scope_spans[0]->spans[0];
+    assert_string_equal(x->trace_state, x->trace_id.data[15] == 1 ? "ot=th:fd70a" : "ot=th:e666");
+  }
   fixture_down(&f);
 }
 
