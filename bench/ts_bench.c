@@ -30,6 +30,18 @@ static const char conf_yaml[] =
     "  - {name: slow, type: latency, latency: {threshold_ms: 1000}}\n"
     "  - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}\n";
 
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return kb;
+}
+
 static double cpu_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -213,6 +225,7 @@ int main(int argc, char **argv) {
    * reused as it would be in a running gateway */
   enum { STEP_MS = 5 };
   double slice_s = 0, ingest_s = 0, decide_s = 0;
+  long rss_before = rss_kb(), rss_peak = 0;
   size_t peak_bytes = 0, peak_traces = 0;
   for (size_t i = 0; i < k; i++) {
     uint64_t now = (uint64_t)i * STEP_MS;
@@ -234,6 +247,11 @@ int main(int argc, char **argv) {
       peak_bytes = sh.store.bytes;
       peak_traces = sh.store.n_traces;
     }
+    if (i % 256 == 0) {
+      long r = rss_kb();
+      if (r > rss_peak)
+        rss_peak = r;
+    }
   }
   double t0 = cpu_now();
   ts_shard_decide_all(&sh, (uint64_t)k * STEP_MS + 20000);
@@ -247,11 +265,13 @@ int main(int argc, char **argv) {
     printf("{\"traces\":%zu,\"spans\":%zu,\"attrs_per_span\":%zu,\"requests\":%zu,"
          "\"wire_bytes_per_span\":%.1f,\"peak_buffered_traces\":%zu,\"peak_buffered_bytes\":%zu,"
          "\"memory_ratio\":%.3f,\"slice_ns_per_span\":%.1f,\"ingest_ns_per_span\":%.1f,"
-         "\"decide_ns_per_span\":%.1f,\"spans_per_core_sec\":%.0f,\"kept_fraction\":%.4f}\n",
+         "\"decide_ns_per_span\":%.1f,\"spans_per_core_sec\":%.0f,\"kept_fraction\":%.4f,"
+         "\"rss_growth_bytes_per_buffered_byte\":%.3f}\n",
          traces, spans, attrs, k, wire_per_span, peak_traces, buffered,
          (double)buffered / (spans_at_peak * wire_per_span), t1 * 1e9 / (double)spans,
          t2 * 1e9 / (double)spans, t3 * 1e9 / (double)spans, (double)spans / (t1 + t2 + t3),
-         (double)kept_spans / (double)spans);
+         (double)kept_spans / (double)spans,
+         (double)(rss_peak - rss_before) * 1024.0 / (double)peak_bytes);
   for (size_t i = 0; i < k; i++)
     tg_batch_free(reqs[i]);
   free(reqs);
