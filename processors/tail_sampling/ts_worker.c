@@ -48,6 +48,7 @@ static void wait_until(ts_worker *w, uint64_t due_ms) {
 
 static void *run(void *arg) {
   ts_worker *w = arg;
+  pthread_setname_np(pthread_self(), "tg-tsample"); /* for top, perf and gdb */
   ts_shard *sh = &w->shard;
   pthread_mutex_lock(&w->lock);
   for (;;) {
