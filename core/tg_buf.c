@@ -20,7 +20,7 @@ int tg_buf_reserve(tg_buf *buf, size_t extra) {
   size_t need = buf->len + extra;
   if (buf->limit && need > buf->limit)
     return TG_ETOOBIG;
-  if (need <= buf->cap)
+  if (need <= buf->cap && buf->data) /* a fresh buffer still needs room for its NUL */
     return TG_OK;
   size_t cap = buf->cap ? buf->cap : 256;
   while (cap < need)

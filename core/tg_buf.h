@@ -19,6 +19,8 @@ static inline void tg_buf_init(tg_buf *buf, size_t limit) {
 }
 void tg_buf_free(tg_buf *buf);       /* releases memory; the buffer may be reused */
 int tg_buf_reserve(tg_buf *buf, size_t extra); /* TG_OK, TG_ENOMEM, TG_ETOOBIG */
+/* Appends len bytes (0 is fine) and keeps data NUL-terminated: after TG_OK, data is never
+ * NULL. */
 int tg_buf_append(tg_buf *buf, const void *data, size_t len);
 int tg_buf_appendf(tg_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tg_buf_append_str(tg_buf *buf, const char *s);
