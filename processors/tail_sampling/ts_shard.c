@@ -174,7 +174,7 @@ static void enter_header(ts_shard *sh, cur_header *h) {
 }
 
 static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const uint8_t *span,
-                      size_t len, uint64_t now_ms) {
+                      size_t len, uint64_t now_ms, size_t more) {
   ts_span_info info;
   if (ts_span_inspect(span, len, sh->leaves, sh->match_data, &info) != 0)
     info = (ts_span_info){0}; /* the receiver's scan accepted it: keep it, decide on id */
@@ -195,20 +195,38 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
       return;
     }
   }
-  if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms)) {
+  if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, more)) {
     /* out of memory: make room by deciding the oldest, then try once more */
     if (sh->store.oldest) {
       tg_metric_add(sh->metrics->early[TS_BOUND_MEMORY], 1);
       decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY);
     }
-    if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms))
+    if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, 0))
       tg_metric_add(sh->metrics->lost_spans, 1);
   }
+}
+
+/* Record bytes of the span records right after p (up to end) that belong to trace id:
+ * spans of one trace usually travel together, so their buffer can grow once. */
+static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[16],
+                        uint32_t header) {
+  size_t total = 0;
+  while (end - p > 17 && *p == TS_REC_SPAN && memcmp(p + 1, id, 16) == 0) {
+    const uint8_t *q = p + 17;
+    uint64_t len;
+    if (read_varint(&q, end, &len) || len > (uint64_t)(end - q))
+      break;
+    total += ts_store_record_size(header, (size_t)len);
+    p = q + len;
+  }
+  return total;
 }
 
 void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
   const uint8_t *p = msg->data, *end = msg->data + msg->len;
   cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
+  const uint8_t *run_id = NULL;
+  size_t run_left = 0;
   static const uint8_t empty[1];
   h.rs = h.ss = empty;
   while (p < end) {
@@ -222,6 +240,7 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
       if (read_varint(&p, end, &b) || b > (uint64_t)(end - p))
         break;
       leave_header(sh, &h);
+      run_id = NULL;
       h.rs = rs;
       h.rs_len = (size_t)a;
       h.ss = p;
@@ -236,7 +255,15 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
       if (read_varint(&p, end, &a) || a > (uint64_t)(end - p))
         break;
       tg_metric_add(sh->metrics->spans_received, 1);
-      take_span(sh, &h, id, p, (size_t)a, now_ms);
+      /* the rest of this trace's run, counted once per run (not per span) */
+      if (!run_id || memcmp(run_id, id, 16) != 0)
+        run_left = run_after(p + a, end, id, h.id);
+      else
+        run_left -= run_left < ts_store_record_size(h.id, (size_t)a)
+                        ? run_left
+                        : ts_store_record_size(h.id, (size_t)a);
+      run_id = id;
+      take_span(sh, &h, id, p, (size_t)a, now_ms, run_left);
       p += a;
       enforce_bounds(sh, now_ms);
     } else {

@@ -181,9 +181,13 @@ static ts_trace *new_trace(ts_store *s, const uint8_t id[16], uint64_t now_ms) {
   return t;
 }
 
+size_t ts_store_record_size(uint32_t header, size_t len) {
+  return ts_varint_size(header) + ts_varint_size(len) + len;
+}
+
 ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
                             const uint8_t *span, size_t len, const ts_span_info *info,
-                            uint64_t now_ms) {
+                            uint64_t now_ms, size_t more) {
   if (len > UINT32_MAX / 4)
     return NULL;
   ts_trace *t = ts_store_find(s, trace_id);
@@ -193,13 +197,13 @@ ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t he
       return NULL;
     created = 1;
   }
-  size_t need = ts_varint_size(header) + ts_varint_size(len) + len;
-  if ((size_t)t->len + need > UINT32_MAX / 2)
+  size_t need = ts_store_record_size(header, len);
+  if ((size_t)t->len + need + more > UINT32_MAX / 2)
     goto fail;
   if (t->len + need > t->cap) {
     size_t cap = t->cap + t->cap / 4;
-    if (cap < t->len + need)
-      cap = t->len + need;
+    if (cap < t->len + need + more)
+      cap = t->len + need + more;
     uint8_t *grown = tg_realloc(t->records, cap);
     if (!grown)
       goto fail;

@@ -75,10 +75,15 @@ void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferen
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
 
 /* Appends one span (its bytes copied) to its trace, creating the trace (newest) when it
- * is not buffered. Returns the trace, or NULL on ENOMEM (nothing changed). */
+ * is not buffered. `more` is how many record bytes of the same trace the caller will add
+ * right after (a run of spans in one message), so the buffer grows once for the run.
+ * Returns the trace, or NULL on ENOMEM (nothing changed). */
 ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
                             const uint8_t *span, size_t len, const ts_span_info *info,
-                            uint64_t now_ms);
+                            uint64_t now_ms, size_t more);
+
+/* Record bytes one span of len bytes under header takes (for `more`). */
+size_t ts_store_record_size(uint32_t header, size_t len);
 
 /* Unlinks the trace and frees it with its records (header references dropped). */
 void ts_store_remove(ts_store *s, ts_trace *t);

@@ -556,7 +556,7 @@ static void test_patterned_ids_spread(void **state) {
     id[0] = (uint8_t)(i >> 8);
     id[1] = (uint8_t)i;
     per_shard[ts_shard_of(id, 4)]++;
-    assert_non_null(ts_store_add_span(&st, id, TS_NO_HEADER, (const uint8_t *)"", 0, &info, 0));
+    assert_non_null(ts_store_add_span(&st, id, TS_NO_HEADER, (const uint8_t *)"", 0, &info, 0, 0));
   }
   for (int k = 0; k < 4; k++)
     assert_true(per_shard[k] > 900 && per_shard[k] < 1150);
