@@ -38,6 +38,9 @@ const tg_conf_key tg_ts_conf_keys[TG_TS_CONF_N_KEYS] = {
                "worker threads, each owning a shard of the traces (0: one per core)"),
     TG_KEY_BOOL("drop_pending_traces_on_shutdown", tg_ts_conf, drop_pending_traces_on_shutdown,
                 "false", "at shutdown drop undecided traces instead of deciding them"),
+    TG_KEY_SIZE("maximum_trace_size_bytes", tg_ts_conf, maximum_trace_size_bytes, "0", 0,
+                (int64_t)1 << 40, "a trace growing past this many OTLP bytes is dropped at once "
+                "(0: no limit)"),
     TG_KEY_CUSTOM("policies", tg_ts_conf, policies, tg_ts_policies_parse, tg_ts_policies_free,
                   "sampling policies: a list of {name, type, <type>: {...}}"),
 };

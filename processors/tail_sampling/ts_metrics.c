@@ -79,6 +79,9 @@ int ts_metrics_init(ts_metrics *m, tg_metrics *reg, const char *id,
   m->debug_kept = series(reg, P "debug_kept_traces_total",
                          "Traces kept because a span carried sampling.priority >= 1.",
                          TG_METRIC_COUNTER, proc, v_proc);
+  m->too_large = series(reg, P "traces_too_large_total",
+                        "Traces dropped at once for growing past maximum_trace_size_bytes.",
+                        TG_METRIC_COUNTER, proc, v_proc);
   m->lost_spans = series(reg, P "lost_spans_total",
                          "Kept spans that could not be handed on (out of memory).",
                          TG_METRIC_COUNTER, proc, v_proc);

@@ -35,6 +35,7 @@ typedef struct ts_metrics {
   tg_metric_cell *early[TS_BOUND_COUNT];
   tg_metric_cell *late[TS_LATE_COUNT];
   tg_metric_cell *debug_kept;
+  tg_metric_cell *too_large; /* traces dropped past maximum_trace_size_bytes */
   tg_metric_cell *lost_spans; /* could not be handed on (out of memory) */
   tg_metric_cell *(*policy)[TS_POLICY_COUNT]; /* per top-level policy */
   size_t n_policies;

@@ -173,6 +173,16 @@ static void enter_header(ts_shard *sh, cur_header *h) {
   h->mask = e->leaf_mask;
 }
 
+/* A trace past maximum_trace_size_bytes: dropped now (not sampled, remembered as such),
+ * as the Collector does, so one runaway trace cannot hold the buffer. */
+static void drop_too_large(ts_shard *sh, ts_trace *t, uint64_t now_ms) {
+  tg_metric_add(sh->metrics->too_large, 1);
+  tg_metric_add(sh->metrics->decided[TS_TRIGGER_EARLY][TS_OUT_NOT_SAMPLED], 1);
+  tg_metric_add(sh->metrics->spans_out[TS_OUT_NOT_SAMPLED], t->span_count);
+  ts_cache_put(&sh->not_sampled, t->id, now_ms);
+  ts_store_remove(&sh->store, t);
+}
+
 static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const uint8_t *span,
                       size_t len, uint64_t now_ms, size_t more) {
   ts_span_info info;
@@ -195,15 +205,25 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
       return;
     }
   }
-  if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, more)) {
+  uint64_t limit = sh->conf->maximum_trace_size_bytes;
+  if (t && limit && t->wire_bytes + ts_len_field_size(len) > limit) {
+    drop_too_large(sh, t, now_ms);
+    if (sh->not_sampled.capacity)
+      return; /* the cache now answers for the rest of the trace */
+  }
+  if (!(t = ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, more))) {
     /* out of memory: make room by deciding the oldest, then try once more */
     if (sh->store.oldest) {
       tg_metric_add(sh->metrics->early[TS_BOUND_MEMORY], 1);
       decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY);
     }
-    if (!ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, 0))
+    if (!(t = ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, 0))) {
       tg_metric_add(sh->metrics->lost_spans, 1);
+      return;
+    }
   }
+  if (limit && t->wire_bytes > limit) /* a single span over the limit */
+    drop_too_large(sh, t, now_ms);
 }
 
 /* Record bytes of the span records right after p (up to end) that belong to trace id:

@@ -437,6 +437,26 @@ static void test_shard_bounds_decide_early(void **state) {
   fixture_down(&f);
 }
 
+static void test_shard_maximum_trace_size(void **state) {
+  (void)state;
+  fixture f;
+  fixture_up(&f, WAIT_YAML "maximum_trace_size_bytes: 300\n"
+             "decision_cache: {sampled_cache_size: 10, non_sampled_cache_size: 10}\n"
+             "policies: [{name: all, type: always_sample}]\n",
+             100, 0);
+  ts_test_span s[8];
+  for (int i = 0; i < 8; i++)
+    s[i] = (ts_test_span){.trace = 1, .span = (uint8_t)i};
+  ts_test_span small[] = {{.trace = 2, .span = 9}};
+  ingest(&f, ts_test_batch("svc", s, 8), 0); /* ~50 wire bytes each: over 300 midway */
+  ingest(&f, ts_test_batch("svc", small, 1), 0);
+  assert_int_equal(f.shard.store.n_traces, 1); /* only the small trace is buffered */
+  ts_shard_decide_all(&f.shard, 1000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 1); /* always_sample, yet the big trace is gone */
+  fixture_down(&f);
+}
+
 static void test_shard_threshold_in_tracestate(void **state) {
   (void)state;
   fixture f;
@@ -608,6 +628,7 @@ int main(void) {
       cmocka_unit_test(test_shard_waits_then_keeps_whole_traces),
       cmocka_unit_test(test_shard_late_spans_follow_cache),
       cmocka_unit_test(test_shard_bounds_decide_early),
+      cmocka_unit_test(test_shard_maximum_trace_size),
       cmocka_unit_test(test_shard_threshold_in_tracestate),
       cmocka_unit_test(test_attribute_leaves_on_wire),
       cmocka_unit_test(test_wire_round_trip_and_memory_ratio),
