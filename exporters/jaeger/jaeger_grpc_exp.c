@@ -5,13 +5,13 @@
  *
  * Transport: the otlp exporter's gRPC C core transport (DNS resolution, reconnects,
  * keepalive, TLS, metadata, one channel per instance, a pluck completion queue per sender
- * thread), pointed at the PostSpans method. Each queued OTLP request becomes one
+ * thread), pointed at the PostSpans method, and its instance half (state, config checks,
+ * create/start/destroy: exporters/otlp/otlp_instance.c). Each queued OTLP request becomes one
  * PostSpans call per process (Jaeger's Batch has one process), sent in order; a retry
  * resumes after the Batches already delivered. The status code table is the otlp one
  * (UNAVAILABLE and friends retry, INVALID_ARGUMENT is permanent). */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "exporters/otlp/otlp_exp.h"
 #include "jaeger_exp.h"
@@ -21,13 +21,6 @@
 #include "tg_service.h"
 
 #define JAEGER_POST_SPANS "/jaeger.api_v2.CollectorService/PostSpans"
-
-typedef struct jgrpc_state {
-  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
-  char *target;
-  bool use_tls;
-  tg_otlpexp_grpc *grpc;
-} jgrpc_state;
 
 typedef struct jgrpc_worker {
   void *inner; /* the gRPC transport's per-thread state */
@@ -86,26 +79,7 @@ static const char *header_problem(const char *key, const char *value) {
 
 static void jgrpc_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
                              tg_diag *diag) {
-  const tg_otlpexp_conf *c = vconf;
-  const tg_yaml_pos *pos = node ? &node->pos : NULL;
-  tg_errbuf err;
-  char *target = NULL;
-  bool tls;
-  if (tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &target, &tls, &err))
-    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
-  tg_free(target);
-  if (!c->tls.cert_file != !c->tls.key_file)
-    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
-  const char *files[] = {c->tls.ca_file, c->tls.cert_file, c->tls.key_file};
-  const char *names[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
-  for (int i = 0; i < 3; i++)
-    if (files[i] && access(files[i], R_OK))
-      tg_diag_add(diag, pos, "%s: %s \"%s\" is not readable", what, names[i], files[i]);
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why)
-      tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
-  }
+  tg_otlpexp_conf_check(vconf, header_problem, node ? &node->pos : NULL, what, diag);
 }
 
 /* ---- sender side: wraps the gRPC transport's ops ---- */
@@ -180,69 +154,22 @@ static const tg_export_queue_ops jgrpc_queue_ops = {
     .worker_fini = jw_fini,
 };
 
-/* ---- lifecycle ---- */
+/* ---- lifecycle: the otlp exporter's instance half (otlp_instance.c) ---- */
 
-static void jgrpc_destroy(tg_instance *self) {
-  jgrpc_state *st = self->state;
-  if (!st)
-    return;
-  tg_export_queue_free(st->queue);
-  tg_otlpexp_grpc_free(st->grpc);
-  tg_free(st->target);
-  tg_free(st);
-  self->state = NULL;
-}
+static const tg_otlpexp_instance_spec jgrpc_spec = {
+    .default_id = "jaeger",
+    .method = JAEGER_POST_SPANS,
+    .queue_ops = &jgrpc_queue_ops,
+    .header_problem = header_problem,
+    .start_log = "exporting to Jaeger (api_v2 gRPC) at",
+};
 
 static int jgrpc_create(tg_instance *self, tg_errbuf *err) {
-  const tg_otlpexp_conf *c = self->conf;
-  const char *id = self->id ? self->id : "jaeger";
-  if (!c)
-    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
-  jgrpc_state *st = tg_calloc(1, sizeof *st);
-  if (!st)
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  self->state = st;
-  tg_errbuf perr;
-  int rc = tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &st->target, &st->use_tls,
-                                     &perr);
-  if (rc) {
-    jgrpc_destroy(self);
-    return tg_errf(err, rc, "%s: %s", id, perr.msg);
-  }
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why) {
-      jgrpc_destroy(self);
-      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
-    }
-  }
-  tg_service *svc = self->service;
-  st->grpc = tg_otlpexp_grpc_new(c, st->target, st->use_tls, id, svc ? svc->log : NULL);
-  if (st->grpc) {
-    tg_otlpexp_grpc_set_method(st->grpc, JAEGER_POST_SPANS);
-    st->queue = tg_export_queue_new(&c->queue, &c->retry, &jgrpc_queue_ops, st->grpc, id,
-                                    svc ? svc->log : NULL, svc ? svc->metrics : NULL);
-  }
-  if (!st->grpc || !st->queue) {
-    jgrpc_destroy(self);
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  return TG_OK;
+  return tg_otlpexp_instance_create(self, &jgrpc_spec, err);
 }
 
 static int jgrpc_start(tg_instance *self, tg_errbuf *err) {
-  jgrpc_state *st = self->state;
-  int rc = tg_otlpexp_grpc_start(st->grpc, err);
-  if (rc)
-    return rc;
-  rc = tg_export_queue_start(st->queue);
-  if (rc)
-    return tg_errf(err, rc, "%s: cannot start sender threads: %s",
-                   self->id ? self->id : "jaeger", tg_strerror(rc));
-  if (self->service && self->service->log)
-    TG_LOG_INFO(self->service->log, self->id, "exporting to Jaeger (api_v2 gRPC) at %s (%s)",
-                st->target, st->use_tls ? "TLS" : "plaintext");
-  return TG_OK;
+  return tg_otlpexp_instance_start(self, &jgrpc_spec, err);
 }
 
 const tg_component tg_exporter_jaeger = {
@@ -258,7 +185,7 @@ const tg_component tg_exporter_jaeger = {
             .start = jgrpc_start,
             .consume = tg_queued_exporter_consume,
             .stop = tg_queued_exporter_stop,
-            .destroy = jgrpc_destroy,
+            .destroy = tg_otlpexp_instance_destroy,
             .ready = tg_queued_exporter_ready},
     .doc = "Sends traces to a Jaeger collector over api_v2 gRPC (PostSpans, one Batch per "
            "process) through a bounded sending queue with retries (gRPC C core).",

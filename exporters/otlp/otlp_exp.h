@@ -1,5 +1,7 @@
 /* The otlp (gRPC) exporter's private interface between its files: otlp.c (descriptor,
- * configuration, lifecycle) and otlp_grpc.c (the gRPC C core transport). */
+ * configuration), otlp_instance.c (state and lifecycle) and otlp_grpc.c (the gRPC C core
+ * transport). The jaeger exporter (exporters/jaeger/jaeger_grpc_exp.c) uses the same
+ * transport and instance half. */
 #ifndef TG_OTLP_EXP_H
 #define TG_OTLP_EXP_H
 
@@ -52,5 +54,49 @@ void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g); /* NULL ok; after the queue stopp
 
 /* tg_export_queue_ops bound to a tg_otlpexp_grpc (ctx). */
 extern const tg_export_queue_ops tg_otlpexp_grpc_queue_ops;
+
+/* ---- the instance half shared by otlp and jaeger (otlp_instance.c) ---- */
+
+struct tg_instance;
+struct tg_diag;
+struct tg_yaml_pos;
+
+/* Why a configured metadata pair is unusable, or NULL (each exporter has its rules). */
+typedef const char *(*tg_otlpexp_header_problem_fn)(const char *key, const char *value);
+
+/* An instance's state (self->state). */
+typedef struct tg_otlpexp_instance {
+  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
+  char *target;
+  bool use_tls;
+  tg_otlpexp_grpc *grpc;
+} tg_otlpexp_instance;
+
+/* What an exporter on this transport brings (static, borrowed for the instance's life). */
+typedef struct tg_otlpexp_instance_spec {
+  const char *default_id;        /* for messages when the instance has no id */
+  const char *method;            /* gRPC method; NULL = TraceService/Export */
+  const tg_export_queue_ops *queue_ops; /* ctx is the tg_otlpexp_grpc */
+  tg_otlpexp_header_problem_fn header_problem;
+  const char *start_log;         /* "<start_log> <target> (TLS|plaintext)" at start */
+} tg_otlpexp_instance_spec;
+
+/* The configuration checks: endpoint, tls.* files (readable, cert and key together) and
+ * every header through problem; each finding added to diag at pos under `what`. */
+void tg_otlpexp_conf_check(const tg_otlpexp_conf *c, tg_otlpexp_header_problem_fn problem,
+                           const struct tg_yaml_pos *pos, const char *what,
+                           struct tg_diag *diag);
+
+/* create: validates self->conf (a tg_otlpexp_conf), allocates the state, the transport
+ * and the queue; no I/O, no threads. TG_OK, or an error with err set and self->state
+ * released. */
+int tg_otlpexp_instance_create(struct tg_instance *self, const tg_otlpexp_instance_spec *spec,
+                               tg_errbuf *err);
+/* start: the channel, then the sender threads, then one info line. TG_OK or an error. */
+int tg_otlpexp_instance_start(struct tg_instance *self, const tg_otlpexp_instance_spec *spec,
+                              tg_errbuf *err);
+/* destroy: safe after a partial create and twice; joins the senders before the
+ * transport goes. */
+void tg_otlpexp_instance_destroy(struct tg_instance *self);
 
 #endif
