@@ -27,36 +27,9 @@ typedef struct jgrpc_worker {
   tg_jaeger_exp_progress progress;
 } jgrpc_worker;
 
-static const char *const compression_values[] = {"none", "gzip", NULL};
-static const char *const balancer_values[] = {"round_robin", "pick_first", NULL};
-
 static const tg_conf_key jgrpc_keys[] = {
-    TG_KEY_STRING("endpoint", tg_otlpexp_conf, endpoint, NULL,
-                  "Jaeger collector host:port (api_v2 gRPC, usually :14250); required"),
-    TG_KEY_BOOL("tls.insecure", tg_otlpexp_conf, tls.insecure, "false",
-                "plaintext gRPC (h2c) instead of TLS"),
-    TG_KEY_BOOL("tls.insecure_skip_verify", tg_otlpexp_conf, tls.insecure_skip_verify,
-                "false", "TLS without verifying the server certificate"),
-    TG_KEY_STRING("tls.ca_file", tg_otlpexp_conf, tls.ca_file, NULL,
-                  "PEM roots to verify the server (default: system roots)"),
-    TG_KEY_STRING("tls.cert_file", tg_otlpexp_conf, tls.cert_file, NULL,
-                  "PEM client certificate (mTLS); needs tls.key_file"),
-    TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,
-                  "PEM client key (mTLS); needs tls.cert_file"),
-    TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),
-    TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, "none", compression_values,
-                "message compression: none | gzip"),
-    TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000,
-                    "deadline of each PostSpans call"),
-    TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,
-                    "ping after this long idle (0 = gRPC default, off)"),
-    TG_KEY_DURATION("keepalive.timeout", tg_otlpexp_conf, keepalive_timeout_ms, "0", 0,
-                    86400000, "wait this long for a ping ack (0 = gRPC default)"),
-    TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,
-                keepalive_permit_without_stream, "false", "ping even with no call open"),
-    TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",
-                balancer_values, "load balancing over resolved addresses"),
-    TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue),
+    TG_OTLPEXP_GRPC_KEYS("Jaeger collector host:port (api_v2 gRPC, usually :14250); required",
+                         "none", "deadline of each PostSpans call"),
 };
 
 /* gRPC metadata keys: [a-z0-9-_.] (any case), not grpc-*, not binary; printable values. */

@@ -34,6 +34,40 @@ typedef struct tg_otlpexp_conf {
   tg_queue_conf queue;
 } tg_otlpexp_conf;
 
+/* The names of the enums above, in order (NULL-terminated), for the key tables. */
+extern const char *const tg_otlpexp_compression_values[];
+extern const char *const tg_otlpexp_balancer_values[];
+
+/* Key-table rows of the configgrpc keys (endpoint, tls.*, headers, compression, timeout,
+ * keepalive.*, balancer_name) and the queue/retry keys, for a tg_otlpexp_conf. What the
+ * exporters differ in is given: the endpoint's and the timeout's descriptions and the
+ * compression default. Use inside a key table. */
+#define TG_OTLPEXP_GRPC_KEYS(endpoint_doc, compression_default, timeout_doc)                 \
+  TG_KEY_STRING("endpoint", tg_otlpexp_conf, endpoint, NULL, endpoint_doc),                  \
+  TG_KEY_BOOL("tls.insecure", tg_otlpexp_conf, tls.insecure, "false",                        \
+              "plaintext gRPC (h2c) instead of TLS"),                                        \
+  TG_KEY_BOOL("tls.insecure_skip_verify", tg_otlpexp_conf, tls.insecure_skip_verify,         \
+              "false", "TLS without verifying the server certificate"),                      \
+  TG_KEY_STRING("tls.ca_file", tg_otlpexp_conf, tls.ca_file, NULL,                           \
+                "PEM roots to verify the server (default: system roots)"),                   \
+  TG_KEY_STRING("tls.cert_file", tg_otlpexp_conf, tls.cert_file, NULL,                       \
+                "PEM client certificate (mTLS); needs tls.key_file"),                        \
+  TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,                         \
+                "PEM client key (mTLS); needs tls.cert_file"),                               \
+  TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),  \
+  TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, compression_default,              \
+              tg_otlpexp_compression_values, "message compression: none | gzip"),                      \
+  TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000, timeout_doc),    \
+  TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,    \
+                  "ping after this long idle (0 = gRPC default, off)"),                      \
+  TG_KEY_DURATION("keepalive.timeout", tg_otlpexp_conf, keepalive_timeout_ms, "0", 0,        \
+                  86400000, "wait this long for a ping ack (0 = gRPC default)"),             \
+  TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,                            \
+              keepalive_permit_without_stream, "false", "ping even with no call open"),      \
+  TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",                \
+              tg_otlpexp_balancer_values, "load balancing over resolved addresses"),                    \
+  TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue)
+
 /* endpoint → gRPC target ("host:port") and whether to use TLS. Accepts "host:port",
  * "http://host:port" (always plaintext), "https://host:port" (always TLS), an optional
  * trailing "/". Returns TG_OK with *target allocated (tg_free), or TG_ECONFIG with err. */

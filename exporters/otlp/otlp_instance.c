@@ -1,5 +1,6 @@
 /* The instance half shared by the two exporters that run on otlp_grpc.c's transport,
- * otlp (TraceService/Export) and jaeger (api_v2 PostSpans): their state, the config
+ * otlp (TraceService/Export) and jaeger (api_v2 PostSpans): their state, the enum names
+ * of their config keys (the key rows are TG_OTLPEXP_GRPC_KEYS in otlp_exp.h), the config
  * checks, and create / start / destroy. They were line for line the same; what differs
  * (the gRPC method, the queue ops that shape each request, the metadata rules, the start
  * log line) is passed in.
@@ -15,6 +16,9 @@
 #include "tg_alloc.h"
 #include "tg_component.h"
 #include "tg_service.h"
+
+const char *const tg_otlpexp_compression_values[] = {"none", "gzip", NULL};
+const char *const tg_otlpexp_balancer_values[] = {"round_robin", "pick_first", NULL};
 
 void tg_otlpexp_conf_check(const tg_otlpexp_conf *c, tg_otlpexp_header_problem_fn problem,
                            const tg_yaml_pos *pos, const char *what, tg_diag *diag) {
