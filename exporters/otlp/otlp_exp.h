@@ -56,7 +56,7 @@ extern const char *const tg_otlpexp_balancer_values[];
                 "PEM client key (mTLS); needs tls.cert_file"),                               \
   TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),  \
   TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, compression_default,              \
-              tg_otlpexp_compression_values, "message compression: none | gzip"),                      \
+              tg_otlpexp_compression_values, "message compression: none | gzip"),            \
   TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000, timeout_doc),    \
   TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,    \
                   "ping after this long idle (0 = gRPC default, off)"),                      \
@@ -65,7 +65,7 @@ extern const char *const tg_otlpexp_balancer_values[];
   TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,                            \
               keepalive_permit_without_stream, "false", "ping even with no call open"),      \
   TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",                \
-              tg_otlpexp_balancer_values, "load balancing over resolved addresses"),                    \
+              tg_otlpexp_balancer_values, "load balancing over resolved addresses"),         \
   TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue)
 
 /* endpoint → gRPC target ("host:port") and whether to use TLS. Accepts "host:port",

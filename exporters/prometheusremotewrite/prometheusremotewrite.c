@@ -6,8 +6,9 @@
  * collects the sources on the loop thread, encodes WriteRequests of at most
  * max_batch_size_bytes (prw_encode.c), snappy-compresses each and queues it on the shared
  * bounded sending queue (core/export), whose sender threads POST with libcurl
- * (core/tg_http_send.h) and retry with back-off. A full queue drops that push (counted by the queue as enqueue-failed):
- * the next push carries the cumulative values again, so nothing is lost but resolution.
+ * (core/tg_http_send.h) and retry with back-off. A full queue drops that push (counted
+ * by the queue as enqueue-failed): the next push carries the cumulative values again, so
+ * nothing is lost but resolution.
  * The queue's counters count series where trace exporters count spans. At stop one last
  * push is queued, then the queue drains within the shutdown grace. */
 #include <stdbool.h>
@@ -149,7 +150,7 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   prw_worker *w = tg_calloc(1, sizeof *w);
   if (!w)
     return -1;
-  /* Retry-After is not read: the remote-write spec leaves retry timing to the sender. */
+  /* Retry-After is not read (it never was here): retries follow the back-off policy. */
   const tg_http_client_opts opts = {
       .url = c->endpoint,
       .headers = st->headers,
