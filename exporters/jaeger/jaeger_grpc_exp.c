@@ -5,13 +5,13 @@
  *
  * Transport: the otlp exporter's gRPC C core transport (DNS resolution, reconnects,
  * keepalive, TLS, metadata, one channel per instance, a pluck completion queue per sender
- * thread), pointed at the PostSpans method. Each queued OTLP request becomes one
+ * thread), pointed at the PostSpans method, and its instance half (state, config checks,
+ * create/start/destroy: exporters/otlp/otlp_instance.c). Each queued OTLP request becomes one
  * PostSpans call per process (Jaeger's Batch has one process), sent in order; a retry
  * resumes after the Batches already delivered. The status code table is the otlp one
  * (UNAVAILABLE and friends retry, INVALID_ARGUMENT is permanent). */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "exporters/otlp/otlp_exp.h"
 #include "jaeger_exp.h"
@@ -22,48 +22,14 @@
 
 #define JAEGER_POST_SPANS "/jaeger.api_v2.CollectorService/PostSpans"
 
-typedef struct jgrpc_state {
-  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
-  char *target;
-  bool use_tls;
-  tg_otlpexp_grpc *grpc;
-} jgrpc_state;
-
 typedef struct jgrpc_worker {
   void *inner; /* the gRPC transport's per-thread state */
   tg_jaeger_exp_progress progress;
 } jgrpc_worker;
 
-static const char *const compression_values[] = {"none", "gzip", NULL};
-static const char *const balancer_values[] = {"round_robin", "pick_first", NULL};
-
 static const tg_conf_key jgrpc_keys[] = {
-    TG_KEY_STRING("endpoint", tg_otlpexp_conf, endpoint, NULL,
-                  "Jaeger collector host:port (api_v2 gRPC, usually :14250); required"),
-    TG_KEY_BOOL("tls.insecure", tg_otlpexp_conf, tls.insecure, "false",
-                "plaintext gRPC (h2c) instead of TLS"),
-    TG_KEY_BOOL("tls.insecure_skip_verify", tg_otlpexp_conf, tls.insecure_skip_verify,
-                "false", "TLS without verifying the server certificate"),
-    TG_KEY_STRING("tls.ca_file", tg_otlpexp_conf, tls.ca_file, NULL,
-                  "PEM roots to verify the server (default: system roots)"),
-    TG_KEY_STRING("tls.cert_file", tg_otlpexp_conf, tls.cert_file, NULL,
-                  "PEM client certificate (mTLS); needs tls.key_file"),
-    TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,
-                  "PEM client key (mTLS); needs tls.cert_file"),
-    TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),
-    TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, "none", compression_values,
-                "message compression: none | gzip"),
-    TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000,
-                    "deadline of each PostSpans call"),
-    TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,
-                    "ping after this long idle (0 = gRPC default, off)"),
-    TG_KEY_DURATION("keepalive.timeout", tg_otlpexp_conf, keepalive_timeout_ms, "0", 0,
-                    86400000, "wait this long for a ping ack (0 = gRPC default)"),
-    TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,
-                keepalive_permit_without_stream, "false", "ping even with no call open"),
-    TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",
-                balancer_values, "load balancing over resolved addresses"),
-    TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue),
+    TG_OTLPEXP_GRPC_KEYS("Jaeger collector host:port (api_v2 gRPC, usually :14250); required",
+                         "none", "deadline of each PostSpans call"),
 };
 
 /* gRPC metadata keys: [a-z0-9-_.] (any case), not grpc-*, not binary; printable values. */
@@ -86,26 +52,7 @@ static const char *header_problem(const char *key, const char *value) {
 
 static void jgrpc_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
                              tg_diag *diag) {
-  const tg_otlpexp_conf *c = vconf;
-  const tg_yaml_pos *pos = node ? &node->pos : NULL;
-  tg_errbuf err;
-  char *target = NULL;
-  bool tls;
-  if (tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &target, &tls, &err))
-    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
-  tg_free(target);
-  if (!c->tls.cert_file != !c->tls.key_file)
-    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
-  const char *files[] = {c->tls.ca_file, c->tls.cert_file, c->tls.key_file};
-  const char *names[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
-  for (int i = 0; i < 3; i++)
-    if (files[i] && access(files[i], R_OK))
-      tg_diag_add(diag, pos, "%s: %s \"%s\" is not readable", what, names[i], files[i]);
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why)
-      tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
-  }
+  tg_otlpexp_conf_check(vconf, header_problem, node ? &node->pos : NULL, what, diag);
 }
 
 /* ---- sender side: wraps the gRPC transport's ops ---- */
@@ -180,69 +127,22 @@ static const tg_export_queue_ops jgrpc_queue_ops = {
     .worker_fini = jw_fini,
 };
 
-/* ---- lifecycle ---- */
+/* ---- lifecycle: the otlp exporter's instance half (otlp_instance.c) ---- */
 
-static void jgrpc_destroy(tg_instance *self) {
-  jgrpc_state *st = self->state;
-  if (!st)
-    return;
-  tg_export_queue_free(st->queue);
-  tg_otlpexp_grpc_free(st->grpc);
-  tg_free(st->target);
-  tg_free(st);
-  self->state = NULL;
-}
+static const tg_otlpexp_instance_spec jgrpc_spec = {
+    .default_id = "jaeger",
+    .method = JAEGER_POST_SPANS,
+    .queue_ops = &jgrpc_queue_ops,
+    .header_problem = header_problem,
+    .start_log = "exporting to Jaeger (api_v2 gRPC) at",
+};
 
 static int jgrpc_create(tg_instance *self, tg_errbuf *err) {
-  const tg_otlpexp_conf *c = self->conf;
-  const char *id = self->id ? self->id : "jaeger";
-  if (!c)
-    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
-  jgrpc_state *st = tg_calloc(1, sizeof *st);
-  if (!st)
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  self->state = st;
-  tg_errbuf perr;
-  int rc = tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &st->target, &st->use_tls,
-                                     &perr);
-  if (rc) {
-    jgrpc_destroy(self);
-    return tg_errf(err, rc, "%s: %s", id, perr.msg);
-  }
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why) {
-      jgrpc_destroy(self);
-      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
-    }
-  }
-  tg_service *svc = self->service;
-  st->grpc = tg_otlpexp_grpc_new(c, st->target, st->use_tls, id, svc ? svc->log : NULL);
-  if (st->grpc) {
-    tg_otlpexp_grpc_set_method(st->grpc, JAEGER_POST_SPANS);
-    st->queue = tg_export_queue_new(&c->queue, &c->retry, &jgrpc_queue_ops, st->grpc, id,
-                                    svc ? svc->log : NULL, svc ? svc->metrics : NULL);
-  }
-  if (!st->grpc || !st->queue) {
-    jgrpc_destroy(self);
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  return TG_OK;
+  return tg_otlpexp_instance_create(self, &jgrpc_spec, err);
 }
 
 static int jgrpc_start(tg_instance *self, tg_errbuf *err) {
-  jgrpc_state *st = self->state;
-  int rc = tg_otlpexp_grpc_start(st->grpc, err);
-  if (rc)
-    return rc;
-  rc = tg_export_queue_start(st->queue);
-  if (rc)
-    return tg_errf(err, rc, "%s: cannot start sender threads: %s",
-                   self->id ? self->id : "jaeger", tg_strerror(rc));
-  if (self->service && self->service->log)
-    TG_LOG_INFO(self->service->log, self->id, "exporting to Jaeger (api_v2 gRPC) at %s (%s)",
-                st->target, st->use_tls ? "TLS" : "plaintext");
-  return TG_OK;
+  return tg_otlpexp_instance_start(self, &jgrpc_spec, err);
 }
 
 const tg_component tg_exporter_jaeger = {
@@ -258,7 +158,7 @@ const tg_component tg_exporter_jaeger = {
             .start = jgrpc_start,
             .consume = tg_queued_exporter_consume,
             .stop = tg_queued_exporter_stop,
-            .destroy = jgrpc_destroy,
+            .destroy = tg_otlpexp_instance_destroy,
             .ready = tg_queued_exporter_ready},
     .doc = "Sends traces to a Jaeger collector over api_v2 gRPC (PostSpans, one Batch per "
            "process) through a bounded sending queue with retries (gRPC C core).",

@@ -2,21 +2,18 @@
  * /api/traces (:14268), for collectors that take only Thrift (the Collector's former
  * jaeger_thrift exporter). One POST per process (a Thrift Batch has one process),
  * Content-Type application/x-thrift, through libcurl with one easy handle per sender
- * thread (connections kept alive, no locking), and the shared sending queue.
+ * thread (connections kept alive, no locking; core/tg_http_send.h), and the shared sending
+ * queue.
  *
  * Classification as OTLP/HTTP (what Jaeger's collector answers): 2xx delivered; 429,
  * 502, 503, 504 retryable, honouring Retry-After in seconds; transport errors retryable;
  * every other status permanent. A retry resumes after the Batches already delivered.
  *
- * libcurl's global init runs once per process (pthread_once), as its documentation asks
- * of libraries. */
-#include <pthread.h>
-#include <stdatomic.h>
+ * The libcurl client (easy handle, body cap, Retry-After, abort) is core/tg_http_send.h's. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -27,6 +24,7 @@
 #include "tg_component.h"
 #include "tg_error.h"
 #include "tg_export_queue.h"
+#include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_version.h"
 
@@ -35,10 +33,7 @@
 
 typedef struct jthttp_conf {
   char *endpoint; /* http(s)://host:port[/path]; no path = /api/traces */
-  struct {
-    bool insecure_skip_verify;
-    char *ca_file, *cert_file, *key_file;
-  } tls;
+  tg_http_tls_conf tls;
   tg_conf_strmap headers;
   uint64_t timeout_ms;
   tg_retry_conf retry;
@@ -53,11 +48,8 @@ typedef struct jthttp_state {
 } jthttp_state;
 
 typedef struct jthttp_worker {
-  CURL *easy;
-  atomic_int aborted;
-  tg_buf body;  /* the error body we keep for the log */
-  tg_buf thrift; /* the request being sent */
-  uint64_t retry_after_ms;
+  tg_http_client http; /* keeps the error body for the log, reads Retry-After */
+  tg_buf thrift;       /* the request being sent */
   tg_jaeger_exp_progress progress;
 } jthttp_worker;
 
@@ -110,17 +102,9 @@ static char *collector_url(const char *endpoint, tg_errbuf *err) {
 }
 
 static const char *header_problem(const char *key, const char *value) {
-  if (!*key)
-    return "empty header name";
-  for (const char *c = key; *c; c++)
-    if (*c <= 0x20 || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
-      return "header name must be an HTTP token";
   if (!strcasecmp(key, "content-type") || !strcasecmp(key, "content-length"))
     return "the exporter sets this header itself";
-  for (const unsigned char *c = (const unsigned char *)value; *c; c++)
-    if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
-      return "header value must not hold control characters";
-  return NULL;
+  return tg_http_header_problem(key, value);
 }
 
 static void jthttp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
@@ -132,59 +116,10 @@ static void jthttp_conf_check(const void *vconf, const tg_yaml_node *node, const
   if (!url)
     tg_diag_add(diag, pos, "%s: %s", what, err.msg);
   tg_free(url);
-  if (!c->tls.cert_file != !c->tls.key_file)
-    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
-  const char *files[] = {c->tls.ca_file, c->tls.cert_file, c->tls.key_file};
-  const char *names[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
-  for (int i = 0; i < 3; i++)
-    if (files[i] && access(files[i], R_OK))
-      tg_diag_add(diag, pos, "%s: %s \"%s\" is not readable", what, names[i], files[i]);
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why)
-      tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
-  }
+  tg_http_conf_check(&c->tls, &c->headers, header_problem, pos, what, diag);
 }
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_OK;
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* ---- sender ---- */
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
-  jthttp_worker *w = ud;
-  size_t room = JTHTTP_MAX_RESPONSE > w->body.len ? JTHTTP_MAX_RESPONSE - w->body.len : 0;
-  size_t take = size * n < room ? size * n : room;
-  if (take)
-    tg_buf_append(&w->body, ptr, take);
-  return size * n;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t n, void *ud) {
-  jthttp_worker *w = ud;
-  size_t len = size * n;
-  if (len >= 5 && !strncmp(ptr, "HTTP/", 5)) {
-    w->retry_after_ms = 0;
-    w->body.len = 0;
-  } else if (len > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
-    char v[32];
-    size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-    memcpy(v, ptr + 12, vl);
-    v[vl] = '\0';
-    char *end;
-    unsigned long long s = strtoull(v, &end, 10);
-    if (end != v)
-      w->retry_after_ms = (s > JTHTTP_MAX_RETRY_AFTER_S ? JTHTTP_MAX_RETRY_AFTER_S : s) * 1000u;
-  }
-  return len;
-}
-
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
-  (void)dt, (void)dn, (void)ut, (void)un;
-  jthttp_worker *w = ud;
-  return atomic_load(&w->aborted) ? 1 : 0;
-}
 
 static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
@@ -193,40 +128,20 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   jthttp_worker *w = tg_calloc(1, sizeof *w);
   if (!w)
     return -1;
-  atomic_init(&w->aborted, 0);
-  tg_buf_init(&w->body, JTHTTP_MAX_RESPONSE + 1);
   tg_buf_init(&w->thrift, 0);
-  if (!(w->easy = curl_easy_init())) {
+  const tg_http_client_opts opts = {
+      .url = st->url,
+      .headers = st->headers,
+      .timeout_ms = c->timeout_ms,
+      .tls = &c->tls,
+      .max_body = JTHTTP_MAX_RESPONSE,
+      .retry_after = TG_RETRY_AFTER_SECONDS,
+      .max_retry_after_ms = JTHTTP_MAX_RETRY_AFTER_S * 1000u,
+  };
+  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
+    tg_http_client_fini(&w->http);
     tg_free(w);
     return -1;
-  }
-  CURL *h = w->easy;
-  curl_easy_setopt(h, CURLOPT_URL, st->url);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->headers);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "tailgate/" TG_VERSION);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, w);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (c->tls.ca_file)
-    curl_easy_setopt(h, CURLOPT_CAINFO, c->tls.ca_file);
-  if (c->tls.cert_file)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, c->tls.cert_file);
-  if (c->tls.key_file)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, c->tls.key_file);
-  if (c->tls.insecure_skip_verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   *out = w;
   return 0;
@@ -237,8 +152,7 @@ static void worker_fini(void *ctx, void *vw) {
   jthttp_worker *w = vw;
   if (!w)
     return;
-  curl_easy_cleanup(w->easy);
-  tg_buf_free(&w->body);
+  tg_http_client_fini(&w->http);
   tg_buf_free(&w->thrift);
   tg_free(w);
 }
@@ -246,35 +160,22 @@ static void worker_fini(void *ctx, void *vw) {
 static void worker_abort(void *ctx, void *vw) {
   (void)ctx;
   jthttp_worker *w = vw;
-  atomic_store(&w->aborted, 1);
+  tg_http_client_abort(&w->http);
 }
 
 /* One POST of the bytes in w->thrift. */
 static tg_send_result post_one(jthttp_worker *w, tg_send_outcome *out) {
-  w->body.len = 0;
-  w->retry_after_ms = 0;
-  curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, (const char *)w->thrift.data);
-  curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->thrift.len);
-  CURLcode cc = curl_easy_perform(w->easy);
-  if (cc != CURLE_OK) {
-    snprintf(out->detail, sizeof out->detail, "%s", curl_easy_strerror(cc));
-    return cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_URL_MALFORMAT ||
-                   cc == CURLE_UNSUPPORTED_PROTOCOL
-               ? TG_SEND_PERMANENT
-               : TG_SEND_RETRYABLE;
-  }
   long code = 0;
-  curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+  tg_send_result sent = tg_http_client_post(&w->http, w->thrift.data, w->thrift.len, &code, out);
+  if (sent != TG_SEND_OK)
+    return sent; /* a transport failure, classified */
   if (code >= 200 && code < 300)
     return TG_SEND_OK;
   char text[160];
-  size_t n = 0;
-  for (; n < w->body.len && n < sizeof text - 1; n++)
-    text[n] = (w->body.data[n] >= 0x20 && w->body.data[n] < 0x7f) ? (char)w->body.data[n] : '?';
-  text[n] = '\0';
+  tg_http_printable(text, sizeof text, w->http.body.data, w->http.body.len, '?');
   snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
   if (code == 429 || code == 502 || code == 503 || code == 504) {
-    out->retry_after_ms = w->retry_after_ms;
+    out->retry_after_ms = w->http.retry_after_ms;
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
@@ -284,10 +185,8 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
                                 tg_send_outcome *out) {
   (void)ctx;
   jthttp_worker *w = vw;
-  if (atomic_load(&w->aborted)) {
-    snprintf(out->detail, sizeof out->detail, "shutting down");
+  if (tg_http_client_check_aborted(&w->http, out))
     return TG_SEND_PERMANENT;
-  }
   tg_jaeger_exp_request req;
   int rc = tg_jaeger_exp_request_init(&req, item->data, item->len);
   if (rc != TG_OK) {
@@ -335,14 +234,6 @@ static void jthttp_destroy(tg_instance *self) {
   self->state = NULL;
 }
 
-static int add_header(jthttp_state *st, const char *line) {
-  struct curl_slist *n = curl_slist_append(st->headers, line);
-  if (!n)
-    return TG_ENOMEM;
-  st->headers = n;
-  return TG_OK;
-}
-
 static int jthttp_create(tg_instance *self, tg_errbuf *err) {
   const jthttp_conf *c = self->conf;
   const char *id = self->id ? self->id : "jaeger_thrift_http";
@@ -379,24 +270,16 @@ static int jthttp_start(tg_instance *self, tg_errbuf *err) {
   jthttp_state *st = self->state;
   const jthttp_conf *c = st->conf;
   const char *id = self->id ? self->id : "jaeger_thrift_http";
-  pthread_once(&curl_once, curl_init_once);
-  if (curl_init_rc != CURLE_OK)
-    return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id,
-                   curl_easy_strerror(curl_init_rc));
+  const char *why = tg_http_global_init();
+  if (why)
+    return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id, why);
   if (!st->headers) {
-    if (add_header(st, "Content-Type: application/x-thrift") || add_header(st, "Expect:"))
+    if (tg_http_header_add(&st->headers, "Content-Type: application/x-thrift", NULL) ||
+        tg_http_header_add(&st->headers, "Expect:", NULL))
       return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-    for (size_t i = 0; i < c->headers.n; i++) {
-      size_t n = strlen(c->headers.keys[i]) + strlen(c->headers.values[i]) + 3;
-      char *line = tg_malloc(n);
-      if (!line)
+    for (size_t i = 0; i < c->headers.n; i++)
+      if (tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]))
         return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-      snprintf(line, n, "%s: %s", c->headers.keys[i], c->headers.values[i]);
-      int rc = add_header(st, line);
-      tg_free(line);
-      if (rc)
-        return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-    }
   }
   int rc = tg_export_queue_start(st->queue);
   if (rc)

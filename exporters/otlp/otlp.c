@@ -1,7 +1,8 @@
 /* The otlp exporter: OTLP/gRPC to a backend, as the Collector's `otlp` exporter.
  *
  * This file holds the descriptor, the configuration table (Collector key names) and the
- * lifecycle; otlp_grpc.c holds the transport. Data path: consume encodes the batch once
+ * metadata rules; otlp_instance.c holds the state and lifecycle (shared with the jaeger
+ * exporter), otlp_grpc.c the transport. Data path: consume encodes the batch once
  * (tg_export_queue_push_batch), frees it and queues the bytes; the queue's sender threads
  * make one blocking unary Export call per request and retry per the OTLP spec. consume
  * never blocks: a full queue answers TG_EAGAIN, which receivers turn into
@@ -14,52 +15,15 @@
  * twice. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "otlp_exp.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
 #include "tg_service.h"
 
-/* Used when the host leaves shutdown_grace_ms at 0. */
-
-typedef struct otlpexp_state {
-  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
-  char *target;
-  bool use_tls;
-  tg_otlpexp_grpc *grpc;
-} otlpexp_state;
-
-static const char *const compression_values[] = {"none", "gzip", NULL};
-static const char *const balancer_values[] = {"round_robin", "pick_first", NULL};
-
 static const tg_conf_key otlpexp_keys[] = {
-    TG_KEY_STRING("endpoint", tg_otlpexp_conf, endpoint, NULL,
-                  "backend host:port (or http://, https:// URL); required"),
-    TG_KEY_BOOL("tls.insecure", tg_otlpexp_conf, tls.insecure, "false",
-                "plaintext gRPC (h2c) instead of TLS"),
-    TG_KEY_BOOL("tls.insecure_skip_verify", tg_otlpexp_conf, tls.insecure_skip_verify,
-                "false", "TLS without verifying the server certificate"),
-    TG_KEY_STRING("tls.ca_file", tg_otlpexp_conf, tls.ca_file, NULL,
-                  "PEM roots to verify the server (default: system roots)"),
-    TG_KEY_STRING("tls.cert_file", tg_otlpexp_conf, tls.cert_file, NULL,
-                  "PEM client certificate (mTLS); needs tls.key_file"),
-    TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,
-                  "PEM client key (mTLS); needs tls.cert_file"),
-    TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),
-    TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, "gzip", compression_values,
-                "message compression: none | gzip"),
-    TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000,
-                    "deadline of each Export call"),
-    TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,
-                    "ping after this long idle (0 = gRPC default, off)"),
-    TG_KEY_DURATION("keepalive.timeout", tg_otlpexp_conf, keepalive_timeout_ms, "0", 0,
-                    86400000, "wait this long for a ping ack (0 = gRPC default)"),
-    TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,
-                keepalive_permit_without_stream, "false", "ping even with no call open"),
-    TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",
-                balancer_values, "load balancing over resolved addresses"),
-    TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue),
+    TG_OTLPEXP_GRPC_KEYS("backend host:port (or http://, https:// URL); required",
+                         "gzip", "deadline of each Export call"),
 };
 
 int tg_otlpexp_parse_endpoint(const char *endpoint, bool insecure, char **target,
@@ -127,89 +91,23 @@ static const char *header_problem(const char *key, const char *value) {
 
 static void otlpexp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
                                tg_diag *diag) {
-  const tg_otlpexp_conf *c = vconf;
-  const tg_yaml_pos *pos = node ? &node->pos : NULL;
-  tg_errbuf err;
-  char *target = NULL;
-  bool tls;
-  if (tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &target, &tls, &err))
-    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
-  tg_free(target);
-  if (!c->tls.cert_file != !c->tls.key_file)
-    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
-  const char *files[] = {c->tls.ca_file, c->tls.cert_file, c->tls.key_file};
-  const char *names[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
-  for (int i = 0; i < 3; i++)
-    if (files[i] && access(files[i], R_OK))
-      tg_diag_add(diag, pos, "%s: %s \"%s\" is not readable", what, names[i], files[i]);
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why)
-      tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
-  }
+  tg_otlpexp_conf_check(vconf, header_problem, node ? &node->pos : NULL, what, diag);
 }
 
-static void otlpexp_destroy(tg_instance *self) {
-  otlpexp_state *st = self->state;
-  if (!st)
-    return;
-  tg_export_queue_free(st->queue); /* stops (grace 0) if stop never ran */
-  tg_otlpexp_grpc_free(st->grpc);
-  tg_free(st->target);
-  tg_free(st);
-  self->state = NULL;
-}
+static const tg_otlpexp_instance_spec otlpexp_spec = {
+    .default_id = "otlp",
+    .method = NULL, /* TraceService/Export */
+    .queue_ops = &tg_otlpexp_grpc_queue_ops,
+    .header_problem = header_problem,
+    .start_log = "exporting OTLP/gRPC to",
+};
 
 static int otlpexp_create(tg_instance *self, tg_errbuf *err) {
-  const tg_otlpexp_conf *c = self->conf;
-  const char *id = self->id ? self->id : "otlp";
-  if (!c)
-    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
-  otlpexp_state *st = tg_calloc(1, sizeof *st);
-  if (!st)
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  self->state = st;
-  int rc = tg_otlpexp_parse_endpoint(c->endpoint, c->tls.insecure, &st->target, &st->use_tls,
-                                     err);
-  if (rc) {
-    char msg[sizeof err->msg];
-    snprintf(msg, sizeof msg, "%s", err->msg);
-    otlpexp_destroy(self);
-    return tg_errf(err, rc, "%s: %s", id, msg);
-  }
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why) {
-      otlpexp_destroy(self);
-      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
-    }
-  }
-  tg_service *svc = self->service;
-  st->grpc = tg_otlpexp_grpc_new(c, st->target, st->use_tls, id, svc ? svc->log : NULL);
-  if (st->grpc)
-    st->queue = tg_export_queue_new(&c->queue, &c->retry, &tg_otlpexp_grpc_queue_ops,
-                                    st->grpc, id, svc ? svc->log : NULL,
-                                    svc ? svc->metrics : NULL);
-  if (!st->grpc || !st->queue) {
-    otlpexp_destroy(self);
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  return TG_OK;
+  return tg_otlpexp_instance_create(self, &otlpexp_spec, err);
 }
 
 static int otlpexp_start(tg_instance *self, tg_errbuf *err) {
-  otlpexp_state *st = self->state;
-  int rc = tg_otlpexp_grpc_start(st->grpc, err);
-  if (rc)
-    return rc;
-  rc = tg_export_queue_start(st->queue);
-  if (rc)
-    return tg_errf(err, rc, "%s: cannot start sender threads: %s",
-                   self->id ? self->id : "otlp", tg_strerror(rc));
-  if (self->service && self->service->log)
-    TG_LOG_INFO(self->service->log, self->id, "exporting OTLP/gRPC to %s (%s)", st->target,
-                st->use_tls ? "TLS" : "plaintext");
-  return TG_OK;
+  return tg_otlpexp_instance_start(self, &otlpexp_spec, err);
 }
 
 const tg_component tg_exporter_otlp = {
@@ -225,7 +123,7 @@ const tg_component tg_exporter_otlp = {
             .start = otlpexp_start,
             .consume = tg_queued_exporter_consume,
             .stop = tg_queued_exporter_stop,
-            .destroy = otlpexp_destroy,
+            .destroy = tg_otlpexp_instance_destroy,
             .ready = tg_queued_exporter_ready},
     .doc = "Sends traces as OTLP/gRPC (ExportTraceServiceRequest) through a bounded sending "
            "queue with retries (gRPC C core).",

@@ -1,5 +1,7 @@
 /* The otlp (gRPC) exporter's private interface between its files: otlp.c (descriptor,
- * configuration, lifecycle) and otlp_grpc.c (the gRPC C core transport). */
+ * configuration), otlp_instance.c (state and lifecycle) and otlp_grpc.c (the gRPC C core
+ * transport). The jaeger exporter (exporters/jaeger/jaeger_grpc_exp.c) uses the same
+ * transport and instance half. */
 #ifndef TG_OTLP_EXP_H
 #define TG_OTLP_EXP_H
 
@@ -32,6 +34,40 @@ typedef struct tg_otlpexp_conf {
   tg_queue_conf queue;
 } tg_otlpexp_conf;
 
+/* The names of the enums above, in order (NULL-terminated), for the key tables. */
+extern const char *const tg_otlpexp_compression_values[];
+extern const char *const tg_otlpexp_balancer_values[];
+
+/* Key-table rows of the configgrpc keys (endpoint, tls.*, headers, compression, timeout,
+ * keepalive.*, balancer_name) and the queue/retry keys, for a tg_otlpexp_conf. What the
+ * exporters differ in is given: the endpoint's and the timeout's descriptions and the
+ * compression default. Use inside a key table. */
+#define TG_OTLPEXP_GRPC_KEYS(endpoint_doc, compression_default, timeout_doc)                 \
+  TG_KEY_STRING("endpoint", tg_otlpexp_conf, endpoint, NULL, endpoint_doc),                  \
+  TG_KEY_BOOL("tls.insecure", tg_otlpexp_conf, tls.insecure, "false",                        \
+              "plaintext gRPC (h2c) instead of TLS"),                                        \
+  TG_KEY_BOOL("tls.insecure_skip_verify", tg_otlpexp_conf, tls.insecure_skip_verify,         \
+              "false", "TLS without verifying the server certificate"),                      \
+  TG_KEY_STRING("tls.ca_file", tg_otlpexp_conf, tls.ca_file, NULL,                           \
+                "PEM roots to verify the server (default: system roots)"),                   \
+  TG_KEY_STRING("tls.cert_file", tg_otlpexp_conf, tls.cert_file, NULL,                       \
+                "PEM client certificate (mTLS); needs tls.key_file"),                        \
+  TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,                         \
+                "PEM client key (mTLS); needs tls.cert_file"),                               \
+  TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),  \
+  TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, compression_default,              \
+              tg_otlpexp_compression_values, "message compression: none | gzip"),            \
+  TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000, timeout_doc),    \
+  TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,    \
+                  "ping after this long idle (0 = gRPC default, off)"),                      \
+  TG_KEY_DURATION("keepalive.timeout", tg_otlpexp_conf, keepalive_timeout_ms, "0", 0,        \
+                  86400000, "wait this long for a ping ack (0 = gRPC default)"),             \
+  TG_KEY_BOOL("keepalive.permit_without_stream", tg_otlpexp_conf,                            \
+              keepalive_permit_without_stream, "false", "ping even with no call open"),      \
+  TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",                \
+              tg_otlpexp_balancer_values, "load balancing over resolved addresses"),         \
+  TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue)
+
 /* endpoint → gRPC target ("host:port") and whether to use TLS. Accepts "host:port",
  * "http://host:port" (always plaintext), "https://host:port" (always TLS), an optional
  * trailing "/". Returns TG_OK with *target allocated (tg_free), or TG_ECONFIG with err. */
@@ -52,5 +88,49 @@ void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g); /* NULL ok; after the queue stopp
 
 /* tg_export_queue_ops bound to a tg_otlpexp_grpc (ctx). */
 extern const tg_export_queue_ops tg_otlpexp_grpc_queue_ops;
+
+/* ---- the instance half shared by otlp and jaeger (otlp_instance.c) ---- */
+
+struct tg_instance;
+struct tg_diag;
+struct tg_yaml_pos;
+
+/* Why a configured metadata pair is unusable, or NULL (each exporter has its rules). */
+typedef const char *(*tg_otlpexp_header_problem_fn)(const char *key, const char *value);
+
+/* An instance's state (self->state). */
+typedef struct tg_otlpexp_instance {
+  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
+  char *target;
+  bool use_tls;
+  tg_otlpexp_grpc *grpc;
+} tg_otlpexp_instance;
+
+/* What an exporter on this transport brings (static, borrowed for the instance's life). */
+typedef struct tg_otlpexp_instance_spec {
+  const char *default_id;        /* for messages when the instance has no id */
+  const char *method;            /* gRPC method; NULL = TraceService/Export */
+  const tg_export_queue_ops *queue_ops; /* ctx is the tg_otlpexp_grpc */
+  tg_otlpexp_header_problem_fn header_problem;
+  const char *start_log;         /* "<start_log> <target> (TLS|plaintext)" at start */
+} tg_otlpexp_instance_spec;
+
+/* The configuration checks: endpoint, tls.* files (readable, cert and key together) and
+ * every header through problem; each finding added to diag at pos under `what`. */
+void tg_otlpexp_conf_check(const tg_otlpexp_conf *c, tg_otlpexp_header_problem_fn problem,
+                           const struct tg_yaml_pos *pos, const char *what,
+                           struct tg_diag *diag);
+
+/* create: validates self->conf (a tg_otlpexp_conf), allocates the state, the transport
+ * and the queue; no I/O, no threads. TG_OK, or an error with err set and self->state
+ * released. */
+int tg_otlpexp_instance_create(struct tg_instance *self, const tg_otlpexp_instance_spec *spec,
+                               tg_errbuf *err);
+/* start: the channel, then the sender threads, then one info line. TG_OK or an error. */
+int tg_otlpexp_instance_start(struct tg_instance *self, const tg_otlpexp_instance_spec *spec,
+                              tg_errbuf *err);
+/* destroy: safe after a partial create and twice; joins the senders before the
+ * transport goes. */
+void tg_otlpexp_instance_destroy(struct tg_instance *self);
 
 #endif

@@ -2,29 +2,24 @@
  * `otlphttp` exporter.
  *
  * Data path: consume encodes the batch once and queues the bytes (the shared sending
- * queue, core/export); each sender thread owns one libcurl easy handle, so connections
- * are kept alive and reused per thread with no locking, and POSTs one request at a time
- * (gzip-compressed on the sender thread, so the loop thread never compresses).
+ * queue, core/export); each sender thread owns one libcurl client (core/tg_http_send.h),
+ * so connections are kept alive and reused per thread with no locking, and POSTs one
+ * request at a time (gzip-compressed on the sender thread, so the loop thread never
+ * compresses).
  *
  * Classification (OTLP/HTTP spec): 2xx delivered (a partial_success in the body is
  * logged and its rejected spans counted failed); 429, 502, 503, 504 retryable, honouring
  * Retry-After (seconds or HTTP date); transport errors (refused, reset, timeout)
  * retryable; every other status permanent.
  *
- * libcurl needs curl_global_init once per process before any thread uses it; that is
- * the one piece of process-wide state here: a pthread_once_t (never reset, never
- * cleaned up, as libcurl's own documentation recommends for libraries).
+ * libcurl's once-per-process init is tg_http_global_init's, called at start.
  *
  * encoding: json is refused at configuration time for now (proto only). */
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -34,6 +29,7 @@
 #include "tg_component.h"
 #include "tg_export_queue.h"
 #include "tg_gzip.h"
+#include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_span-t.h"
 #include "tg_version.h"
@@ -47,11 +43,7 @@ enum { OTLPHTTP_ENC_PROTO, OTLPHTTP_ENC_JSON };
 typedef struct otlphttp_conf {
   char *endpoint;        /* base URL; traces go to endpoint + "/v1/traces" */
   char *traces_endpoint; /* full URL, overrides endpoint */
-  struct {
-    bool insecure; /* accepted for Collector compatibility; the URL scheme decides */
-    bool insecure_skip_verify;
-    char *ca_file, *cert_file, *key_file;
-  } tls;
+  tg_http_tls_conf tls;
   tg_conf_strmap headers;
   int compression;
   int encoding;
@@ -69,11 +61,8 @@ typedef struct otlphttp_state {
 } otlphttp_state;
 
 typedef struct otlphttp_worker {
-  CURL *easy;
-  atomic_int aborted;
-  tg_buf body;             /* response body, capped */
-  uint64_t retry_after_ms; /* from the last response's headers */
-  tg_buf gz;               /* compressed request, reused */
+  tg_http_client http; /* keep-alive handle, capped response body, Retry-After */
+  tg_buf gz;           /* compressed request, reused */
 } otlphttp_worker;
 
 static const char *const compression_values[] = {"none", "gzip", NULL};
@@ -143,18 +132,6 @@ static char *traces_url(const otlphttp_conf *c, tg_errbuf *err) {
   return url;
 }
 
-static const char *header_problem(const char *key, const char *value) {
-  if (!*key)
-    return "empty header name";
-  for (const unsigned char *c = (const unsigned char *)key; *c; c++)
-    if (*c <= 0x20 || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
-      return "header name must be an HTTP token";
-  for (const unsigned char *c = (const unsigned char *)value; *c; c++)
-    if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
-      return "header value must not hold control characters";
-  return NULL;
-}
-
 static void otlphttp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
                                 tg_diag *diag) {
   const otlphttp_conf *c = vconf;
@@ -166,83 +143,10 @@ static void otlphttp_conf_check(const void *vconf, const tg_yaml_node *node, con
   tg_free(url);
   if (c->encoding == OTLPHTTP_ENC_JSON)
     tg_diag_add(diag, pos, "%s: encoding: json is not supported yet; use proto", what);
-  if (!c->tls.cert_file != !c->tls.key_file)
-    tg_diag_add(diag, pos, "%s: tls.cert_file and tls.key_file must be set together", what);
-  const char *files[] = {c->tls.ca_file, c->tls.cert_file, c->tls.key_file};
-  const char *names[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
-  for (int i = 0; i < 3; i++)
-    if (files[i] && access(files[i], R_OK))
-      tg_diag_add(diag, pos, "%s: %s \"%s\" is not readable", what, names[i], files[i]);
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why)
-      tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
-  }
+  tg_http_conf_check(&c->tls, &c->headers, tg_http_header_problem, pos, what, diag);
 }
-
-/* ---- curl process state ---- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT; /* the documented global */
-static CURLcode curl_init_rc = CURLE_OK;              /* written once under curl_once */
-
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* ---- sender ---- */
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
-  otlphttp_worker *w = ud;
-  /* Past the cap the rest is dropped, not refused: the status code is what matters. */
-  size_t room = w->body.limit > w->body.len ? w->body.limit - w->body.len : 0;
-  size_t take = size * n < room ? size * n : room;
-  if (take)
-    tg_buf_append(&w->body, ptr, take);
-  return size * n;
-}
-
-static size_t on_header(char *ptr, size_t size, size_t n, void *ud) {
-  otlphttp_worker *w = ud;
-  size_t len = size * n;
-  if (len >= 5 && !strncmp(ptr, "HTTP/", 5)) {
-    w->retry_after_ms = 0; /* a new response (after 100-continue or a redirect) */
-    w->body.len = 0;
-  } else if (len > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
-    char v[128];
-    size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-    memcpy(v, ptr + 12, vl);
-    v[vl] = '\0';
-    char *s = v;
-    while (*s == ' ' || *s == '\t')
-      s++;
-    char *e = s + strlen(s);
-    while (e > s && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
-      *--e = '\0';
-    char *end;
-    unsigned long long secs = strtoull(s, &end, 10);
-    uint64_t ms = 0;
-    if (*s >= '0' && *s <= '9' && *end == '\0') {
-      ms = secs > OTLPHTTP_MAX_RETRY_AFTER_MS / 1000 ? OTLPHTTP_MAX_RETRY_AFTER_MS
-                                                      : (uint64_t)secs * 1000u;
-    } else {
-      time_t at = curl_getdate(s, NULL);
-      time_t now = time(NULL);
-      if (at > now)
-        ms = (uint64_t)(at - now) * 1000u;
-      if (ms > OTLPHTTP_MAX_RETRY_AFTER_MS)
-        ms = OTLPHTTP_MAX_RETRY_AFTER_MS;
-    }
-    w->retry_after_ms = ms;
-  }
-  return len;
-}
-
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
-  (void)dt;
-  (void)dn;
-  (void)ut;
-  (void)un;
-  otlphttp_worker *w = ud;
-  return atomic_load(&w->aborted) ? 1 : 0;
-}
 
 static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
@@ -251,41 +155,20 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   otlphttp_worker *w = tg_calloc(1, sizeof *w);
   if (!w)
     return -1;
-  atomic_init(&w->aborted, 0);
-  tg_buf_init(&w->body, OTLPHTTP_MAX_RESPONSE);
   tg_buf_init(&w->gz, 0);
-  w->easy = curl_easy_init();
-  if (!w->easy) {
+  const tg_http_client_opts opts = {
+      .url = st->url,
+      .headers = st->headers,
+      .timeout_ms = c->timeout_ms,
+      .tls = &c->tls,
+      .max_body = OTLPHTTP_MAX_RESPONSE,
+      .retry_after = TG_RETRY_AFTER_SECONDS_OR_DATE,
+      .max_retry_after_ms = OTLPHTTP_MAX_RETRY_AFTER_MS,
+  };
+  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
+    tg_http_client_fini(&w->http);
     tg_free(w);
     return -1;
-  }
-  CURL *h = w->easy;
-  curl_easy_setopt(h, CURLOPT_URL, st->url);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->headers);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "tailgate/" TG_VERSION);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, w);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (c->tls.ca_file)
-    curl_easy_setopt(h, CURLOPT_CAINFO, c->tls.ca_file);
-  if (c->tls.cert_file)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, c->tls.cert_file);
-  if (c->tls.key_file)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, c->tls.key_file);
-  if (c->tls.insecure_skip_verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   *out = w;
   return 0;
@@ -296,8 +179,7 @@ static void worker_fini(void *ctx, void *vw) {
   otlphttp_worker *w = vw;
   if (!w)
     return;
-  curl_easy_cleanup(w->easy);
-  tg_buf_free(&w->body);
+  tg_http_client_fini(&w->http);
   tg_buf_free(&w->gz);
   tg_free(w);
 }
@@ -305,7 +187,7 @@ static void worker_fini(void *ctx, void *vw) {
 static void worker_abort(void *ctx, void *vw) {
   (void)ctx;
   otlphttp_worker *w = vw;
-  atomic_store(&w->aborted, 1);
+  tg_http_client_abort(&w->http);
 }
 
 static void *pb_alloc(void *ud, size_t size) {
@@ -328,39 +210,33 @@ static int is_protobuf(CURL *h) {
 static void describe_error_body(otlphttp_worker *w, long code, tg_send_outcome *out) {
   const char *msg = NULL;
   Google__Rpc__Status *st = NULL;
-  if (w->body.len && is_protobuf(w->easy)) {
-    st = google__rpc__status__unpack(&pb_allocator, w->body.len, w->body.data);
+  const tg_buf *body = &w->http.body;
+  if (body->len && is_protobuf(w->http.easy)) {
+    st = google__rpc__status__unpack(&pb_allocator, body->len, body->data);
     if (st)
       msg = st->message;
   }
   char text[160];
-  size_t n = 0;
-  if (msg) {
-    for (; msg[n] && n < sizeof text - 1; n++)
-      text[n] = (msg[n] >= 0x20 && msg[n] < 0x7f) ? msg[n] : '?';
-  } else {
-    for (; n < w->body.len && n < sizeof text - 1; n++)
-      text[n] = (w->body.data[n] >= 0x20 && w->body.data[n] < 0x7f) ? (char)w->body.data[n] : '?';
-  }
-  text[n] = '\0';
+  if (msg)
+    tg_http_printable(text, sizeof text, msg, strlen(msg), '?');
+  else
+    tg_http_printable(text, sizeof text, body->data, body->len, '?');
   snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
   if (st)
     google__rpc__status__free_unpacked(st, &pb_allocator);
 }
 
 static void read_partial_success(otlphttp_worker *w, tg_send_outcome *out) {
-  if (is_protobuf(w->easy))
-    tg_send_outcome_from_response(w->body.data, w->body.len, out);
+  if (is_protobuf(w->http.easy))
+    tg_send_outcome_from_response(w->http.body.data, w->http.body.len, out);
 }
 
 static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
                                 tg_send_outcome *out) {
   otlphttp_state *st = ctx;
   otlphttp_worker *w = vw;
-  if (atomic_load(&w->aborted)) {
-    snprintf(out->detail, sizeof out->detail, "shutting down");
+  if (tg_http_client_check_aborted(&w->http, out))
     return TG_SEND_PERMANENT;
-  }
   const uint8_t *body = item->data;
   size_t body_len = item->len;
   if (st->conf->compression == OTLPHTTP_COMPRESS_GZIP) {
@@ -373,31 +249,17 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
     body = w->gz.data;
     body_len = w->gz.len;
   }
-  w->body.len = 0;
-  w->retry_after_ms = 0;
-  curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, (const char *)body);
-  curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-  CURLcode cc = curl_easy_perform(w->easy);
-  if (cc != CURLE_OK) {
-    snprintf(out->detail, sizeof out->detail, "%s", curl_easy_strerror(cc));
-    switch (cc) {
-    case CURLE_ABORTED_BY_CALLBACK:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return TG_SEND_PERMANENT;
-    default:
-      return TG_SEND_RETRYABLE; /* connection refused/reset, DNS, timeout, TLS handshake */
-    }
-  }
   long code = 0;
-  curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+  tg_send_result sent = tg_http_client_post(&w->http, body, body_len, &code, out);
+  if (sent != TG_SEND_OK)
+    return sent; /* a transport failure, classified */
   if (code >= 200 && code < 300) {
     read_partial_success(w, out);
     return TG_SEND_OK;
   }
   describe_error_body(w, code, out);
   if (code == 429 || code == 502 || code == 503 || code == 504) {
-    out->retry_after_ms = w->retry_after_ms;
+    out->retry_after_ms = w->http.retry_after_ms;
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
@@ -432,7 +294,7 @@ static int otlphttp_create(tg_instance *self, tg_errbuf *err) {
   if (c->encoding == OTLPHTTP_ENC_JSON)
     return tg_errf(err, TG_ECONFIG, "%s: encoding: json is not supported yet; use proto", id);
   for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
+    const char *why = tg_http_header_problem(c->headers.keys[i], c->headers.values[i]);
     if (why)
       return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
   }
@@ -462,38 +324,21 @@ static int otlphttp_create(tg_instance *self, tg_errbuf *err) {
   return TG_OK;
 }
 
-static int add_header(otlphttp_state *st, const char *line) {
-  struct curl_slist *n = curl_slist_append(st->headers, line);
-  if (!n)
-    return TG_ENOMEM;
-  st->headers = n;
-  return TG_OK;
-}
-
 static int otlphttp_start(tg_instance *self, tg_errbuf *err) {
   otlphttp_state *st = self->state;
   const otlphttp_conf *c = st->conf;
   const char *id = st->log_name;
-  pthread_once(&curl_once, curl_init_once);
-  if (curl_init_rc != CURLE_OK)
-    return tg_errf(err, TG_EIO, "%s: curl_global_init failed: %s", id,
-                   curl_easy_strerror(curl_init_rc));
+  const char *why = tg_http_global_init();
+  if (why)
+    return tg_errf(err, TG_EIO, "%s: curl_global_init failed: %s", id, why);
   if (!st->headers) {
-    int rc = add_header(st, "Content-Type: application/x-protobuf");
+    int rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
     if (!rc)
-      rc = add_header(st, "Expect:"); /* no 100-continue round trip */
+      rc = tg_http_header_add(&st->headers, "Expect:", NULL); /* no 100-continue round trip */
     if (!rc && c->compression == OTLPHTTP_COMPRESS_GZIP)
-      rc = add_header(st, "Content-Encoding: gzip");
-    for (size_t i = 0; !rc && i < c->headers.n; i++) {
-      tg_buf line;
-      tg_buf_init(&line, 0);
-      rc = tg_buf_appendf(&line, "%s: %s", c->headers.keys[i], c->headers.values[i]);
-      if (!rc)
-        rc = tg_buf_append(&line, "", 1);
-      if (!rc)
-        rc = add_header(st, (const char *)line.data);
-      tg_buf_free(&line);
-    }
+      rc = tg_http_header_add(&st->headers, "Content-Encoding: gzip", NULL);
+    for (size_t i = 0; !rc && i < c->headers.n; i++)
+      rc = tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]);
     if (rc)
       return tg_errf(err, rc, "%s: out of memory", id);
   }

@@ -5,13 +5,12 @@
  * Data path: every `metrics_flush_interval` of its sources (a loop timer), the exporter
  * collects the sources on the loop thread, encodes WriteRequests of at most
  * max_batch_size_bytes (prw_encode.c), snappy-compresses each and queues it on the shared
- * bounded sending queue (core/export), whose sender threads POST with libcurl and retry
- * with back-off. A full queue drops that push (counted by the queue as enqueue-failed):
- * the next push carries the cumulative values again, so nothing is lost but resolution.
+ * bounded sending queue (core/export), whose sender threads POST with libcurl
+ * (core/tg_http_send.h) and retry with back-off. A full queue drops that push (counted
+ * by the queue as enqueue-failed): the next push carries the cumulative values again, so
+ * nothing is lost but resolution.
  * The queue's counters count series where trace exporters count spans. At stop one last
  * push is queued, then the queue drains within the shutdown grace. */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "tg_clock.h"
 #include "tg_component.h"
 #include "tg_export_queue.h"
+#include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_version.h"
 
@@ -40,10 +40,7 @@ typedef struct prw_conf {
   char *namespace_;
   uint64_t timeout_ms;
   uint64_t max_batch_size_bytes;
-  struct {
-    bool insecure_skip_verify;
-    char *ca_file, *cert_file, *key_file;
-  } tls;
+  tg_http_tls_conf tls;
   tg_retry_conf retry;
   tg_queue_conf queue;
 } prw_conf;
@@ -100,10 +97,7 @@ typedef struct prw_state {
 } prw_state;
 
 typedef struct prw_worker {
-  CURL *easy;
-  atomic_int aborted;
-  char body[MAX_RESPONSE];
-  size_t body_len;
+  tg_http_client http; /* keeps MAX_RESPONSE - 1 bytes of a body for the log */
 } prw_worker;
 
 static int url_ok(const char *url) {
@@ -121,18 +115,6 @@ static int label_name_ok(const char *s) {
   return 1;
 }
 
-static const char *header_problem(const char *key, const char *value) {
-  if (!*key)
-    return "empty header name";
-  for (const unsigned char *c = (const unsigned char *)key; *c; c++)
-    if (*c <= 0x20 || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
-      return "header name must be an HTTP token";
-  for (const unsigned char *c = (const unsigned char *)value; *c; c++)
-    if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
-      return "header value must not hold control characters";
-  return NULL;
-}
-
 static void prw_conf_check(const void *vc, const tg_yaml_node *node, const char *what,
                            tg_diag *diag) {
   const prw_conf *c = vc;
@@ -145,7 +127,7 @@ static void prw_conf_check(const void *vc, const tg_yaml_node *node, const char 
       tg_diag_add(diag, pos, "%s: external_labels: \"%.100s\" is not a valid label name", what,
                   c->external_labels.keys[i]);
   for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
+    const char *why = tg_http_header_problem(c->headers.keys[i], c->headers.values[i]);
     if (why)
       tg_diag_add(diag, pos, "%s: headers.%s: %s", what, c->headers.keys[i], why);
   }
@@ -161,25 +143,6 @@ static void prw_conf_check(const void *vc, const tg_yaml_node *node, const char 
 
 /* ---- sender threads ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_OK; /* written once under curl_once */
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
-  prw_worker *w = ud;
-  size_t len = size * n, room = sizeof w->body - 1 - w->body_len;
-  size_t take = len < room ? len : room;
-  memcpy(w->body + w->body_len, ptr, take);
-  w->body_len += take;
-  return len;
-}
-
-static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
-  (void)a, (void)b, (void)c, (void)d;
-  prw_worker *w = ud;
-  return atomic_load(&w->aborted) ? 1 : 0;
-}
-
 static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   prw_state *st = ctx;
@@ -187,35 +150,19 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   prw_worker *w = tg_calloc(1, sizeof *w);
   if (!w)
     return -1;
-  atomic_init(&w->aborted, 0);
-  if (!(w->easy = curl_easy_init())) {
+  /* Retry-After is not read (it never was here): retries follow the back-off policy. */
+  const tg_http_client_opts opts = {
+      .url = c->endpoint,
+      .headers = st->headers,
+      .timeout_ms = c->timeout_ms,
+      .tls = &c->tls,
+      .max_body = MAX_RESPONSE - 1,
+      .retry_after = TG_RETRY_AFTER_IGNORE,
+  };
+  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
+    tg_http_client_fini(&w->http);
     tg_free(w);
     return -1;
-  }
-  CURL *h = w->easy;
-  curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->headers);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "tailgate/" TG_VERSION);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, w);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (c->tls.ca_file)
-    curl_easy_setopt(h, CURLOPT_CAINFO, c->tls.ca_file);
-  if (c->tls.cert_file)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, c->tls.cert_file);
-  if (c->tls.key_file)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, c->tls.key_file);
-  if (c->tls.insecure_skip_verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   *out = w;
   return 0;
@@ -226,44 +173,31 @@ static void worker_fini(void *ctx, void *vw) {
   prw_worker *w = vw;
   if (!w)
     return;
-  curl_easy_cleanup(w->easy);
+  tg_http_client_fini(&w->http);
   tg_free(w);
 }
 
 static void worker_abort(void *ctx, void *vw) {
   (void)ctx;
   prw_worker *w = vw;
-  atomic_store(&w->aborted, 1);
+  tg_http_client_abort(&w->http);
 }
 
 static tg_send_result prw_send(void *ctx, void *vw, const tg_export_item *item,
                                tg_send_outcome *out) {
   (void)ctx;
   prw_worker *w = vw;
-  if (atomic_load(&w->aborted)) {
-    snprintf(out->detail, sizeof out->detail, "shutting down");
+  if (tg_http_client_check_aborted(&w->http, out))
     return TG_SEND_PERMANENT;
-  }
-  w->body_len = 0;
-  curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, (const char *)item->data);
-  curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)item->len);
-  CURLcode cc = curl_easy_perform(w->easy);
-  if (cc != CURLE_OK) {
-    snprintf(out->detail, sizeof out->detail, "%s", curl_easy_strerror(cc));
-    return cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_URL_MALFORMAT ||
-                   cc == CURLE_UNSUPPORTED_PROTOCOL
-               ? TG_SEND_PERMANENT
-               : TG_SEND_RETRYABLE;
-  }
   long code = 0;
-  curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+  tg_send_result sent = tg_http_client_post(&w->http, item->data, item->len, &code, out);
+  if (sent != TG_SEND_OK)
+    return sent; /* a transport failure, classified */
   if (code >= 200 && code < 300)
     return TG_SEND_OK;
-  w->body[w->body_len] = '\0';
-  for (size_t i = 0; i < w->body_len; i++)
-    if ((unsigned char)w->body[i] < 0x20 || (unsigned char)w->body[i] >= 0x7f)
-      w->body[i] = ' ';
-  snprintf(out->detail, sizeof out->detail, "HTTP %ld: %.200s", code, w->body);
+  char text[201];
+  tg_http_printable(text, sizeof text, w->http.body.data, w->http.body.len, ' ');
+  snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
   /* the remote-write spec: 5xx and 429 may be retried, other 4xx must not */
   return code >= 500 || code == 429 ? TG_SEND_RETRYABLE : TG_SEND_PERMANENT;
 }
@@ -360,31 +294,23 @@ static int prw_create(tg_instance *self, tg_errbuf *err) {
   return TG_OK;
 }
 
-static int add_header(prw_state *st, const char *line) {
-  struct curl_slist *n = curl_slist_append(st->headers, line);
-  if (!n)
-    return TG_ENOMEM;
-  st->headers = n;
-  return TG_OK;
-}
-
 static int prw_start(tg_instance *self, tg_errbuf *err) {
   prw_state *st = self->state;
   const prw_conf *c = st->conf;
-  pthread_once(&curl_once, curl_init_once);
-  if (curl_init_rc != CURLE_OK)
-    return tg_errf(err, TG_EIO, "curl_global_init failed: %s", curl_easy_strerror(curl_init_rc));
-  int rc = add_header(st, "Content-Type: application/x-protobuf");
+  const char *why = tg_http_global_init();
+  if (why)
+    return tg_errf(err, TG_EIO, "curl_global_init failed: %s", why);
+  int rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
   if (!rc)
-    rc = add_header(st, "Content-Encoding: snappy");
+    rc = tg_http_header_add(&st->headers, "Content-Encoding: snappy", NULL);
   if (!rc)
-    rc = add_header(st, "X-Prometheus-Remote-Write-Version: 0.1.0");
+    rc = tg_http_header_add(&st->headers, "X-Prometheus-Remote-Write-Version: 0.1.0", NULL);
   if (!rc)
-    rc = add_header(st, "Expect:");
+    rc = tg_http_header_add(&st->headers, "Expect:", NULL);
   for (size_t i = 0; !rc && i < c->headers.n; i++) {
-    char line[1024];
+    char line[1024]; /* a longer header line is cut here, as it always was */
     snprintf(line, sizeof line, "%s: %s", c->headers.keys[i], c->headers.values[i]);
-    rc = add_header(st, line);
+    rc = tg_http_header_add(&st->headers, line, NULL);
   }
   if (rc)
     return tg_errf(err, rc, "out of memory");

@@ -1,34 +1,20 @@
 /* A minimal protobuf reader for the OTLP fields spanmetrics reads (field numbers from
  * opentelemetry/proto/trace/v1/trace.proto and common.proto, see proto/). Every read is
  * bounds-checked; unknown fields are skipped by wire type; groups (deprecated, never in
- * OTLP) are rejected. Nothing is allocated: values point into the segment. */
+ * OTLP) are rejected. Nothing is allocated: values point into the segment. The wire
+ * primitives are core/tg_pbwire.h's (shared with tail_sampling); the fast path below
+ * is this reader's own. */
 #include "spanmetrics_wire.h"
+#include "tg_pbwire.h"
 
 #include <stdio.h>
 #include <string.h>
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+enum { WT_VARINT = TG_PB_VARINT, WT_I64 = TG_PB_I64, WT_LEN = TG_PB_LEN, WT_I32 = TG_PB_I32 };
 
-typedef struct reader {
-  const uint8_t *p, *end;
-} reader;
+typedef tg_pbwire_reader reader;
 
-static int varint(reader *r, uint64_t *out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (r->p >= r->end)
-      return -1;
-    uint8_t b = *r->p++;
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-/* Next field: its number, wire type, and (LEN) its bytes / (VARINT, I64) its value.
+/* Next field: its number, wire type, and (LEN) its bytes / (VARINT, I64, I32) its value.
  * Returns 1 for a field, 0 at the end, -1 on malformed input. */
 static int next_slow(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes, uint64_t *value);
 
@@ -58,58 +44,11 @@ static int next_slow(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
                      uint64_t *value) {
   if (r->p == r->end)
     return 0;
-  /* The tag as protobuf-c reads it (at most 5 bytes, field number wrapping in 32 bits,
-   * a first byte without field bits rejected), so this reader accepts exactly the
-   * messages the decoder would: the fuzz target checks that differentially. */
-  const uint8_t *p = r->p;
-  size_t max = r->end - p > 5 ? 5 : (size_t)(r->end - p);
-  if ((p[0] & 0xf8) == 0)
+  /* The tag as protobuf-c reads it (tg_pbwire_tag_pbc), so this reader accepts exactly
+   * the messages the decoder would: the fuzz target checks that differentially. */
+  if (tg_pbwire_tag_pbc(r, field, wt))
     return -1;
-  *wt = p[0] & 7;
-  uint32_t tag = (p[0] & 0x7f) >> 3;
-  size_t used = 0;
-  if (!(p[0] & 0x80)) {
-    used = 1;
-  } else {
-    unsigned shift = 4;
-    for (size_t i = 1; i < max && !used; i++) {
-      tag |= (uint32_t)(p[i] & 0x7f) << shift;
-      shift += 7;
-      if (!(p[i] & 0x80))
-        used = i + 1;
-    }
-    if (!used)
-      return -1;
-  }
-  r->p += used;
-  *field = tag;
-  switch (*wt) {
-  case WT_VARINT:
-    return varint(r, value) ? -1 : 1;
-  case WT_I64:
-    if (r->end - r->p < 8)
-      return -1;
-    memcpy(value, r->p, 8); /* little-endian hosts only, as the rest of tailgate */
-    r->p += 8;
-    return 1;
-  case WT_I32:
-    if (r->end - r->p < 4)
-      return -1;
-    r->p += 4;
-    *value = 0;
-    return 1;
-  case WT_LEN: {
-    uint64_t n;
-    if (varint(r, &n) || n > (uint64_t)(r->end - r->p))
-      return -1;
-    bytes->p = r->p;
-    bytes->len = (size_t)n;
-    r->p += n;
-    return 1;
-  }
-  default:
-    return -1;
-  }
+  return tg_pbwire_value(r, *wt, value, &bytes->p, &bytes->len) ? -1 : 1;
 }
 
 /* A span's status may come in several pieces: protobuf-c (1.4) keeps the last one whole,

@@ -2,14 +2,23 @@
  * encoded form (compact, and already what the exporters write) and reads only the few
  * fields a decision needs. Bounds-checked readers over untrusted-length buffers: the
  * bytes come from the OTLP receiver's index scan or from protobuf-c's packer, but a
- * reader never trusts a length it has not checked against the end. */
+ * reader never trusts a length it has not checked against the end. The reading
+ * primitives are core/tg_pbwire.h's (shared with spanmetrics); this adds the field view
+ * the sampler works with and the few writers it needs. */
 #ifndef TG_TS_WIRE_H
 #define TG_TS_WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TS_WT_VARINT = 0, TS_WT_I64 = 1, TS_WT_LEN = 2, TS_WT_I32 = 5 };
+#include "tg_pbwire.h"
+
+enum {
+  TS_WT_VARINT = TG_PB_VARINT,
+  TS_WT_I64 = TG_PB_I64,
+  TS_WT_LEN = TG_PB_LEN,
+  TS_WT_I32 = TG_PB_I32
+};
 
 /* One field: its number, wire type and value (varint/fixed value, or bytes for LEN). */
 typedef struct ts_field {
@@ -22,78 +31,26 @@ typedef struct ts_field {
   size_t total;
 } ts_field;
 
-typedef struct ts_reader {
-  const uint8_t *p, *end;
-} ts_reader;
+typedef tg_pbwire_reader ts_reader;
 
 static inline ts_reader ts_reader_of(const uint8_t *data, size_t len) {
   return (ts_reader){data, data + len};
 }
 
-static inline int ts_read_varint_(ts_reader *r, uint64_t *out) {
-  if (r->p < r->end && !(*r->p & 0x80)) { /* the common one-byte case */
-    *out = *r->p++;
-    return 0;
-  }
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (r->p >= r->end)
-      return -1;
-    uint8_t b = *r->p++;
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-/* Reads the next field. Returns 1 on a field, 0 at the end, -1 on malformed input.
+/* Reads the next field (core/tg_pbwire.h's strict tag: field numbers 1..2^32-1, a full
+ * varint). Returns 1 on a field, 0 at the end, -1 on malformed input (groups included).
  * Inline: span inspection calls it for every field of every span. */
 static inline int ts_next_field(ts_reader *r, ts_field *f) {
   if (r->p >= r->end)
     return 0;
   f->start = r->p;
-  uint64_t tag;
-  if (ts_read_varint_(r, &tag) || tag >> 3 == 0 || tag >> 3 > UINT32_MAX)
+  if (tg_pbwire_tag(r, &f->number, &f->wire_type))
     return -1;
-  f->number = (uint32_t)(tag >> 3);
-  f->wire_type = (int)(tag & 7);
   f->data = NULL;
   f->len = 0;
   f->value = 0;
-  switch (f->wire_type) {
-  case TS_WT_VARINT:
-    if (ts_read_varint_(r, &f->value))
-      return -1;
-    break;
-  case TS_WT_I64:
-    if (r->end - r->p < 8)
-      return -1;
-    for (int i = 7; i >= 0; i--)
-      f->value = (f->value << 8) | r->p[i];
-    r->p += 8;
-    break;
-  case TS_WT_I32:
-    if (r->end - r->p < 4)
-      return -1;
-    for (int i = 3; i >= 0; i--)
-      f->value = (f->value << 8) | r->p[i];
-    r->p += 4;
-    break;
-  case TS_WT_LEN: {
-    uint64_t len;
-    if (ts_read_varint_(r, &len) || len > (uint64_t)(r->end - r->p))
-      return -1;
-    f->data = r->p;
-    f->len = (size_t)len;
-    r->p += len;
-    break;
-  }
-  default: /* groups (3, 4) are not used by OTLP */
+  if (tg_pbwire_value(r, f->wire_type, &f->value, &f->data, &f->len))
     return -1;
-  }
   f->total = (size_t)(r->p - f->start);
   return 1;
 }
