@@ -12,7 +12,7 @@ const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
 const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { BIN, httpGet, waitFor } = require('./lib/gateway');
-const { freePorts } = require('./lib/ports');
+const { defaultListenerEnv } = require('./lib/default_env');
 const { makeExporter } = require('./lib/sdk');
 const { startGrpcCollector } = require('./lib/jaeger_collector');
 
@@ -21,19 +21,10 @@ const CONFIG = path.resolve(__dirname, '..', '..', 'deploy', 'compose', 'tailgat
 test('deploy/compose/tailgate.yaml: errors reach Jaeger, every span counts in the RED metrics', async (t) => {
   const col = await startGrpcCollector();
   t.after(() => col.close());
-  const [og, oh, jg, jh, jc, jb, health, metrics, prom] = await freePorts(9);
+  const { ports, env: listenerEnv } = await defaultListenerEnv();
+  const { otlpGrpc: og, health, prometheus: prom } = ports;
   const env = {
-    ...process.env,
-    TAILGATE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${og}`,
-    TAILGATE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${oh}`,
-    TAILGATE_JAEGER_GRPC_ENDPOINT: `127.0.0.1:${jg}`,
-    TAILGATE_JAEGER_THRIFT_HTTP_ENDPOINT: `127.0.0.1:${jh}`,
-    // UDP ports: free TCP port numbers are as good a guess as any on loopback
-    TAILGATE_JAEGER_THRIFT_COMPACT_ENDPOINT: `127.0.0.1:${jc}`,
-    TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT: `127.0.0.1:${jb}`,
-    TAILGATE_HEALTH_ENDPOINT: `127.0.0.1:${health}`,
-    TAILGATE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
-    TAILGATE_PROMETHEUS_ENDPOINT: `127.0.0.1:${prom}`,
+    ...listenerEnv,
     TAILGATE_JAEGER_ENDPOINT: `127.0.0.1:${col.port}`,
     TAILGATE_DECISION_WAIT: '500ms',
     TAILGATE_PSEUDONYM_KEY: 'compose-test-key-0123456789abcdef0123',

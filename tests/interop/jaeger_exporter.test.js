@@ -20,6 +20,7 @@ const { BIN, Gateway, httpGet, waitFor } = require('./lib/gateway');
 const { freePorts } = require('./lib/ports');
 const { emitThrough, RESOURCE } = require('./lib/sdk');
 const { startGrpcCollector } = require('./lib/jaeger_collector');
+const { defaultListenerEnv } = require('./lib/default_env');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const IDL = path.join(__dirname, 'node_modules', 'jaeger-client', 'dist', 'src', 'jaeger-idl', 'thrift');
@@ -252,27 +253,10 @@ test('both exporters deliver the SDK spans to Jaeger, field by field, after retr
 // environment variable: with TAILGATE_JAEGER_ENDPOINT set it exports to that collector
 // and says so at start-up; Jaeger spans in (jaeger-client, UDP) arrive as Jaeger out.
 test('embedded default: Jaeger in, Jaeger out when TAILGATE_JAEGER_ENDPOINT is set', async (t) => {
-  const [og, oh, jg, jh, health, metrics, prom] = await freePorts(7);
-  const dgram = require('node:dgram');
-  const udp = [];
-  for (let i = 0; i < 2; i++) {
-    const s = dgram.createSocket('udp4');
-    await new Promise((r) => s.bind(0, '127.0.0.1', r));
-    udp.push(s);
-  }
-  const [compact, binary] = udp.map((s) => s.address().port);
-  await Promise.all(udp.map((s) => new Promise((r) => s.close(r))));
+  const { ports, env: listenerEnv } = await defaultListenerEnv();
+  const { health, binary } = ports;
   const env = {
-    ...process.env,
-    TAILGATE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${og}`,
-    TAILGATE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${oh}`,
-    TAILGATE_JAEGER_GRPC_ENDPOINT: `127.0.0.1:${jg}`,
-    TAILGATE_JAEGER_THRIFT_HTTP_ENDPOINT: `127.0.0.1:${jh}`,
-    TAILGATE_JAEGER_THRIFT_COMPACT_ENDPOINT: `127.0.0.1:${compact}`,
-    TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT: `127.0.0.1:${binary}`,
-    TAILGATE_HEALTH_ENDPOINT: `127.0.0.1:${health}`,
-    TAILGATE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
-    TAILGATE_PROMETHEUS_ENDPOINT: `127.0.0.1:${prom}`,
+    ...listenerEnv,
     TAILGATE_JAEGER_ENDPOINT: `127.0.0.1:${gcol.port}`,
     TAILGATE_DECISION_WAIT: '300ms', // the default tail-samples: decide soon
   };

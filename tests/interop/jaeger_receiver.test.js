@@ -24,23 +24,11 @@ const { SpanKind, SpanStatusCode, context, trace } = require('@opentelemetry/api
 const { Gateway, httpGet, waitFor } = require('./lib/gateway');
 const { freePorts } = require('./lib/ports');
 const { startSink } = require('./lib/sink');
+const { freeUdpPorts } = require('./lib/default_env');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const IDL = path.join(__dirname, 'node_modules', 'jaeger-client', 'dist', 'src', 'jaeger-idl', 'thrift');
 
-async function freeUdpPorts(n) {
-  const socks = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const s = dgram.createSocket('udp4');
-      socks.push(s);
-      await new Promise((resolve, reject) => { s.once('error', reject); s.bind(0, '127.0.0.1', resolve); });
-    }
-    return socks.map((s) => s.address().port);
-  } finally {
-    await Promise.all(socks.map((s) => new Promise((r) => s.close(r))));
-  }
-}
 
 function jaegerConfig(ports, sink) {
   return {

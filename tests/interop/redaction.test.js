@@ -24,6 +24,7 @@ const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc')
 const { startSink } = require('./lib/sink');
 const { BIN, httpGet, waitFor } = require('./lib/gateway');
 const { freePorts } = require('./lib/ports');
+const { defaultListenerEnv } = require('./lib/default_env');
 
 const KEY = 'interop-test-pseudonym-key-0123456789abcdef';
 const OTHER_KEY = 'another-interop-pseudonym-key-9876543210fedcba';
@@ -96,8 +97,9 @@ service:
 
 // ---- a tailgate process: config text or the embedded default, env, stop by PID ------
 async function launch({ configText, env }) {
-  const [grpc, http, health, metrics, prom, jgrpc, jhttp, jcompact, jbinary] = await freePorts(9);
-  const ports = { grpc, http, health, metrics, prom };
+  const { ports: p, env: listenerEnv } = await defaultListenerEnv();
+  const ports = { grpc: p.otlpGrpc, http: p.otlpHttp, health: p.health, metrics: p.metrics, prom: p.prometheus };
+  const { health } = ports;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-redaction-'));
   const args = [];
   const text = typeof configText === 'function' ? configText(ports) : null;
@@ -105,14 +107,7 @@ async function launch({ configText, env }) {
     fs.writeFileSync(path.join(dir, 'tailgate.yaml'), text);
     args.push('--config', path.join(dir, 'tailgate.yaml'));
   }
-  const childEnv = { ...process.env, TAILGATE_PSEUDONYM_KEY: undefined,
-    TAILGATE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${grpc}`, TAILGATE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${http}`,
-    TAILGATE_HEALTH_ENDPOINT: `127.0.0.1:${health}`, TAILGATE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
-    TAILGATE_PROMETHEUS_ENDPOINT: `127.0.0.1:${prom}`,
-    TAILGATE_JAEGER_GRPC_ENDPOINT: `127.0.0.1:${jgrpc}`, TAILGATE_JAEGER_THRIFT_HTTP_ENDPOINT: `127.0.0.1:${jhttp}`,
-    // UDP: free TCP port numbers are as good a guess as any on loopback
-    TAILGATE_JAEGER_THRIFT_COMPACT_ENDPOINT: `127.0.0.1:${jcompact}`,
-    TAILGATE_JAEGER_THRIFT_BINARY_ENDPOINT: `127.0.0.1:${jbinary}`,
+  const childEnv = { ...listenerEnv, TAILGATE_PSEUDONYM_KEY: undefined,
     // the default tail-samples: keep every trace, decide soon (this test is about redaction)
     TAILGATE_SAMPLING_PERCENTAGE: '100', TAILGATE_DECISION_WAIT: '200ms',
     TAILGATE_LOG_LEVEL: 'debug', ...env };
