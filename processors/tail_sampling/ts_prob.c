@@ -53,6 +53,8 @@ size_t tg_ts_threshold_hex(uint64_t threshold, char *out) {
   return n;
 }
 
+static int is_ows(char c) { return c == ' ' || c == '\t'; }
+
 int tg_ts_threshold_parse(const char *hex, size_t len, uint64_t *out) {
   if (len == 0 || len > HEX_DIGITS)
     return -1;
@@ -68,27 +70,41 @@ int tg_ts_threshold_parse(const char *hex, size_t len, uint64_t *out) {
   return 0;
 }
 
-int tg_ts_tracestate_get_th(const char *ts, size_t len, uint64_t *out) {
-  size_t i = 0;
+int tg_ts_tracestate_member(const char *ts, size_t len, size_t *pos, const char **start,
+                            size_t *mlen) {
+  size_t i = *pos;
   while (i < len) {
-    size_t start = i;
+    size_t s = i;
     while (i < len && ts[i] != ',')
       i++;
-    size_t end = i++;
-    while (start < end && (ts[start] == ' ' || ts[start] == '\t'))
-      start++;
-    if (end - start < 3 || memcmp(ts + start, "ot=", 3) != 0)
+    size_t e = i++;
+    while (s < e && is_ows(ts[s]))
+      s++;
+    while (e > s && is_ows(ts[e - 1]))
+      e--;
+    if (s < e) {
+      *pos = i;
+      *start = ts + s;
+      *mlen = e - s;
+      return 1;
+    }
+  }
+  *pos = len;
+  return 0;
+}
+
+int tg_ts_tracestate_get_th(const char *ts, size_t len, uint64_t *out) {
+  size_t pos = 0, n;
+  const char *m;
+  while (tg_ts_tracestate_member(ts, len, &pos, &m, &n)) {
+    if (n < 3 || memcmp(m, "ot=", 3) != 0)
       continue;
-    for (size_t j = start + 3; j < end;) {
+    for (size_t j = 3; j < n;) {
       size_t s = j;
-      while (j < end && ts[j] != ';')
+      while (j < n && m[j] != ';')
         j++;
-      if (j - s > 3 && memcmp(ts + s, "th:", 3) == 0) {
-        size_t e = j;
-        while (e > s + 3 && (ts[e - 1] == ' ' || ts[e - 1] == '\t'))
-          e--;
-        return tg_ts_threshold_parse(ts + s + 3, e - s - 3, out) == 0;
-      }
+      if (j - s > 3 && memcmp(m + s, "th:", 3) == 0)
+        return tg_ts_threshold_parse(m + s + 3, j - s - 3, out) == 0;
       j++;
     }
   }
@@ -114,8 +130,6 @@ uint64_t tg_ts_randomness(const uint8_t trace_id[16], const char *salt) {
   return h & (TG_TS_MAX_ADJUSTED - 1);
 }
 
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
-
 /* Appends len bytes; -1 when out (cap includes the NUL) would overflow. */
 static int put(char *out, size_t cap, size_t *n, const char *s, size_t len) {
   if (*n + len + 1 > cap)
@@ -133,31 +147,22 @@ int tg_ts_tracestate_set_th(const char *old, size_t old_len, const char *th_hex,
     return -1;
   /* pass 1: the other subkeys of an existing ot entry; pass 2: the other entries */
   for (int pass = 1; pass <= 2; pass++) {
-    size_t i = 0;
-    while (i < old_len) {
-      size_t start = i;
-      while (i < old_len && old[i] != ',')
-        i++;
-      size_t end = i++;
-      while (start < end && is_ows(old[start]))
-        start++;
-      while (end > start && is_ows(old[end - 1]))
-        end--;
-      if (start == end)
-        continue;
-      int is_ot = end - start >= 3 && memcmp(old + start, "ot=", 3) == 0;
+    size_t pos = 0, mlen;
+    const char *m;
+    while (tg_ts_tracestate_member(old, old_len, &pos, &m, &mlen)) {
+      int is_ot = mlen >= 3 && memcmp(m, "ot=", 3) == 0;
       if (pass == 2 && !is_ot) {
-        if (put(out, cap, &n, ",", 1) || put(out, cap, &n, old + start, end - start))
+        if (put(out, cap, &n, ",", 1) || put(out, cap, &n, m, mlen))
           return -1;
       } else if (pass == 1 && is_ot) {
-        size_t j = start + 3;
-        while (j < end) {
+        size_t j = 3;
+        while (j < mlen) {
           size_t s = j;
-          while (j < end && old[j] != ';')
+          while (j < mlen && m[j] != ';')
             j++;
           size_t e = j++;
-          if (e > s && !(e - s >= 3 && memcmp(old + s, "th:", 3) == 0) &&
-              (put(out, cap, &n, ";", 1) || put(out, cap, &n, old + s, e - s)))
+          if (e > s && !(e - s >= 3 && memcmp(m + s, "th:", 3) == 0) &&
+              (put(out, cap, &n, ";", 1) || put(out, cap, &n, m + s, e - s)))
             return -1;
         }
       }

@@ -21,6 +21,12 @@ uint64_t tg_ts_threshold(double pct, int precision);
  * out must hold 15 bytes; returns the length written (NUL-terminated). */
 size_t tg_ts_threshold_hex(uint64_t threshold, char *out);
 
+/* Iterates the list members of a W3C tracestate: from *pos (start at 0), sets the next
+ * non-empty member (optional whitespace trimmed) as [*start, *start + *mlen) and returns
+ * 1, or returns 0 at the end. */
+int tg_ts_tracestate_member(const char *ts, size_t len, size_t *pos, const char **start,
+                            size_t *mlen);
+
 /* Parses a `th` value (1 to 14 hex digits, trailing zeros implied) into *out.
  * Returns 0, or -1 when it is not a valid threshold. */
 int tg_ts_threshold_parse(const char *hex, size_t len, uint64_t *out);

@@ -7,6 +7,7 @@
 #include <pcre2.h>
 #include <string.h>
 
+#include "ts_prob.h"
 #include "ts_wire.h"
 
 /* Span field numbers (opentelemetry/proto/trace/v1/trace.proto). */
@@ -171,20 +172,13 @@ static uint64_t attribute_mask(const uint8_t *kv, size_t len, const ts_leaves *l
 
 int ts_trace_state_has(const uint8_t *ts, size_t len, const char *key, char *const *values,
                        size_t n_values) {
-  size_t klen = strlen(key), i = 0;
-  while (i < len) {
-    size_t start = i;
-    while (i < len && ts[i] != ',')
-      i++;
-    size_t end = i++;
-    while (start < end && (ts[start] == ' ' || ts[start] == '\t'))
-      start++;
-    while (end > start && (ts[end - 1] == ' ' || ts[end - 1] == '\t'))
-      end--;
-    if (end - start <= klen || ts[start + klen] != '=' || memcmp(ts + start, key, klen))
+  size_t klen = strlen(key), pos = 0, n;
+  const char *m;
+  while (tg_ts_tracestate_member((const char *)ts, len, &pos, &m, &n)) {
+    if (n <= klen || m[klen] != '=' || memcmp(m, key, klen))
       continue;
-    const uint8_t *val = ts + start + klen + 1;
-    size_t vlen = end - start - klen - 1;
+    const char *val = m + klen + 1;
+    size_t vlen = n - klen - 1;
     for (size_t j = 0; j < n_values; j++)
       if (strlen(values[j]) == vlen && memcmp(values[j], val, vlen) == 0)
         return 1;
