@@ -452,15 +452,24 @@ static int read_tag(rd *r, tg_jaeger_kv **out) {
   return TG_OK;
 }
 
-static int read_tags(rd *r, uint8_t t, size_t *n_out, tg_jaeger_kv ***out) {
-  if (!want(r, t, T_LIST))
-    return r->rc;
+/* Starts a list-of-structs field of type t: 1 with *n elements for the caller to read;
+ * 0 when there is nothing to read (a field of another type, or a list of non-structs,
+ * was skipped; or r->rc holds an error). */
+static int open_struct_list(rd *r, uint8_t t, size_t *n) {
   uint8_t elem;
+  if (!want(r, t, T_LIST) || rd_list(r, &elem, n))
+    return 0;
+  if (elem != T_STRUCT) {
+    skip_n(r, elem, *n, 1);
+    return 0;
+  }
+  return 1;
+}
+
+static int read_tags(rd *r, uint8_t t, size_t *n_out, tg_jaeger_kv ***out) {
   size_t n;
-  if (rd_list(r, &elem, &n))
+  if (!open_struct_list(r, t, &n))
     return r->rc;
-  if (elem != T_STRUCT)
-    return skip_n(r, elem, n, 1);
   tg_jaeger_kv **tags = n ? tg_arena_alloc(r->arena, n * sizeof *tags) : NULL;
   if (n && !tags)
     return oom(r);
@@ -558,14 +567,9 @@ static int read_ref(rd *r, tg_jaeger_ref **out) {
 }
 
 static int read_refs(rd *r, uint8_t t, tg_jaeger_span *span) {
-  if (!want(r, t, T_LIST))
-    return r->rc;
-  uint8_t elem;
   size_t n;
-  if (rd_list(r, &elem, &n))
+  if (!open_struct_list(r, t, &n))
     return r->rc;
-  if (elem != T_STRUCT)
-    return skip_n(r, elem, n, 1);
   /* one spare slot for the CHILD_OF reference parentSpanId may add */
   tg_jaeger_ref **refs = tg_arena_alloc(r->arena, (n + 1) * sizeof *refs);
   if (!refs)
@@ -579,14 +583,9 @@ static int read_refs(rd *r, uint8_t t, tg_jaeger_span *span) {
 }
 
 static int read_logs(rd *r, uint8_t t, tg_jaeger_span *span) {
-  if (!want(r, t, T_LIST))
-    return r->rc;
-  uint8_t elem;
   size_t n;
-  if (rd_list(r, &elem, &n))
+  if (!open_struct_list(r, t, &n))
     return r->rc;
-  if (elem != T_STRUCT)
-    return skip_n(r, elem, n, 1);
   tg_jaeger_log **logs = n ? tg_arena_alloc(r->arena, n * sizeof *logs) : NULL;
   if (n && !logs)
     return oom(r);
@@ -729,14 +728,9 @@ static int read_batch(rd *r, tg_jaeger_batch **out) {
     if (id == 1 && t == T_STRUCT) {
       read_process(r, &b->process);
     } else if (id == 2 && t == T_LIST) {
-      uint8_t elem;
       size_t n;
-      if (rd_list(r, &elem, &n))
-        break;
-      if (elem != T_STRUCT) {
-        skip_n(r, elem, n, 1);
-        continue;
-      }
+      if (!open_struct_list(r, t, &n))
+        continue; /* skipped, or r->rc ends the loop */
       b->spans = n ? tg_arena_alloc(r->arena, n * sizeof *b->spans) : NULL;
       if (n && !b->spans)
         return oom(r);
