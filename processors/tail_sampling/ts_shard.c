@@ -125,17 +125,13 @@ static void enforce_bounds(ts_shard *sh, uint64_t now_ms) {
   }
 }
 
+/* A varint at *p (before end), advancing *p: core/tg_pbwire.h's reader. */
 static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-    uint8_t b = *(*p)++;
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
+  tg_pbwire_reader r = {*p, end};
+  if (tg_pbwire_varint(&r, out))
+    return -1;
+  *p = r.p;
+  return 0;
 }
 
 typedef struct cur_header {

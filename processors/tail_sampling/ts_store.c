@@ -241,22 +241,8 @@ int ts_trace_next_record(const ts_trace *t, size_t *offset, uint32_t *header,
   /* records are written by ts_store_add_span: well-formed by construction */
   ts_reader r = ts_reader_of(t->records + *offset, t->len - *offset);
   uint64_t h = 0, n = 0;
-  int shift = 0;
-  while (r.p < r.end) {
-    uint8_t b = *r.p++;
-    h |= (uint64_t)(b & 0x7f) << shift;
-    shift += 7;
-    if (!(b & 0x80))
-      break;
-  }
-  shift = 0;
-  while (r.p < r.end) {
-    uint8_t b = *r.p++;
-    n |= (uint64_t)(b & 0x7f) << shift;
-    shift += 7;
-    if (!(b & 0x80))
-      break;
-  }
+  tg_pbwire_varint(&r, &h);
+  tg_pbwire_varint(&r, &n);
   *header = (uint32_t)h;
   *span = r.p;
   *len = (size_t)n;
