@@ -17,11 +17,13 @@ void ts_emitter_init(ts_emitter *e) {
   memset(e, 0, sizeof *e);
   tg_buf_init(&e->data, 0);
   tg_buf_init(&e->scratch, 0);
+  tg_buf_init(&e->scratch_lens, 0);
 }
 
 void ts_emitter_free(ts_emitter *e) {
   tg_buf_free(&e->data);
   tg_buf_free(&e->scratch);
+  tg_buf_free(&e->scratch_lens);
   tg_free(e->offsets);
   tg_free(e->lengths);
   tg_free(e->counts);
@@ -70,27 +72,52 @@ static int next_span(const run *r, size_t *off, const uint8_t **span, size_t *le
   return ts_trace_next_record(r->trace, off, &h, span, len);
 }
 
-/* The span as it will be written: rewritten into scratch when th_hex is set. */
-static int final_span(ts_emitter *e, const char *th_hex, const uint8_t **span, size_t *len) {
-  if (!th_hex)
-    return TG_OK;
-  int rc = ts_span_set_threshold(*span, *len, th_hex, &e->scratch);
-  if (rc != TG_OK)
-    return rc;
-  *span = e->scratch.data;
-  *len = e->scratch.len;
+/* Rewrites every span of the run into scratch (back to back) with its tracestate set to
+ * carry th, and their lengths into scratch_lens, once: both passes below read them. */
+static int rewrite_run(ts_emitter *e, const run *r, const char *th_hex) {
+  e->scratch.len = 0;
+  e->scratch_lens.len = 0;
+  size_t off = r->one ? 0 : r->from, len;
+  const uint8_t *span;
+  while (next_span(r, &off, &span, &len)) {
+    size_t before = e->scratch.len;
+    if (ts_span_set_threshold(span, len, th_hex, &e->scratch) != TG_OK)
+      return TG_ENOMEM;
+    size_t written = e->scratch.len - before;
+    if (tg_buf_append(&e->scratch_lens, &written, sizeof written) != TG_OK)
+      return TG_ENOMEM;
+  }
   return TG_OK;
+}
+
+/* The spans of a segment as written: the run's records, or their rewrites. */
+typedef struct span_cursor {
+  const run *r;
+  const ts_emitter *e; /* non-NULL: read the rewrites in scratch */
+  size_t off, i, at;
+} span_cursor;
+
+static int cursor_next(span_cursor *c, const uint8_t **span, size_t *len) {
+  if (!c->e)
+    return next_span(c->r, &c->off, span, len);
+  if (c->i * sizeof(size_t) >= c->e->scratch_lens.len)
+    return 0;
+  memcpy(len, c->e->scratch_lens.data + c->i++ * sizeof(size_t), sizeof *len);
+  *span = c->e->scratch.data + c->at;
+  c->at += *len;
+  return 1;
 }
 
 static int emit_segment(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t *ss,
                         size_t ss_len, const run *r, const char *th_hex) {
+  if (th_hex && rewrite_run(e, r, th_hex) != TG_OK)
+    return TG_ENOMEM;
+  const span_cursor start_at = {r, th_hex ? e : NULL, r->one ? 0 : r->from, 0, 0};
   /* pass 1: sizes */
-  size_t ss_body = ss_len, n = 0, off = r->one ? 0 : r->from, len;
+  size_t ss_body = ss_len, n = 0, len;
   const uint8_t *span;
-  while (next_span(r, &off, &span, &len)) {
-    int rc = final_span(e, th_hex, &span, &len);
-    if (rc != TG_OK)
-      return rc;
+  span_cursor c = start_at;
+  while (cursor_next(&c, &span, &len)) {
     ss_body += ts_len_field_size(len);
     n++;
   }
@@ -105,10 +132,8 @@ static int emit_segment(ts_emitter *e, const uint8_t *rs, size_t rs_len, const u
   memcpy(p, ss, ss_len);
   p += ss_len;
   /* pass 2: bytes */
-  off = r->one ? 0 : r->from;
-  while (next_span(r, &off, &span, &len)) {
-    if (final_span(e, th_hex, &span, &len) != TG_OK)
-      return TG_ENOMEM; /* cannot happen: pass 1 sized the scratch buffer already */
+  c = start_at;
+  while (cursor_next(&c, &span, &len)) {
     p += ts_put_len_header(p, SS_SPANS, len);
     memcpy(p, span, len);
     p += len;
@@ -186,7 +211,6 @@ tg_batch *ts_emit_take(ts_emitter *e, size_t *lost) {
 }
 
 int ts_span_set_threshold(const uint8_t *span, size_t len, const char *th_hex, tg_buf *out) {
-  out->len = 0;
   ts_reader r = ts_reader_of(span, len);
   ts_field f;
   const uint8_t *old = NULL;
@@ -209,7 +233,7 @@ int ts_span_set_threshold(const uint8_t *span, size_t len, const char *th_hex, t
   }
   if (tg_buf_reserve(out, len + ts_len_field_size((size_t)n)) != TG_OK)
     return TG_ENOMEM;
-  uint8_t *p = out->data;
+  uint8_t *p = out->data + out->len;
   int written = 0;
   r = ts_reader_of(span, len);
   while (ts_next_field(&r, &f) == 1) {

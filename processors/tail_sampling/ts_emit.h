@@ -18,7 +18,8 @@ typedef struct ts_emitter {
   size_t *offsets, *lengths, *counts;
   size_t n, cap;
   size_t spans;
-  tg_buf scratch;       /* spans rewritten with a new tracestate */
+  tg_buf scratch;       /* spans rewritten with a new tracestate, back to back */
+  tg_buf scratch_lens;  /* their lengths (size_t each) */
 } ts_emitter;
 
 void ts_emitter_init(ts_emitter *e);
@@ -37,10 +38,10 @@ int ts_emit_span(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t 
  * how many spans could not be handed on); the emitter is empty afterwards. */
 tg_batch *ts_emit_take(ts_emitter *e, size_t *lost);
 
-/* Writes span with its tracestate set to carry th (see tg_ts_tracestate_set_th) into
- * out (reset first). Returns TG_OK or TG_ENOMEM. The span is copied unchanged when its
- * tracestate already carries a threshold at least as high (an upstream sampler kept it
- * with a smaller probability), or when the result would exceed W3C's 512 bytes. */
+/* Appends span to out with its tracestate set to carry th (see tg_ts_tracestate_set_th).
+ * Returns TG_OK or TG_ENOMEM. The span is copied unchanged when its tracestate already
+ * carries a threshold at least as high (an upstream sampler kept it with a smaller
+ * probability), or when the result would exceed W3C's 512 bytes. */
 int ts_span_set_threshold(const uint8_t *span, size_t len, const char *th_hex, tg_buf *out);
 
 #endif
