@@ -8,6 +8,7 @@
 #include <pcre2.h>
 #include <string.h>
 
+#include "tg_alloc.h"
 #include "tg_clock.h"
 #include "ts_prob.h"
 #include "ts_wire.h"
@@ -39,6 +40,8 @@ int ts_shard_init(ts_shard *sh, const tg_ts_conf *conf, const ts_leaves *leaves,
     return -1;
   if (!(sh->match_data = pcre2_match_data_create(1, NULL)))
     return -1;
+  if (!(sh->verdicts = tg_calloc(conf->policies.n ? conf->policies.n : 1, 1)))
+    return -1;
   return 0;
 }
 
@@ -49,6 +52,8 @@ void ts_shard_free(ts_shard *sh) {
   ts_emitter_free(&sh->out);
   pcre2_match_data_free(sh->match_data);
   sh->match_data = NULL;
+  tg_free(sh->verdicts);
+  sh->verdicts = NULL;
 }
 
 /* Keeps the gauges equal to the sum over shards: each shard adds its own change. */
@@ -71,8 +76,7 @@ void ts_shard_flush(ts_shard *sh) {
 
 static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger) {
   ts_metrics *m = sh->metrics;
-  uint8_t verdicts_small[32];
-  uint8_t *verdicts = sh->conf->policies.n <= sizeof verdicts_small ? verdicts_small : NULL;
+  uint8_t *verdicts = sh->verdicts;
   ts_decision d = ts_policy_decide(sh->conf, t, sh->limiters, now_ms,
                                    (int64_t)(tg_clock_unix_nano() / 1000000000u), verdicts);
   if (trigger == TS_TRIGGER_SHUTDOWN && sh->conf->drop_pending_traces_on_shutdown)
@@ -80,7 +84,7 @@ static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger) {
   static const int metric_of[] = {[TS_VERDICT_SAMPLED] = TS_POLICY_SAMPLED,
                                   [TS_VERDICT_NOT_SAMPLED] = TS_POLICY_NOT_SAMPLED,
                                   [TS_VERDICT_DROPPED] = TS_POLICY_DROPPED};
-  for (size_t i = 0; verdicts && i < sh->conf->policies.n && i < m->n_policies; i++)
+  for (size_t i = 0; i < sh->conf->policies.n && i < m->n_policies; i++)
     tg_metric_add(m->policy[i][metric_of[verdicts[i]]], 1);
   int outcome = d.keep ? TS_OUT_SAMPLED : TS_OUT_NOT_SAMPLED;
   tg_metric_add(m->decided[trigger][outcome], 1);

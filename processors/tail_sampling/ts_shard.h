@@ -32,6 +32,7 @@ typedef struct ts_shard {
   ts_cache sampled, not_sampled;
   ts_emitter out;
   void *match_data;           /* pcre2_match_data for regex leaves */
+  uint8_t *verdicts;          /* per top-level policy, for the decision metrics */
   ts_deliver_fn deliver;
   void *deliver_ctx;
   size_t reported_traces, reported_bytes; /* last values added to the gauges */
