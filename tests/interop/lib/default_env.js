@@ -21,9 +21,13 @@ async function freeUdpPorts(n) {
 
 // Returns {ports, env}: env is process.env plus every listener variable.
 async function defaultListenerEnv() {
-  const [otlpGrpc, otlpHttp, jaegerGrpc, jaegerHttp, health, metrics, prometheus] = await freePorts(7);
+  const [otlpGrpc, otlpHttp, jaegerGrpc, jaegerHttp, health, metrics, prometheus, zipkin, jaegerSampling] =
+    await freePorts(9);
   const [compact, binary] = await freeUdpPorts(2);
-  const ports = { otlpGrpc, otlpHttp, jaegerGrpc, jaegerHttp, compact, binary, health, metrics, prometheus };
+  const ports = {
+    otlpGrpc, otlpHttp, jaegerGrpc, jaegerHttp, compact, binary, health, metrics, prometheus, zipkin,
+    jaegerSampling,
+  };
   const at = (p) => `127.0.0.1:${p}`;
   const env = {
     ...process.env,
@@ -36,6 +40,9 @@ async function defaultListenerEnv() {
     TAILGATE_HEALTH_ENDPOINT: at(health),
     TAILGATE_METRICS_ADDRESS: at(metrics),
     TAILGATE_PROMETHEUS_ENDPOINT: at(prometheus),
+    // listeners the default gains with the Zipkin receiver and Jaeger remote sampling
+    TAILGATE_ZIPKIN_ENDPOINT: at(zipkin),
+    TAILGATE_JAEGER_SAMPLING_ENDPOINT: at(jaegerSampling),
   };
   return { ports, env };
 }
