@@ -343,6 +343,7 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
   srv->router.stats = &srv->stats;
   srv->router.on_refused = opts->on_refused;
   srv->router.on_refused_ctx = opts->on_refused_ctx;
+  srv->router.auth = opts->auth;
   return srv;
 fail:
   tg_tls_ctx_free(srv->tls);
