@@ -124,6 +124,11 @@ int tg_auth_secret_equal(const void *a, size_t a_len, const void *b, size_t b_le
   return CRYPTO_memcmp(da, db, sizeof da) == 0;
 }
 
+void tg_auth_wipe(void *p, size_t n) {
+  if (p && n)
+    OPENSSL_cleanse(p, n);
+}
+
 int tg_auth_header_credentials(const tg_http_request *req, const char *header,
                                const char *scheme, const char **cred, size_t *cred_len) {
   const char *v = tg_http_request_header(req, header ? header : "authorization");

@@ -60,6 +60,9 @@ int tg_auth_client_header(tg_service *svc, const char *id, char *name, size_t na
  * nor the length of the expected secret shows in the timing. 1 when equal. */
 int tg_auth_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len);
 
+/* Overwrites a secret before its memory is freed (OPENSSL_cleanse: not optimised away). */
+void tg_auth_wipe(void *p, size_t n);
+
 /* Finds the credentials of `scheme` ("Bearer", "Basic"; matched case-insensitively) in
  * the request's Authorization header: *cred points at them (leading spaces skipped,
  * trailing spaces trimmed from *cred_len). 1 when found and non-empty, else 0. */
