@@ -35,6 +35,8 @@ const tg_conf_key tg_jaeger_conf_keys[] = {
                   "private key of cert_file (PEM)"),
     TG_KEY_STRING("protocols.grpc.tls.client_ca_file", C, grpc_tls.client_ca_file, NULL,
                   "CA (PEM) that client certificates must chain to (mTLS)"),
+    TG_KEY_STRING("protocols.grpc.auth.authenticator", C, grpc_authenticator, NULL,
+                  "authenticator extension every api_v2 gRPC request must pass"),
     TG_KEY_PRESENT("protocols.thrift_http", C, thrift_http,
                    "enable Thrift over HTTP (POST /api/traces)"),
     TG_KEY_STRING("protocols.thrift_http.endpoint", C, http_endpoint, "0.0.0.0:14268",
@@ -48,6 +50,8 @@ const tg_conf_key tg_jaeger_conf_keys[] = {
                   "private key of cert_file (PEM)"),
     TG_KEY_STRING("protocols.thrift_http.tls.client_ca_file", C, http_tls.client_ca_file,
                   NULL, "CA (PEM) that client certificates must chain to (mTLS)"),
+    TG_KEY_STRING("protocols.thrift_http.auth.authenticator", C, http_authenticator, NULL,
+                  "authenticator extension every Thrift HTTP request must pass"),
     UDP_KEYS("thrift_compact", 0, "0.0.0.0:6831"),
     UDP_KEYS("thrift_binary", 1, "0.0.0.0:6832"),
 };
