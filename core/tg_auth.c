@@ -117,6 +117,47 @@ int tg_auth_client_header(tg_service *svc, const char *id, char *name, size_t na
   return ops->client_header(ext, name, name_len, value, value_len, err);
 }
 
+int tg_auth_client_apply(tg_service *svc, const char *id, tg_conf_strmap *headers,
+                         tg_errbuf *err) {
+  if (!id || !*id)
+    return TG_OK;
+  char name[128], value[8192];
+  int rc = tg_auth_client_header(svc, id, name, sizeof name, value, sizeof value, err);
+  if (rc != TG_OK)
+    return rc;
+  char *n = tg_strdup(name), *v = tg_strdup(value);
+  tg_auth_wipe(value, sizeof value);
+  if (!n || !v) {
+    tg_free(n);
+    tg_free(v);
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < headers->n; i++) {
+    if (strcasecmp(headers->keys[i], name) == 0) {
+      tg_free(n);
+      tg_auth_wipe(headers->values[i], strlen(headers->values[i]));
+      tg_free(headers->values[i]);
+      headers->values[i] = v;
+      return TG_OK;
+    }
+  }
+  char **keys = tg_realloc(headers->keys, (headers->n + 1) * sizeof *keys);
+  if (keys)
+    headers->keys = keys;
+  char **values = keys ? tg_realloc(headers->values, (headers->n + 1) * sizeof *values) : NULL;
+  if (values)
+    headers->values = values;
+  if (!keys || !values) {
+    tg_free(n);
+    tg_free(v);
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  }
+  headers->keys[headers->n] = n;
+  headers->values[headers->n] = v;
+  headers->n++;
+  return TG_OK;
+}
+
 int tg_auth_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len) {
   unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
   SHA256(a_len ? a : (const void *)"", a_len, da);

@@ -55,6 +55,14 @@ const char *tg_auth_challenge(const tg_instance *authenticator);
 int tg_auth_client_header(tg_service *svc, const char *id, char *name, size_t name_len,
                           char *value, size_t value_len, tg_errbuf *err);
 
+/* For exporters whose transports send conf `headers`: when id is set, puts the
+ * authenticator's header into headers (replacing a configured header of the same name,
+ * case-insensitively), so every transport built from headers carries it. The strings are
+ * allocated like the config loader's (tg_free'd with the config). id NULL or "": TG_OK,
+ * nothing changes. Errors as tg_auth_client_header. */
+int tg_auth_client_apply(tg_service *svc, const char *id, tg_conf_strmap *headers,
+                         tg_errbuf *err);
+
 /* Constant-time equality of two secrets of any lengths: both are hashed (SHA-256) and the
  * digests compared with CRYPTO_memcmp, so neither the position of the first difference
  * nor the length of the expected secret shows in the timing. 1 when equal. */
