@@ -39,8 +39,12 @@ static int md5_shape(const char *h, size_t len, size_t magic_len) {
 
 int tg_htpasswd_scheme_of(const char *h, size_t len, int allow_plain) {
   if (prefix(h, len, "$2y$") || prefix(h, len, "$2b$") || prefix(h, len, "$2a$")) {
-    /* $2y$NN$ + 22 salt + 31 digest characters */
-    if (len == 60 && h[4] >= '0' && h[4] <= '3' && h[5] >= '0' && h[5] <= '9' && h[6] == '$' &&
+    /* $2y$NN$ + 22 salt + 31 digest characters; cost bounded so that one request cannot
+     * hold the loop for seconds (htpasswd -B allows 4..17) */
+    int cost = len == 60 && h[4] >= '0' && h[4] <= '9' && h[5] >= '0' && h[5] <= '9'
+                   ? (h[4] - '0') * 10 + (h[5] - '0')
+                   : -1;
+    if (cost >= 4 && cost <= TG_HTPASSWD_MAX_BCRYPT_COST && h[6] == '$' &&
         all_in(h + 7, 53, CRYPT64))
       return TG_HTPASSWD_BCRYPT;
     return -1;
@@ -52,6 +56,14 @@ int tg_htpasswd_scheme_of(const char *h, size_t len, int allow_plain) {
   if (prefix(h, len, "$5$") || prefix(h, len, "$6$")) {
     if (len > 200 || !all_in(h + 3, len - 3, CRYPT64 "$=") || !memchr(h + 3, '$', len - 3))
       return -1;
+    if (prefix(h + 3, len - 3, "rounds=")) { /* bounded like the bcrypt cost */
+      unsigned long rounds = 0;
+      size_t i = 10;
+      for (; i < len && h[i] >= '0' && h[i] <= '9' && rounds <= TG_HTPASSWD_MAX_SHA_ROUNDS; i++)
+        rounds = rounds * 10 + (unsigned long)(h[i] - '0');
+      if (i == 10 || i >= len || h[i] != '$' || rounds > TG_HTPASSWD_MAX_SHA_ROUNDS)
+        return -1;
+    }
     return h[1] == '5' ? TG_HTPASSWD_SHA256CRYPT : TG_HTPASSWD_SHA512CRYPT;
   }
   if (prefix(h, len, "{SHA}"))

@@ -7,6 +7,8 @@
  *   $5$ / $6$           SHA-256/512-crypt (htpasswd -2/-5 where available, openssl -5/-6)
  *   {SHA}               base64(SHA-1)    (htpasswd -s)
  *   plain text          only when allowed (the `inline` key, as the Collector accepts it)
+ * bcrypt costs above 17 and SHA-crypt rounds above 1,000,000 are refused at load: a
+ * check runs on the receiver's loop thread.
  * Not supported: classic DES crypt (htpasswd -d; 8-character passwords) and {SSHA}. */
 #ifndef TG_HTPASSWD_H
 #define TG_HTPASSWD_H
@@ -19,6 +21,8 @@
 #define TG_HTPASSWD_MAX_LINE 4096
 #define TG_HTPASSWD_MAX_FILE_BYTES (4 * 1024 * 1024)
 #define TG_HTPASSWD_MAX_PASSWORD 1024
+#define TG_HTPASSWD_MAX_BCRYPT_COST 17     /* 2^17 rounds: ~10 ms a check (cached after) */
+#define TG_HTPASSWD_MAX_SHA_ROUNDS 1000000 /* $5$/$6$ rounds= (default 5000) */
 
 typedef enum tg_htpasswd_scheme {
   TG_HTPASSWD_BCRYPT,

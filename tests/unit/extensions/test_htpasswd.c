@@ -114,6 +114,16 @@ static void test_plain_only_when_allowed(void **state) {
   assert_int_equal(tg_htpasswd_scheme_of("$apr1$toolongsalt$v0KquCh9TFW/hZVfZhVdv.", 40, 1), -1);
   assert_int_equal(tg_htpasswd_scheme_of("{SHA}RN2SCjMrGHIhJyD0NLlVRMJXNB=", 32, 1), -1);
   assert_int_equal(tg_htpasswd_scheme_of("", 0, 1), -1);
+  /* bounded work per check */
+  assert_int_equal(
+      tg_htpasswd_scheme_of("$2y$18$cDu29CIZRPrYpjqWfYziQe2XLk71eDc2jrats2xdiNW7jMAwrCUsu", 60, 0),
+      -1);
+  assert_int_equal(
+      tg_htpasswd_scheme_of("$2y$17$cDu29CIZRPrYpjqWfYziQe2XLk71eDc2jrats2xdiNW7jMAwrCUsu", 60, 0),
+      TG_HTPASSWD_BCRYPT);
+  assert_int_equal(tg_htpasswd_scheme_of("$5$rounds=1000001$salt$abc", 26, 0), -1);
+  assert_int_equal(tg_htpasswd_scheme_of("$5$rounds=1000000$salt$abc", 26, 0),
+                   TG_HTPASSWD_SHA256CRYPT);
 }
 
 static void test_parse_errors(void **state) {
