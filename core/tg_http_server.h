@@ -87,6 +87,7 @@ typedef struct tg_http_server_options {
   const char *tls_cert_file;   /* PEM; NULL = plaintext */
   const char *tls_key_file;
   const char *tls_client_ca_file; /* mTLS: require client certs signed by this CA */
+  uint64_t tls_reload_interval_ms; /* re-read changed TLS files this often; 0 = never */
   size_t max_body_bytes;       /* HTTP body / gRPC message after inflation; 0 = 4 MiB */
   size_t max_connections;      /* 0 = 1024 */
   uint32_t max_concurrent_streams; /* HTTP/2; 0 = 100 */

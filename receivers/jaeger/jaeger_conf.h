@@ -12,6 +12,7 @@ typedef struct tg_jaeger_tls_conf {
   char *cert_file; /* PEM; NULL = plaintext */
   char *key_file;
   char *client_ca_file;
+  uint64_t reload_interval_ms; /* re-read changed files; 0 = never */
 } tg_jaeger_tls_conf;
 
 /* One UDP agent protocol (thrift_compact or thrift_binary). */
@@ -38,7 +39,7 @@ typedef struct tg_jaeger_conf {
   tg_jaeger_udp_conf udp[2]; /* indexed by tg_thrift_protocol: compact, binary */
 } tg_jaeger_conf;
 
-#define TG_JAEGER_CONF_N_KEYS 26
+#define TG_JAEGER_CONF_N_KEYS 28
 extern const tg_conf_key tg_jaeger_conf_keys[TG_JAEGER_CONF_N_KEYS];
 
 /* NULL when conf is consistent, else a static message: at least one protocol, no empty

@@ -86,6 +86,7 @@ static tg_http_server *open_server(tg_otlp_receiver *recv, tg_otlp_transport t,
       .tls_key_file = tls->key_file && *tls->key_file ? tls->key_file : NULL,
       .tls_client_ca_file =
           tls->client_ca_file && *tls->client_ca_file ? tls->client_ca_file : NULL,
+      .tls_reload_interval_ms = tls->reload_interval_ms,
       .max_body_bytes = grpc ? (size_t)conf->grpc_max_recv_msg_size_mib * MIB
                              : (size_t)conf->http_max_request_body_size,
       .log = recv->log,

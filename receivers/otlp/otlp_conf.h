@@ -12,6 +12,7 @@ typedef struct tg_otlp_tls_conf {
   char *cert_file;      /* PEM; NULL = plaintext */
   char *key_file;
   char *client_ca_file; /* mTLS */
+  uint64_t reload_interval_ms; /* re-read changed files; 0 = never */
 } tg_otlp_tls_conf;
 
 typedef struct tg_otlp_conf {
@@ -30,7 +31,7 @@ typedef struct tg_otlp_conf {
 
 /* The key table; its length is a constant so the descriptor can use sizeof (the
  * definition's initialiser count must match, or the definition does not compile). */
-#define TG_OTLP_CONF_N_KEYS 15
+#define TG_OTLP_CONF_N_KEYS 17
 extern const tg_conf_key tg_otlp_conf_keys[TG_OTLP_CONF_N_KEYS];
 
 /* Cross-key checks that the table cannot express. Returns NULL when conf is consistent,
