@@ -158,10 +158,14 @@ int tg_auth_client_apply(tg_service *svc, const char *id, tg_conf_strmap *header
   return TG_OK;
 }
 
+void tg_auth_secret_digest(const void *s, size_t len, unsigned char out[TG_AUTH_DIGEST_LEN]) {
+  SHA256(len ? s : (const void *)"", len, out);
+}
+
 int tg_auth_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len) {
-  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
-  SHA256(a_len ? a : (const void *)"", a_len, da);
-  SHA256(b_len ? b : (const void *)"", b_len, db);
+  unsigned char da[TG_AUTH_DIGEST_LEN], db[TG_AUTH_DIGEST_LEN];
+  tg_auth_secret_digest(a, a_len, da);
+  tg_auth_secret_digest(b, b_len, db);
   return CRYPTO_memcmp(da, db, sizeof da) == 0;
 }
 

@@ -68,6 +68,12 @@ int tg_auth_client_apply(tg_service *svc, const char *id, tg_conf_strmap *header
  * nor the length of the expected secret shows in the timing. 1 when equal. */
 int tg_auth_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len);
 
+/* The digest tg_auth_secret_equal compares: callers that check one presented secret
+ * against many stored ones digest the stored ones once and the presented one per request,
+ * then compare digests with CRYPTO_memcmp. */
+#define TG_AUTH_DIGEST_LEN 32
+void tg_auth_secret_digest(const void *s, size_t len, unsigned char out[TG_AUTH_DIGEST_LEN]);
+
 /* Overwrites a secret before its memory is freed (OPENSSL_cleanse: not optimised away). */
 void tg_auth_wipe(void *p, size_t n);
 

@@ -4,6 +4,7 @@
  * decides who may send data. Errors name the line number, never its content. */
 #include "bearer_tokens.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "tg_alloc.h"
@@ -30,6 +31,10 @@ int tg_bearer_tokens_add(tg_bearer_tokens *set, const char *token, size_t len,
   if (!lens)
     return tg_errf(err, TG_ENOMEM, "out of memory");
   set->lens = lens;
+  unsigned char(*digests)[32] = tg_realloc(set->digests, (set->n + 1) * sizeof *digests);
+  if (!digests)
+    return tg_errf(err, TG_ENOMEM, "out of memory");
+  set->digests = digests;
   char *copy = tg_malloc(len + 1);
   if (!copy)
     return tg_errf(err, TG_ENOMEM, "out of memory");
@@ -37,6 +42,7 @@ int tg_bearer_tokens_add(tg_bearer_tokens *set, const char *token, size_t len,
   copy[len] = '\0';
   set->items[set->n] = copy;
   set->lens[set->n] = len;
+  tg_auth_secret_digest(copy, len, set->digests[set->n]);
   set->n++;
   return TG_OK;
 }
@@ -80,9 +86,14 @@ int tg_bearer_tokens_parse(const char *text, size_t len, tg_bearer_tokens *out,
 }
 
 int tg_bearer_tokens_match(const tg_bearer_tokens *set, const char *cred, size_t len) {
+  if (!set->n)
+    return 0;
+  unsigned char d[TG_AUTH_DIGEST_LEN];
+  tg_auth_secret_digest(cred, len, d);
   int found = 0;
   for (size_t i = 0; i < set->n; i++)
-    found |= tg_auth_secret_equal(set->items[i], set->lens[i], cred, len);
+    found |= CRYPTO_memcmp(set->digests[i], d, sizeof d) == 0;
+  OPENSSL_cleanse(d, sizeof d);
   return found;
 }
 
@@ -97,5 +108,6 @@ void tg_bearer_tokens_free(tg_bearer_tokens *set) {
   }
   tg_free(set->items);
   tg_free(set->lens);
+  tg_free(set->digests);
   memset(set, 0, sizeof *set);
 }

@@ -14,6 +14,7 @@
 typedef struct tg_bearer_tokens {
   char **items; /* owned, NUL-terminated */
   size_t *lens;
+  unsigned char (*digests)[32]; /* tg_auth_secret_digest of each token */
   size_t n;
 } tg_bearer_tokens;
 
@@ -30,8 +31,9 @@ int tg_bearer_tokens_parse(const char *text, size_t len, tg_bearer_tokens *out,
 int tg_bearer_tokens_add(tg_bearer_tokens *set, const char *token, size_t len,
                          tg_errbuf *err);
 
-/* 1 when cred equals one of the tokens. Every token is compared, each in constant time
- * (tg_auth_secret_equal), so the timing depends only on the number of tokens. */
+/* 1 when cred equals one of the tokens. cred is digested once (SHA-256) and compared with
+ * every token's digest by CRYPTO_memcmp, so the timing depends only on the number of
+ * tokens, never on where or whether a token matches, nor on the tokens' lengths. */
 int tg_bearer_tokens_match(const tg_bearer_tokens *set, const char *cred, size_t len);
 
 void tg_bearer_tokens_free(tg_bearer_tokens *set);
