@@ -335,11 +335,14 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
   if (opts->tls_cert_file || opts->tls_key_file) {
     srv->tls = tg_tls_ctx_new(opts->tls_cert_file, opts->tls_key_file, opts->tls_client_ca_file,
                               err);
-    if (!srv->tls ||
-        tg_tls_reload_init(&srv->tls_reload, opts->tls_cert_file, opts->tls_key_file,
-                           opts->tls_client_ca_file, opts->tls_reload_interval_ms,
-                           uv_now(loop)) != TG_OK)
+    if (!srv->tls)
       goto fail;
+    if (tg_tls_reload_init(&srv->tls_reload, opts->tls_cert_file, opts->tls_key_file,
+                           opts->tls_client_ca_file, opts->tls_reload_interval_ms,
+                           uv_now(loop)) != TG_OK) {
+      tg_errf(err, TG_ENOMEM, "http server: out of memory");
+      goto fail;
+    }
   } else if (opts->tls_client_ca_file) {
     tg_errf(err, TG_ECONFIG, "http server: tls_client_ca_file needs a certificate and key");
     goto fail;
