@@ -4,7 +4,6 @@
  * defaultLowerBoundTracesPerSecond is a number and proto3 JSON would omit zeros), and as
  * an api_v2 SamplingStrategyResponse for gRPC (proto3: zero values are omitted on the
  * wire, which every protobuf reader turns back into zeros). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
