@@ -115,6 +115,32 @@ int tg_service_add_offered_routes(tg_service *svc, const char *endpoint, tg_http
   return added;
 }
 
+void tg_service_unhost_routes(tg_service *svc, const char *host_id) {
+  struct tg_shared_routes *t = svc ? svc->shared_routes : NULL;
+  if (!t || !host_id)
+    return;
+  for (size_t i = 0; i < t->n_hosts;) {
+    if (strcmp(t->hosts[i].host_id, host_id)) {
+      i++;
+      continue;
+    }
+    /* offers keep a copy of the host's endpoint string: drop those addressed to it */
+    for (size_t k = 0; k < t->n_offers;) {
+      if (strcmp(t->offers[k].endpoint, t->hosts[i].endpoint)) {
+        k++;
+        continue;
+      }
+      tg_free(t->offers[k].endpoint);
+      t->offers[k] = t->offers[--t->n_offers];
+    }
+    tg_free(t->hosts[i].endpoint);
+    tg_free(t->hosts[i].host_id);
+    t->hosts[i] = t->hosts[--t->n_hosts];
+  }
+  if (!t->n_hosts && !t->n_offers)
+    tg_shared_routes_free(svc);
+}
+
 void tg_shared_routes_free(tg_service *svc) {
   struct tg_shared_routes *t = svc->shared_routes;
   if (!t)

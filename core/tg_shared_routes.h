@@ -36,6 +36,10 @@ int tg_service_offer_route(tg_service *svc, const char *endpoint, const tg_http_
  * the number added, or a negative error. */
 int tg_service_add_offered_routes(tg_service *svc, const char *endpoint, tg_http_server *srv);
 
+/* Withdraws what host_id declared and the routes offered to it (the host's destroy), and
+ * frees the table once it is empty, so a host in a hand-built service leaks nothing. */
+void tg_service_unhost_routes(tg_service *svc, const char *host_id);
+
 /* Frees the table (tg_service_destroy calls it). */
 void tg_shared_routes_free(tg_service *svc);
 

@@ -360,7 +360,8 @@ tg_jrs_strategies *tg_jrs_strategies_parse(const char *text, size_t len, const c
         resolve(&svcs[i], &def, &svc->resp) != TG_OK || encode(&svc->resp) != TG_OK)
       goto oom;
   }
-  qsort(s->services, s->n_services, sizeof *s->services, cmp_service);
+  if (s->n_services > 1)
+    qsort(s->services, s->n_services, sizeof *s->services, cmp_service);
   s->digest = fnv1a(text, len);
   describe_lowering(has_def ? &def : NULL, svcs, n_svcs, s->lowers, sizeof s->lowers);
   goto out;

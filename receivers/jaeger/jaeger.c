@@ -181,6 +181,8 @@ static void jaeger_destroy(tg_instance *self) {
   if (!recv)
     return;
   abandon(recv);
+  if (self->service && recv->conf->grpc)
+    tg_service_unhost_routes(self->service, self->id ? self->id : "jaeger");
   tg_free(recv->log_component);
   tg_free(recv);
   self->state = NULL;

@@ -62,9 +62,25 @@ static void test_offer_and_host(void **state) {
   tg_shared_routes_free(&svc); /* safe twice */
 }
 
+static void test_unhost_withdraws(void **state) {
+  (void)state;
+  tg_service svc = {0};
+  tg_http_route route = {"POST", "/x.Y/Z", 1, handler, NULL};
+  assert_int_equal(tg_service_host_routes(&svc, "0.0.0.0:1", "a"), TG_OK);
+  assert_int_equal(tg_service_host_routes(&svc, "0.0.0.0:2", "b"), TG_OK);
+  assert_int_equal(tg_service_offer_route(&svc, "0.0.0.0:1", &route, NULL), 1);
+  tg_service_unhost_routes(&svc, "a");
+  assert_int_equal(tg_service_offer_route(&svc, "0.0.0.0:1", &route, NULL), 0);
+  assert_non_null(svc.shared_routes);
+  tg_service_unhost_routes(&svc, "b"); /* empty: the table goes */
+  assert_null(svc.shared_routes);
+  tg_service_unhost_routes(&svc, "b");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_offer_and_host),
+      cmocka_unit_test(test_unhost_withdraws),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
