@@ -7,6 +7,7 @@
 
 #include "tg_config.h"
 #include "tg_pipeline.h"
+#include "tg_shared_routes.h"
 
 /* Kept trace IDs remembered for exemplars: 16 bytes each, 1 MiB in all. */
 #define KEPT_TRACES_CAPACITY 65536
@@ -20,6 +21,7 @@ int tg_service_build(tg_service *svc, const tg_config *config, tg_errbuf *err) {
     tg_pipeline_graph_free(graph);
     tg_kept_traces_free(svc->kept);
     svc->kept = NULL;
+    tg_shared_routes_free(svc);
     return rc;
   }
   svc->graph = graph;
@@ -98,6 +100,7 @@ void tg_service_destroy(tg_service *svc) {
   svc->graph = NULL;
   tg_kept_traces_free(svc->kept);
   svc->kept = NULL;
+  tg_shared_routes_free(svc);
 }
 
 int tg_service_ready(const tg_service *svc) {

@@ -16,6 +16,7 @@
 #include "tg_alloc.h"
 #include "tg_error.h"
 #include "tg_service.h"
+#include "tg_shared_routes.h"
 
 #define MIB ((size_t)1024 * 1024)
 
@@ -53,6 +54,11 @@ static int jaeger_create(tg_instance *self, tg_errbuf *err) {
   if (!recv->log_component)
     return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
   snprintf(recv->log_component, n, "receiver:%s", id);
+  /* Its gRPC listener also carries services other components offer for the same endpoint
+   * (the jaegerremotesampling extension's SamplingManager, as on a Jaeger collector). */
+  if (conf->grpc && self->service &&
+      tg_service_host_routes(self->service, conf->grpc_endpoint, id) != TG_OK)
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
   return TG_OK;
 }
 
@@ -91,6 +97,7 @@ static tg_http_server *open_server(tg_jaeger_receiver *recv, int grpc, tg_errbuf
       .ctx = recv,
   };
   if (tg_http_server_add_route(srv, &route) != TG_OK ||
+      (grpc && tg_service_add_offered_routes(recv->instance->service, c->grpc_endpoint, srv) < 0) ||
       tg_http_server_start(srv, err) != TG_OK) {
     tg_http_server_close(srv, forget, NULL);
     return NULL;
@@ -182,6 +189,8 @@ static void jaeger_destroy(tg_instance *self) {
   if (!recv)
     return;
   abandon(recv);
+  if (self->service && recv->conf->grpc)
+    tg_service_unhost_routes(self->service, self->id ? self->id : "jaeger");
   tg_free(recv->log_component);
   tg_free(recv);
   self->state = NULL;

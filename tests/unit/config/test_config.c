@@ -296,8 +296,10 @@ static const tg_component fake_prometheus = {
 /* The fakes plus the real components the embedded default uses that have no fake (their
  * create is never called: these tests only load configurations). */
 extern const tg_component tg_processor_tail_sampling;
+extern const tg_component tg_extension_jaegerremotesampling;
 static const tg_component *const default_registry[] = {
     &tg_processor_tail_sampling,
+    &tg_extension_jaegerremotesampling,
     &fake_spanmetrics_processor,
     &fake_prometheus,
     NULL,
@@ -343,7 +345,7 @@ static void test_default_config_with_fakes(void **state) {
   assert_true(oc->grpc && oc->http);
   assert_null(cfg->metrics_address);
   assert_int_equal(cfg->log_level, TG_LOG_INFO);
-  assert_int_equal(cfg->n_extensions, 1);
+  assert_int_equal(cfg->n_extensions, 2); /* health_check, jaegerremotesampling */
   assert_int_equal(cfg->n_pipelines, 2); /* traces, and metrics fed by spanmetrics */
   tg_config_free(cfg);
   unsetenv("TAILGATE_OTLP_GRPC_ENDPOINT");
