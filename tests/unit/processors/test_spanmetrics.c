@@ -30,7 +30,7 @@ static const tg_mfamily calls_f = {"calls", "h", TG_MKIND_COUNTER, NULL, 0};
 static const tg_mfamily dur_f = {"duration_milliseconds", "h", TG_MKIND_HISTOGRAM, bounds, 16};
 
 static tg_sm_table *table(size_t limit, int exemplars) {
-  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, exemplars, 60000};
+  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, exemplars, 60000, 0, 0};
   tg_sm_table *t = tg_sm_table_new(&c);
   assert_non_null(t);
   return t;
