@@ -48,8 +48,10 @@ int tg_prom_gzip_begin(tg_prom_gzip_stream *g) {
   return TG_OK;
 }
 
-int tg_prom_gzip_feed(tg_prom_gzip_stream *g, const uint8_t *in, size_t len, int finish,
+int tg_prom_gzip_feed(tg_prom_gzip_stream *g, const uint8_t *in, size_t len, int mode,
                       tg_buf *out) {
+  int finish = mode == TG_PROM_GZ_FINISH;
+  int flush = finish ? Z_FINISH : mode == TG_PROM_GZ_SYNC ? Z_SYNC_FLUSH : Z_NO_FLUSH;
   z_stream *zs = g->zs;
   if (!zs || len > UINT32_MAX)
     return TG_EINVAL;
@@ -62,14 +64,14 @@ int tg_prom_gzip_feed(tg_prom_gzip_stream *g, const uint8_t *in, size_t len, int
       return rc;
     zs->next_out = out->data + out->len;
     zs->avail_out = (uInt)room;
-    int zrc = deflate(zs, finish ? Z_FINISH : Z_NO_FLUSH);
+    int zrc = deflate(zs, flush);
     out->len += room - zs->avail_out;
     if (zrc == Z_STREAM_END)
       return TG_OK;
     if (zrc != Z_OK && zrc != Z_BUF_ERROR)
       return TG_EIO;
-    if (!finish && zs->avail_in == 0)
-      return TG_OK;
+    if (!finish && zs->avail_in == 0 && zs->avail_out > 0)
+      return TG_OK; /* all input taken and, for a flush, all output written */
   }
 }
 

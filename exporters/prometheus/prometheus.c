@@ -35,7 +35,7 @@
 #define MAX_SCRAPES 4
 /* Uncompressed text rendered per gzip slice: the compressed slice is several times
  * smaller than what the server asks for, so render more to send a useful chunk. */
-#define GZIP_TEXT_SLICE (256u << 10)
+#define GZIP_TEXT_SLICE (128u << 10)
 
 typedef struct prom_conf {
   char *endpoint;
@@ -210,13 +210,15 @@ static int scrape_next(void *ctx, tg_buf *out, size_t max_bytes, int *done) {
   if (!rc && !sc->gzip) {
     rc = tg_prom_stream_next(sc->render, out, max_bytes, done);
   } else {
-    /* zlib may hold a slice back: render on until some compressed bytes come out */
-    while (!rc && !out->len && !*done) {
-      sc->text.len = 0;
-      rc = tg_prom_stream_next(sc->render, &sc->text, GZIP_TEXT_SLICE, done);
-      if (!rc)
-        rc = tg_prom_gzip_feed(&sc->gz, sc->text.data, sc->text.len, *done, out);
-    }
+    /* One text slice per call. zlib would hold it back (a deflate block spans megabytes
+     * of this text), and an empty slice is not allowed: flush it out then. */
+    sc->text.len = 0;
+    rc = tg_prom_stream_next(sc->render, &sc->text, GZIP_TEXT_SLICE, done);
+    if (!rc)
+      rc = tg_prom_gzip_feed(&sc->gz, sc->text.data, sc->text.len,
+                             *done ? TG_PROM_GZ_FINISH : TG_PROM_GZ_NONE, out);
+    if (!rc && !*done && !out->len)
+      rc = tg_prom_gzip_feed(&sc->gz, NULL, 0, TG_PROM_GZ_SYNC, out);
     if (sc->text.cap > 2 * GZIP_TEXT_SLICE)
       tg_buf_free(&sc->text);
   }
