@@ -34,9 +34,9 @@
 #define MAX_SOURCES 16
 /* Scrapes in progress at once (each holds a series snapshot and, gzipped, zlib's state). */
 #define MAX_SCRAPES 4
-/* Uncompressed text rendered per gzip slice: the compressed slice is several times
- * smaller than what the server asks for, so render more to send a useful chunk. */
-#define GZIP_TEXT_SLICE (128u << 10)
+/* Uncompressed text rendered per gzip slice: level-1 deflate of 128 KiB took up to 5 ms
+ * of CPU in the 100k-series bench, 64 KiB keeps a slice near 2 ms (docs/BENCHMARKS.md). */
+#define GZIP_TEXT_SLICE (64u << 10)
 
 typedef struct prom_conf {
   char *endpoint;
