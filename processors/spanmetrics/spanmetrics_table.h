@@ -52,8 +52,9 @@ void tg_sm_table_observe(tg_sm_table *t, tg_sm_series *s, double value, const ui
 /* Records one span: values[i] is label i's value, NULL to leave label i out of the series.
  * `value` is the duration in the table's unit. trace_id/span_id may be NULL (no exemplar
  * candidate). A new label set past the limit goes to the overflow series
- * (otel_metric_overflow="true"). Returns 0, 1 when the span went to the overflow series,
- * or TG_ENOMEM (the span is not counted). */
+ * (otel_metric_overflow="true"). Returns 0, 1 or 2 when the span went to the overflow
+ * series (as *overflow of tg_sm_table_lookup: the table's limit, the service's share), or
+ * TG_ENOMEM (the span is not counted). */
 int tg_sm_table_add(tg_sm_table *t, const char *const *values, double value,
                  const uint8_t *trace_id, const uint8_t *span_id, uint64_t end_unix_nano,
                  uint64_t now_ms);
