@@ -49,6 +49,29 @@ typedef struct tg_http_request {
  * google.rpc.Status (e.g. carrying RetryInfo), sent as grpc-status-details-bin when it is
  * at most TG_GRPC_MAX_DETAILS bytes. */
 #define TG_GRPC_MAX_DETAILS 512
+
+/* A response body produced in slices after the handler returned, for bodies too large to
+ * hold (a scrape of 100k series). Plain HTTP routes only (ignored for gRPC).
+ *
+ * The server calls next() on the loop thread whenever the connection's output queue has
+ * drained (one call per write completion), so a long body never holds the loop for more
+ * than one slice. next appends one slice of about max_bytes to out (out is empty on
+ * entry) and returns TG_OK; it sets *done = 1 with the last slice. A TG_OK slice that is
+ * empty is only allowed together with *done. Any other return aborts the response: the
+ * HTTP/1.1 connection is closed without the final chunk (the client sees a truncated
+ * body), an HTTP/2 stream is reset. release(ctx) is called exactly once, after the last
+ * slice, on abort, or when the connection goes away (also for HEAD and for a stream that
+ * was never started); it frees ctx.
+ *
+ * On the wire: HTTP/1.1 uses `Transfer-Encoding: chunked`, HTTP/1.0 sends until close;
+ * HTTP/2 sends DATA frames as slices arrive. While a stream is in progress an HTTP/1.x
+ * connection reads no further request (pipelined bytes already read wait). */
+typedef struct tg_http_body_stream {
+  int (*next)(void *ctx, tg_buf *out, size_t max_bytes, int *done);
+  void (*release)(void *ctx);
+  void *ctx;
+} tg_http_body_stream;
+
 typedef struct tg_http_response {
   int status;               /* HTTP status; default 200 */
   const char *content_type; /* static string or NULL */
@@ -58,6 +81,7 @@ typedef struct tg_http_response {
   char extra_storage[128];
   int grpc_status;          /* 0 OK, 8 RESOURCE_EXHAUSTED, 3 INVALID_ARGUMENT, ... */
   const char *grpc_message; /* static string or points into extra_storage; NULL = none */
+  tg_http_body_stream stream; /* next != NULL: the body comes from here, `body` unused */
 } tg_http_response;
 
 typedef void (*tg_http_handler_fn)(void *ctx, const tg_http_request *req,

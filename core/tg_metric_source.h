@@ -77,6 +77,18 @@ typedef struct tg_metric_source {
    * contiguous). Loop thread only. Returns 0 or the visitor's non-zero code. */
   int (*collect)(const struct tg_metric_source *src, const tg_metric_visitor *visitor);
   void *ctx;
+  /* Optional (NULL = only collect): the same visit in slices, for a consumer that renders
+   * across loop iterations (the Prometheus exporter's streamed scrape). open() fixes the
+   * set of series to visit (series created later appear at the next open; series in the
+   * set stay valid until close, as the producer defers their expiry) and returns a
+   * cursor, NULL on ENOMEM. next() visits at most max_points further points (family()
+   * before a family's first point) and sets *done once all were visited; returns 0 or the
+   * visitor's non-zero code. close() frees the cursor (exactly once per open, also when
+   * the visit was abandoned). Loop thread only, like collect. */
+  void *(*open)(const struct tg_metric_source *src);
+  int (*next)(const struct tg_metric_source *src, void *cursor,
+              const tg_metric_visitor *visitor, size_t max_points, int *done);
+  void (*close)(const struct tg_metric_source *src, void *cursor);
 } tg_metric_source;
 
 #endif

@@ -43,7 +43,14 @@ struct tg_http1 {
   int force_close;    /* upgrade requests: answer, then close */
   int closing;        /* no more input wanted */
   int sink_dead;
+  /* a streamed response in progress (tg_http_body_stream): the parser is paused and
+   * input that arrives meanwhile waits in `held` (bounded) until the body is complete */
+  tg_http_body_stream stream;
+  int streaming, chunked;
+  tg_buf held, slice, frame;
 };
+
+enum { MAX_HELD = 1 << 20 };
 
 static tg_http1 *from_parser(http_parser *p) { return p->data; }
 
@@ -62,10 +69,19 @@ static void send_response(tg_http1 *h, tg_http_response *resp, const char *allow
   const char *ct = resp->content_type;
   if (!ct && resp->body.len)
     ct = "text/plain";
+  tg_http_body_stream stream = resp->stream;
+  memset(&resp->stream, 0, sizeof resp->stream);
+  if (stream.next && !ct)
+    ct = "application/octet-stream";
+  int chunked = stream.next && h->parser.http_major == 1 && h->parser.http_minor >= 1;
+  if (stream.next && !chunked && !no_body && !head_only)
+    h->closing = 1; /* HTTP/1.0: the body ends with the connection */
   int rc = tg_buf_appendf(&out, "HTTP/1.1 %d %s\r\n", st, tg_http_reason(st));
   if (rc == TG_OK && ct && !no_body)
     rc = tg_buf_appendf(&out, "Content-Type: %s\r\n", ct);
-  if (rc == TG_OK && !no_body)
+  if (rc == TG_OK && !no_body && chunked)
+    rc = tg_buf_append_str(&out, "Transfer-Encoding: chunked\r\n");
+  else if (rc == TG_OK && !no_body && !stream.next)
     rc = tg_buf_appendf(&out, "Content-Length: %zu\r\n", resp->body.len);
   for (size_t i = 0; rc == TG_OK && i < resp->n_extra; i++)
     if (resp->extra[i].name && resp->extra[i].value)
@@ -84,6 +100,15 @@ static void send_response(tg_http1 *h, tg_http_response *resp, const char *allow
     h->closing = 1; /* out of memory: give up on this connection */
   tg_buf_free(&out);
   tg_buf_free(&resp->body);
+  if (!stream.next)
+    return;
+  if (rc != TG_OK || no_body || head_only || h->sink_dead) {
+    stream.release(stream.ctx);
+    return;
+  }
+  h->stream = stream; /* the slices follow from tg_http1_pump */
+  h->streaming = 1;
+  h->chunked = chunked;
 }
 
 /* Sends a server-made error and, when close is set, ends the connection. */
@@ -331,6 +356,8 @@ static int on_message_complete(http_parser *p) {
   h->in_message = 0;
   if (h->body.cap > 65536) /* do not keep a big body buffer on an idle connection */
     tg_buf_free(&h->body);
+  if (h->streaming && !h->closing && !h->sink_dead)
+    http_parser_pause(p, 1); /* the next request waits for the end of this body */
   return h->closing || h->sink_dead ? -1 : 0;
 }
 
@@ -361,9 +388,20 @@ tg_http1 *tg_http1_new(const tg_http_router *r, const char *peer, tg_http_sink s
   tg_buf_init(&h->url, MAX_URL);
   tg_buf_init(&h->hdrs, tg_http_max_header_bytes(r) + 2 * h->max_headers + 1);
   tg_buf_init(&h->body, r->max_body_bytes);
+  tg_buf_init(&h->held, MAX_HELD);
+  tg_buf_init(&h->slice, 0);
+  tg_buf_init(&h->frame, 0);
   http_parser_init(&h->parser, HTTP_REQUEST);
   h->parser.data = h;
   return h;
+}
+
+/* Keeps input that arrived during a streamed response (pipelined requests). */
+static int hold(tg_http1 *h, const uint8_t *data, size_t len) {
+  if (tg_buf_append(&h->held, data, len) == TG_OK)
+    return TG_OK;
+  h->closing = 1; /* a client that pipelines more than MAX_HELD: give up on it */
+  return TG_ECLOSED;
 }
 
 int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len) {
@@ -371,10 +409,14 @@ int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len) {
     return TG_ECLOSED;
   if (len == 0)
     return TG_OK;
+  if (h->streaming)
+    return hold(h, data, len);
   size_t n = http_parser_execute(&h->parser, &settings, (const char *)data, len);
   enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
   if (h->closing || h->sink_dead)
     return TG_ECLOSED;
+  if (e == HPE_PAUSED && h->streaming)
+    return n < len ? hold(h, data + n, len - n) : TG_OK;
   if (e != HPE_OK) {
     tg_http_note_bad_request(h->r);
     TG_LOG_DEBUG(h->r->log, h->r->name, "http1 malformed request from %s: %s", h->peer,
@@ -392,9 +434,70 @@ int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len) {
 
 int tg_http1_in_request(const tg_http1 *h) { return h->in_message; }
 
+int tg_http1_streaming(const tg_http1 *h) { return h->streaming; }
+
+static void end_stream(tg_http1 *h) {
+  tg_http_body_stream s = h->stream;
+  h->streaming = 0;
+  memset(&h->stream, 0, sizeof h->stream);
+  tg_buf_free(&h->slice);
+  tg_buf_free(&h->frame);
+  if (s.release)
+    s.release(s.ctx);
+}
+
+int tg_http1_pump(tg_http1 *h, size_t max_bytes) {
+  if (!h->streaming)
+    return h->closing || h->sink_dead ? TG_ECLOSED : 0;
+  int done = 0;
+  h->slice.len = 0;
+  int rc = h->sink_dead ? TG_ECLOSED : h->stream.next(h->stream.ctx, &h->slice, max_bytes, &done);
+  if (rc == TG_OK && !done && !h->slice.len)
+    rc = TG_EINVAL; /* an empty slice would end the chunked body */
+  if (rc != TG_OK) {
+    TG_LOG_DEBUG(h->r->log, h->r->name, "http1 streamed response to %s aborted: %s", h->peer,
+                 tg_strerror(rc));
+    end_stream(h);
+    h->closing = 1; /* no final chunk: the client sees a truncated body */
+    return TG_ECLOSED;
+  }
+  h->frame.len = 0;
+  if (h->chunked && h->slice.len)
+    rc = tg_buf_appendf(&h->frame, "%zx\r\n", h->slice.len);
+  if (rc == TG_OK)
+    rc = tg_buf_append(&h->frame, h->slice.data, h->slice.len);
+  if (rc == TG_OK && h->chunked && h->slice.len)
+    rc = tg_buf_append(&h->frame, "\r\n", 2);
+  if (rc == TG_OK && h->chunked && done)
+    rc = tg_buf_append(&h->frame, "0\r\n\r\n", 5);
+  if (rc != TG_OK) {
+    end_stream(h);
+    h->closing = 1;
+    return TG_ECLOSED;
+  }
+  emit(h, h->frame.data, h->frame.len);
+  if (!done)
+    return h->sink_dead ? TG_ECLOSED : 1;
+  end_stream(h);
+  if (h->closing || h->sink_dead)
+    return TG_ECLOSED;
+  /* resume the parser on what the client pipelined meanwhile */
+  http_parser_pause(&h->parser, 0);
+  tg_buf held = h->held;
+  tg_buf_init(&h->held, MAX_HELD);
+  rc = held.len ? tg_http1_feed(h, held.data, held.len) : TG_OK;
+  tg_buf_free(&held);
+  if (rc != TG_OK)
+    return TG_ECLOSED;
+  return h->streaming;
+}
+
 void tg_http1_free(tg_http1 *h) {
   if (!h)
     return;
+  if (h->streaming)
+    end_stream(h);
+  tg_buf_free(&h->held);
   tg_buf_free(&h->url);
   tg_buf_free(&h->hdrs);
   tg_buf_free(&h->body);

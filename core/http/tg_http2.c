@@ -47,6 +47,10 @@ typedef struct h2_stream {
   size_t out_off;
   int grpc_status;
   char grpc_msg[256];   /* percent-encoded */
+  /* streamed body (tg_http_body_stream): `out` holds the current slice; read_body defers
+   * while it is consumed and the next has not come yet */
+  tg_http_body_stream stream;
+  int streaming, stream_done;
 } h2_stream;
 
 struct tg_http2 {
@@ -93,7 +97,16 @@ static void stream_release_body(tg_http2 *h, h2_stream *st) {
   tg_buf_free(&st->body);
 }
 
+static void stream_end_body(h2_stream *st) {
+  tg_http_body_stream s = st->stream;
+  memset(&st->stream, 0, sizeof st->stream);
+  st->streaming = 0;
+  if (s.release)
+    s.release(s.ctx);
+}
+
 static void stream_free(tg_http2 *h, h2_stream *st) {
+  stream_end_body(st);
   if (st->prev)
     st->prev->next = st->next;
   else
@@ -131,10 +144,12 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
   h2_stream *st = source->ptr;
   size_t left = st->out.len - st->out_off;
   size_t n = left < length ? left : length;
+  if (!n && st->streaming && !st->stream_done)
+    return NGHTTP2_ERR_DEFERRED; /* resumed by tg_http2_pump with the next slice */
   if (n)
     memcpy(buf, st->out.data + st->out_off, n);
   st->out_off += n;
-  if (st->out_off == st->out.len) {
+  if (st->out_off == st->out.len && (!st->streaming || st->stream_done)) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (st->grpc) {
       char status[16];
@@ -165,13 +180,17 @@ static void submit_http(tg_http2 *h, h2_stream *st, tg_http_response *resp, cons
   int no_body = resp->status == 204 || resp->status == 304;
   snprintf(status, sizeof status, "%d", resp->status);
   nva[n++] = (nghttp2_nv)MAKE_NV(":status", status);
+  tg_http_body_stream stream = resp->stream;
+  memset(&resp->stream, 0, sizeof resp->stream);
   const char *ct = resp->content_type;
   if (!ct && resp->body.len)
     ct = "text/plain";
+  if (!ct && stream.next)
+    ct = "application/octet-stream";
   if (ct && !no_body)
     nva[n++] = (nghttp2_nv)MAKE_NV("content-type", ct);
   snprintf(clen, sizeof clen, "%zu", resp->body.len);
-  if (!no_body)
+  if (!no_body && !stream.next)
     nva[n++] = (nghttp2_nv)MAKE_NV("content-length", clen);
   for (size_t i = 0; i < resp->n_extra && i < 4; i++) {
     if (!resp->extra[i].name || !resp->extra[i].value)
@@ -194,9 +213,18 @@ static void submit_http(tg_http2 *h, h2_stream *st, tg_http_response *resp, cons
   st->out_off = 0;
   int head = st->method && strcmp(st->method, "HEAD") == 0;
   nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
-  int has_body = st->out.len && !no_body && !head;
-  if (nghttp2_submit_response(h->session, st->id, nva, n, has_body ? &prd : NULL) != 0)
+  int has_body = (st->out.len || stream.next) && !no_body && !head;
+  if (stream.next && has_body) {
+    st->stream = stream; /* slices come from tg_http2_pump */
+    st->streaming = 1;
+    st->stream_done = 0;
+  } else if (stream.next) {
+    stream.release(stream.ctx);
+  }
+  if (nghttp2_submit_response(h->session, st->id, nva, n, has_body ? &prd : NULL) != 0) {
+    stream_end_body(st);
     nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+  }
 }
 
 static void submit_http_error(tg_http2 *h, h2_stream *st, int status, const char *allow) {
@@ -629,6 +657,48 @@ int tg_http2_in_request(const tg_http2 *h) {
     if (!st->responded && st->route)
       return 1;
   return 0;
+}
+
+int tg_http2_streaming(const tg_http2 *h) {
+  int n = 0;
+  for (const h2_stream *st = h->streams; st; st = st->next)
+    n += st->streaming;
+  return n;
+}
+
+int tg_http2_pump(tg_http2 *h, size_t max_bytes) {
+  if (h->closing || h->sink_dead)
+    return TG_ECLOSED;
+  int active = 0;
+  for (h2_stream *st = h->streams; st; st = st->next) {
+    if (!st->streaming || st->stream_done)
+      continue;
+    active++;
+    if (st->out_off < st->out.len)
+      continue; /* the last slice is still going out (flow control) */
+    int done = 0;
+    st->out.len = 0;
+    st->out_off = 0;
+    int rc = st->stream.next(st->stream.ctx, &st->out, max_bytes, &done);
+    if (rc == TG_OK && !done && !st->out.len)
+      rc = TG_EINVAL;
+    if (rc != TG_OK) {
+      stream_end_body(st);
+      nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+      continue;
+    }
+    if (done) {
+      st->stream_done = 1;
+      tg_http_body_stream s = st->stream;
+      memset(&st->stream, 0, sizeof st->stream);
+      s.release(s.ctx); /* `streaming` stays set until the stream closes */
+    }
+    nghttp2_session_resume_data(h->session, st->id);
+  }
+  flush(h);
+  if (h->closing || h->sink_dead)
+    return TG_ECLOSED;
+  return active > 0;
 }
 
 void tg_http2_free(tg_http2 *h) {

@@ -126,6 +126,26 @@ int tg_http_conn_in_request(const tg_http_conn *c) {
   return c->sniff_len > 0;
 }
 
+int tg_http_conn_streaming(const tg_http_conn *c) {
+  if (c->h1)
+    return tg_http1_streaming(c->h1);
+  if (c->h2)
+    return tg_http2_streaming(c->h2) > 0;
+  return 0;
+}
+
+int tg_http_conn_input_paused(const tg_http_conn *c) {
+  return c->h1 && tg_http1_streaming(c->h1);
+}
+
+int tg_http_conn_pump(tg_http_conn *c, size_t max_bytes) {
+  if (c->h1)
+    return tg_http1_pump(c->h1, max_bytes);
+  if (c->h2)
+    return tg_http2_pump(c->h2, max_bytes);
+  return c->closed ? TG_ECLOSED : 0;
+}
+
 void tg_http_conn_free(tg_http_conn *c) {
   if (!c)
     return;

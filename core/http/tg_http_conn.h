@@ -52,7 +52,19 @@ int tg_http_conn_feed(tg_http_conn *conn, const uint8_t *data, size_t len);
 /* 1 while a request has been started but not answered (for disconnect stats). */
 int tg_http_conn_in_request(const tg_http_conn *conn);
 
-/* Frees the connection and every request/stream state it holds. NULL is fine. */
+/* Streamed responses (tg_http_body_stream in tg_http_server.h). streaming: 1 while one
+ * is in progress (the transport keeps the connection open for it and calls pump after
+ * its output drains, one slice per call). input_paused: 1 while received bytes would only
+ * be held (HTTP/1.x answers in order), so the transport may stop reading. pump: sends the
+ * next slice of each streamed response that is ready for one; returns 1 while more is to
+ * come, 0 when none is in progress, TG_ECLOSED when the connection is finished (close
+ * it after the output drains). */
+int tg_http_conn_streaming(const tg_http_conn *conn);
+int tg_http_conn_input_paused(const tg_http_conn *conn);
+int tg_http_conn_pump(tg_http_conn *conn, size_t max_bytes);
+
+/* Frees the connection and every request/stream state it holds (releasing any streamed
+ * response body). NULL is fine. */
 void tg_http_conn_free(tg_http_conn *conn);
 
 /* gRPC helpers (tg_grpc.c), exported for the unit tests. */

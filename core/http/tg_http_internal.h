@@ -59,6 +59,11 @@ tg_http1 *tg_http1_new(const tg_http_router *r, const char *peer, tg_http_sink s
 /* TG_OK or TG_ECLOSED (same meaning as tg_http_conn_feed). */
 int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len);
 int tg_http1_in_request(const tg_http1 *h);
+/* Streamed responses (tg_http_body_stream): 1 while one is in progress (input is then
+ * held, not parsed). pump sends the next slice: 1 more to come, 0 none in progress (held
+ * input was parsed), TG_ECLOSED the connection is finished. */
+int tg_http1_streaming(const tg_http1 *h);
+int tg_http1_pump(tg_http1 *h, size_t max_bytes);
 void tg_http1_free(tg_http1 *h);
 
 /* --- HTTP/2 engine (tg_http2.c) --- */
@@ -66,6 +71,10 @@ typedef struct tg_http2 tg_http2;
 tg_http2 *tg_http2_new(const tg_http_router *r, const char *peer, tg_http_sink sink);
 int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len);
 int tg_http2_in_request(const tg_http2 *h);
+/* As for HTTP/1, per stream: the number of streamed responses in progress; pump gives each
+ * stream whose last slice was sent its next slice (input keeps flowing meanwhile). */
+int tg_http2_streaming(const tg_http2 *h);
+int tg_http2_pump(tg_http2 *h, size_t max_bytes);
 void tg_http2_free(tg_http2 *h);
 
 /* --- gRPC framing (tg_grpc.c) --- */

@@ -68,8 +68,14 @@ static int refuse_unauthenticated(const tg_http_router *r, const tg_http_request
 void tg_http_route_invoke(const tg_http_router *r, const tg_http_route *route,
                           const tg_http_request *req, tg_http_response *resp) {
   response_defaults(resp);
-  if (!refuse_unauthenticated(r, req, resp))
+  if (!refuse_unauthenticated(r, req, resp)) {
     route->handle(route->ctx, req, resp);
+    if (resp->stream.next && route->grpc) { /* streamed bodies are for plain HTTP only */
+      if (resp->stream.release)
+        resp->stream.release(resp->stream.ctx);
+      memset(&resp->stream, 0, sizeof resp->stream);
+    }
+  }
   if (resp->status < 100 || resp->status > 999)
     resp->status = 500;
   if (resp->n_extra > sizeof resp->extra / sizeof resp->extra[0])

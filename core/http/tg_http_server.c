@@ -10,7 +10,12 @@
  * Back-pressure: every output chunk is copied into its own uv_write request; when the
  * bytes queued on a socket pass OUT_HIGH the connection stops reading until the peer has
  * drained below OUT_LOW. A connection that wants to close stops reading and closes once
- * its queue is empty (or the idle timer fires first). */
+ * its queue is empty (or the idle timer fires first).
+ *
+ * Streamed responses (tg_http_body_stream): one slice of at most SLICE bytes per write
+ * completion, while the queue is below OUT_LOW, so a large body is produced at the pace the
+ * peer reads it and never holds the loop for more than one slice. Write progress counts
+ * as activity for the idle timer; an HTTP/1.x connection reads nothing while streaming. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +24,7 @@
 #include "tg_http_internal.h"
 #include "tg_tls_reload.h"
 
-enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10 };
+enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10, SLICE = 128 << 10 };
 
 typedef struct srv_conn {
   uv_tcp_t tcp;
@@ -126,12 +131,24 @@ static void on_write_done(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
+  int streaming = tg_http_conn_streaming(c->http);
+  if (streaming) {
+    uv_timer_again(&c->timer); /* the peer is reading: not idle */
+    if (c->queued < OUT_LOW) {
+      int rc = tg_http_conn_pump(c->http, SLICE);
+      if (c->closing)
+        return;
+      if (rc < 0)
+        c->want_close = 1;
+      streaming = rc > 0;
+    }
+  }
   if (c->want_close) {
-    if (c->queued == 0)
+    if (c->queued == 0 && !streaming)
       conn_close(c);
     return;
   }
-  if (!c->reading && c->queued < OUT_LOW)
+  if (!c->reading && c->queued < OUT_LOW && !tg_http_conn_input_paused(c->http))
     conn_read_start(c);
 }
 
@@ -186,15 +203,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   int rc = tg_http_conn_feed(c->http, (const uint8_t *)buf->base, (size_t)nread);
   if (c->closing)
     return;
+  int streaming = tg_http_conn_streaming(c->http);
+  if (streaming && c->queued < OUT_LOW) { /* e.g. an HTTP/2 window update: next slice */
+    int prc = tg_http_conn_pump(c->http, SLICE);
+    if (c->closing)
+      return;
+    if (prc < 0)
+      rc = TG_ECLOSED;
+    streaming = prc > 0;
+  }
   if (rc != TG_OK) {
     c->want_close = 1;
     c->reading = 0;
     uv_read_stop(stream);
-    if (c->queued == 0)
+    if (c->queued == 0 && !streaming)
       conn_close(c);
     return;
   }
-  if (c->queued >= OUT_HIGH) {
+  if (c->queued >= OUT_HIGH || tg_http_conn_input_paused(c->http)) {
     c->reading = 0;
     uv_read_stop(stream); /* resumed by on_write_done once the peer drains */
   }

@@ -284,6 +284,84 @@ int tg_prom_render(const tg_metric_source *const *sources, size_t n_sources,
   return rc;
 }
 
+/* ---- the same rendering in slices ---- */
+
+struct tg_prom_stream {
+  render_ctx *c;
+  const tg_metric_source **sources;
+  size_t n_sources;
+  size_t i;     /* current source */
+  void *cursor; /* of sources[i] when it has one and its visit began */
+  int eof_done; /* "# EOF" written (or not needed) */
+};
+
+tg_prom_stream *tg_prom_stream_new(const tg_metric_source *const *sources, size_t n_sources,
+                                   const tg_prom_render_opts *opts) {
+  tg_prom_stream *s = tg_calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->c = tg_calloc(1, sizeof *s->c);
+  s->sources = tg_calloc(n_sources ? n_sources : 1, sizeof *s->sources);
+  if (!s->c || !s->sources) {
+    tg_prom_stream_free(s);
+    return NULL;
+  }
+  if (n_sources)
+    memcpy(s->sources, sources, n_sources * sizeof *s->sources);
+  s->n_sources = n_sources;
+  s->c->opts = opts;
+  s->c->om = opts->format == TG_PROM_OPENMETRICS;
+  return s;
+}
+
+/* Points visited per call of a source's next(): small, so a slice ends close to
+ * max_bytes (a histogram point is ~1-2 KiB of text). */
+enum { POINTS_PER_STEP = 16 };
+
+int tg_prom_stream_next(tg_prom_stream *s, tg_buf *out, size_t max_bytes, int *done) {
+  render_ctx *c = s->c;
+  c->out = out;
+  tg_metric_visitor v = {on_family, on_point, c};
+  int rc = TG_OK;
+  *done = 0;
+  while (!rc && s->i < s->n_sources && out->len < max_bytes) {
+    const tg_metric_source *src = s->sources[s->i];
+    if (!src->open || !src->next || !src->close) { /* no cursor: all in one slice */
+      rc = src->collect(src, &v);
+      s->i++;
+      continue;
+    }
+    if (!s->cursor && !(s->cursor = src->open(src))) {
+      rc = TG_ENOMEM;
+      break;
+    }
+    int src_done = 0;
+    rc = src->next(src, s->cursor, &v, POINTS_PER_STEP, &src_done);
+    if (src_done) {
+      src->close(src, s->cursor);
+      s->cursor = NULL;
+      s->i++;
+    }
+  }
+  if (!rc && s->i == s->n_sources && !s->eof_done) {
+    if (c->om)
+      rc = puts_(out, "# EOF\n");
+    s->eof_done = 1;
+  }
+  *done = !rc && s->eof_done;
+  return rc;
+}
+
+void tg_prom_stream_free(tg_prom_stream *s) {
+  if (!s)
+    return;
+  if (s->cursor && s->i < s->n_sources)
+    s->sources[s->i]->close(s->sources[s->i], s->cursor);
+  tg_free(s->sources);
+  tg_free(s->c);
+  tg_free(s);
+}
+
 /* q of one media range ("type/sub;a=b;q=0.5"), or -1 when it is not `type`. */
 static double range_q(const char *s, size_t n, const char *type) {
   size_t tl = strlen(type);

@@ -23,6 +23,19 @@ typedef struct tg_prom_render_opts {
 int tg_prom_render(const tg_metric_source *const *sources, size_t n_sources,
                    const tg_prom_render_opts *opts, tg_buf *out);
 
+/* The same rendering in slices, for a scrape streamed across loop iterations. new copies
+ * the source array (the sources themselves and opts must outlive the stream); NULL on
+ * ENOMEM. next appends text until out holds at least max_bytes (one point more at most)
+ * or the rendering is complete (*done = 1, "# EOF" included for OpenMetrics); sources
+ * with a cursor (tg_metric_source.open) are visited a few points at a time, others in
+ * one go. TG_OK, TG_ENOMEM or the limit of out (TG_ETOOBIG). free closes an open cursor;
+ * NULL is fine. */
+typedef struct tg_prom_stream tg_prom_stream;
+tg_prom_stream *tg_prom_stream_new(const tg_metric_source *const *sources, size_t n_sources,
+                                   const tg_prom_render_opts *opts);
+int tg_prom_stream_next(tg_prom_stream *s, tg_buf *out, size_t max_bytes, int *done);
+void tg_prom_stream_free(tg_prom_stream *s);
+
 /* Appends v in the shortest form that reads back exactly ("+Inf", "2", "0.005"; with
  * om_canonical integers get ".0" as OpenMetrics prefers for le). Exposed for tests. */
 int tg_prom_append_double(tg_buf *out, double v, int om_canonical);

@@ -6,10 +6,23 @@
  * OpenMetrics 1.0 (with exemplars, `# EOF`) when asked for, text 0.0.4 otherwise; gzip
  * when Accept-Encoding allows it. `enable_open_metrics` defaults to true here (the
  * Collector's default is false) because exemplars only exist in OpenMetrics and Jaeger
- * SPM / Grafana exemplar links are the point of the component. */
+ * SPM / Grafana exemplar links are the point of the component.
+ *
+ * Streaming: a scrape is a tg_http_body_stream (core/tg_http_server.h). The handler only
+ * opens a tg_prom_stream (the sources snapshot their series through their cursors); the
+ * server then asks for one slice of about 128 KiB per write completion, which this file
+ * renders (and gzips, with one zlib stream per scrape) on the loop thread. So any number
+ * of series is served with memory of a few slices and zlib's state, the loop is held for
+ * one slice at a time (measured in docs/BENCHMARKS.md), and a slow scraper only slows its
+ * own scrape. Concurrent scrapes are capped (MAX_SCRAPES; more get 503 + Retry-After), as
+ * each holds a snapshot of the series pointers. */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <uv.h>
 
 #include "prom_gzip.h"
 #include "prom_render.h"
@@ -19,8 +32,11 @@
 #include "tg_service.h"
 
 #define MAX_SOURCES 16
-/* A rendering larger than this is refused with 500 (about 250k series). */
-#define MAX_RENDER_BYTES (512u << 20)
+/* Scrapes in progress at once (each holds a series snapshot and, gzipped, zlib's state). */
+#define MAX_SCRAPES 4
+/* Uncompressed text rendered per gzip slice: level-1 deflate of 128 KiB took up to 5 ms
+ * of CPU in the 100k-series bench, 64 KiB keeps a slice near 2 ms (docs/BENCHMARKS.md). */
+#define GZIP_TEXT_SLICE (64u << 10)
 
 typedef struct prom_conf {
   char *endpoint;
@@ -52,8 +68,33 @@ typedef struct prom_state {
   char *const_labels; /* rendered, or NULL */
   int stopping;
   tg_stop_done_fn stop_done;
-  tg_metric_cell *m_scrapes, *m_scrape_errors;
+  size_t n_scrapes; /* in progress */
+  tg_metric_cell *m_scrapes, *m_scrape_errors, *m_busy;
+  tg_metric_cell *m_last_bytes, *m_bytes;
+  /* rendered in seconds by collect_timings (the registry holds integers) */
+  _Atomic int64_t last_scrape_ns, last_slice_ns, last_slice_cpu_ns;
+  tg_metrics *reg; /* where collect_timings is registered */
 } prom_state;
+
+/* One scrape being streamed: freed by scrape_release (the server calls it exactly once). */
+typedef struct prom_scrape {
+  prom_state *st;
+  tg_prom_render_opts opts;
+  tg_prom_stream *render;
+  int gzip;
+  tg_prom_gzip_stream gz;
+  tg_buf text; /* gzip: the uncompressed slice */
+  uint64_t start_ns, max_slice_ns, max_slice_cpu_ns, bytes;
+} prom_scrape;
+
+/* CPU time of the calling (loop) thread: a slice's own cost, without the time the OS gave
+ * other threads meanwhile (wall time on a busy machine says more about the scheduler). */
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int label_name_ok(const char *s) {
   if (!*s || (*s >= '0' && *s <= '9'))
@@ -82,12 +123,16 @@ static void prom_conf_check(const void *vc, const tg_yaml_node *node, const char
                 c->namespace_);
 }
 
+static void collect_timings(void *ctx, tg_buf *out);
+
 static void prom_destroy(tg_instance *self) {
   prom_state *st = self->state;
   if (!st)
     return;
   if (st->server) /* never started, or stop was skipped: close without a callback */
     tg_http_server_close(st->server, NULL, NULL);
+  if (st->reg)
+    tg_metrics_remove_collector(st->reg, collect_timings, st);
   tg_free(st->prefix);
   tg_free(st->const_labels);
   tg_free(st);
@@ -156,41 +201,129 @@ static int accepts_gzip(const char *ae) {
   return 0;
 }
 
+static void scrape_release(void *ctx) {
+  prom_scrape *sc = ctx;
+  sc->st->n_scrapes--;
+  tg_prom_stream_free(sc->render);
+  tg_prom_gzip_end(&sc->gz);
+  tg_buf_free(&sc->text);
+  tg_free(sc);
+}
+
+/* One slice of the body (tg_http_body_stream.next). */
+static int scrape_next(void *ctx, tg_buf *out, size_t max_bytes, int *done) {
+  prom_scrape *sc = ctx;
+  prom_state *st = sc->st;
+  uint64_t t0 = uv_hrtime(), c0 = thread_cpu_ns();
+  int rc = st->stopping ? TG_ECLOSED : TG_OK; /* sources may be stopped: no collecting */
+  *done = 0;
+  if (!rc && !sc->gzip) {
+    rc = tg_prom_stream_next(sc->render, out, max_bytes, done);
+  } else {
+    /* One text slice per call. zlib would hold it back (a deflate block spans megabytes
+     * of this text), and an empty slice is not allowed: flush it out then. */
+    sc->text.len = 0;
+    rc = tg_prom_stream_next(sc->render, &sc->text, GZIP_TEXT_SLICE, done);
+    if (!rc)
+      rc = tg_prom_gzip_feed(&sc->gz, sc->text.data, sc->text.len,
+                             *done ? TG_PROM_GZ_FINISH : TG_PROM_GZ_NONE, out);
+    if (!rc && !*done && !out->len)
+      rc = tg_prom_gzip_feed(&sc->gz, NULL, 0, TG_PROM_GZ_SYNC, out);
+    if (sc->text.cap > 2 * GZIP_TEXT_SLICE)
+      tg_buf_free(&sc->text);
+  }
+  uint64_t t1 = uv_hrtime(), c1 = thread_cpu_ns();
+  if (t1 - t0 > sc->max_slice_ns)
+    sc->max_slice_ns = t1 - t0;
+  if (c1 - c0 > sc->max_slice_cpu_ns)
+    sc->max_slice_cpu_ns = c1 - c0;
+  sc->bytes += out->len;
+  if (rc != TG_OK) {
+    tg_metric_add(st->m_scrape_errors, 1);
+    if (st->self->service && st->self->service->log)
+      TG_LOG_WARN(st->self->service->log, st->self->id,
+                  "scrape rendering failed after %llu bytes: %s (the response is cut short)",
+                  (unsigned long long)sc->bytes, tg_strerror(rc));
+    return rc;
+  }
+  tg_metric_add(st->m_bytes, (int64_t)out->len);
+  if (*done) {
+    atomic_store(&st->last_scrape_ns, (int64_t)(t1 - sc->start_ns));
+    tg_metric_set(st->m_last_bytes, (int64_t)sc->bytes);
+    atomic_store(&st->last_slice_ns, (int64_t)sc->max_slice_ns);
+    atomic_store(&st->last_slice_cpu_ns, (int64_t)sc->max_slice_cpu_ns);
+  }
+  return TG_OK;
+}
+
 static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *resp) {
   prom_state *st = ctx;
   tg_metric_add(st->m_scrapes, 1);
+  if (st->stopping || st->n_scrapes >= MAX_SCRAPES) {
+    if (!st->stopping)
+      tg_metric_add(st->m_busy, 1);
+    resp->status = 503;
+    resp->content_type = "text/plain; charset=utf-8";
+    tg_http_response_add_header(resp, "retry-after", "1");
+    tg_buf_append_str(&resp->body, st->stopping ? "stopping\n"
+                                                : "too many scrapes in progress\n");
+    return;
+  }
   tg_prom_format fmt = st->conf->enable_open_metrics
                            ? tg_prom_negotiate(tg_http_request_header(req, "accept"))
                            : TG_PROM_TEXT;
-  tg_prom_render_opts opts = {fmt, st->prefix, st->const_labels};
-  tg_buf text;
-  tg_buf_init(&text, MAX_RENDER_BYTES);
-  int rc = st->stopping ? TG_ECLOSED : tg_prom_render(st->sources, st->n_sources, &opts, &text);
+  prom_scrape *sc = tg_calloc(1, sizeof *sc);
+  int rc = sc ? TG_OK : TG_ENOMEM;
+  if (!rc) {
+    sc->st = st;
+    sc->opts = (tg_prom_render_opts){fmt, st->prefix, st->const_labels};
+    sc->start_ns = uv_hrtime();
+    tg_buf_init(&sc->text, 0);
+    sc->gzip = accepts_gzip(tg_http_request_header(req, "accept-encoding"));
+    sc->render = tg_prom_stream_new(st->sources, st->n_sources, &sc->opts);
+    rc = !sc->render ? TG_ENOMEM : sc->gzip ? tg_prom_gzip_begin(&sc->gz) : TG_OK;
+  }
   if (rc != TG_OK) {
-    tg_buf_free(&text);
+    if (sc) {
+      st->n_scrapes++;
+      scrape_release(sc);
+    }
     tg_metric_add(st->m_scrape_errors, 1);
     resp->status = 500;
     resp->content_type = "text/plain; charset=utf-8";
     tg_buf_append_str(&resp->body, "rendering failed\n");
     return;
   }
+  st->n_scrapes++;
   resp->status = 200;
   resp->content_type = fmt == TG_PROM_OPENMETRICS
                            ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
                            : "text/plain; version=0.0.4; charset=utf-8";
-  if (accepts_gzip(tg_http_request_header(req, "accept-encoding"))) {
-    tg_buf gz;
-    tg_buf_init(&gz, 0);
-    if (tg_prom_gzip(text.data, text.len, &gz) == TG_OK) {
-      tg_buf_free(&text);
-      text = gz;
-      tg_http_response_add_header(resp, "content-encoding", "gzip");
-    } else {
-      tg_buf_free(&gz);
-    }
+  if (sc->gzip)
+    tg_http_response_add_header(resp, "content-encoding", "gzip");
+  resp->stream = (tg_http_body_stream){scrape_next, scrape_release, sc};
+}
+
+/* Scrape timings in seconds (a registry cell is an integer). With two prometheus
+ * exporters the two families would repeat; the default and the compose config have one. */
+static void collect_timings(void *ctx, tg_buf *out) {
+  prom_state *st = ctx;
+  static const char *const name[3] = {
+      "tailgate_exporter_prometheus_last_scrape_duration_seconds",
+      "tailgate_exporter_prometheus_last_scrape_longest_slice_seconds",
+      "tailgate_exporter_prometheus_last_scrape_longest_slice_cpu_seconds"};
+  static const char *const help[3] = {
+      "Time from the request to the last byte handed to the socket, last complete scrape.",
+      "Longest wall time the loop thread spent on one slice of the last complete scrape.",
+      "Longest CPU time the loop thread spent on one slice of the last complete scrape."};
+  int64_t v[3] = {atomic_load(&st->last_scrape_ns), atomic_load(&st->last_slice_ns),
+                  atomic_load(&st->last_slice_cpu_ns)};
+  for (int i = 0; i < 3; i++) {
+    tg_buf_appendf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{exporter=\"", name[i], help[i],
+                   name[i], name[i]);
+    tg_metrics_escape_label(out, st->self->id);
+    tg_buf_appendf(out, "\"} %.9f\n", (double)v[i] / 1e9);
   }
-  tg_buf_free(&resp->body);
-  resp->body = text;
 }
 
 static int prom_start(tg_instance *self, tg_errbuf *err) {
@@ -207,9 +340,27 @@ static int prom_start(tg_instance *self, tg_errbuf *err) {
         val);
     st->m_scrape_errors = tg_metrics_series(
         tg_metrics_family(svc->metrics, "tailgate_exporter_prometheus_scrape_errors_total",
-                          "Scrapes a prometheus exporter could not render (500).",
+                          "Render failures: scrapes a prometheus exporter answered 500 or cut "
+                          "short (should stay 0).",
                           TG_METRIC_COUNTER, lbl),
         val);
+    st->m_busy = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_exporter_prometheus_scrapes_refused_total",
+                          "Scrapes answered 503 because 4 were already in progress.",
+                          TG_METRIC_COUNTER, lbl),
+        val);
+    st->m_last_bytes = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_exporter_prometheus_last_scrape_bytes",
+                          "Body bytes of the last scrape (after gzip when used).",
+                          TG_METRIC_GAUGE, lbl),
+        val);
+    st->m_bytes = tg_metrics_series(
+        tg_metrics_family(svc->metrics, "tailgate_exporter_prometheus_scrape_bytes_total",
+                          "Body bytes served to scrapers (after gzip when used).",
+                          TG_METRIC_COUNTER, lbl),
+        val);
+    if (tg_metrics_add_collector(svc->metrics, collect_timings, st) == TG_OK)
+      st->reg = svc->metrics;
   }
   tg_http_server_options opts = {.endpoint = c->endpoint,
                                  .tls_cert_file = c->tls_cert_file,

@@ -13,7 +13,13 @@
  *
  * The processor counts a batch only after downstream took it: on TG_EAGAIN the client
  * retries, and counting first would count those spans twice. So consume resolves each
- * span's series first (into a reused scratch array), pushes, and then commits. */
+ * span's series first (into a reused scratch array), pushes, and then commits.
+ *
+ * Cardinality: the table holds at most aggregation_cardinality_limit series and at most
+ * max_series_per_service of them per service_name; past either bound a new label set
+ * counts in the otel_metric_overflow="true" series and in
+ * tailgate_spanmetrics_overflow_spans_total. Each bound is announced by one warning (the
+ * limit, the config key and the first label set that did not fit), never per span. */
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +75,9 @@ typedef struct sm_state {
   pending_obs *pending;
   size_t cap_pending;
   tg_metric_cell *m_overflow, *m_series, *m_dropped;
+  tg_metric_cell *m_services[TG_SM_SERVICE_BUCKETS + 1]; /* cumulative by series_le */
+  size_t service_label, span_label; /* label indexes, SIZE_MAX when excluded */
+  int warned_limit, warned_service;
 } sm_state;
 
 /* Prometheus names: [a-zA-Z_:][a-zA-Z0-9_:]*, label names without ':'. Others become '_'
@@ -115,6 +124,76 @@ static int sm_collect(const tg_metric_source *src, const tg_metric_visitor *v) {
   return tg_sm_table_collect(st->table, &st->calls,
                           st->conf->histogram_disable ? NULL : &st->duration,
                           svc ? svc->kept : NULL, tg_clock_mono_ms(), v);
+}
+
+static void *sm_open(const tg_metric_source *src) {
+  sm_state *st = src->ctx;
+  return tg_sm_table_cursor_open(st->table);
+}
+
+static int sm_next(const tg_metric_source *src, void *cursor, const tg_metric_visitor *v,
+                   size_t max_points, int *done) {
+  sm_state *st = src->ctx;
+  tg_service *svc = st->self->service;
+  return tg_sm_table_cursor_next(st->table, cursor, &st->calls,
+                                 st->conf->histogram_disable ? NULL : &st->duration,
+                                 svc ? svc->kept : NULL, tg_clock_mono_ms(), v, max_points,
+                                 done);
+}
+
+static void sm_close(const tg_metric_source *src, void *cursor) {
+  sm_state *st = src->ctx;
+  tg_sm_table_cursor_close(st->table, cursor);
+}
+
+/* The series gauges: total, and services by how many series they hold (cumulative). */
+static void update_series_metrics(sm_state *st) {
+  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
+  size_t hist[TG_SM_SERVICE_BUCKETS + 1];
+  tg_sm_table_services(st->table, hist);
+  int64_t cum = 0;
+  for (size_t b = 0; b <= TG_SM_SERVICE_BUCKETS; b++) {
+    cum += (int64_t)hist[b];
+    tg_metric_set(st->m_services[b], cum);
+  }
+}
+
+/* The one warning per bound (kind 1: the table's limit, 2: a service's share). */
+static void note_overflow(sm_state *st, int kind, const char *const *values,
+                          const size_t *lens) {
+  int *warned = kind == 1 ? &st->warned_limit : &st->warned_service;
+  tg_service *svc = st->self->service;
+  if (*warned || !svc || !svc->log)
+    return;
+  *warned = 1;
+  const char *sv = "", *sp = "";
+  int svl = 0, spl = 0;
+  if (st->service_label != SIZE_MAX && values[st->service_label]) {
+    sv = values[st->service_label];
+    svl = (int)(lens ? lens[st->service_label] : strlen(sv));
+  }
+  if (st->span_label != SIZE_MAX && values[st->span_label]) {
+    sp = values[st->span_label];
+    spl = (int)(lens ? lens[st->span_label] : strlen(sp));
+  }
+  svl = svl > 200 ? 200 : svl;
+  spl = spl > 200 ? 200 : spl;
+  const tg_spanmetrics_conf *c = st->conf;
+  if (kind == 1)
+    TG_LOG_WARN(svc->log, st->self->id,
+                "span metrics reached aggregation_cardinality_limit (%zu series): new label "
+                "sets now count in the otel_metric_overflow=\"true\" series and in "
+                "tailgate_spanmetrics_overflow_spans_total (first: service_name=\"%.*s\" "
+                "span_name=\"%.*s\"); raise %s: aggregation_cardinality_limit, or keep IDs "
+                "out of span names. Logged once.",
+                tg_spanmetrics_limit(c), svl, sv, spl, sp, st->self->id);
+  else
+    TG_LOG_WARN(svc->log, st->self->id,
+                "service_name=\"%.*s\" reached max_series_per_service (%zu series): its new "
+                "label sets now count in the otel_metric_overflow=\"true\" series "
+                "(first: span_name=\"%.*s\"); raise %s: max_series_per_service. Logged once "
+                "for all services.",
+                svl, sv, tg_spanmetrics_per_service_limit(c), spl, sp, st->self->id);
 }
 
 static void sm_destroy(tg_instance *self) {
@@ -206,12 +285,20 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
                               .kind = TG_MKIND_HISTOGRAM,
                               .bounds = st->bounds,
                               .n_bounds = st->n_bounds};
+  st->service_label = st->span_label = SIZE_MAX;
+  for (size_t i = 0; i < st->n_labels; i++) {
+    if (st->label_source[i] == DIM_SERVICE)
+      st->service_label = i;
+    if (st->label_source[i] == DIM_SPAN_NAME)
+      st->span_label = i;
+  }
   tg_sm_table_conf tc = {.label_names = (const char *const *)st->label_names,
                       .n_labels = st->n_labels,
                       .bounds = st->bounds,
                       .n_bounds = st->n_bounds,
-                      .limit = c->cardinality_limit ? (size_t)c->cardinality_limit
-                                                    : TG_SPANMETRICS_MAX_SERIES,
+                      .limit = tg_spanmetrics_limit(c),
+                      .service_label = st->service_label,
+                      .per_service_limit = tg_spanmetrics_per_service_limit(c),
                       .exemplars = c->exemplars_enabled,
                       .candidate_ttl_ms = c->exemplar_candidate_ttl_ms};
   st->table = tg_sm_table_new(&tc);
@@ -222,7 +309,10 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
   st->source = (tg_metric_source){.name = self->id,
                                   .flush_interval_ms = c->flush_interval_ms,
                                   .collect = sm_collect,
-                                  .ctx = st};
+                                  .ctx = st,
+                                  .open = sm_open,
+                                  .next = sm_next,
+                                  .close = sm_close};
   return TG_OK;
 }
 
@@ -236,7 +326,7 @@ static int sm_create_connector(tg_instance *self, tg_errbuf *err) {
 static void on_tick(uv_timer_t *timer) {
   sm_state *st = timer->data;
   tg_sm_table_expire(st->table, tg_clock_mono_ms(), st->conf->expiration_ms);
-  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
+  update_series_metrics(st);
 }
 
 /* Hands the source to one metrics consumer (an announcement batch without spans). */
@@ -277,6 +367,21 @@ static int sm_start(tg_instance *self, tg_errbuf *err) {
                           "Spans span metrics could not count (out of memory).",
                           TG_METRIC_COUNTER, lbl),
         val);
+    const char *const lbl2[] = {"component", "series_le", NULL};
+    tg_metric_family *fam = tg_metrics_family(
+        svc->metrics, "tailgate_spanmetrics_services",
+        "Services (service_name values) holding span-metrics series, by how many they hold "
+        "(cumulative: at most series_le).",
+        TG_METRIC_GAUGE, lbl2);
+    for (size_t b = 0; b <= TG_SM_SERVICE_BUCKETS; b++) {
+      char le[24];
+      if (b < TG_SM_SERVICE_BUCKETS)
+        snprintf(le, sizeof le, "%zu", tg_sm_service_bucket_bounds[b]);
+      else
+        snprintf(le, sizeof le, "+Inf");
+      const char *v2[] = {self->id, le};
+      st->m_services[b] = tg_metrics_series(fam, v2);
+    }
   }
   int rc = st->is_processor ? announce_to_exporter(st, err) : announce(st, &self->next, err);
   /* the timer last: a start that fails leaves no handle to close (stop is not called) */
@@ -417,6 +522,8 @@ static int wire_span(void *vctx, const tg_sm_wire_span *span) {
   }
   pending_obs *o = &st->pending[w->n];
   o->series = tg_sm_table_lookup(st->table, values, lens, w->now_ms, &o->overflow);
+  if (o->overflow)
+    note_overflow(st, o->overflow, values, lens);
   if (!o->series) {
     tg_metric_add(st->m_dropped, 1);
     return 0;
@@ -504,6 +611,8 @@ static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
         }
         pending_obs *o = &st->pending[n];
         o->series = tg_sm_table_lookup(st->table, values, NULL, now_ms, &o->overflow);
+        if (o->overflow)
+          note_overflow(st, o->overflow, values, NULL);
         if (!o->series) {
           tg_metric_add(st->m_dropped, 1);
           continue;
@@ -538,10 +647,10 @@ static void commit(sm_state *st, size_t n, uint64_t now_ms) {
     const pending_obs *o = &st->pending[i];
     tg_sm_table_observe(st->table, o->series, o->value, o->has_ids ? o->trace_id : NULL,
                      o->has_ids ? o->span_id : NULL, o->end_unix_nano, now_ms);
-    overflow += o->overflow;
+    overflow += o->overflow != 0;
   }
   tg_metric_add(st->m_overflow, overflow);
-  tg_metric_set(st->m_series, (int64_t)tg_sm_table_size(st->table));
+  update_series_metrics(st);
 }
 
 static int sm_consume(tg_instance *self, tg_batch *batch) {

@@ -148,6 +148,10 @@ const tg_conf_key tg_spanmetrics_conf_keys[TG_SPANMETRICS_CONF_N_KEYS] = {
     TG_KEY_INT("aggregation_cardinality_limit", C, cardinality_limit, "0", 0,
                TG_SPANMETRICS_MAX_SERIES,
                "series kept; more fold into otel_metric_overflow=\"true\" (0 = 1000000)"),
+    TG_KEY_INT("max_series_per_service", C, max_series_per_service, "0", 0,
+               TG_SPANMETRICS_MAX_SERIES,
+               "tailgate's own: series one service_name may hold, so one service cannot take "
+               "the whole limit (0 = a tenth of the limit, at least 100)"),
     TG_KEY_BOOL("exemplars.enabled", C, exemplars_enabled, "false",
                 "attach trace exemplars (only of kept traces) in OpenMetrics"),
     TG_KEY_DURATION("exemplars.candidate_ttl", C, exemplar_candidate_ttl_ms, "60s", 1000,
@@ -193,4 +197,15 @@ void tg_spanmetrics_conf_check(const void *conf, const tg_yaml_node *node, const
       }
   if (c->dimensions.n > 32)
     tg_diag_add(diag, pos, "%s: dimensions: at most 32", what);
+}
+
+size_t tg_spanmetrics_limit(const tg_spanmetrics_conf *c) {
+  return c->cardinality_limit > 0 ? (size_t)c->cardinality_limit : TG_SPANMETRICS_MAX_SERIES;
+}
+
+size_t tg_spanmetrics_per_service_limit(const tg_spanmetrics_conf *c) {
+  size_t limit = tg_spanmetrics_limit(c);
+  size_t share = c->max_series_per_service > 0 ? (size_t)c->max_series_per_service
+                                               : limit / 10 > 100 ? limit / 10 : 100;
+  return share < limit ? share : limit;
 }

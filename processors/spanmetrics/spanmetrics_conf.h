@@ -35,6 +35,7 @@ typedef struct tg_spanmetrics_conf {
   uint64_t flush_interval_ms;
   uint64_t expiration_ms;           /* 0 = series never expire */
   int64_t cardinality_limit;        /* 0 = tailgate's ceiling (TG_SPANMETRICS_MAX_SERIES) */
+  int64_t max_series_per_service;   /* 0 = tg_spanmetrics_per_service_limit's default */
   bool exemplars_enabled;
   uint64_t exemplar_candidate_ttl_ms;
   int temporality;
@@ -47,10 +48,16 @@ typedef struct tg_spanmetrics_conf {
  * "unlimited"): every table has a bound. */
 #define TG_SPANMETRICS_MAX_SERIES 1000000
 
-#define TG_SPANMETRICS_CONF_N_KEYS 15
+#define TG_SPANMETRICS_CONF_N_KEYS 16
 extern const tg_conf_key tg_spanmetrics_conf_keys[TG_SPANMETRICS_CONF_N_KEYS];
 void tg_spanmetrics_conf_check(const void *conf, const tg_yaml_node *node, const char *what,
                                tg_diag *diag);
+
+/* The series budget: the cardinality limit (0 = TG_SPANMETRICS_MAX_SERIES) and the share
+ * of it one service_name may hold (max_series_per_service; 0 = a tenth of the limit, at
+ * least 100 and at most the limit). */
+size_t tg_spanmetrics_limit(const tg_spanmetrics_conf *c);
+size_t tg_spanmetrics_per_service_limit(const tg_spanmetrics_conf *c);
 
 /* The Collector's default explicit buckets, in milliseconds. */
 extern const double tg_spanmetrics_default_buckets_ms[16];

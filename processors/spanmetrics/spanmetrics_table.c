@@ -13,7 +13,19 @@
  * Exemplars: a span becomes a candidate only while a series has a free candidate slot;
  * at collect time a candidate whose trace the sampler kept becomes its bucket's exemplar
  * (and the counter's) and frees its slot, one still undecided after the TTL is dropped.
- * So every exemplar points at a kept trace, and a hot series keeps sampling new spans. */
+ * So every exemplar points at a kept trace, and a hot series keeps sampling new spans.
+ *
+ * Budget: at most `limit` series, and at most `per_service_limit` of them for one value of
+ * the service label, so one service with runaway span names cannot take the budget of the
+ * others. A new label set past either bound counts in the one overflow series
+ * (otel_metric_overflow="true"); label sets that already have a series keep counting
+ * there. Services are tracked in a second small table (one entry per service holding at
+ * least one series, so it is bounded by the series count); each series points at its
+ * service entry, and expiry gives the series back to its service.
+ *
+ * Slices: a cursor (tg_sm_table_cursor_*) snapshots the series pointers and pins the
+ * table; expiry waits while a cursor is open, so a scrape rendered across loop iterations
+ * never sees a freed series, and a growth of the slot array does not disturb it. */
 #include "spanmetrics_table.h"
 
 #include <string.h>
@@ -38,6 +50,14 @@ typedef struct sm_exemplars {
   tg_mexemplar *bucket;            /* n_bounds + 1 */
 } sm_exemplars;
 
+/* One service_name value holding series (key bytes after the struct). */
+typedef struct sm_service {
+  uint64_t hash;
+  size_t n_series;
+  size_t key_len;
+  char key[];
+} sm_service;
+
 typedef struct tg_sm_series {
   /* hot: everything a span touches, then the key right after the struct (one or two cache
    * lines in all; the layout came from the profile of a 10k-series table) */
@@ -50,6 +70,7 @@ typedef struct tg_sm_series {
   sm_exemplars *ex;
   unsigned cand_used; /* bit i: ex->cand[i] holds a candidate (kept here: one cache line) */
   /* cold: rendering only */
+  sm_service *svc; /* the service entry this series counts against */
   size_t n_labels;
   tg_mlabel *labels;
   char *label_text;
@@ -69,13 +90,29 @@ struct tg_sm_table {
   double *bounds;
   size_t n_bounds;
   size_t limit;
+  size_t service_label;     /* index of the service label; SIZE_MAX = none */
+  size_t per_service_limit;
   int exemplars;
   uint64_t ttl_ms;
   sm_slot *slots;
   size_t cap, n;
   tg_sm_series *overflow;
+  sm_service **svcs; /* open addressing, linear probing; rebuilt when entries go */
+  size_t svc_cap, n_svc;
+  size_t svc_hist[TG_SM_SERVICE_BUCKETS + 1]; /* services by series held, non-cumulative */
+  unsigned pins;     /* open cursors: expiry waits */
   tg_buf key; /* scratch */
 };
+
+const size_t tg_sm_service_bucket_bounds[TG_SM_SERVICE_BUCKETS] = {1, 10, 100, 1000, 10000,
+                                                                   100000};
+
+static size_t svc_bucket(size_t n) {
+  size_t b = 0;
+  while (b < TG_SM_SERVICE_BUCKETS && n > tg_sm_service_bucket_bounds[b])
+    b++;
+  return b;
+}
 
 static const char *const overflow_name = "otel_metric_overflow";
 
@@ -88,14 +125,18 @@ tg_sm_table *tg_sm_table_new(const tg_sm_table_conf *c) {
   t->n_labels = c->n_labels;
   t->n_bounds = c->n_bounds;
   t->limit = c->limit ? c->limit : 1;
+  t->service_label = c->service_label < c->n_labels ? c->service_label : SIZE_MAX;
+  t->per_service_limit = c->per_service_limit ? c->per_service_limit : t->limit;
   t->exemplars = c->exemplars;
   t->ttl_ms = c->candidate_ttl_ms;
   t->names = tg_calloc(c->n_labels, sizeof *t->names);
   t->bounds = tg_calloc(c->n_bounds + 1, sizeof *t->bounds);
   t->cap = 64;
   t->slots = tg_calloc(t->cap, sizeof *t->slots);
+  t->svc_cap = 16;
+  t->svcs = tg_calloc(t->svc_cap, sizeof *t->svcs);
   tg_buf_init(&t->key, 0);
-  int ok = t->names && t->bounds && t->slots;
+  int ok = t->names && t->bounds && t->slots && t->svcs;
   for (size_t i = 0; ok && i < c->n_labels; i++)
     ok = (t->names[i] = tg_strdup(c->label_names[i])) != NULL;
   if (!ok) {
@@ -119,6 +160,9 @@ void tg_sm_table_free(tg_sm_table *t) {
   for (size_t i = 0; t->slots && i < t->cap; i++)
     series_free(t->slots[i].s);
   series_free(t->overflow);
+  for (size_t i = 0; t->svcs && i < t->svc_cap; i++)
+    tg_free(t->svcs[i]);
+  tg_free(t->svcs);
   for (size_t i = 0; t->names && i < t->n_labels; i++)
     tg_free(t->names[i]);
   tg_free(t->names);
@@ -344,6 +388,78 @@ static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const u
   }
 }
 
+/* ---- services ---- */
+
+static sm_service *svc_find(const tg_sm_table *t, const char *key, size_t len, uint64_t h) {
+  for (size_t j = h & (t->svc_cap - 1); t->svcs[j]; j = (j + 1) & (t->svc_cap - 1)) {
+    const sm_service *e = t->svcs[j];
+    if (e->hash == h && e->key_len == len && !memcmp(e->key, key, len))
+      return t->svcs[j];
+  }
+  return NULL;
+}
+
+static void svc_place(sm_service **slots, size_t cap, sm_service *e) {
+  size_t j = e->hash & (cap - 1);
+  while (slots[j])
+    j = (j + 1) & (cap - 1);
+  slots[j] = e;
+}
+
+static sm_service *svc_add(tg_sm_table *t, const char *key, size_t len, uint64_t h) {
+  if ((t->n_svc + 1) * 2 > t->svc_cap) {
+    size_t cap = t->svc_cap * 2;
+    sm_service **slots = tg_calloc(cap, sizeof *slots);
+    if (!slots)
+      return NULL;
+    for (size_t i = 0; i < t->svc_cap; i++)
+      if (t->svcs[i])
+        svc_place(slots, cap, t->svcs[i]);
+    tg_free(t->svcs);
+    t->svcs = slots;
+    t->svc_cap = cap;
+  }
+  sm_service *e = tg_calloc(1, sizeof *e + len + 1);
+  if (!e)
+    return NULL;
+  e->hash = h;
+  e->key_len = len;
+  memcpy(e->key, key, len);
+  svc_place(t->svcs, t->svc_cap, e);
+  t->n_svc++;
+  return e;
+}
+
+/* The series count of e moves from e->n_series to n. */
+static void svc_count(tg_sm_table *t, sm_service *e, size_t n) {
+  if (e->n_series)
+    t->svc_hist[svc_bucket(e->n_series)]--;
+  if (n)
+    t->svc_hist[svc_bucket(n)]++;
+  e->n_series = n;
+}
+
+/* Drops entries that hold no series (after expiry); rebuilt because linear probing cannot
+ * empty a slot in place. On ENOMEM the empty entries stay until the next expiry. */
+static void svc_sweep(tg_sm_table *t) {
+  sm_service **slots = tg_calloc(t->svc_cap, sizeof *slots);
+  if (!slots)
+    return;
+  for (size_t i = 0; i < t->svc_cap; i++) {
+    sm_service *e = t->svcs[i];
+    if (!e)
+      continue;
+    if (e->n_series) {
+      svc_place(slots, t->svc_cap, e);
+    } else {
+      tg_free(e);
+      t->n_svc--;
+    }
+  }
+  tg_free(t->svcs);
+  t->svcs = slots;
+}
+
 tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
                                  const size_t *in_lens, uint64_t now_ms, int *overflow) {
   *overflow = 0;
@@ -375,7 +491,16 @@ tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
     if (t->slots[j].hash == h && s->key_len == total && !memcmp(s->key, t->key.data, total))
       return s;
   }
-  if (t->n >= t->limit) {
+  const char *svc_key = "";
+  size_t svc_len = 0;
+  if (t->service_label != SIZE_MAX && values[t->service_label]) {
+    svc_key = values[t->service_label];
+    svc_len = lens[t->service_label];
+  }
+  uint64_t svc_h = hash_bytes((const uint8_t *)svc_key, svc_len);
+  sm_service *svc = svc_find(t, svc_key, svc_len, svc_h);
+  int full = t->n >= t->limit ? 1 : svc && svc->n_series >= t->per_service_limit ? 2 : 0;
+  if (full) {
     if (!t->overflow) {
       const char *names[] = {overflow_name};
       const char *vals[] = {"true"};
@@ -383,13 +508,22 @@ tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
       const size_t lens1[] = {4};
       t->overflow = series_new(t, names, vals, lens1, 1, now_ms);
     }
-    *overflow = 1;
+    if (!t->overflow)
+      return NULL;
+    *overflow = full;
     return t->overflow;
   }
+  if (!svc && !(svc = svc_add(t, svc_key, svc_len, svc_h)))
+    return NULL;
   tg_sm_series *s = series_new(t, (const char *const *)t->names, values, lens, t->n_labels,
                                now_ms);
-  if (!s)
+  if (!s) {
+    if (!svc->n_series)
+      svc_sweep(t);
     return NULL;
+  }
+  s->svc = svc;
+  svc_count(t, svc, svc->n_series + 1);
   t->slots[j] = (sm_slot){h, s};
   t->n++;
   if (t->n * 2 > t->cap && grow(t) != TG_OK) {
@@ -418,6 +552,8 @@ size_t tg_sm_table_size(const tg_sm_table *t) { return t->n + (t->overflow ? 1 :
 
 size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms) {
   size_t removed = 0;
+  if (t->pins)
+    return 0; /* a cursor holds series pointers: try again at the next tick */
   uint64_t cutoff = now_ms > max_age_ms ? now_ms - max_age_ms : 0;
   if (t->overflow && t->overflow->last_ms < cutoff) {
     series_free(t->overflow);
@@ -439,6 +575,7 @@ size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms) 
     if (!s)
       continue;
     if (s->last_ms < cutoff) {
+      svc_count(t, s->svc, s->svc->n_series - 1);
       series_free(s);
       t->n--;
       removed++;
@@ -451,7 +588,20 @@ size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms) 
   }
   tg_free(old);
   t->slots = slots;
+  svc_sweep(t);
   return removed;
+}
+
+size_t tg_sm_table_services(const tg_sm_table *t, size_t hist[TG_SM_SERVICE_BUCKETS + 1]) {
+  if (hist)
+    memcpy(hist, t->svc_hist, sizeof t->svc_hist);
+  return t->n_svc;
+}
+
+size_t tg_sm_table_service_series(const tg_sm_table *t, const char *service) {
+  size_t len = strlen(service);
+  const sm_service *e = svc_find(t, service, len, hash_bytes((const uint8_t *)service, len));
+  return e ? e->n_series : 0;
 }
 
 static void resolve_candidates(const tg_sm_table *t, tg_sm_series *s, tg_kept_traces *kept,
@@ -517,4 +667,90 @@ int tg_sm_table_collect(tg_sm_table *t, const tg_mfamily *calls, const tg_mfamil
   if (!rc && duration)
     rc = visit_family(t, duration, 1, v);
   return rc;
+}
+
+/* ---- cursors: the same visit in slices ---- */
+
+struct tg_sm_cursor {
+  tg_sm_series **series; /* snapshot: every series of the table at open, overflow last */
+  size_t n;
+  size_t family; /* 0 calls, 1 duration, 2 done */
+  size_t pos;    /* next series of the family */
+  int family_started;
+};
+
+tg_sm_cursor *tg_sm_table_cursor_open(tg_sm_table *t) {
+  tg_sm_cursor *c = tg_calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->series = tg_malloc((t->n + 1) * sizeof *c->series);
+  if (!c->series) {
+    tg_free(c);
+    return NULL;
+  }
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->slots[i].s)
+      c->series[c->n++] = t->slots[i].s;
+  if (t->overflow)
+    c->series[c->n++] = t->overflow;
+  t->pins++;
+  return c;
+}
+
+static tg_mpoint point_of(const tg_sm_series *s, int histogram) {
+  tg_mpoint p = {.labels = s->labels,
+                 .n_labels = s->n_labels,
+                 .label_text = s->label_text,
+                 .count = s->calls,
+                 .start_unix_nano = s->start_unix_nano};
+  if (histogram) {
+    p.sum = s->sum;
+    p.buckets = s->buckets;
+    p.exemplars = s->ex ? s->ex->bucket_ptr : NULL;
+  } else {
+    p.exemplars = s->ex ? s->ex->counter_ptr : NULL;
+  }
+  return p;
+}
+
+int tg_sm_table_cursor_next(tg_sm_table *t, tg_sm_cursor *c, const tg_mfamily *calls,
+                            const tg_mfamily *duration, tg_kept_traces *kept, uint64_t now_ms,
+                            const tg_metric_visitor *v, size_t max_points, int *done) {
+  int rc = 0;
+  size_t visited = 0;
+  while (!rc && c->family < 2 && visited < max_points) {
+    const tg_mfamily *f = c->family == 0 ? calls : duration;
+    if (!f) {
+      c->family++;
+      continue;
+    }
+    if (!c->family_started) {
+      c->family_started = 1;
+      rc = v->family(v->ctx, f);
+      continue;
+    }
+    if (c->pos == c->n) {
+      c->family++;
+      c->pos = 0;
+      c->family_started = 0;
+      continue;
+    }
+    tg_sm_series *s = c->series[c->pos++];
+    if (c->family == 0 && s->ex) /* exemplars resolved once per scrape, before use */
+      resolve_candidates(t, s, kept, now_ms);
+    tg_mpoint p = point_of(s, c->family == 1);
+    rc = v->point(v->ctx, f, &p);
+    visited++;
+  }
+  *done = c->family >= 2;
+  return rc;
+}
+
+void tg_sm_table_cursor_close(tg_sm_table *t, tg_sm_cursor *c) {
+  if (!c)
+    return;
+  if (t->pins)
+    t->pins--;
+  tg_free(c->series);
+  tg_free(c);
 }

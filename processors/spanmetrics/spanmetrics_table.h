@@ -21,6 +21,8 @@ typedef struct tg_sm_table_conf {
   size_t limit;                   /* distinct series before new ones fold into overflow */
   int exemplars;                  /* keep exemplar candidates */
   uint64_t candidate_ttl_ms;      /* how long a candidate waits for a sampling decision */
+  size_t service_label;           /* index of the service_name label (SIZE_MAX = none) */
+  size_t per_service_limit;       /* series one service value may hold (0 = limit) */
 } tg_sm_table_conf;
 
 /* Candidates kept per series while their traces await a sampling decision. */
@@ -37,7 +39,8 @@ typedef struct tg_sm_series tg_sm_series;
 /* Finds or creates the series of a label set (values as for tg_sm_table_add; lens[i] is
  * the length of values[i], or lens is NULL for NUL-terminated values) without
  * counting anything, so a processor can count only once downstream took the batch.
- * *overflow is set to 1 when the label set went to the overflow series. The series stays
+ * *overflow is set to 1 when the label set went to the overflow series because the table
+ * holds `limit` series, 2 when its service holds `per_service_limit`. The series stays
  * valid until the next tg_sm_table_expire. NULL on ENOMEM. */
 tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
                                  const size_t *lens, uint64_t now_ms, int *overflow);
@@ -49,8 +52,9 @@ void tg_sm_table_observe(tg_sm_table *t, tg_sm_series *s, double value, const ui
 /* Records one span: values[i] is label i's value, NULL to leave label i out of the series.
  * `value` is the duration in the table's unit. trace_id/span_id may be NULL (no exemplar
  * candidate). A new label set past the limit goes to the overflow series
- * (otel_metric_overflow="true"). Returns 0, 1 when the span went to the overflow series,
- * or TG_ENOMEM (the span is not counted). */
+ * (otel_metric_overflow="true"). Returns 0, 1 or 2 when the span went to the overflow
+ * series (as *overflow of tg_sm_table_lookup: the table's limit, the service's share), or
+ * TG_ENOMEM (the span is not counted). */
 int tg_sm_table_add(tg_sm_table *t, const char *const *values, double value,
                  const uint8_t *trace_id, const uint8_t *span_id, uint64_t end_unix_nano,
                  uint64_t now_ms);
@@ -61,6 +65,28 @@ size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms);
 
 /* Series currently held (overflow series included when it exists). */
 size_t tg_sm_table_size(const tg_sm_table *t);
+
+/* Services (values of the service label) holding series, by how many they hold: hist[b]
+ * counts services holding at most tg_sm_service_bucket_bounds[b] series and more than
+ * the previous bound (hist[TG_SM_SERVICE_BUCKETS]: more than the last). May be NULL.
+ * Returns the number of services. */
+#define TG_SM_SERVICE_BUCKETS 6
+extern const size_t tg_sm_service_bucket_bounds[TG_SM_SERVICE_BUCKETS];
+size_t tg_sm_table_services(const tg_sm_table *t, size_t hist[TG_SM_SERVICE_BUCKETS + 1]);
+
+/* Series held by one service value (0 when unknown). For tests and diagnostics. */
+size_t tg_sm_table_service_series(const tg_sm_table *t, const char *service);
+
+/* The visit of tg_sm_table_collect in slices. open snapshots the series (later ones appear
+ * at the next open) and defers tg_sm_table_expire until close; NULL on ENOMEM. next
+ * visits at most max_points points and sets *done at the end; returns 0 or the visitor's
+ * code. close frees the cursor (NULL is fine). */
+typedef struct tg_sm_cursor tg_sm_cursor;
+tg_sm_cursor *tg_sm_table_cursor_open(tg_sm_table *t);
+int tg_sm_table_cursor_next(tg_sm_table *t, tg_sm_cursor *c, const tg_mfamily *calls,
+                            const tg_mfamily *duration, tg_kept_traces *kept, uint64_t now_ms,
+                            const tg_metric_visitor *v, size_t max_points, int *done);
+void tg_sm_table_cursor_close(tg_sm_table *t, tg_sm_cursor *c);
 
 /* Visits `calls` and then, if `duration` is non-NULL, `duration` (a histogram family whose
  * bounds are the table's). With exemplars on, candidates whose traces `kept` now holds

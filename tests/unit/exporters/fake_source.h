@@ -42,6 +42,7 @@ static int fake_collect(const tg_metric_source *src, const tg_metric_visitor *v)
   return rc;
 }
 
-static const tg_metric_source fake_source = {"fake", 1000, fake_collect, NULL};
+static const tg_metric_source fake_source = {
+    .name = "fake", .flush_interval_ms = 1000, .collect = fake_collect};
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +137,203 @@ static void test_gzip_round_trip(void **state) {
   tg_free(s);
 }
 
+/* ---- streamed rendering ---- */
+
+/* A source of n series (a counter and a histogram family) with a cursor, like
+ * spanmetrics: the stream must render exactly what tg_prom_render renders. */
+#define MANY 300
+typedef struct many_cursor {
+  int family, pos, started;
+  int open;
+} many_cursor;
+static char many_labels[MANY][64];
+static const uint64_t many_buckets[] = {1, 2, 3};
+static int many_open_cursors;
+
+static tg_mpoint many_point(int i, int hist) {
+  tg_mpoint p = {.label_text = many_labels[i], .count = (uint64_t)i * 3 + 1};
+  if (hist) {
+    p.count = 6;
+    p.sum = i + 0.5;
+    p.buckets = many_buckets;
+  }
+  return p;
+}
+
+static int many_collect(const tg_metric_source *src, const tg_metric_visitor *v) {
+  (void)src;
+  int rc = v->family(v->ctx, &fake_calls);
+  for (int i = 0; !rc && i < MANY; i++) {
+    tg_mpoint p = many_point(i, 0);
+    rc = v->point(v->ctx, &fake_calls, &p);
+  }
+  if (!rc)
+    rc = v->family(v->ctx, &fake_dur);
+  for (int i = 0; !rc && i < MANY; i++) {
+    tg_mpoint p = many_point(i, 1);
+    rc = v->point(v->ctx, &fake_dur, &p);
+  }
+  return rc;
+}
+
+static void *many_open(const tg_metric_source *src) {
+  (void)src;
+  many_open_cursors++;
+  return tg_calloc(1, sizeof(many_cursor));
+}
+
+static int many_next(const tg_metric_source *src, void *cursor, const tg_metric_visitor *v,
+                     size_t max_points, int *done) {
+  (void)src;
+  many_cursor *c = cursor;
+  size_t n = 0;
+  int rc = 0;
+  while (!rc && c->family < 2 && n < max_points) {
+    const tg_mfamily *f = c->family ? &fake_dur : &fake_calls;
+    if (!c->started) {
+      c->started = 1;
+      rc = v->family(v->ctx, f);
+    } else if (c->pos == MANY) {
+      c->family++;
+      c->pos = 0;
+      c->started = 0;
+    } else {
+      tg_mpoint p = many_point(c->pos++, c->family);
+      rc = v->point(v->ctx, f, &p);
+      n++;
+    }
+  }
+  *done = c->family == 2;
+  return rc;
+}
+
+static void many_close(const tg_metric_source *src, void *cursor) {
+  (void)src;
+  many_open_cursors--;
+  tg_free(cursor);
+}
+
+static const tg_metric_source many_source = {.name = "many", .flush_interval_ms = 1000,
+                                             .collect = many_collect, .open = many_open,
+                                             .next = many_next, .close = many_close};
+
+static void many_init(void) {
+  for (int i = 0; i < MANY; i++)
+    snprintf(many_labels[i], sizeof many_labels[i], "service_name=\"svc-%d\",span_name=\"op %d\"",
+             i % 7, i);
+}
+
+/* Renders through the stream in slices of max_bytes; checks each slice's bound. */
+static void stream_all(const tg_metric_source *const *srcs, size_t n, tg_prom_format fmt,
+                       size_t max_bytes, tg_buf *all, size_t *slices) {
+  tg_prom_render_opts o = {fmt, NULL, "k=\"v\""};
+  tg_prom_stream *st = tg_prom_stream_new(srcs, n, &o);
+  assert_non_null(st);
+  tg_buf slice;
+  tg_buf_init(&slice, 0);
+  int done = 0;
+  *slices = 0;
+  while (!done) {
+    slice.len = 0;
+    assert_int_equal(tg_prom_stream_next(st, &slice, max_bytes, &done), TG_OK);
+    /* a slice stops at the first step past max_bytes: at most 16 points (< 1 KiB each
+     * here) more, or one whole cursor-less source */
+    assert_true(slice.len <= max_bytes + 16 * 1024 || n > 1);
+    assert_int_equal(tg_buf_append(all, slice.data, slice.len), TG_OK);
+    (*slices)++;
+  }
+  tg_buf_free(&slice);
+  tg_prom_stream_free(st);
+}
+
+static void test_stream_equals_render(void **state) {
+  (void)state;
+  many_init();
+  const tg_metric_source *srcs[] = {&many_source, &fake_source, &many_source};
+  for (int om = 0; om < 2; om++) {
+    tg_prom_format fmt = om ? TG_PROM_OPENMETRICS : TG_PROM_TEXT;
+    tg_prom_render_opts o = {fmt, NULL, "k=\"v\""};
+    tg_buf whole;
+    tg_buf_init(&whole, 0);
+    assert_int_equal(tg_prom_render(srcs, 3, &o, &whole), TG_OK);
+    assert_true(whole.len > 100000);
+    static const size_t sizes[] = {1, 700, 4096, 65536, 1 << 30};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+      tg_buf all;
+      tg_buf_init(&all, 0);
+      size_t slices;
+      stream_all(srcs, 1, fmt, sizes[k], &all, &slices);
+      tg_buf_free(&all);
+      tg_buf_init(&all, 0);
+      stream_all(srcs, 3, fmt, sizes[k], &all, &slices);
+      assert_int_equal(all.len, whole.len);
+      assert_memory_equal(all.data, whole.data, whole.len);
+      if (sizes[k] <= 4096)
+        assert_true(slices > whole.len / 20000); /* really sliced */
+      tg_buf_free(&all);
+    }
+    tg_buf_free(&whole);
+  }
+  assert_int_equal(many_open_cursors, 0);
+  /* abandoned half way: free closes the open cursor */
+  tg_prom_render_opts o = {TG_PROM_TEXT, NULL, NULL};
+  tg_prom_stream *st = tg_prom_stream_new(srcs, 3, &o);
+  tg_buf b;
+  tg_buf_init(&b, 0);
+  int done = 0;
+  assert_int_equal(tg_prom_stream_next(st, &b, 1000, &done), TG_OK);
+  assert_false(done);
+  assert_int_equal(many_open_cursors, 1);
+  tg_prom_stream_free(st);
+  assert_int_equal(many_open_cursors, 0);
+  tg_buf_free(&b);
+}
+
+/* Streamed gzip, slice by slice with the exporter's flushing, inflates to the text. */
+static void test_gzip_stream_round_trip(void **state) {
+  (void)state;
+  many_init();
+  const tg_metric_source *srcs[] = {&many_source};
+  tg_prom_render_opts o = {TG_PROM_OPENMETRICS, NULL, NULL};
+  tg_buf whole;
+  tg_buf_init(&whole, 0);
+  assert_int_equal(tg_prom_render(srcs, 1, &o, &whole), TG_OK);
+  tg_prom_stream *st = tg_prom_stream_new(srcs, 1, &o);
+  tg_prom_gzip_stream gz;
+  assert_int_equal(tg_prom_gzip_begin(&gz), TG_OK);
+  tg_buf text, out, all, back;
+  tg_buf_init(&text, 0);
+  tg_buf_init(&out, 0);
+  tg_buf_init(&all, 0);
+  tg_buf_init(&back, 0);
+  int done = 0, empty_before_flush = 0;
+  while (!done) {
+    text.len = 0;
+    out.len = 0;
+    assert_int_equal(tg_prom_stream_next(st, &text, 2048, &done), TG_OK);
+    assert_int_equal(tg_prom_gzip_feed(&gz, text.data, text.len,
+                                       done ? TG_PROM_GZ_FINISH : TG_PROM_GZ_NONE, &out), TG_OK);
+    if (!done && !out.len) {
+      empty_before_flush++;
+      assert_int_equal(tg_prom_gzip_feed(&gz, NULL, 0, TG_PROM_GZ_SYNC, &out), TG_OK);
+      assert_true(out.len > 0); /* a sync flush always yields bytes */
+    }
+    tg_buf_append(&all, out.data, out.len);
+  }
+  assert_true(empty_before_flush > 0); /* zlib does hold slices back */
+  tg_prom_gzip_end(&gz);
+  tg_prom_gzip_end(&gz); /* twice is fine */
+  assert_int_equal(tg_gzip_inflate(all.data, all.len, 1 << 24, &back), TG_OK);
+  assert_int_equal(back.len, whole.len);
+  assert_memory_equal(back.data, whole.data, whole.len);
+  tg_prom_stream_free(st);
+  tg_buf_free(&text);
+  tg_buf_free(&out);
+  tg_buf_free(&all);
+  tg_buf_free(&back);
+  tg_buf_free(&whole);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_format),
@@ -145,6 +343,8 @@ int main(void) {
       cmocka_unit_test(test_negotiation),
       cmocka_unit_test(test_output_limit),
       cmocka_unit_test(test_gzip_round_trip),
+      cmocka_unit_test(test_stream_equals_render),
+      cmocka_unit_test(test_gzip_stream_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ static const tg_mfamily calls_f = {"calls", "h", TG_MKIND_COUNTER, NULL, 0};
 static const tg_mfamily dur_f = {"duration_milliseconds", "h", TG_MKIND_HISTOGRAM, bounds, 16};
 
 static tg_sm_table *table(size_t limit, int exemplars) {
-  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, exemplars, 60000};
+  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, exemplars, 60000, 0, 0};
   tg_sm_table *t = tg_sm_table_new(&c);
   assert_non_null(t);
   return t;
@@ -125,6 +125,129 @@ static void test_expiration(void **state) {
   tg_sm_table_add(t, again, 1, NULL, NULL, 1, 6000);
   collect(t, NULL, 6000, &r);
   assert_int_equal(rec_find(&r, "calls", "service_name=\"svc\",span_name=\"old3\"")->count, 1);
+  tg_sm_table_free(t);
+}
+
+static tg_sm_table *table_shared(size_t limit, size_t per_service) {
+  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, 0, 60000, 0, per_service};
+  tg_sm_table *t = tg_sm_table_new(&c);
+  assert_non_null(t);
+  return t;
+}
+
+/* One service past its share folds into the overflow series; the others still get
+ * series up to the table's limit. */
+static void test_per_service_share(void **state) {
+  (void)state;
+  tg_sm_table *t = table_shared(8, 3);
+  char name[16];
+  int folded = 0;
+  for (int i = 0; i < 10; i++) { /* runaway: 3 series, then overflow (reason 2) */
+    snprintf(name, sizeof name, "GET /u/%d", i);
+    const char *v[] = {"runaway", name, NULL};
+    int rc = tg_sm_table_add(t, v, 1, NULL, NULL, 1, 0);
+    assert_int_equal(rc, i < 3 ? 0 : 2);
+    folded += rc != 0;
+  }
+  assert_int_equal(folded, 7);
+  assert_int_equal(tg_sm_table_service_series(t, "runaway"), 3);
+  const char *a[] = {"good", "GET /cart", NULL}, *b[] = {"good", "POST /pay", NULL};
+  assert_int_equal(tg_sm_table_add(t, a, 1, NULL, NULL, 1, 0), 0);
+  assert_int_equal(tg_sm_table_add(t, b, 1, NULL, NULL, 1, 0), 0);
+  const char *r0[] = {"runaway", "GET /u/0", NULL}; /* a known label set keeps counting */
+  assert_int_equal(tg_sm_table_add(t, r0, 1, NULL, NULL, 1, 0), 0);
+  /* 5 series held; 3 more fit the table (3 services of one series each)... */
+  const char *o1[] = {"other1", "x", NULL}, *o2[] = {"other2", "x", NULL},
+             *o3[] = {"other3", "x", NULL}, *o4[] = {"other4", "x", NULL};
+  assert_int_equal(tg_sm_table_add(t, o1, 1, NULL, NULL, 1, 0), 0);
+  assert_int_equal(tg_sm_table_add(t, o2, 1, NULL, NULL, 1, 0), 0);
+  assert_int_equal(tg_sm_table_add(t, o3, 1, NULL, NULL, 1, 0), 0);
+  /* ...and then the table's limit folds (reason 1), whatever the service holds */
+  assert_int_equal(tg_sm_table_add(t, o4, 1, NULL, NULL, 1, 0), 1);
+  assert_int_equal(tg_sm_table_size(t), 9); /* 8 + the overflow series */
+  size_t hist[TG_SM_SERVICE_BUCKETS + 1];
+  assert_int_equal(tg_sm_table_services(t, hist), 5);
+  assert_int_equal(hist[0], 3); /* other1..3: 1 series each */
+  assert_int_equal(hist[1], 2); /* runaway (3), good (2): 2..10 */
+  for (size_t bkt = 2; bkt <= TG_SM_SERVICE_BUCKETS; bkt++)
+    assert_int_equal(hist[bkt], 0);
+  recorder r;
+  collect(t, NULL, 0, &r);
+  assert_int_equal(rec_find(&r, "calls", "otel_metric_overflow=\"true\"")->count, 8);
+  assert_int_equal(rec_find(&r, "calls", "service_name=\"runaway\",span_name=\"GET /u/0\"")->count,
+                   2);
+  assert_null(rec_find(&r, "calls", "service_name=\"runaway\",span_name=\"GET /u/3\""));
+  tg_sm_table_free(t);
+}
+
+/* Expiry frees series and gives them back to their service's share and to the table. */
+static void test_expiry_frees_series_and_share(void **state) {
+  (void)state;
+  tg_sm_table *t = table_shared(4, 2);
+  const char *a1[] = {"a", "1", NULL}, *a2[] = {"a", "2", NULL}, *a3[] = {"a", "3", NULL};
+  const char *b1[] = {"b", "1", NULL};
+  assert_int_equal(tg_sm_table_add(t, a1, 1, NULL, NULL, 1, 1000), 0);
+  assert_int_equal(tg_sm_table_add(t, a2, 1, NULL, NULL, 1, 1000), 0);
+  assert_int_equal(tg_sm_table_add(t, a3, 1, NULL, NULL, 1, 1000), 2); /* share */
+  assert_int_equal(tg_sm_table_add(t, b1, 1, NULL, NULL, 1, 3000), 0);
+  assert_int_equal(tg_sm_table_services(t, NULL), 2);
+  /* a cursor defers expiry: its snapshot must stay valid */
+  tg_sm_cursor *cur = tg_sm_table_cursor_open(t);
+  assert_non_null(cur);
+  assert_int_equal(tg_sm_table_expire(t, 4000, 2000), 0);
+  tg_sm_table_cursor_close(t, cur);
+  /* a's series (1000) and the overflow series (1000) expire; b's (3000) stays */
+  assert_int_equal(tg_sm_table_expire(t, 4000, 2000), 3);
+  assert_int_equal(tg_sm_table_size(t), 1);
+  assert_int_equal(tg_sm_table_service_series(t, "a"), 0);
+  assert_int_equal(tg_sm_table_services(t, NULL), 1); /* a's entry is gone */
+  /* a's share is free again */
+  assert_int_equal(tg_sm_table_add(t, a3, 1, NULL, NULL, 1, 4000), 0);
+  assert_int_equal(tg_sm_table_add(t, a1, 1, NULL, NULL, 1, 4000), 0);
+  assert_int_equal(tg_sm_table_service_series(t, "a"), 2);
+  recorder r;
+  collect(t, NULL, 4000, &r);
+  assert_int_equal(r.n, 6); /* 3 series x (calls, duration); no overflow series */
+  assert_null(rec_find(&r, "calls", "otel_metric_overflow=\"true\""));
+  tg_sm_table_free(t);
+}
+
+/* The cursor visits exactly what collect visits, in slices of any size. */
+static void test_cursor_matches_collect(void **state) {
+  (void)state;
+  tg_sm_table *t = table(20, 0);
+  char name[16];
+  for (int i = 0; i < 25; i++) {
+    snprintf(name, sizeof name, "op%d", i);
+    const char *v[] = {i % 2 ? "x" : "y", name, NULL};
+    tg_sm_table_add(t, v, (double)i, NULL, NULL, 1, 0);
+  }
+  recorder whole;
+  collect(t, NULL, 0, &whole);
+  assert_int_equal(whole.n, 42); /* (20 + overflow) x 2 */
+  for (size_t step = 1; step <= 50; step += 7) {
+    recorder r;
+    memset(&r, 0, sizeof r);
+    tg_metric_visitor v = {rec_family, rec_point_fn, &r};
+    tg_sm_cursor *cur = tg_sm_table_cursor_open(t);
+    int done = 0, calls = 0;
+    /* a new series while the cursor is open is not part of this visit */
+    const char *late[] = {"z", "late", NULL};
+    tg_sm_table_add(t, late, 1, NULL, NULL, 1, 0);
+    while (!done) {
+      assert_int_equal(tg_sm_table_cursor_next(t, cur, &calls_f, &dur_f, NULL, 0, &v, step, &done),
+                       0);
+      calls++;
+    }
+    tg_sm_table_cursor_close(t, cur);
+    assert_int_equal(r.families, 2);
+    assert_int_equal(r.n, whole.n);
+    for (size_t i = 0; i < r.n; i++) {
+      assert_string_equal(r.p[i].labels, whole.p[i].labels);
+      assert_string_equal(r.p[i].family, whole.p[i].family);
+    }
+    assert_true(calls >= (int)(whole.n / step));
+  }
   tg_sm_table_free(t);
 }
 
@@ -380,6 +503,87 @@ static void test_processor_refused_batch_is_not_counted(void **state) {
   cfix_teardown(&f);
 }
 
+static int64_t self_metric(cfix *f, const char *name, tg_metric_type type, const char *label,
+                           const char *value) {
+  const char *const lbl[] = {label, NULL};
+  const char *val[] = {value};
+  tg_metric_cell *c = tg_metrics_series(tg_metrics_family(f->svc.metrics, name, "", type, lbl), val);
+  assert_non_null(c);
+  return tg_metric_get(c);
+}
+
+/* The overflow counter counts every span of the overflow series, only once downstream
+ * took the batch; each bound is warned about once. */
+static void test_processor_overflow_accounting(void **state) {
+  (void)state;
+  cfix f;
+  tg_errbuf err = {{0}};
+  assert_int_equal(cfix_setup(&f, &tg_processor_spanmetrics,
+                              "metrics_exporter: prometheus\n"
+                              "aggregation_cardinality_limit: 4\n"
+                              "max_series_per_service: 2\n",
+                              &err), TG_OK);
+  FILE *logf = tmpfile();
+  assert_non_null(logf);
+  tg_logger_destroy(&f.log);
+  tg_logger_init(&f.log, TG_LOG_WARN, logf);
+  static const span_spec spans[] = {
+      {"runaway", "a", 2, 0, 1000000, 0, NULL, NULL},
+      {"runaway", "b", 2, 0, 1000000, 0, NULL, NULL},
+      {"runaway", "c", 2, 0, 1000000, 0, NULL, NULL}, /* share: overflow */
+      {"runaway", "d", 2, 0, 1000000, 0, NULL, NULL}, /* share: overflow */
+      {"good", "x", 2, 0, 1000000, 0, NULL, NULL},
+      {"good", "y", 2, 0, 1000000, 0, NULL, NULL},
+      {"late", "z", 2, 0, 1000000, 0, NULL, NULL},    /* limit: overflow */
+      {"good", "x", 2, 0, 1000000, 0, NULL, NULL},
+  };
+  f.answer = TG_EAGAIN; /* refused: nothing counted */
+  tg_batch *b = sm_batch(spans, 8);
+  assert_int_equal(tg_component_consume(&f.inst, b), TG_EAGAIN);
+  assert_int_equal(self_metric(&f, "tailgate_spanmetrics_overflow_spans_total",
+                               TG_METRIC_COUNTER, "component", "spanmetrics"), 0);
+  f.answer = TG_OK;
+  assert_int_equal(tg_component_consume(&f.inst, b), TG_OK);
+  assert_int_equal(self_metric(&f, "tailgate_spanmetrics_overflow_spans_total",
+                               TG_METRIC_COUNTER, "component", "spanmetrics"), 3);
+  assert_int_equal(tg_component_consume(&f.inst, sm_batch(spans, 8)), TG_OK);
+  assert_int_equal(self_metric(&f, "tailgate_spanmetrics_overflow_spans_total",
+                               TG_METRIC_COUNTER, "component", "spanmetrics"), 6);
+  assert_int_equal(self_metric(&f, "tailgate_spanmetrics_series", TG_METRIC_GAUGE, "component",
+                               "spanmetrics"), 5);
+  recorder r;
+  collect_source(&f, &r);
+  assert_int_equal(rec_find(&r, "traces_span_metrics_calls", "otel_metric_overflow=\"true\"")->count,
+                   6);
+  assert_int_equal(rec_find(&r, "traces_span_metrics_calls",
+                            "service_name=\"good\",span_name=\"x\",span_kind=\"SPAN_KIND_SERVER\","
+                            "status_code=\"STATUS_CODE_UNSET\"")->count, 4);
+  /* services by series held: runaway 2, good 2 (both <= 10), none <= 1 */
+  const char *const l2[] = {"component", "series_le", NULL};
+  tg_metric_family *fam = tg_metrics_family(f.svc.metrics, "tailgate_spanmetrics_services", "",
+                                            TG_METRIC_GAUGE, l2);
+  const char *v1[] = {"spanmetrics", "1"}, *v10[] = {"spanmetrics", "10"},
+             *vinf[] = {"spanmetrics", "+Inf"};
+  assert_int_equal(tg_metric_get(tg_metrics_series(fam, v1)), 0);
+  assert_int_equal(tg_metric_get(tg_metrics_series(fam, v10)), 2);
+  assert_int_equal(tg_metric_get(tg_metrics_series(fam, vinf)), 2);
+  /* one warning per bound, naming the limit and the key */
+  fflush(logf);
+  rewind(logf);
+  char line[2048];
+  int limit_warns = 0, share_warns = 0;
+  while (fgets(line, sizeof line, logf)) {
+    limit_warns += strstr(line, "reached aggregation_cardinality_limit (4 series)") != NULL &&
+                   strstr(line, "service_name=\\\"late\\\"") != NULL;
+    share_warns += strstr(line, "service_name=\\\"runaway\\\" reached max_series_per_service (2 "
+                                "series)") != NULL;
+  }
+  assert_int_equal(limit_warns, 1);
+  assert_int_equal(share_warns, 1);
+  cfix_teardown(&f);
+  fclose(logf);
+}
+
 static void test_connector_seconds_and_custom_buckets(void **state) {
   (void)state;
   cfix f;
@@ -531,11 +735,15 @@ int main(void) {
       cmocka_unit_test(test_aggregates_by_label_set),
       cmocka_unit_test(test_overflow_series),
       cmocka_unit_test(test_expiration),
+      cmocka_unit_test(test_per_service_share),
+      cmocka_unit_test(test_expiry_frees_series_and_share),
+      cmocka_unit_test(test_cursor_matches_collect),
       cmocka_unit_test(test_exemplars_only_of_kept_traces),
       cmocka_unit_test(test_without_sampler_every_trace_counts_as_kept),
       cmocka_unit_test(test_label_values_escaped_and_valid_utf8),
       cmocka_unit_test(test_processor_passes_spans_and_counts),
       cmocka_unit_test(test_processor_refused_batch_is_not_counted),
+      cmocka_unit_test(test_processor_overflow_accounting),
       cmocka_unit_test(test_connector_seconds_and_custom_buckets),
       cmocka_unit_test(test_wire_batches_count_as_decoded_ones),
       cmocka_unit_test(test_config_errors),

@@ -11,8 +11,35 @@
 
 #include "tg_gzip.h"
 
+/* A streamed body (tg_http_body_stream): n slices "slice-<i>;", optionally failing. */
+typedef struct stream_ctx {
+  int n, next, released, fail_at, started;
+} stream_ctx;
+
+static int stream_next(void *ctx, tg_buf *out, size_t max_bytes, int *done) {
+  stream_ctx *s = ctx;
+  assert_int_equal(out->len, 0);
+  assert_true(max_bytes > 0);
+  if (s->next == s->fail_at)
+    return TG_ENOMEM;
+  tg_buf_appendf(out, "slice-%d;", s->next++);
+  *done = s->next == s->n;
+  return TG_OK;
+}
+
+static void stream_release(void *ctx) { ((stream_ctx *)ctx)->released++; }
+
+static void stream_handler(void *ctx, const tg_http_request *req, tg_http_response *resp) {
+  (void)req;
+  stream_ctx *s = ctx;
+  s->started++;
+  resp->content_type = "text/plain";
+  resp->stream = (tg_http_body_stream){stream_next, stream_release, s};
+}
+
 typedef struct fixture {
-  tg_http_route routes[3];
+  tg_http_route routes[4];
+  stream_ctx sctx;
   test_ctx ctx;
   tg_http_server_stats stats;
   tg_http_router router;
@@ -23,7 +50,9 @@ typedef struct fixture {
 static int setup(void **state) {
   fixture *f = tg_calloc(1, sizeof *f);
   test_routes(f->routes, &f->ctx);
-  f->router = (tg_http_router){.routes = f->routes, .n_routes = 3, .max_body_bytes = 1024,
+  f->routes[3] = (tg_http_route){"GET", "/stream", 0, stream_handler, &f->sctx};
+  f->sctx = (stream_ctx){.n = 5, .fail_at = -1};
+  f->router = (tg_http_router){.routes = f->routes, .n_routes = 4, .max_body_bytes = 1024,
                                .max_concurrent_streams = 10, .stats = &f->stats};
   tg_buf_init(&f->out, 0);
   f->conn = tg_http_conn_new(&f->router, TG_HTTP_PROTO_AUTO, NULL, "test:1", capture_write,
@@ -366,6 +395,118 @@ static void test_h2_plain_http(void **state) {
   h2_client_free(&c);
 }
 
+/* ---- streamed responses ---- */
+
+static void test_h1_stream_chunked_then_pipelined(void **state) {
+  fixture *f = *state;
+  /* a streamed GET and a pipelined POST in one read */
+  assert_int_equal(feed_str(f, "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n"
+                               "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"), TG_OK);
+  const char *o = out_str(f);
+  assert_non_null(strstr(o, "HTTP/1.1 200 OK\r\n"));
+  assert_non_null(strstr(o, "Transfer-Encoding: chunked\r\n"));
+  assert_null(strstr(o, "Content-Length"));
+  assert_null(strstr(o, "len=2;hi")); /* the POST waits for the end of the body */
+  assert_int_equal(tg_http_conn_streaming(f->conn), 1);
+  assert_int_equal(tg_http_conn_input_paused(f->conn), 1);
+  /* more input meanwhile is held, not parsed */
+  assert_int_equal(feed_str(f, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"), TG_OK);
+  assert_int_equal(f->ctx.calls, 0);
+  int rc, pumps = 0;
+  while ((rc = tg_http_conn_pump(f->conn, 64)) == 1)
+    pumps++;
+  assert_int_equal(rc, 0);
+  assert_int_equal(pumps, 4); /* one slice per call: 5 slices, the last ends it */
+  assert_int_equal(f->sctx.released, 1);
+  o = out_str(f);
+  const char *body = strstr(o, "\r\n\r\n") + 4;
+  assert_true(strncmp(body, "8\r\nslice-0;\r\n8\r\nslice-1;\r\n8\r\nslice-2;\r\n8\r\nslice-3;\r\n"
+                            "8\r\nslice-4;\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n", 84) == 0);
+  assert_non_null(strstr(o, "len=2;hi")); /* then both pipelined requests, in order */
+  assert_true(strstr(o, "len=3;abc") > strstr(o, "len=2;hi"));
+  assert_int_equal(f->ctx.calls, 2);
+  assert_int_equal(tg_http_conn_streaming(f->conn), 0);
+  assert_int_equal(tg_http_conn_input_paused(f->conn), 0);
+}
+
+static void test_h1_stream_http10_head_abort_free(void **state) {
+  fixture *f = *state;
+  /* HTTP/1.0: no chunking, the body ends with the connection */
+  assert_int_equal(feed_str(f, "GET /stream HTTP/1.0\r\n\r\n"), TG_ECLOSED);
+  const char *o = out_str(f);
+  assert_non_null(strstr(o, "Connection: close\r\n"));
+  assert_null(strstr(o, "Transfer-Encoding"));
+  int rc;
+  while ((rc = tg_http_conn_pump(f->conn, 64)) == 1)
+    ;
+  assert_int_equal(rc, TG_ECLOSED);
+  assert_non_null(strstr(out_str(f), "\r\n\r\nslice-0;slice-1;slice-2;slice-3;slice-4;"));
+  assert_int_equal(f->sctx.released, 1);
+  tg_http_conn_free(f->conn);
+
+  /* HEAD: headers only, the stream released at once */
+  f->out.len = 0;
+  f->sctx = (stream_ctx){.n = 5, .fail_at = -1};
+  f->conn = tg_http_conn_new(&f->router, TG_HTTP_PROTO_AUTO, NULL, "t:2", capture_write, &f->out);
+  f->routes[3].method = "HEAD";
+  assert_int_equal(feed_str(f, "HEAD /stream HTTP/1.1\r\n\r\n"), TG_OK);
+  assert_int_equal(f->sctx.released, 1);
+  assert_int_equal(f->sctx.next, 0);
+  assert_int_equal(tg_http_conn_streaming(f->conn), 0);
+  assert_null(strstr(out_str(f), "slice"));
+  f->routes[3].method = "GET";
+
+  /* a failing slice: no final chunk, the connection ends */
+  f->out.len = 0;
+  f->sctx = (stream_ctx){.n = 5, .fail_at = 1};
+  assert_int_equal(feed_str(f, "GET /stream HTTP/1.1\r\n\r\n"), TG_OK);
+  assert_int_equal(tg_http_conn_pump(f->conn, 64), 1);
+  assert_int_equal(tg_http_conn_pump(f->conn, 64), TG_ECLOSED);
+  assert_int_equal(f->sctx.released, 1);
+  assert_null(strstr(out_str(f), "0\r\n\r\n"));
+  tg_http_conn_free(f->conn);
+
+  /* the connection goes away mid-body: released once */
+  f->out.len = 0;
+  f->sctx = (stream_ctx){.n = 5, .fail_at = -1};
+  f->conn = tg_http_conn_new(&f->router, TG_HTTP_PROTO_AUTO, NULL, "t:3", capture_write, &f->out);
+  assert_int_equal(feed_str(f, "GET /stream HTTP/1.1\r\n\r\n"), TG_OK);
+  assert_int_equal(tg_http_conn_pump(f->conn, 64), 1);
+  tg_http_conn_free(f->conn);
+  f->conn = NULL;
+  assert_int_equal(f->sctx.released, 1);
+}
+
+static void test_h2_stream(void **state) {
+  fixture *f = *state;
+  h2_client c;
+  h2_client_init(&c);
+  h2_client_request(&c, "GET", "/stream", NULL, NULL, NULL, NULL, 0);
+  for (int i = 0; i < 100 && !c.closed; i++) {
+    pump(f, &c);
+    int rc = tg_http_conn_pump(f->conn, 64);
+    assert_true(rc >= 0);
+  }
+  assert_true(c.closed);
+  assert_int_equal(c.http_status, 200);
+  assert_int_equal(c.data.len, 40);
+  assert_memory_equal(c.data.data, "slice-0;slice-1;slice-2;slice-3;slice-4;", 40);
+  assert_int_equal(f->sctx.released, 1);
+  assert_int_equal(tg_http_conn_streaming(f->conn), 0);
+  assert_int_equal(tg_http_conn_input_paused(f->conn), 0);
+  /* a failing slice resets the stream */
+  f->sctx = (stream_ctx){.n = 5, .fail_at = 1};
+  h2_client_request(&c, "GET", "/stream", NULL, NULL, NULL, NULL, 0);
+  for (int i = 0; i < 100 && !c.closed; i++) {
+    pump(f, &c);
+    tg_http_conn_pump(f->conn, 64);
+  }
+  assert_true(c.closed);
+  assert_int_equal(c.rst_code, NGHTTP2_INTERNAL_ERROR);
+  assert_int_equal(f->sctx.released, 1);
+  h2_client_free(&c);
+}
+
 /* ---- helpers ---- */
 
 static void test_grpc_timeout_parse(void **state) {
@@ -453,6 +594,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_h2_grpc_gzip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_h2_grpc_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_h2_plain_http, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_h1_stream_chunked_then_pipelined, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_h1_stream_http10_head_abort_free, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_h2_stream, setup, teardown),
       cmocka_unit_test(test_grpc_timeout_parse),
       cmocka_unit_test(test_percent_encode),
       cmocka_unit_test(test_gzip_roundtrip_and_limits),
