@@ -26,6 +26,8 @@ struct tg_service {
   uint64_t shutdown_grace_ms; /* how long stop may take before a forced exit */
   struct tg_service_graph *graph; /* private to tg_service.c / tg_pipeline.c */
   tg_kept_traces *kept; /* traces samplers kept (tg_kept_traces.h); made by tg_service_build */
+  int debug_endpoints;  /* service.telemetry.debug_endpoints: instances keep what
+                           the /debug/sampling route asks about (set before tg_service_build) */
 };
 
 /* Builds every instance and wires the pipelines of a validated config (no I/O).
