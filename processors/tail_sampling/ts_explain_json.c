@@ -400,9 +400,13 @@ int ts_explain_parse_json(tg_batch *batch, const uint8_t *data, size_t len, char
   /* the file exporters write one request per line: take the first */
   json_t *root = json_loadb((const char *)data, len, JSON_DISABLE_EOF_CHECK, &jerr);
   if (!root) {
-    if (err && err_size)
+    if (err && err_size) {
       snprintf(err, err_size, "JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                jerr.column);
+      for (char *p = err; *p; p++) /* jansson quotes the offending bytes */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+          *p = '?';
+    }
     return TG_EDECODE;
   }
   int rc = request_of(&c, root, batch);
