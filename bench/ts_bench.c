@@ -17,7 +17,9 @@
  * (decision_attributes true) and "attributes+queries" (also the debug route's query
  * lock and verdict records in both caches). A warm-up run comes first (the first run
  * pays the page faults of the heap's growth). One JSON line per run, then the median
- * spans/core-second of each variant. */
+ * spans/core-second of each variant. --variant V makes one run of variant V alone (for
+ * instruction counts under callgrind: the requests built are the same, so the totals
+ * differ only by the variant's work). */
 #include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -267,9 +269,11 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   size_t traces = 200000, per = 6, attrs = 10, reqs_per_trace = 2, rounds = 0;
+  long only = -1; /* --variant V: one run of variant V (0 off, 1 attributes, 2 + queries) */
   static const struct option opts[] = {{"traces", 1, 0, 't'}, {"spans-per-trace", 1, 0, 's'},
                                        {"attrs", 1, 0, 'a'}, {"requests-per-trace", 1, 0, 'r'},
-                                       {"compare", 1, 0, 'c'}, {0, 0, 0, 0}};
+                                       {"compare", 1, 0, 'c'}, {"variant", 1, 0, 'v'},
+                                       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     size_t v = strtoul(optarg, NULL, 10);
@@ -278,6 +282,7 @@ int main(int argc, char **argv) {
     else if (c == 'a') attrs = v;
     else if (c == 'r') reqs_per_trace = v;
     else if (c == 'c') rounds = v;
+    else if (c == 'v') only = (long)(v > 2 ? 2 : v);
     else return 2;
   }
   if (!per || !reqs_per_trace || per % reqs_per_trace) {
@@ -310,10 +315,14 @@ int main(int argc, char **argv) {
                                per / reqs_per_trace, attrs, r ? "orders-db" : "orders-api", &wire);
   }
   params pr = {traces, per, attrs, k, k * TRACES_PER_REQUEST * (per / reqs_per_trace), wire};
-  if (!rounds) {
+  static const char *const names[] = {"off", "attributes", "attributes+queries"};
+  if (only >= 0) {
+    conf.sampled_cache_size = conf.non_sampled_cache_size = 100000;
+    conf.decision_attributes = only > 0;
+    run(names[only], &conf, only == 2, reqs, &pr);
+  } else if (!rounds) {
     run("default", &conf, 0, reqs, &pr);
   } else {
-    static const char *const names[] = {"off", "attributes", "attributes+queries"};
     double *rates = calloc(3 * rounds, sizeof *rates);
     conf.sampled_cache_size = conf.non_sampled_cache_size = 100000;
     run("warm-up (not counted)", &conf, 0, reqs, &pr); /* first-touch page faults */

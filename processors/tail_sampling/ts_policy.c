@@ -77,6 +77,7 @@ typedef struct eval {
   int other_hit;          /* another policy said Sampled */
   ts_explain *x;          /* notes, or NULL */
   int depth;
+  int preview;            /* ts_policy_preview: limiters answer TS_VERDICT_PENDING */
 } eval;
 
 static int leaf_hit(const eval *e, const tg_ts_policy *p) {
@@ -177,6 +178,8 @@ static int evaluate_inner(eval *e, const tg_ts_policy *p, ts_note *note) {
     break;
   case TG_TS_RATE_LIMITING:
   case TG_TS_BYTES_LIMITING: {
+    if (e->preview)
+      return TS_VERDICT_PENDING;
     if (p->rate_index < 0 || p->rate_index >= e->lim->n)
       break;
     int spans = p->type == TG_TS_RATE_LIMITING;
@@ -188,17 +191,30 @@ static int evaluate_inner(eval *e, const tg_ts_policy *p, ts_note *note) {
     break;
   }
   case TG_TS_AND:
-  case TG_TS_DROP:
+  case TG_TS_DROP: {
+    int pending = 0;
     hit = 1;
-    for (size_t i = 0; i < p->n_subs && hit; i++)
-      hit = sampled(evaluate(e, &p->subs[i]));
+    for (size_t i = 0; i < p->n_subs && hit; i++) {
+      int v = evaluate(e, &p->subs[i]);
+      pending |= v == TS_VERDICT_PENDING; /* only in a preview */
+      hit = sampled(v) || v == TS_VERDICT_PENDING;
+    }
+    if (hit && pending)
+      return TS_VERDICT_PENDING;
     if (p->type == TG_TS_DROP)
       return hit ? TS_VERDICT_DROPPED : TS_VERDICT_NOT_SAMPLED;
     break;
-  case TG_TS_NOT:
-    hit = p->n_subs && !sampled(evaluate(e, &p->subs[0]));
+  }
+  case TG_TS_NOT: {
+    int v = p->n_subs ? evaluate(e, &p->subs[0]) : TS_VERDICT_SAMPLED;
+    if (v == TS_VERDICT_PENDING)
+      return v;
+    hit = !sampled(v);
     break;
+  }
   case TG_TS_COMPOSITE:
+    if (e->preview)
+      return TS_VERDICT_PENDING;
     return evaluate_composite(e, p, note);
   }
   return hit ? TS_VERDICT_SAMPLED : TS_VERDICT_NOT_SAMPLED;
@@ -251,4 +267,10 @@ ts_decision ts_policy_decide_explained(const tg_ts_conf *conf, const ts_trace *t
   d.by_probabilistic_only = d.keep && !t->debug && e.prob_hit && !e.other_hit;
   d.threshold = e.prob_threshold;
   return d;
+}
+
+void ts_policy_preview(const tg_ts_conf *conf, const ts_trace *t, uint8_t *verdicts) {
+  eval e = {.t = t, .preview = 1};
+  for (size_t i = 0; i < conf->policies.n; i++)
+    verdicts[i] = (uint8_t)evaluate(&e, &conf->policies.items[i]);
 }

@@ -33,7 +33,8 @@ typedef struct ts_limiters {
 int ts_limiters_init(ts_limiters *l, int n);
 void ts_limiters_free(ts_limiters *l);
 
-enum { TS_VERDICT_NOT_SAMPLED, TS_VERDICT_SAMPLED, TS_VERDICT_DROPPED };
+enum { TS_VERDICT_NOT_SAMPLED, TS_VERDICT_SAMPLED, TS_VERDICT_DROPPED,
+       TS_VERDICT_PENDING /* ts_policy_preview only: depends on a limiter */ };
 
 typedef struct ts_decision {
   int keep;
@@ -76,5 +77,11 @@ ts_decision ts_policy_decide(const tg_ts_conf *conf, const ts_trace *t, ts_limit
 ts_decision ts_policy_decide_explained(const tg_ts_conf *conf, const ts_trace *t,
                                        ts_limiters *limiters, uint64_t now_ms,
                                        int64_t now_unix_s, uint8_t *verdicts, ts_explain *x);
+
+/* Each top-level policy's verdict if the trace were decided now, from what has arrived
+ * so far (for questions about a buffered trace). Touches no limiter: rate_limiting,
+ * bytes_limiting and composite policies, and combinators whose outcome depends on them,
+ * answer TS_VERDICT_PENDING. verdicts has conf->policies.n entries. */
+void ts_policy_preview(const tg_ts_conf *conf, const ts_trace *t, uint8_t *verdicts);
 
 #endif

@@ -409,11 +409,18 @@ static uint64_t to_unix_ms(uint64_t mono, uint64_t now_mono_ms, uint64_t now_uni
   return now_unix_ms > ago ? now_unix_ms - ago : 0;
 }
 
-static int policies_json(const ts_shard *sh, const ts_verdict *v, tg_buf *out) {
+/* Verdicts of a decided trace (from its record v), or of a buffered one as they would
+ * be now (preview, when v is NULL). */
+static int policies_json(const ts_shard *sh, const ts_verdict *v, const uint8_t *preview,
+                         tg_buf *out) {
+  static const char *const would[] = {[TS_VERDICT_NOT_SAMPLED] = "would_not_sample",
+                                      [TS_VERDICT_SAMPLED] = "would_sample",
+                                      [TS_VERDICT_DROPPED] = "would_drop",
+                                      [TS_VERDICT_PENDING] = "pending"};
   int rc = tg_buf_append_str(out, "\"policies\":[");
   const tg_ts_policies *ps = &sh->conf->policies;
   for (size_t i = 0; i < ps->n && rc == TG_OK; i++) {
-    const char *verdict = "pending";
+    const char *verdict = preview && preview[i] <= TS_VERDICT_PENDING ? would[preview[i]] : "pending";
     if (v) {
       int voted = i < TS_VERDICT_MAX_POLICIES && (v->votes >> i & 1);
       verdict = i >= TS_VERDICT_MAX_POLICIES ? "unrecorded"
@@ -453,8 +460,12 @@ int ts_shard_query(ts_shard *sh, const char *processor, const uint8_t id[16],
                         (unsigned long long)to_unix_ms(t->arrival_ms, now_mono_ms, now_unix_ms) +
                             (unsigned long long)sh->conf->decision_wait_ms,
                         t->span_count, (unsigned long long)t->wire_bytes);
+    uint8_t *preview = tg_calloc(sh->conf->policies.n ? sh->conf->policies.n : 1, 1);
+    if (preview)
+      ts_policy_preview(sh->conf, t, preview);
     if (rc == TG_OK)
-      rc = policies_json(sh, NULL, out);
+      rc = policies_json(sh, NULL, preview, out);
+    tg_free(preview);
     if (rc == TG_OK)
       rc = tg_buf_append_str(out, "}");
   } else if (ts_cache_get_rec(&sh->sampled, id, &decided, &rec) ||
@@ -473,7 +484,7 @@ int ts_shard_query(ts_shard *sh, const char *processor, const uint8_t id[16],
         (unsigned long long)at, v.span_count, v.wire_bytes, ts_verdict_trigger(&v),
         v.prob_only ? "true" : "false");
     if (rc == TG_OK)
-      rc = policies_json(sh, &v, out);
+      rc = policies_json(sh, &v, NULL, out);
     if (rc == TG_OK)
       rc = tg_buf_append_str(out, "}");
   }

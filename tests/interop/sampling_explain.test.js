@@ -212,7 +212,10 @@ describe('explainable tail sampling', () => {
       assert.ok(b.shard === 0 || b.shard === 1, `shard ${b.shard}`);
       assert.ok(b.bytes > 0);
       assert.ok(Math.abs(b.first_span_unix_ms - Date.now()) < 10000, 'first span time is now-ish');
-      assert.deepEqual(b.policies.map((p) => p.verdict), ['pending', 'pending', 'pending', 'pending']);
+      // verdicts so far, for the error trace traces[0]: only errors would sample it
+      assert.equal(traces[0].kind, 'error');
+      assert.deepEqual(b.policies.map((p) => [p.name, p.verdict]),
+        [['no-health', 'would_not_sample'], ['errors', 'would_sample'], ['slow', 'would_not_sample'], ['ten-percent', 'would_not_sample']]);
 
       // Decided.
       await waitFor(async () => {

@@ -224,6 +224,44 @@ static void test_notes_for_every_policy_type(void **state) {
   tg_free(x);
 }
 
+/* A buffered trace's verdicts so far: limiters are not touched, and what depends on
+ * them is pending. */
+static void test_preview_leaves_limiters_alone(void **state) {
+  (void)state;
+  loaded d;
+  load(&d, "policies:\n"
+           "  - {name: err, type: status_code, status_code: {status_codes: [ERROR]}}\n"
+           "  - name: err-limited\n    type: and\n    and:\n      and_sub_policy:\n"
+           "        - {name: e, type: status_code, status_code: {status_codes: [ERROR]}}\n"
+           "        - {name: r, type: rate_limiting, rate_limiting: {spans_per_second: 1}}\n"
+           "  - name: not-limited\n    type: not\n    not:\n      not_sub_policy: {name: r2, type: rate_limiting, rate_limiting: {spans_per_second: 1}}\n"
+           "  - name: no-health\n    type: drop\n    drop:\n      drop_sub_policy:\n"
+           "        - {name: h, type: string_attribute, string_attribute: {key: route, values: [/health]}}\n"
+           "  - name: comp\n    type: composite\n    composite:\n      max_total_spans_per_second: 10\n"
+           "      composite_sub_policy: [{name: all, type: always_sample}]\n"
+           "      rate_allocation: [{policy: all, percent: 100}]\n");
+  uint8_t v[5];
+  ts_trace t = summary(10, 50, leaf_bit(&d, 0, -1) | leaf_bit(&d, 1, 0) | leaf_bit(&d, 3, 0));
+  ts_policy_preview(&d.conf, &t, v);
+  assert_int_equal(v[0], TS_VERDICT_SAMPLED);
+  assert_int_equal(v[1], TS_VERDICT_PENDING);     /* error, and then the bucket */
+  assert_int_equal(v[2], TS_VERDICT_PENDING);
+  assert_int_equal(v[3], TS_VERDICT_DROPPED);
+  assert_int_equal(v[4], TS_VERDICT_PENDING);
+  t = summary(10, 50, 0);
+  ts_policy_preview(&d.conf, &t, v);
+  assert_int_equal(v[0], TS_VERDICT_NOT_SAMPLED);
+  assert_int_equal(v[1], TS_VERDICT_NOT_SAMPLED); /* no error: no bucket can change that */
+  assert_int_equal(v[3], TS_VERDICT_NOT_SAMPLED);
+  /* the buckets are still full: 2 tokens for a 2-span trace in both */
+  t = summary(10, 2, leaf_bit(&d, 0, -1) | leaf_bit(&d, 1, 0));
+  ts_decision dec = ts_policy_decide(&d.conf, &t, &d.lim, 0, 0, v);
+  assert_true(dec.keep);
+  assert_int_equal(v[1], TS_VERDICT_SAMPLED);
+  assert_int_equal(v[2], TS_VERDICT_NOT_SAMPLED); /* r2 took its 2 tokens: not(sampled) */
+  unload(&d);
+}
+
 /* ---- decision attributes on the wire ------------------------------------------------- */
 
 typedef struct sink {
@@ -403,7 +441,7 @@ static void test_query_every_state(void **state) {
                       "{\"processor\":\"tail_sampling/x\",\"shard\":3,\"state\":\"buffered\","
                       "\"first_span_unix_ms\":1700000001000,\"decision_due_unix_ms\":1700000002000,"
                       "\"span_count\":1,\"bytes\":56,\"policies\":[{\"name\":\"no-health\","
-                      "\"verdict\":\"pending\"},{\"name\":\"errors\",\"verdict\":\"pending\"}]}");
+                      "\"verdict\":\"would_not_sample\"},{\"name\":\"errors\",\"verdict\":\"would_sample\"}]}");
   ts_shard_decide_due(&f.shard, 2500);
   assert_int_equal(query(&f, 1, &out), TG_OK);
   assert_string_equal((char *)out.data,
@@ -526,6 +564,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_record_round_trip_and_saturation),
       cmocka_unit_test(test_notes_for_every_policy_type),
+      cmocka_unit_test(test_preview_leaves_limiters_alone),
       cmocka_unit_test(test_attributes_name_policies_and_trigger),
       cmocka_unit_test(test_query_every_state),
       cmocka_unit_test(test_explain_report),
