@@ -122,12 +122,12 @@ static int evaluate_inner(eval *e, const tg_ts_policy *p, ts_note *note);
  * the decision is the same either way). */
 static int evaluate(eval *e, const tg_ts_policy *p) {
   ts_note scratch, *note = &scratch;
-  if (e->x) {
-    if (e->x->n < TS_MAX_NOTES)
-      note = &e->x->notes[e->x->n++];
-    else
-      e->x->truncated = 1;
-  }
+  if (!e->x) /* a live decision: the details are written to scratch and never read */
+    return evaluate_inner(e, p, note);
+  if (e->x->n < TS_MAX_NOTES)
+    note = &e->x->notes[e->x->n++];
+  else
+    e->x->truncated = 1;
   *note = (ts_note){.policy = p, .depth = e->depth, .sub = -1};
   e->depth++;
   int v = evaluate_inner(e, p, note);

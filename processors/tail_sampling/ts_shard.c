@@ -145,16 +145,20 @@ static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger, int 
     uint64_t due = t->arrival_ms + sh->conf->decision_wait_ms;
     ts_hist_observe(&m->decision_lag, now_ms > due ? (double)(now_ms - due) / 1000.0 : 0);
   }
-  int dropped = 0;
-  for (size_t i = 0; i < sh->conf->policies.n && !dropped; i++)
-    dropped = verdicts[i] == TS_VERDICT_DROPPED;
-  ts_verdict v = verdict_of(sh, t, now_ms,
-                            d.keep ? TS_STATE_SAMPLED
-                                   : dropped ? TS_STATE_DROPPED : TS_STATE_NOT_SAMPLED,
-                            trigger, bound);
-  v.debug = d.debug;
-  v.prob_only = d.by_probabilistic_only;
-  ts_verdict_rec rec = ts_verdict_pack(&v);
+  /* the record, only when something reads it (decision_attributes, the debug route) */
+  ts_verdict v = {0};
+  ts_verdict_rec rec = {{0, 0}};
+  if (sh->sampled.recs || sh->not_sampled.recs || sh->conf->decision_attributes) {
+    int dropped = 0;
+    for (size_t i = 0; i < sh->conf->policies.n && !dropped; i++)
+      dropped = verdicts[i] == TS_VERDICT_DROPPED;
+    v = verdict_of(sh, t, now_ms,
+                   d.keep ? TS_STATE_SAMPLED : dropped ? TS_STATE_DROPPED : TS_STATE_NOT_SAMPLED,
+                   trigger, bound);
+    v.debug = d.debug;
+    v.prob_only = d.by_probabilistic_only;
+    rec = ts_verdict_pack(&v);
+  }
   if (d.keep) {
     char th[16];
     const char *th_hex = NULL;
@@ -247,9 +251,12 @@ static void drop_too_large(ts_shard *sh, ts_trace *t, uint64_t now_ms) {
   tg_metric_add(sh->metrics->too_large, 1);
   tg_metric_add(sh->metrics->decided[TS_TRIGGER_EARLY][TS_OUT_NOT_SAMPLED], 1);
   tg_metric_add(sh->metrics->spans_out[TS_OUT_NOT_SAMPLED], t->span_count);
-  memset(sh->verdicts, TS_VERDICT_NOT_SAMPLED, sh->conf->policies.n);
-  ts_verdict v = verdict_of(sh, t, now_ms, TS_STATE_DROPPED, TS_CAUSE_EARLY, TS_EARLY_TOO_LARGE);
-  ts_verdict_rec rec = ts_verdict_pack(&v);
+  ts_verdict_rec rec = {{0, 0}};
+  if (sh->not_sampled.recs) {
+    memset(sh->verdicts, TS_VERDICT_NOT_SAMPLED, sh->conf->policies.n);
+    ts_verdict v = verdict_of(sh, t, now_ms, TS_STATE_DROPPED, TS_CAUSE_EARLY, TS_EARLY_TOO_LARGE);
+    rec = ts_verdict_pack(&v);
+  }
   ts_cache_put_rec(&sh->not_sampled, t->id, now_ms, &rec);
   ts_store_remove(&sh->store, t);
 }
