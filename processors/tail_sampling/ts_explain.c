@@ -232,9 +232,15 @@ static void leaf_wanted(const tg_ts_policy *p, tg_buf *out) {
         tg_buf_appendf(out, " %s", status_names[i]);
     break;
   case TG_TS_NUMERIC_ATTRIBUTE:
-    tg_buf_appendf(out, "no span or resource has %s in [%s%" PRId64 ", %s%" PRId64 "]", p->key,
-                   p->has_min ? "" : "unbounded ", p->min_value, p->has_max ? "" : "unbounded ",
-                   p->max_value);
+    tg_buf_appendf(out, "no span or resource has %s in [", p->key);
+    if (p->has_min)
+      tg_buf_appendf(out, "%" PRId64, p->min_value);
+    else
+      tg_buf_append_str(out, "-inf");
+    if (p->has_max)
+      tg_buf_appendf(out, ", %" PRId64 "]", p->max_value);
+    else
+      tg_buf_append_str(out, ", +inf]");
     break;
   case TG_TS_BOOLEAN_ATTRIBUTE:
     tg_buf_appendf(out, "no span or resource has %s = %s", p->key, p->bool_value ? "true" : "false");
