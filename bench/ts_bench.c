@@ -9,7 +9,17 @@
  *   slice    the loop thread's share: batch (wire segments) → per-shard messages
  *   ingest   the worker's: inspect spans, buffer them under interned headers
  *   decide   the worker's: policies (errors, latency, 10 %) and emission of kept spans
- * Prints one JSON line. */
+ * Prints one JSON line.
+ *
+ * --compare R runs the same requests through R rounds of three variants, alternating so
+ * that machine noise hits each alike, each on a fresh shard with decision caches of
+ * 100,000 IDs: "off" (decision_attributes false, no queries), "attributes"
+ * (decision_attributes true) and "attributes+queries" (also the debug route's query
+ * lock and verdict records in both caches). A warm-up run comes first (the first run
+ * pays the page faults of the heap's growth). One JSON line per run, then the median
+ * spans/core-second of each variant. --variant V makes one run of variant V alone (for
+ * instruction counts under callgrind: the requests built are the same, so the totals
+ * differ only by the variant's work). */
 #include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -157,69 +167,35 @@ static tg_batch *make_request(const uint8_t (*ids)[16], size_t n_traces, size_t 
   return w;
 }
 
-static size_t kept_spans;
+static size_t kept_spans, kept_bytes;
 static void deliver(void *ctx, tg_batch *b) {
   (void)ctx;
   kept_spans += b->span_count;
+  for (size_t i = 0; i < b->n_wire; i++)
+    kept_bytes += b->wire[i].len;
   tg_batch_free(b);
 }
 
-int main(int argc, char **argv) {
-  /* the gateway's allocator settings (core/main.c): keep freed memory for reuse */
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  size_t traces = 200000, per = 6, attrs = 10, reqs_per_trace = 2;
-  static const struct option opts[] = {{"traces", 1, 0, 't'}, {"spans-per-trace", 1, 0, 's'},
-                                       {"attrs", 1, 0, 'a'}, {"requests-per-trace", 1, 0, 'r'},
-                                       {0, 0, 0, 0}};
-  int c;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    size_t v = strtoul(optarg, NULL, 10);
-    if (c == 't') traces = v;
-    else if (c == 's') per = v;
-    else if (c == 'a') attrs = v;
-    else if (c == 'r') reqs_per_trace = v;
-    else return 2;
-  }
-  if (!per || !reqs_per_trace || per % reqs_per_trace) {
-    fprintf(stderr, "spans-per-trace must be a multiple of requests-per-trace\n");
-    return 2;
-  }
-  tg_diag diag;
-  tg_diag_init(&diag);
-  tg_yaml_doc *doc = tg_yaml_parse("bench", conf_yaml, strlen(conf_yaml), &diag);
-  tg_ts_conf conf;
-  memset(&conf, 0, sizeof conf);
-  tg_conf_apply(tg_ts_conf_keys, TG_TS_CONF_N_KEYS, tg_yaml_root(doc), &conf, "bench", &diag);
-  tg_yaml_free(doc);
+typedef struct params {
+  size_t traces, per, attrs, k, spans, wire;
+} params;
+
+/* One steady-state run over reqs on a fresh shard; prints its JSON line and returns
+ * spans per core-second. */
+static double run(const char *variant, const tg_ts_conf *conf, int queries, tg_batch **reqs,
+                  const params *pr) {
   ts_leaves leaves;
-  ts_leaves_collect(&conf.policies, &leaves);
+  ts_leaves_collect(&conf->policies, &leaves);
   ts_limiters lim;
-  ts_limiters_init(&lim, conf.policies.n_rates);
+  ts_limiters_init(&lim, conf->policies.n_rates);
   ts_metrics metrics;
-  ts_metrics_init(&metrics, NULL, "bench", &conf.policies);
+  ts_metrics_init(&metrics, NULL, "bench", &conf->policies);
   ts_shard sh;
-  ts_shard_init(&sh, &conf, &leaves, &lim, &metrics, NULL, traces + 1, 0, deliver, NULL);
-
-  /* requests of 20 traces x (per / reqs_per_trace) spans, each trace in reqs_per_trace
-   * requests from different services */
-  enum { TRACES_PER_REQUEST = 20 };
-  size_t n_req = (traces / TRACES_PER_REQUEST) * reqs_per_trace;
-  tg_batch **reqs = calloc(n_req, sizeof *reqs);
-  uint8_t (*ids)[16] = malloc(TRACES_PER_REQUEST * 16);
-  size_t wire = 0, k = 0;
-  for (size_t t = 0; t + TRACES_PER_REQUEST <= traces; t += TRACES_PER_REQUEST) {
-    for (size_t i = 0; i < TRACES_PER_REQUEST; i++)
-      for (int j = 0; j < 16; j += 8) {
-        uint64_t r = next_rand();
-        memcpy(ids[i] + j, &r, 8);
-      }
-    for (size_t r = 0; r < reqs_per_trace; r++)
-      reqs[k++] = make_request((const uint8_t(*)[16])ids, TRACES_PER_REQUEST,
-                               per / reqs_per_trace, attrs, r ? "orders-db" : "orders-api", &wire);
-  }
-  size_t spans = k * TRACES_PER_REQUEST * (per / reqs_per_trace);
-
+  ts_shard_init(&sh, conf, &leaves, &lim, &metrics, NULL, pr->traces + 1, 0, deliver, NULL);
+  if (queries)
+    ts_shard_enable_queries(&sh);
+  kept_spans = kept_bytes = 0;
+  size_t k = pr->k, spans = pr->spans, per = pr->per;
   /* steady state: a request every STEP_MS of simulated time, so about
    * decision_wait / STEP_MS requests' traces are buffered at any moment and memory is
    * reused as it would be in a running gateway */
@@ -259,26 +235,115 @@ int main(int argc, char **argv) {
   decide_s += cpu_now() - t0;
   /* the buffered spans at the peak, against their wire size */
   double spans_at_peak = (double)peak_traces * (double)per;
-  double wire_per_span = (double)wire / (double)spans;
+  double wire_per_span = (double)pr->wire / (double)spans;
   size_t buffered = peak_bytes;
   double t1 = slice_s, t2 = ingest_s, t3 = decide_s;
-    printf("{\"traces\":%zu,\"spans\":%zu,\"attrs_per_span\":%zu,\"requests\":%zu,"
+  double rate = (double)spans / (t1 + t2 + t3);
+  printf("{\"variant\":\"%s\",\"traces\":%zu,\"spans\":%zu,\"attrs_per_span\":%zu,\"requests\":%zu,"
          "\"wire_bytes_per_span\":%.1f,\"peak_buffered_traces\":%zu,\"peak_buffered_bytes\":%zu,"
          "\"memory_ratio\":%.3f,\"slice_ns_per_span\":%.1f,\"ingest_ns_per_span\":%.1f,"
          "\"decide_ns_per_span\":%.1f,\"spans_per_core_sec\":%.0f,\"kept_fraction\":%.4f,"
+         "\"kept_wire_bytes_per_kept_span\":%.1f,\"cache_bytes\":%zu,"
          "\"rss_growth_bytes_per_buffered_byte\":%.3f}\n",
-         traces, spans, attrs, k, wire_per_span, peak_traces, buffered,
+         variant, pr->traces, spans, pr->attrs, k, wire_per_span, peak_traces, buffered,
          (double)buffered / (spans_at_peak * wire_per_span), t1 * 1e9 / (double)spans,
-         t2 * 1e9 / (double)spans, t3 * 1e9 / (double)spans, (double)spans / (t1 + t2 + t3),
+         t2 * 1e9 / (double)spans, t3 * 1e9 / (double)spans, rate,
          (double)kept_spans / (double)spans,
+         kept_spans ? (double)kept_bytes / (double)kept_spans : 0.0,
+         ts_cache_bytes(&sh.sampled) + ts_cache_bytes(&sh.not_sampled),
          (double)(rss_peak - rss_before) * 1024.0 / (double)peak_bytes);
+  fflush(stdout);
+  ts_shard_free(&sh);
+  ts_metrics_destroy(&metrics);
+  ts_limiters_free(&lim);
+  return rate;
+}
+
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  /* the gateway's allocator settings (core/main.c): keep freed memory for reuse */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  size_t traces = 200000, per = 6, attrs = 10, reqs_per_trace = 2, rounds = 0;
+  long only = -1; /* --variant V: one run of variant V (0 off, 1 attributes, 2 + queries) */
+  static const struct option opts[] = {{"traces", 1, 0, 't'}, {"spans-per-trace", 1, 0, 's'},
+                                       {"attrs", 1, 0, 'a'}, {"requests-per-trace", 1, 0, 'r'},
+                                       {"compare", 1, 0, 'c'}, {"variant", 1, 0, 'v'},
+                                       {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    size_t v = strtoul(optarg, NULL, 10);
+    if (c == 't') traces = v;
+    else if (c == 's') per = v;
+    else if (c == 'a') attrs = v;
+    else if (c == 'r') reqs_per_trace = v;
+    else if (c == 'c') rounds = v;
+    else if (c == 'v') only = (long)(v > 2 ? 2 : v);
+    else return 2;
+  }
+  if (!per || !reqs_per_trace || per % reqs_per_trace) {
+    fprintf(stderr, "spans-per-trace must be a multiple of requests-per-trace\n");
+    return 2;
+  }
+  tg_diag diag;
+  tg_diag_init(&diag);
+  tg_yaml_doc *doc = tg_yaml_parse("bench", conf_yaml, strlen(conf_yaml), &diag);
+  tg_ts_conf conf;
+  memset(&conf, 0, sizeof conf);
+  tg_conf_apply(tg_ts_conf_keys, TG_TS_CONF_N_KEYS, tg_yaml_root(doc), &conf, "bench", &diag);
+  tg_yaml_free(doc);
+
+  /* requests of 20 traces x (per / reqs_per_trace) spans, each trace in reqs_per_trace
+   * requests from different services */
+  enum { TRACES_PER_REQUEST = 20 };
+  size_t n_req = (traces / TRACES_PER_REQUEST) * reqs_per_trace;
+  tg_batch **reqs = calloc(n_req, sizeof *reqs);
+  uint8_t (*ids)[16] = malloc(TRACES_PER_REQUEST * 16);
+  size_t wire = 0, k = 0;
+  for (size_t t = 0; t + TRACES_PER_REQUEST <= traces; t += TRACES_PER_REQUEST) {
+    for (size_t i = 0; i < TRACES_PER_REQUEST; i++)
+      for (int j = 0; j < 16; j += 8) {
+        uint64_t r = next_rand();
+        memcpy(ids[i] + j, &r, 8);
+      }
+    for (size_t r = 0; r < reqs_per_trace; r++)
+      reqs[k++] = make_request((const uint8_t(*)[16])ids, TRACES_PER_REQUEST,
+                               per / reqs_per_trace, attrs, r ? "orders-db" : "orders-api", &wire);
+  }
+  params pr = {traces, per, attrs, k, k * TRACES_PER_REQUEST * (per / reqs_per_trace), wire};
+  static const char *const names[] = {"off", "attributes", "attributes+queries"};
+  if (only >= 0) {
+    conf.sampled_cache_size = conf.non_sampled_cache_size = 100000;
+    conf.decision_attributes = only > 0;
+    run(names[only], &conf, only == 2, reqs, &pr);
+  } else if (!rounds) {
+    run("default", &conf, 0, reqs, &pr);
+  } else {
+    double *rates = calloc(3 * rounds, sizeof *rates);
+    conf.sampled_cache_size = conf.non_sampled_cache_size = 100000;
+    run("warm-up (not counted)", &conf, 0, reqs, &pr); /* first-touch page faults */
+    for (size_t r = 0; r < rounds; r++)
+      for (size_t v = 0; v < 3; v++) {
+        conf.decision_attributes = v > 0;
+        rates[v * rounds + r] = run(names[v], &conf, v == 2, reqs, &pr);
+      }
+    for (size_t v = 0; v < 3; v++) {
+      qsort(rates + v * rounds, rounds, sizeof *rates, by_value);
+      printf("{\"variant\":\"%s\",\"rounds\":%zu,\"median_spans_per_core_sec\":%.0f,"
+             "\"vs_off\":%.4f}\n",
+             names[v], rounds, rates[v * rounds + rounds / 2],
+             rates[v * rounds + rounds / 2] / rates[rounds / 2]);
+    }
+    free(rates);
+  }
   for (size_t i = 0; i < k; i++)
     tg_batch_free(reqs[i]);
   free(reqs);
   free(ids);
-  ts_shard_free(&sh);
-  ts_metrics_destroy(&metrics);
-  ts_limiters_free(&lim);
   tg_conf_release(tg_ts_conf_keys, TG_TS_CONF_N_KEYS, &conf);
   tg_diag_free(&diag);
   return 0;

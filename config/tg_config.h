@@ -69,6 +69,7 @@ typedef struct tg_config {
                                     (written as "") */
   int metrics_level;             /* TG_METRICS_LEVEL_*; metrics.level, default normal */
   uint64_t shutdown_grace_ms;    /* service.shutdown_timeout (ours), default 10 s */
+  int debug_endpoints;           /* telemetry.debug_endpoints (ours): /debug/sampling */
 } tg_config;
 
 /* Loads and validates YAML text (at most TG_YAML_MAX_INPUT bytes) against tg_registry.

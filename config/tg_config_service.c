@@ -27,6 +27,7 @@ typedef struct service_conf {
   char *metrics_address;
   int metrics_level;
   uint64_t shutdown_ms;
+  _Bool debug_endpoints;
 } service_conf;
 
 typedef struct pipeline_conf {
@@ -59,6 +60,8 @@ static const tg_conf_key service_keys[] = {
                   "host:port of the Prometheus endpoint for tailgate's own metrics; \"\" = off"),
     TG_KEY_ENUM("telemetry.metrics.level", service_conf, metrics_level, "normal",
                 metrics_levels, "detail of tailgate's own metrics"),
+    TG_KEY_BOOL("telemetry.debug_endpoints", service_conf, debug_endpoints, "false",
+                "ours: serve /debug/sampling on the metrics address"),
     TG_KEY_DURATION("shutdown_timeout", service_conf, shutdown_ms, "10s", 0, 0,
                     "how long stop waits for components to flush"),
 };
@@ -421,6 +424,7 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
   cfg->log_level = sc.log_level; /* same order as tg_log_level */
   cfg->metrics_level = sc.metrics_level;
   cfg->shutdown_grace_ms = sc.shutdown_ms;
+  cfg->debug_endpoints = sc.debug_endpoints;
   if (sc.metrics_address && sc.metrics_address[0]) {
     cfg->metrics_address = sc.metrics_address;
     sc.metrics_address = NULL;

@@ -37,7 +37,11 @@ static void usage(FILE *out) {
           "       tailgate validate [FILE]      check a configuration and print every problem\n"
           "       tailgate print-default-config print the embedded default configuration\n"
           "       tailgate components           list components and their settings\n"
-          "       tailgate --help | --version\n"
+          "       tailgate --help | --version\n");
+  for (size_t i = 0; i < tg_registry_count; i++)
+    if (tg_registry[i]->command.name && tg_registry[i]->command.usage)
+      fprintf(out, "       tailgate %s\n", tg_registry[i]->command.usage);
+  fprintf(out,
           "\n"
           "tailgate is a tracing gateway: it receives spans (OTLP gRPC/HTTP), runs them through\n"
           "the processors of the configured pipelines and exports them. The configuration uses\n"
@@ -126,7 +130,8 @@ static int run(tg_config *config) {
   a->metrics = tg_metrics_new();
   uv_loop_init(&a->loop);
   a->service = (tg_service){.loop = &a->loop, .log = &a->log, .metrics = a->metrics,
-                            .shutdown_grace_ms = config->shutdown_grace_ms};
+                            .shutdown_grace_ms = config->shutdown_grace_ms,
+                            .debug_endpoints = config->debug_endpoints};
   uv_signal_init(&a->loop, &a->sigterm);
   uv_signal_init(&a->loop, &a->sigint);
   uv_timer_init(&a->loop, &a->watchdog);
@@ -138,7 +143,7 @@ static int run(tg_config *config) {
   int rc = tg_service_build(&a->service, config, &err);
   if (rc == TG_OK) {
     a->telemetry = tg_telemetry_start(&a->loop, a->metrics, &a->log, config->metrics_address,
-                                      &err);
+                                      config->debug_endpoints ? &a->service : NULL, &err);
     if (!a->telemetry)
       rc = TG_EIO;
   }
@@ -169,9 +174,20 @@ static int run(tg_config *config) {
   return code;
 }
 
+/* A subcommand that a component provides (tailgate sampling explain ...), or NULL. */
+static const tg_component_command *find_command(const char *name) {
+  for (size_t i = 0; i < tg_registry_count; i++)
+    if (tg_registry[i]->command.name && !strcmp(tg_registry[i]->command.name, name))
+      return &tg_registry[i]->command;
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   const char *config_path = NULL;
   int validate = 0;
+  const tg_component_command *command = argc > 1 ? find_command(argv[1]) : NULL;
+  if (command)
+    return command->run(argc - 1, argv + 1);
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {

@@ -60,3 +60,8 @@ static int consume_instance(void *target, tg_batch *batch) {
 tg_consumer tg_instance_consumer(tg_instance *instance) {
   return (tg_consumer){consume_instance, instance};
 }
+
+int tg_component_debug_trace(tg_instance *self, const uint8_t id[16], tg_buf *out) {
+  return self->component->ops.debug_trace ? self->component->ops.debug_trace(self, id, out)
+                                          : TG_ENOTFOUND;
+}

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "tg_batch.h"
+#include "tg_buf.h"
 #include "tg_conf.h"
 #include "tg_error.h"
 
@@ -61,6 +62,10 @@ typedef struct tg_component_ops {
   void (*destroy)(tg_instance *self);
   /* health: 1 when ready (receiver bound, exporter queue below its bound) */
   int (*ready)(const tg_instance *self);
+  /* /debug/sampling (service.telemetry.debug_endpoints): appends a JSON object about
+   * trace id to out and returns TG_OK, or TG_ENOTFOUND when the instance does not know
+   * the trace (the default). Runs on the loop thread; must not block for long. */
+  int (*debug_trace)(tg_instance *self, const uint8_t id[16], tg_buf *out);
 } tg_component_ops;
 
 /* Authenticator extensions (bearertokenauth, basicauth): ops that OTHER components call,
@@ -85,6 +90,13 @@ typedef struct tg_auth_ops {
   int (*client_header)(tg_instance *self, char *name, size_t name_len, char *value,
                        size_t value_len, tg_errbuf *err);
 } tg_auth_ops;
+/* A subcommand of the tailgate binary a component provides ("tailgate sampling explain
+ * ..."): argv[0] is the command's name. Returns the process exit code. */
+typedef struct tg_component_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *usage;    /* one line for --help */
+} tg_component_command;
 
 typedef struct tg_component {
   unsigned abi;          /* TG_COMPONENT_ABI */
@@ -104,6 +116,7 @@ typedef struct tg_component {
   tg_component_ops ops;
   const char *doc;
   const tg_auth_ops *auth; /* extensions that authenticate; NULL otherwise */
+  tg_component_command command; /* optional (name NULL: none) */
 } tg_component;
 
 /* An instance: one configured use of a component ("otlp/backend"). The builder owns the
@@ -132,6 +145,7 @@ int tg_component_consume(tg_instance *self, tg_batch *batch);
 void tg_component_stop(tg_instance *self, tg_stop_done_fn done);
 void tg_component_destroy(tg_instance *self);
 int tg_component_ready(const tg_instance *self);
+int tg_component_debug_trace(tg_instance *self, const uint8_t id[16], tg_buf *out);
 
 /* A consumer that calls tg_component_consume(instance, batch). */
 tg_consumer tg_instance_consumer(tg_instance *instance);

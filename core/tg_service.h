@@ -28,6 +28,8 @@ struct tg_service {
   tg_kept_traces *kept; /* traces samplers kept (tg_kept_traces.h); made by tg_service_build */
   struct tg_shared_routes *shared_routes; /* routes served on another component's listener
                                              (tg_shared_routes.h); NULL until used */
+  int debug_endpoints;  /* service.telemetry.debug_endpoints: instances keep what
+                           the /debug/sampling route asks about (set before tg_service_build) */
 };
 
 /* Builds every instance and wires the pipelines of a validated config (no I/O).

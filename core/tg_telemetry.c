@@ -1,5 +1,9 @@
 /* Self-telemetry endpoint. Process figures are read from /proc at scrape time (cheap and
- * always current), not sampled by a timer. */
+ * always current), not sampled by a timer.
+ *
+ * /debug/sampling (off unless service.telemetry.debug_endpoints) asks every instance
+ * through the component op debug_trace; the route itself only parses the ID and joins
+ * the answers, so it knows nothing of any sampler's internals. */
 #include "tg_telemetry.h"
 
 #include <dirent.h>
@@ -11,11 +15,13 @@
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_http_server.h"
+#include "tg_service.h"
 #include "tg_version.h"
 
 struct tg_telemetry {
   tg_http_server *server;
   tg_metrics *metrics;
+  tg_service *debug_service;
   double start_time_seconds;
   void (*done)(void *ctx);
   void *done_ctx;
@@ -93,14 +99,86 @@ static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *
   resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* The trace_id parameter of a query string: exactly 32 hex digits, not all zero (W3C's
+ * invalid ID). Returns 0 with id filled, -1 otherwise. */
+static int query_trace_id(const char *query, uint8_t id[16]) {
+  const char *p = query;
+  while (p && *p) {
+    const char *end = strchr(p, '&');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len >= 9 && !strncmp(p, "trace_id=", 9)) {
+      const char *hex = p + 9;
+      if (len - 9 != 32)
+        return -1;
+      int nonzero = 0;
+      for (size_t i = 0; i < 16; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+          return -1;
+        id[i] = (uint8_t)(hi << 4 | lo);
+        nonzero |= id[i];
+      }
+      return nonzero ? 0 : -1;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  return -1;
+}
+
+static void on_debug_sampling(void *ctx, const tg_http_request *req, tg_http_response *resp) {
+  tg_telemetry *tel = ctx;
+  uint8_t id[16];
+  resp->content_type = "application/json";
+  if (query_trace_id(req->query, id) != 0) {
+    resp->status = 400;
+    tg_buf_append_str(&resp->body, "{\"error\":\"trace_id must be 32 hex digits, not all zero\"}\n");
+    return;
+  }
+  char hex[33];
+  for (size_t i = 0; i < 16; i++)
+    snprintf(hex + 2 * i, 3, "%02x", id[i]);
+  tg_buf_appendf(&resp->body, "{\"trace_id\":\"%s\",\"processors\":[", hex);
+  size_t found = 0;
+  tg_instance *inst;
+  for (size_t i = 0; (inst = tg_service_instance(tel->debug_service, i)); i++) {
+    size_t mark = resp->body.len;
+    if (found)
+      tg_buf_append_str(&resp->body, ",");
+    int rc = tg_component_debug_trace(inst, id, &resp->body);
+    if (rc == TG_OK) {
+      found++;
+    } else {
+      resp->body.len = mark;
+      if (rc != TG_ENOTFOUND) {
+        resp->status = 500;
+        return;
+      }
+    }
+  }
+  tg_buf_append_str(&resp->body, "]}\n");
+  resp->status = found ? 200 : 404;
+}
+
 tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger *log,
-                                 const char *address, tg_errbuf *err) {
+                                 const char *address, tg_service *debug_service,
+                                 tg_errbuf *err) {
   tg_telemetry *tel = tg_calloc(1, sizeof *tel);
   if (!tel) {
     tg_errf(err, TG_ENOMEM, "out of memory");
     return NULL;
   }
   tel->metrics = metrics;
+  tel->debug_service = debug_service;
   tel->start_time_seconds = (double)tg_clock_unix_nano() / 1e9;
   tg_metrics_add_collector(metrics, tg_telemetry_collect_process, tel);
   if (!address || !*address)
@@ -112,7 +190,9 @@ tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger
                                  .name = "telemetry"};
   tel->server = tg_http_server_create(loop, &opts, err);
   tg_http_route route = {"GET", "/metrics", 0, on_metrics, tel};
+  tg_http_route debug = {"GET", "/debug/sampling", 0, on_debug_sampling, tel};
   if (!tel->server || tg_http_server_add_route(tel->server, &route) != TG_OK ||
+      (debug_service && tg_http_server_add_route(tel->server, &debug) != TG_OK) ||
       tg_http_server_start(tel->server, err) != TG_OK) {
     if (tel->server)
       tg_http_server_close(tel->server, NULL, NULL);
@@ -120,7 +200,8 @@ tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger
     tg_free(tel);
     return NULL;
   }
-  TG_LOG_INFO(log, "telemetry", "self-metrics on http://%s/metrics", address);
+  TG_LOG_INFO(log, "telemetry", "self-metrics on http://%s/metrics%s", address,
+              debug_service ? ", /debug/sampling enabled" : "");
   return tel;
 }
 

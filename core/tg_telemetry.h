@@ -12,10 +12,17 @@
 
 typedef struct tg_telemetry tg_telemetry;
 
+struct tg_service;
+
 /* Registers the process collector in metrics and, when address is non-NULL and
- * non-empty, serves GET /metrics there. NULL + err on failure (address in use). */
+ * non-empty, serves GET /metrics there. With debug_service non-NULL
+ * (service.telemetry.debug_endpoints) it also serves GET /debug/sampling?trace_id=HEX:
+ * every instance of that service is asked about the trace (tg_component_debug_trace);
+ * 200 with their answers, 404 when none knows it, 400 for a malformed ID. The service
+ * must outlive the telemetry. NULL + err on failure (address in use). */
 tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger *log,
-                                 const char *address, tg_errbuf *err);
+                                 const char *address, struct tg_service *debug_service,
+                                 tg_errbuf *err);
 
 /* Closes the listener; done(ctx) runs once it is closed and the telemetry is freed. */
 void tg_telemetry_stop(tg_telemetry *tel, void (*done)(void *ctx), void *ctx);

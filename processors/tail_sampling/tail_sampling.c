@@ -24,7 +24,9 @@
 #include "tg_component.h"
 #include "tg_service.h"
 #include "ts_conf.h"
+#include "ts_explain.h"
 #include "ts_slice.h"
+#include "ts_verdict.h"
 #include "ts_worker.h"
 
 #define RETRY_MS 20
@@ -120,8 +122,10 @@ static int ts_create(tg_instance *self, tg_errbuf *err) {
       return tg_errf(err, TG_ENOMEM, "cannot create worker %zu", i);
     st->n_inited++;
     if (ts_shard_init(&w->shard, c, &st->leaves, &st->limiters, &st->metrics,
-                      self->service->kept, per_traces, per_bytes, deliver, st) != 0)
+                      self->service->kept, per_traces, per_bytes, deliver, st) != 0 ||
+        (self->service->debug_endpoints && ts_shard_enable_queries(&w->shard) != 0))
       return tg_errf(err, TG_ENOMEM, "out of memory for shard %zu", i);
+    w->shard.index = i;
   }
   tg_kept_traces_register_sampler(self->service->kept);
   return TG_OK;
@@ -339,6 +343,17 @@ static int ts_ready(const tg_instance *self) {
          atomic_load(&((ts_state *)st)->inbox_bytes) <= INBOX_LIMIT_BYTES;
 }
 
+/* Loop thread, for /debug/sampling: the one shard the ID hashes to answers under its
+ * query lock (ts_shard_query). */
+static int ts_debug_trace(tg_instance *self, const uint8_t id[16], tg_buf *out) {
+  ts_state *st = self->state;
+  if (!st || !st->n_workers || !st->workers[0].shard.queryable)
+    return TG_ENOTFOUND;
+  ts_shard *sh = &st->workers[ts_shard_of(id, st->n_workers)].shard;
+  return ts_shard_query(sh, self->id, id, tg_clock_mono_ms(), tg_clock_unix_nano() / 1000000u,
+                        out);
+}
+
 const tg_component tg_processor_tail_sampling = {
     .abi = TG_COMPONENT_ABI,
     .kind = TG_PROCESSOR,
@@ -349,6 +364,9 @@ const tg_component tg_processor_tail_sampling = {
     .n_keys = TG_TS_CONF_N_KEYS,
     .conf_check = tg_ts_conf_check,
     .ops = {.create = ts_create, .start = ts_start, .consume = ts_consume, .stop = ts_stop,
-            .destroy = ts_destroy, .ready = ts_ready},
+            .destroy = ts_destroy, .ready = ts_ready, .debug_trace = ts_debug_trace},
     .doc = "keeps or drops whole traces by policy, decision_wait after their first span",
+    .command = {"sampling", ts_explain_command,
+                "sampling explain --config FILE [TRACE.json|TRACE.pb|-]  "
+                "why the policies keep or drop a trace"},
 };

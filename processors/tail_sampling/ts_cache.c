@@ -41,6 +41,7 @@ void ts_cache_free(ts_cache *c) {
   tg_free(c->next);
   tg_free(c->when_ms);
   tg_free(c->buckets);
+  tg_free(c->recs);
   memset(c, 0, sizeof *c);
 }
 
@@ -53,7 +54,21 @@ static void unlink_slot(ts_cache *c, uint32_t slot) {
 }
 
 void ts_cache_put(ts_cache *c, const uint8_t id[16], uint64_t decided_ms) {
-  if (!c->capacity || ts_cache_has(c, id, NULL))
+  ts_cache_put_rec(c, id, decided_ms, NULL);
+}
+
+static uint32_t find_slot(const ts_cache *c, const uint8_t id[16]) {
+  if (!c->capacity)
+    return NONE;
+  for (uint32_t i = c->buckets[slot_hash(c, id)]; i != NONE; i = c->next[i])
+    if (memcmp(c->ids[i], id, 16) == 0)
+      return i;
+  return NONE;
+}
+
+void ts_cache_put_rec(ts_cache *c, const uint8_t id[16], uint64_t decided_ms,
+                      const ts_verdict_rec *rec) {
+  if (!c->capacity || find_slot(c, id) != NONE)
     return;
   uint32_t slot;
   if (c->count < c->capacity) {
@@ -66,24 +81,42 @@ void ts_cache_put(ts_cache *c, const uint8_t id[16], uint64_t decided_ms) {
   }
   memcpy(c->ids[slot], id, 16);
   c->when_ms[slot] = decided_ms;
+  if (c->recs)
+    c->recs[slot] = rec ? *rec : (ts_verdict_rec){{0, 0}};
   size_t b = slot_hash(c, id);
   c->next[slot] = c->buckets[b];
   c->buckets[b] = slot;
 }
 
 int ts_cache_has(const ts_cache *c, const uint8_t id[16], uint64_t *decided_ms) {
-  if (!c->capacity)
+  uint32_t i = find_slot(c, id);
+  if (i == NONE)
     return 0;
-  for (uint32_t i = c->buckets[slot_hash(c, id)]; i != NONE; i = c->next[i])
-    if (memcmp(c->ids[i], id, 16) == 0) {
-      if (decided_ms)
-        *decided_ms = c->when_ms[i];
-      return 1;
-    }
-  return 0;
+  if (decided_ms)
+    *decided_ms = c->when_ms[i];
+  return 1;
+}
+
+int ts_cache_keep_records(ts_cache *c) {
+  if (!c->capacity || c->recs)
+    return 0;
+  c->recs = tg_calloc(c->capacity, sizeof *c->recs);
+  return c->recs ? 0 : -1;
+}
+
+int ts_cache_get_rec(const ts_cache *c, const uint8_t id[16], uint64_t *decided_ms,
+                     ts_verdict_rec *rec) {
+  uint32_t i = c->recs ? find_slot(c, id) : NONE;
+  if (i == NONE)
+    return 0;
+  if (decided_ms)
+    *decided_ms = c->when_ms[i];
+  *rec = c->recs[i];
+  return 1;
 }
 
 size_t ts_cache_bytes(const ts_cache *c) {
-  return c->capacity * (sizeof *c->ids + sizeof *c->next + sizeof *c->when_ms) +
+  return c->capacity * (sizeof *c->ids + sizeof *c->next + sizeof *c->when_ms +
+                        (c->recs ? sizeof *c->recs : 0)) +
          (c->capacity ? (c->bucket_mask + 1) * sizeof *c->buckets : 0);
 }

@@ -17,6 +17,7 @@
 #include "tg_alloc.h"
 #include "tg_yaml.h"
 #include "ts_prob.h"
+#include "ts_verdict.h"
 
 const tg_conf_key tg_ts_conf_keys[TG_TS_CONF_N_KEYS] = {
     TG_KEY_DURATION("decision_wait", tg_ts_conf, decision_wait_ms, "30s", 1, 86400000,
@@ -41,6 +42,9 @@ const tg_conf_key tg_ts_conf_keys[TG_TS_CONF_N_KEYS] = {
     TG_KEY_SIZE("maximum_trace_size_bytes", tg_ts_conf, maximum_trace_size_bytes, "0", 0,
                 (int64_t)1 << 40, "a trace growing past this many OTLP bytes is dropped at once "
                 "(0: no limit)"),
+    TG_KEY_BOOL("decision_attributes", tg_ts_conf, decision_attributes, "false",
+                "ours: every span of a kept trace carries tailgate.sampling.policies (the "
+                "top-level policies that voted to keep it) and tailgate.sampling.trigger"),
     TG_KEY_CUSTOM("policies", tg_ts_conf, policies, tg_ts_policies_parse, tg_ts_policies_free,
                   "sampling policies: a list of {name, type, <type>: {...}}"),
 };
@@ -52,6 +56,12 @@ void tg_ts_conf_check(const void *conf, const tg_yaml_node *node, const char *wh
   if (c->policies.n == 0 && (!list || list->kind != TG_YAML_SEQ || list->n == 0))
     tg_diag_add(diag, node ? &node->pos : NULL, "%s: policies: at least one policy is required",
                 what);
+  if (c->decision_attributes && c->policies.n > TS_VERDICT_MAX_POLICIES) {
+    const tg_yaml_node *at = node && node->kind == TG_YAML_MAP ? tg_yaml_get(node, "decision_attributes") : NULL;
+    tg_diag_add(diag, at ? &at->pos : node ? &node->pos : NULL,
+                "%s: decision_attributes: at most %d top-level policies can be named (there are %zu)",
+                what, TS_VERDICT_MAX_POLICIES, c->policies.n);
+  }
 }
 
 /* ---- the policies parser ------------------------------------------------------------ */

@@ -101,10 +101,11 @@ typedef struct tg_ts_conf {
   int64_t num_workers;        /* 0: one per core */
   _Bool drop_pending_traces_on_shutdown;
   uint64_t maximum_trace_size_bytes; /* 0: no limit */
+  _Bool decision_attributes; /* ours: kept spans name the policies and trigger */
   tg_ts_policies policies;
 } tg_ts_conf;
 
-#define TG_TS_CONF_N_KEYS 11
+#define TG_TS_CONF_N_KEYS 12
 extern const tg_conf_key tg_ts_conf_keys[TG_TS_CONF_N_KEYS];
 void tg_ts_conf_check(const void *conf, const tg_yaml_node *node, const char *what,
                       tg_diag *diag);

@@ -109,7 +109,8 @@ static int cursor_next(span_cursor *c, const uint8_t **span, size_t *len) {
 }
 
 static int emit_segment(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t *ss,
-                        size_t ss_len, const run *r, const char *th_hex) {
+                        size_t ss_len, const run *r, const char *th_hex, const uint8_t *sfx,
+                        size_t sfx_len) {
   if (th_hex && rewrite_run(e, r, th_hex) != TG_OK)
     return TG_ENOMEM;
   const span_cursor start_at = {r, th_hex ? e : NULL, r->one ? 0 : r->from, 0, 0};
@@ -118,7 +119,7 @@ static int emit_segment(ts_emitter *e, const uint8_t *rs, size_t rs_len, const u
   const uint8_t *span;
   span_cursor c = start_at;
   while (cursor_next(&c, &span, &len)) {
-    ss_body += ts_len_field_size(len);
+    ss_body += ts_len_field_size(len + sfx_len);
     n++;
   }
   size_t body = rs_len + ts_len_field_size(ss_body);
@@ -134,9 +135,13 @@ static int emit_segment(ts_emitter *e, const uint8_t *rs, size_t rs_len, const u
   /* pass 2: bytes */
   c = start_at;
   while (cursor_next(&c, &span, &len)) {
-    p += ts_put_len_header(p, SS_SPANS, len);
+    p += ts_put_len_header(p, SS_SPANS, len + sfx_len);
     memcpy(p, span, len);
     p += len;
+    if (sfx_len) {
+      memcpy(p, sfx, sfx_len);
+      p += sfx_len;
+    }
   }
   e->data.len = start + body;
   e->offsets[e->n] = start;
@@ -147,7 +152,8 @@ static int emit_segment(ts_emitter *e, const uint8_t *rs, size_t rs_len, const u
   return TG_OK;
 }
 
-int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const char *th_hex) {
+int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const char *th_hex,
+                  const uint8_t *sfx, size_t sfx_len) {
   size_t mark_len = e->data.len, mark_n = e->n, mark_spans = e->spans;
   size_t off = 0, len;
   uint32_t header;
@@ -175,7 +181,7 @@ int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const cha
       ss_len = h->ss_len;
     }
     run r = {t, from, to, NULL, 0};
-    if (emit_segment(e, rs, rs_len, ss, ss_len, &r, th_hex) != TG_OK) {
+    if (emit_segment(e, rs, rs_len, ss, ss_len, &r, th_hex, sfx, sfx_len) != TG_OK) {
       e->data.len = mark_len;
       e->n = mark_n;
       e->spans = mark_spans;
@@ -186,9 +192,10 @@ int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const cha
 }
 
 int ts_emit_span(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t *ss,
-                 size_t ss_len, const uint8_t *span, size_t len) {
+                 size_t ss_len, const uint8_t *span, size_t len, const uint8_t *sfx,
+                 size_t sfx_len) {
   run r = {NULL, 0, 0, span, len};
-  return emit_segment(e, rs, rs_len, ss, ss_len, &r, NULL);
+  return emit_segment(e, rs, rs_len, ss, ss_len, &r, NULL, sfx, sfx_len);
 }
 
 tg_batch *ts_emit_take(ts_emitter *e, size_t *lost) {

@@ -26,13 +26,18 @@ void ts_emitter_init(ts_emitter *e);
 void ts_emitter_free(ts_emitter *e);
 
 /* Appends every span of a buffered trace, grouped by header. th_hex non-NULL sets
- * `ot=th:<th_hex>` in each span's tracestate. Returns TG_OK or TG_ENOMEM (the trace's
- * spans are then not in the output). */
-int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const char *th_hex);
+ * `ot=th:<th_hex>` in each span's tracestate. sfx (sfx_len bytes, may be NULL/0) is
+ * appended to every span's bytes: encoded Span fields (the decision attributes), which
+ * protobuf merges into the span without re-encoding it. Returns TG_OK or TG_ENOMEM (the
+ * trace's spans are then not in the output). */
+int ts_emit_trace(ts_emitter *e, const ts_store *s, const ts_trace *t, const char *th_hex,
+                  const uint8_t *sfx, size_t sfx_len);
 
-/* Appends one span under the given header bytes (late spans of a kept trace). */
+/* Appends one span under the given header bytes (late spans of a kept trace), with sfx
+ * appended as in ts_emit_trace. */
 int ts_emit_span(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t *ss,
-                 size_t ss_len, const uint8_t *span, size_t len);
+                 size_t ss_len, const uint8_t *span, size_t len, const uint8_t *sfx,
+                 size_t sfx_len);
 
 /* The output so far as a new batch (NULL when empty or out of memory: *lost then says
  * how many spans could not be handed on); the emitter is empty afterwards. */

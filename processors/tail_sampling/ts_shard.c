@@ -10,8 +10,15 @@
 
 #include "tg_alloc.h"
 #include "tg_clock.h"
+#include "tg_error.h"
 #include "ts_prob.h"
+#include "ts_verdict.h"
 #include "ts_wire.h"
+
+_Static_assert((int)TS_TRIGGER_WAIT == (int)TS_CAUSE_WAIT &&
+                   (int)TS_TRIGGER_EARLY == (int)TS_CAUSE_EARLY &&
+                   (int)TS_TRIGGER_SHUTDOWN == (int)TS_CAUSE_SHUTDOWN,
+               "verdict causes follow the metrics' triggers");
 
 /* Kept spans are handed on in batches of about this many. */
 #define FLUSH_SPANS 8192
@@ -30,6 +37,7 @@ int ts_shard_init(ts_shard *sh, const tg_ts_conf *conf, const ts_leaves *leaves,
   sh->deliver = deliver;
   sh->deliver_ctx = ctx;
   ts_emitter_init(&sh->out);
+  tg_buf_init(&sh->attrs, 0);
   /* the table grows by doubling; start from the Collector's sizing hint when given */
   size_t expect = (size_t)conf->expected_new_traces_per_sec * (conf->decision_wait_ms / 1000 + 1);
   if (expect > sh->max_traces)
@@ -42,7 +50,30 @@ int ts_shard_init(ts_shard *sh, const tg_ts_conf *conf, const ts_leaves *leaves,
     return -1;
   if (!(sh->verdicts = tg_calloc(conf->policies.n ? conf->policies.n : 1, 1)))
     return -1;
+  /* late spans of a kept trace name its policies: the sampled cache remembers them */
+  if (conf->decision_attributes && ts_cache_keep_records(&sh->sampled) != 0)
+    return -1;
   return 0;
+}
+
+int ts_shard_enable_queries(ts_shard *sh) {
+  if (sh->queryable)
+    return 0;
+  if (ts_cache_keep_records(&sh->sampled) != 0 || ts_cache_keep_records(&sh->not_sampled) != 0)
+    return -1;
+  pthread_mutex_init(&sh->lock, NULL);
+  sh->queryable = 1;
+  return 0;
+}
+
+static void lock(ts_shard *sh) {
+  if (sh->queryable)
+    pthread_mutex_lock(&sh->lock);
+}
+
+static void unlock(ts_shard *sh) {
+  if (sh->queryable)
+    pthread_mutex_unlock(&sh->lock);
 }
 
 void ts_shard_free(ts_shard *sh) {
@@ -54,6 +85,10 @@ void ts_shard_free(ts_shard *sh) {
   sh->match_data = NULL;
   tg_free(sh->verdicts);
   sh->verdicts = NULL;
+  tg_buf_free(&sh->attrs);
+  if (sh->queryable)
+    pthread_mutex_destroy(&sh->lock);
+  sh->queryable = 0;
 }
 
 /* Keeps the gauges equal to the sum over shards: each shard adds its own change. */
@@ -74,7 +109,24 @@ void ts_shard_flush(ts_shard *sh) {
   report_gauges(sh);
 }
 
-static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger) {
+/* The record of a decision (cause: TS_TRIGGER_*, bound: TS_EARLY_* when early). */
+static ts_verdict verdict_of(const ts_shard *sh, const ts_trace *t, uint64_t now_ms, int state,
+                             int cause, int bound) {
+  ts_verdict v = {0};
+  ts_verdict_set_votes(&v, sh->verdicts, sh->conf->policies.n);
+  v.state = state;
+  v.cause = cause;
+  v.bound = bound;
+  v.span_count = t->span_count;
+  v.wire_bytes = t->wire_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)t->wire_bytes;
+  v.wait_ms = now_ms > t->arrival_ms ? (uint32_t)(now_ms - t->arrival_ms > UINT32_MAX
+                                                       ? UINT32_MAX
+                                                       : now_ms - t->arrival_ms)
+                                     : 0;
+  return v;
+}
+
+static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger, int bound) {
   ts_metrics *m = sh->metrics;
   uint8_t *verdicts = sh->verdicts;
   ts_decision d = ts_policy_decide(sh->conf, t, sh->limiters, now_ms,
@@ -93,6 +145,20 @@ static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger) {
     uint64_t due = t->arrival_ms + sh->conf->decision_wait_ms;
     ts_hist_observe(&m->decision_lag, now_ms > due ? (double)(now_ms - due) / 1000.0 : 0);
   }
+  /* the record, only when something reads it (decision_attributes, the debug route) */
+  ts_verdict v = {0};
+  ts_verdict_rec rec = {{0, 0}};
+  if (sh->sampled.recs || sh->not_sampled.recs || sh->conf->decision_attributes) {
+    int dropped = 0;
+    for (size_t i = 0; i < sh->conf->policies.n && !dropped; i++)
+      dropped = verdicts[i] == TS_VERDICT_DROPPED;
+    v = verdict_of(sh, t, now_ms,
+                   d.keep ? TS_STATE_SAMPLED : dropped ? TS_STATE_DROPPED : TS_STATE_NOT_SAMPLED,
+                   trigger, bound);
+    v.debug = d.debug;
+    v.prob_only = d.by_probabilistic_only;
+    rec = ts_verdict_pack(&v);
+  }
   if (d.keep) {
     char th[16];
     const char *th_hex = NULL;
@@ -102,12 +168,17 @@ static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger) {
     }
     if (d.debug)
       tg_metric_add(m->debug_kept, 1);
-    if (ts_emit_trace(&sh->out, &sh->store, t, th_hex) != 0)
+    sh->attrs.len = 0;
+    if (sh->conf->decision_attributes &&
+        ts_verdict_attributes(&sh->attrs, &sh->conf->policies, v.votes,
+                              ts_verdict_trigger(&v)) != TG_OK)
+      sh->attrs.len = 0; /* out of memory: the spans go on without the attributes */
+    if (ts_emit_trace(&sh->out, &sh->store, t, th_hex, sh->attrs.data, sh->attrs.len) != 0)
       tg_metric_add(m->lost_spans, t->span_count);
-    ts_cache_put(&sh->sampled, t->id, now_ms);
+    ts_cache_put_rec(&sh->sampled, t->id, now_ms, &rec);
     tg_kept_traces_add(sh->kept, t->id);
   } else {
-    ts_cache_put(&sh->not_sampled, t->id, now_ms);
+    ts_cache_put_rec(&sh->not_sampled, t->id, now_ms, &rec);
   }
   ts_store_remove(&sh->store, t);
   if (sh->out.spans >= FLUSH_SPANS)
@@ -125,7 +196,8 @@ static void enforce_bounds(ts_shard *sh, uint64_t now_ms) {
     else
       return;
     tg_metric_add(sh->metrics->early[bound], 1);
-    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY);
+    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY,
+           bound == TS_BOUND_TRACES ? TS_EARLY_TRACES : TS_EARLY_MEMORY);
   }
 }
 
@@ -179,7 +251,13 @@ static void drop_too_large(ts_shard *sh, ts_trace *t, uint64_t now_ms) {
   tg_metric_add(sh->metrics->too_large, 1);
   tg_metric_add(sh->metrics->decided[TS_TRIGGER_EARLY][TS_OUT_NOT_SAMPLED], 1);
   tg_metric_add(sh->metrics->spans_out[TS_OUT_NOT_SAMPLED], t->span_count);
-  ts_cache_put(&sh->not_sampled, t->id, now_ms);
+  ts_verdict_rec rec = {{0, 0}};
+  if (sh->not_sampled.recs) {
+    memset(sh->verdicts, TS_VERDICT_NOT_SAMPLED, sh->conf->policies.n);
+    ts_verdict v = verdict_of(sh, t, now_ms, TS_STATE_DROPPED, TS_CAUSE_EARLY, TS_EARLY_TOO_LARGE);
+    rec = ts_verdict_pack(&v);
+  }
+  ts_cache_put_rec(&sh->not_sampled, t->id, now_ms, &rec);
   ts_store_remove(&sh->store, t);
 }
 
@@ -195,7 +273,14 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
     if (ts_cache_has(&sh->sampled, id, &when)) {
       tg_metric_add(sh->metrics->late[TS_LATE_SAMPLED], 1);
       ts_hist_observe(&sh->metrics->late_age, (double)(now_ms - when) / 1000.0);
-      if (ts_emit_span(&sh->out, h->rs, h->rs_len, h->ss, h->ss_len, span, len) != 0)
+      ts_verdict_rec rec;
+      sh->attrs.len = 0;
+      if (sh->conf->decision_attributes && ts_cache_get_rec(&sh->sampled, id, NULL, &rec) &&
+          ts_verdict_attributes(&sh->attrs, &sh->conf->policies, ts_verdict_unpack(rec).votes,
+                                "late") != TG_OK)
+        sh->attrs.len = 0;
+      if (ts_emit_span(&sh->out, h->rs, h->rs_len, h->ss, h->ss_len, span, len, sh->attrs.data,
+                       sh->attrs.len) != 0)
         tg_metric_add(sh->metrics->lost_spans, 1);
       return;
     }
@@ -215,7 +300,7 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
     /* out of memory: make room by deciding the oldest, then try once more */
     if (sh->store.oldest) {
       tg_metric_add(sh->metrics->early[TS_BOUND_MEMORY], 1);
-      decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY);
+      decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY, TS_EARLY_MEMORY);
     }
     if (!(t = ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, 0))) {
       tg_metric_add(sh->metrics->lost_spans, 1);
@@ -243,6 +328,7 @@ static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[1
 }
 
 void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
+  lock(sh);
   const uint8_t *p = msg->data, *end = msg->data + msg->len;
   cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
   const uint8_t *run_id = NULL;
@@ -291,23 +377,126 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
     }
   }
   leave_header(sh, &h);
+  unlock(sh);
 }
 
 size_t ts_shard_decide_due(ts_shard *sh, uint64_t now_ms) {
   size_t n = 0;
+  if (!sh->store.oldest || sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms > now_ms)
+    return 0; /* the common case: nothing due, no lock taken */
+  lock(sh);
   while (sh->store.oldest && sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms <= now_ms) {
-    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_WAIT);
+    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_WAIT, 0);
     n++;
   }
+  unlock(sh);
   return n;
 }
 
 void ts_shard_decide_all(ts_shard *sh, uint64_t now_ms) {
+  lock(sh);
   while (sh->store.oldest)
-    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_SHUTDOWN);
+    decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_SHUTDOWN, 0);
+  unlock(sh);
 }
 
 uint64_t ts_shard_next_due(const ts_shard *sh) {
   return sh->store.oldest ? sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms
                           : UINT64_MAX;
+}
+
+/* ---- queries (loop thread) ----------------------------------------------------------- */
+
+static const char *const state_names[] = {[TS_STATE_SAMPLED] = "sampled",
+                                          [TS_STATE_NOT_SAMPLED] = "not_sampled",
+                                          [TS_STATE_DROPPED] = "dropped"};
+
+static uint64_t to_unix_ms(uint64_t mono, uint64_t now_mono_ms, uint64_t now_unix_ms) {
+  uint64_t ago = now_mono_ms > mono ? now_mono_ms - mono : 0;
+  return now_unix_ms > ago ? now_unix_ms - ago : 0;
+}
+
+/* Verdicts of a decided trace (from its record v), or of a buffered one as they would
+ * be now (preview, when v is NULL). */
+static int policies_json(const ts_shard *sh, const ts_verdict *v, const uint8_t *preview,
+                         tg_buf *out) {
+  static const char *const would[] = {[TS_VERDICT_NOT_SAMPLED] = "would_not_sample",
+                                      [TS_VERDICT_SAMPLED] = "would_sample",
+                                      [TS_VERDICT_DROPPED] = "would_drop",
+                                      [TS_VERDICT_PENDING] = "pending"};
+  int rc = tg_buf_append_str(out, "\"policies\":[");
+  const tg_ts_policies *ps = &sh->conf->policies;
+  for (size_t i = 0; i < ps->n && rc == TG_OK; i++) {
+    const char *verdict = preview && preview[i] <= TS_VERDICT_PENDING ? would[preview[i]] : "pending";
+    if (v) {
+      int voted = i < TS_VERDICT_MAX_POLICIES && (v->votes >> i & 1);
+      verdict = i >= TS_VERDICT_MAX_POLICIES ? "unrecorded"
+                : !voted                      ? "not_sampled"
+                : ps->items[i].type == TG_TS_DROP ? "dropped"
+                                                  : "sampled";
+    }
+    rc = tg_buf_append_str(out, i ? ",{\"name\":" : "{\"name\":");
+    if (rc == TG_OK)
+      rc = ts_json_string(out, ps->items[i].name, strlen(ps->items[i].name));
+    if (rc == TG_OK)
+      rc = tg_buf_appendf(out, ",\"verdict\":\"%s\"}", verdict);
+  }
+  return rc == TG_OK ? tg_buf_append_str(out, "]") : rc;
+}
+
+int ts_shard_query(ts_shard *sh, const char *processor, const uint8_t id[16],
+                   uint64_t now_mono_ms, uint64_t now_unix_ms, tg_buf *out) {
+  if (!sh->queryable)
+    return TG_EINVAL;
+  int rc = TG_ENOTFOUND;
+  size_t mark = out->len;
+  pthread_mutex_lock(&sh->lock);
+  const ts_trace *t = ts_store_find(&sh->store, id);
+  ts_verdict_rec rec;
+  uint64_t decided;
+  if (t) {
+    rc = tg_buf_append_str(out, "{\"processor\":");
+    if (rc == TG_OK)
+      rc = ts_json_string(out, processor, strlen(processor));
+    if (rc == TG_OK)
+      rc = tg_buf_appendf(out,
+                        ",\"shard\":%zu,\"state\":\"buffered\",\"first_span_unix_ms\":%llu,"
+                        "\"decision_due_unix_ms\":%llu,\"span_count\":%u,\"bytes\":%llu,",
+                        sh->index,
+                        (unsigned long long)to_unix_ms(t->arrival_ms, now_mono_ms, now_unix_ms),
+                        (unsigned long long)to_unix_ms(t->arrival_ms, now_mono_ms, now_unix_ms) +
+                            (unsigned long long)sh->conf->decision_wait_ms,
+                        t->span_count, (unsigned long long)t->wire_bytes);
+    uint8_t *preview = tg_calloc(sh->conf->policies.n ? sh->conf->policies.n : 1, 1);
+    if (preview)
+      ts_policy_preview(sh->conf, t, preview);
+    if (rc == TG_OK)
+      rc = policies_json(sh, NULL, preview, out);
+    tg_free(preview);
+    if (rc == TG_OK)
+      rc = tg_buf_append_str(out, "}");
+  } else if (ts_cache_get_rec(&sh->sampled, id, &decided, &rec) ||
+             ts_cache_get_rec(&sh->not_sampled, id, &decided, &rec)) {
+    ts_verdict v = ts_verdict_unpack(rec);
+    uint64_t at = to_unix_ms(decided, now_mono_ms, now_unix_ms);
+    rc = tg_buf_append_str(out, "{\"processor\":");
+    if (rc == TG_OK)
+      rc = ts_json_string(out, processor, strlen(processor));
+    if (rc == TG_OK)
+      rc = tg_buf_appendf(
+        out,
+        ",\"shard\":%zu,\"state\":\"%s\",\"first_span_unix_ms\":%llu,\"decided_unix_ms\":%llu,"
+        "\"span_count\":%u,\"bytes\":%u,\"trigger\":\"%s\",\"probabilistic_only\":%s,",
+        sh->index, state_names[v.state], (unsigned long long)(at - v.wait_ms),
+        (unsigned long long)at, v.span_count, v.wire_bytes, ts_verdict_trigger(&v),
+        v.prob_only ? "true" : "false");
+    if (rc == TG_OK)
+      rc = policies_json(sh, &v, NULL, out);
+    if (rc == TG_OK)
+      rc = tg_buf_append_str(out, "}");
+  }
+  pthread_mutex_unlock(&sh->lock);
+  if (rc != TG_OK && rc != TG_ENOTFOUND)
+    out->len = mark;
+  return rc;
 }

@@ -241,7 +241,7 @@ static void test_service_section(void **state) {
                 "c.yaml:14:14: service: telemetry.metrics.level: \"some\" is not one of: none, "
                 "basic, normal, detailed\n"
                 "c.yaml:15:5: service: unknown key \"telemetry.traces\" (valid keys under "
-                "telemetry: logs, metrics)\n"
+                "telemetry: logs, metrics, debug_endpoints)\n"
                 "c.yaml:16:21: service: shutdown_timeout: \"5\" needs a unit (examples: 500ms, "
                 "5s, 1m)\n"
                 "c.yaml:12:17: service: telemetry.logs.encoding: \"console\" is not supported "
