@@ -25,7 +25,10 @@ static void set_grpc_error(tg_http_response *resp, int code, const char *message
 
 void tg_jaeger_grpc_handle(void *ctx, const tg_http_request *req, tg_http_response *resp) {
   tg_jaeger_result r;
-  tg_jaeger_ingest(ctx, TG_JAEGER_GRPC, req->body, req->body_len, &r);
+  tg_jaeger_receiver *recv = ctx;
+  char cid[33];
+  tg_http_request_correlation_id(req, &recv->ids, cid);
+  tg_jaeger_ingest(recv, TG_JAEGER_GRPC, cid, req->body, req->body_len, &r);
   resp->status = 200;
   switch (r.outcome) {
   case TG_JAEGER_OK:
@@ -78,7 +81,9 @@ void tg_jaeger_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
     return;
   }
   tg_jaeger_result r;
-  tg_jaeger_ingest(recv, TG_JAEGER_THRIFT_HTTP, req->body, req->body_len, &r);
+  char cid[33];
+  tg_http_request_correlation_id(req, &recv->ids, cid);
+  tg_jaeger_ingest(recv, TG_JAEGER_THRIFT_HTTP, cid, req->body, req->body_len, &r);
   switch (r.outcome) {
   case TG_JAEGER_OK: resp->status = 202; return;
   case TG_JAEGER_MALFORMED: text_reply(resp, 400, r.message); return;
