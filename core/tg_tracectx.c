@@ -365,6 +365,8 @@ static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 static uint64_t next64(tg_idgen *g) { /* xoshiro256** */
   uint64_t *s = g->s;
+  if (!(s[0] | s[1] | s[2] | s[3])) /* a zeroed (never seeded) generator seeds itself */
+    tg_idgen_seed(g);
   uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
   s[2] ^= s[0];
   s[3] ^= s[1];

@@ -187,7 +187,7 @@ int tg_hex_decode(const char *in, size_t n, uint8_t *out, int lower_only);
 int tg_id_is_zero(const uint8_t *id, size_t n);
 
 /* A small per-owner random source for fresh trace and span IDs (xoshiro256**, seeded from
- * the OS). Not for secrets. */
+ * the OS; a zero-filled one seeds itself on first use). Not for secrets. */
 typedef struct tg_idgen {
   uint64_t s[4];
 } tg_idgen;
