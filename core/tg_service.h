@@ -26,6 +26,7 @@ struct tg_service {
   uint64_t shutdown_grace_ms; /* how long stop may take before a forced exit */
   struct tg_service_graph *graph; /* private to tg_service.c / tg_pipeline.c */
   tg_kept_traces *kept; /* traces samplers kept (tg_kept_traces.h); made by tg_service_build */
+  struct tg_selftrace *selftrace; /* tailgate's own spans (tg_selftrace.h); NULL = off */
 };
 
 /* Builds every instance and wires the pipelines of a validated config (no I/O).

@@ -101,6 +101,10 @@ size_t tg_otlp_validate_spans(tg_batch *batch, char *msg, size_t msg_size);
  * by an arena limit proportional to len, validates the spans, pushes what is left to
  * recv->instance->next (ownership transfers) and bumps the transport's counters.
  * Never fails to fill out; out->message is printable ASCII. */
+/* The service's self-tracer (NULL when off) and the end of a request's spans. */
+tg_selftrace *tg_otlp_tracer(const tg_otlp_receiver *recv);
+void tg_otlp_trace_end(tg_request_trace *rt, const tg_otlp_result *result);
+
 void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
                     tg_otlp_format format, const uint8_t *body, size_t len,
                     tg_otlp_result *out);

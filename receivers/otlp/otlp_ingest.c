@@ -257,3 +257,15 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const c
                tg_err_name(rc));
   }
 }
+
+tg_selftrace *tg_otlp_tracer(const tg_otlp_receiver *recv) {
+  return recv->instance && recv->instance->service ? recv->instance->service->selftrace : NULL;
+}
+
+void tg_otlp_trace_end(tg_request_trace *rt, const tg_otlp_result *result) {
+  static const char *const outcomes[] = {"ok", "malformed", "too_large", "backpressure",
+                                         "unavailable", "internal"};
+  int ok = result->outcome == TG_OTLP_OK;
+  tg_request_trace_end(rt, (int64_t)result->accepted_spans, result->rejected_spans,
+                       outcomes[result->outcome], !ok);
+}
