@@ -44,8 +44,11 @@ int tg_selftrace_sampled(const uint8_t trace_id[16], double ratio) {
   uint64_t r = 0;
   for (int i = 9; i < 16; i++)
     r = (r << 8) | trace_id[i];
-  double threshold = (1.0 - ratio) * 72057594037927936.0; /* 2^56 */
-  return (double)r >= threshold;
+  /* integer compare: 2^56 - floor(ratio * 2^56) is ceil((1 - ratio) * 2^56) up to the
+   * double's precision at ratio * 2^56 (< 2^56: exact to 1/8), where a double compare of
+   * 56-bit values would round R itself */
+  uint64_t keep = (uint64_t)(ratio * 72057594037927936.0); /* 2^56 */
+  return r >= (UINT64_C(1) << 56) - keep;
 }
 
 static uint64_t unix_ns(void) {
