@@ -183,7 +183,7 @@ static void test_tracestate_vectors(void **state) {
 
 static void test_tracestate_limits(void **state) {
   (void)state;
-  char a[400], b[400], k256[300], k257[300];
+  char a[400], b[512], k256[300], k257[300];
   /* 32 members kept, 33 discard the header */
   size_t w = 0;
   for (int i = 1; i <= 32; i++)
