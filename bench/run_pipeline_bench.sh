@@ -21,6 +21,9 @@
 #   SPANMETRICS=1 (add the spanmetrics processor and a prometheus exporter),
 #   REDACTION: unset (no redaction), "default" (the embedded default's redaction processor
 #   before batch) or "empty" (a redaction processor with no rules: decode, walk, encode),
+#   SELFTRACE=RATIO: the gateway traces itself (service.telemetry.traces, sampling_ratio
+#   RATIO, tracecontext) to the sink's OTLP/HTTP receiver on the spare port (not with
+#   SPANMETRICS=1, which uses that port),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
 set -euo pipefail
 
@@ -101,10 +104,16 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )
 
+SINK_HTTP= ST_TEL=
+if [ -n "${SELFTRACE:-}" ]; then
+  [ "${SPANMETRICS:-0}" = 1 ] && { echo "run_pipeline_bench: SELFTRACE and SPANMETRICS both want the spare port" >&2; exit 2; }
+  SINK_HTTP=", http: {endpoint: 127.0.0.1:$SPARE}"
+  ST_TEL=", traces: {endpoint: \"http://127.0.0.1:$SPARE/v1/traces\", sampling_ratio: $SELFTRACE}"
+fi
 cat >"$WORK/sink.yaml" <<EOF
 # The sink accepts big messages: a batch of 8192 spans of ~530 bytes is ~4.3 MB, over the
 # default 4 MiB gRPC receive limit (the Collector has the same default).
-receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}}}}
+receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}$SINK_HTTP}}}
 exporters: {nop: {}}
 extensions: {health_check: {endpoint: 127.0.0.1:$SINK_HEALTH}}
 service:
@@ -147,7 +156,7 @@ exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true
 extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
 service:
   extensions: [health_check]
-  telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
+  telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}$ST_TEL}
   pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
 EOF
 

@@ -337,6 +337,7 @@ void tg_config_free(tg_config *config) {
   tg_free(config->pipelines);
   free_refs(config->extensions, config->n_extensions);
   tg_free(config->metrics_address);
+  tg_free(config->traces_endpoint);
   tg_free(config->source_name);
   tg_yaml_free(config->doc);
   tg_free(config);

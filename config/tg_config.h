@@ -70,6 +70,11 @@ typedef struct tg_config {
   int metrics_level;             /* TG_METRICS_LEVEL_*; metrics.level, default normal */
   uint64_t shutdown_grace_ms;    /* service.shutdown_timeout (ours), default 10 s */
   int debug_endpoints;           /* telemetry.debug_endpoints (ours): /debug/sampling */
+  char *traces_endpoint;         /* traces.endpoint: OTLP/HTTP URL of tailgate's own spans;
+                                    NULL = self-tracing off */
+  double traces_sampling_ratio;  /* traces.sampling_ratio, default 0.01 */
+  unsigned traces_propagators;   /* traces.propagators: bit 0 tracecontext, 1 b3, 2 b3multi,
+                                    3 jaeger, 4 baggage; default tracecontext */
 } tg_config;
 
 /* Loads and validates YAML text (at most TG_YAML_MAX_INPUT bytes) against tg_registry.

@@ -28,6 +28,9 @@ typedef struct service_conf {
   int metrics_level;
   uint64_t shutdown_ms;
   _Bool debug_endpoints;
+  char *traces_endpoint;
+  double traces_ratio;
+  tg_conf_strlist traces_propagators;
 } service_conf;
 
 typedef struct pipeline_conf {
@@ -64,7 +67,19 @@ static const tg_conf_key service_keys[] = {
                 "ours: serve /debug/sampling on the metrics address"),
     TG_KEY_DURATION("shutdown_timeout", service_conf, shutdown_ms, "10s", 0, 0,
                     "how long stop waits for components to flush"),
+    TG_KEY_STRING("telemetry.traces.endpoint", service_conf, traces_endpoint, "",
+                  "OTLP/HTTP URL for tailgate's own spans (e.g. http://host:4318/v1/traces); "
+                  "\"\" = off"),
+    TG_KEY_DOUBLE("telemetry.traces.sampling_ratio", service_conf, traces_ratio, "0.01", 0, 1,
+                  "share of traces (by trace ID) that get tailgate's own spans"),
+    TG_KEY_STRLIST("telemetry.traces.propagators", service_conf, traces_propagators,
+                   "context formats tailgate writes on its outgoing requests: tracecontext, "
+                   "b3, b3multi, jaeger, baggage (default [tracecontext])"),
 };
+
+/* Index i of a name sets bit i of tg_config.traces_propagators (main maps the bits). */
+static const char *const propagator_names[] = {"tracecontext", "b3", "b3multi", "jaeger",
+                                               "baggage", NULL};
 
 static const tg_conf_key pipeline_keys[] = {
     TG_KEY_CUSTOM("receivers", pipeline_conf, receivers, keep_node, NULL, "receiver ids"),
@@ -428,6 +443,28 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
   if (sc.metrics_address && sc.metrics_address[0]) {
     cfg->metrics_address = sc.metrics_address;
     sc.metrics_address = NULL;
+  }
+  if (sc.traces_endpoint && sc.traces_endpoint[0]) {
+    cfg->traces_endpoint = sc.traces_endpoint;
+    sc.traces_endpoint = NULL;
+  }
+  cfg->traces_sampling_ratio = sc.traces_ratio;
+  cfg->traces_propagators = sc.traces_propagators.n ? 0 : 1u; /* default [tracecontext] */
+  for (size_t i = 0; i < sc.traces_propagators.n; i++) {
+    const char *name = sc.traces_propagators.items[i];
+    size_t k = 0;
+    while (propagator_names[k] && strcmp(propagator_names[k], name))
+      k++;
+    if (propagator_names[k]) {
+      cfg->traces_propagators |= 1u << k;
+      continue;
+    }
+    const tg_yaml_node *at = tg_yaml_get(
+        tg_yaml_get(tg_yaml_get(node, "telemetry"), "traces"), "propagators");
+    tg_diag_add(diag, at ? &at->pos : where,
+                "service: telemetry.traces.propagators: unknown \"%s\" (valid: tracecontext, "
+                "b3, b3multi, jaeger, baggage)",
+                name);
   }
   if (sc.log_encoding == ENCODING_CONSOLE) {
     const tg_yaml_node *enc =

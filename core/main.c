@@ -14,6 +14,7 @@
 #include "tg_component.h"
 #include "tg_config.h"
 #include "tg_log.h"
+#include "tg_selftrace.h"
 #include "tg_service.h"
 #include "tg_telemetry.h"
 #include "tg_version.h"
@@ -140,7 +141,24 @@ static int run(tg_config *config) {
   uv_signal_start(&a->sigint, on_signal, SIGINT);
 
   tg_errbuf err = {{0}};
-  int rc = tg_service_build(&a->service, config, &err);
+  int rc = TG_OK;
+  if (config->traces_endpoint) {
+    /* config bit i = propagator_names[i] in config/tg_config_service.c */
+    static const unsigned bits[] = {TG_PROPAGATE_TRACECONTEXT, TG_PROPAGATE_B3,
+                                    TG_PROPAGATE_B3_MULTI, TG_PROPAGATE_JAEGER,
+                                    TG_PROPAGATE_BAGGAGE};
+    unsigned propagators = 0;
+    for (unsigned i = 0; i < sizeof bits / sizeof bits[0]; i++)
+      if (config->traces_propagators & (1u << i))
+        propagators |= bits[i];
+    a->service.selftrace = tg_selftrace_create(config->traces_endpoint,
+                                               config->traces_sampling_ratio, propagators,
+                                               &a->log, &err);
+    if (!a->service.selftrace)
+      rc = TG_EIO;
+  }
+  if (rc == TG_OK)
+    rc = tg_service_build(&a->service, config, &err);
   if (rc == TG_OK) {
     a->telemetry = tg_telemetry_start(&a->loop, a->metrics, &a->log, config->metrics_address,
                                       config->debug_endpoints ? &a->service : NULL, &err);
@@ -165,6 +183,8 @@ static int run(tg_config *config) {
   }
   uv_run(&a->loop, UV_RUN_DEFAULT);
   tg_service_destroy(&a->service);
+  tg_selftrace_destroy(a->service.selftrace); /* sends what is queued */
+  a->service.selftrace = NULL;
   int code = a->exit_code;
   if (uv_loop_close(&a->loop) != 0)
     TG_LOG_WARN(&a->log, "service", "event loop closed with handles still open");

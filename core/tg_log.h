@@ -39,6 +39,14 @@ void tg_log_write(tg_logger *log, tg_log_level level, const char *component,
       tg_log_write(tg_log_l_, (lvl), (component), NULL, (error_code), __VA_ARGS__); \
   } while (0)
 
+/* The same with a correlation ID (a request's trace ID: see tg_tracectx_request.h). */
+#define TG_LOG_CID(log, lvl, component, correlation_id, error_code, ...)             \
+  do {                                                                         \
+    tg_logger *tg_log_l_ = (log);                                              \
+    if (tg_log_l_ && (lvl) >= tg_log_l_->level)                                \
+      tg_log_write(tg_log_l_, (lvl), (component), (correlation_id), (error_code), __VA_ARGS__); \
+  } while (0)
+
 #define TG_LOG_DEBUG(log, component, ...) TG_LOG_AT(log, TG_LOG_DEBUG, component, NULL, __VA_ARGS__)
 #define TG_LOG_INFO(log, component, ...) TG_LOG_AT(log, TG_LOG_INFO, component, NULL, __VA_ARGS__)
 #define TG_LOG_WARN(log, component, ...) TG_LOG_AT(log, TG_LOG_WARN, component, NULL, __VA_ARGS__)

@@ -30,6 +30,7 @@ struct tg_service {
                                              (tg_shared_routes.h); NULL until used */
   int debug_endpoints;  /* service.telemetry.debug_endpoints: instances keep what
                            the /debug/sampling route asks about (set before tg_service_build) */
+  struct tg_selftrace *selftrace; /* tailgate's own spans (tg_selftrace.h); NULL = off */
 };
 
 /* Builds every instance and wires the pipelines of a validated config (no I/O).

@@ -47,6 +47,7 @@ static int jaeger_create(tg_instance *self, tg_errbuf *err) {
   self->state = recv;
   recv->instance = self;
   recv->conf = conf;
+  tg_idgen_seed(&recv->ids);
   recv->log = self->service ? self->service->log : NULL;
   const char *id = self->id ? self->id : "jaeger";
   size_t n = strlen("receiver:") + strlen(id) + 1;

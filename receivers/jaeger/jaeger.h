@@ -12,6 +12,7 @@
 #include "tg_http_server.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "tg_tracectx_request.h"
 
 #include "jaeger_conf.h"
 #include "jaeger_model.h"
@@ -86,6 +87,7 @@ typedef struct tg_jaeger_receiver {
   tg_stop_done_fn stop_done;
   tg_jaeger_counters counters[TG_JAEGER_TRANSPORT_COUNT_];
   tg_auth_server grpc_auth, http_auth; /* bound at start; outlive the servers */
+  tg_idgen ids; /* fresh correlation IDs; loop thread only */
 } tg_jaeger_receiver;
 
 /* Registers the series (reg may be NULL: bumps become no-ops). TG_OK or TG_ENOMEM. */
@@ -108,7 +110,8 @@ int tg_jaeger_decode(tg_jaeger_transport t, const uint8_t *body, size_t len,
 int tg_jaeger_push(tg_jaeger_receiver *recv, tg_jaeger_transport t, tg_batch *batch);
 
 /* The request path of gRPC and HTTP: decode, count, push; fills out. */
-void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const uint8_t *body,
+void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const char *cid,
+                      const uint8_t *body,
                       size_t len, tg_jaeger_result *out);
 
 /* Route handlers (ctx = tg_jaeger_receiver *). */

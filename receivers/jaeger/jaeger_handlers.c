@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tg_service.h"
+
 enum { GRPC_OK = 0, GRPC_INVALID_ARGUMENT = 3, GRPC_RESOURCE_EXHAUSTED = 8,
        GRPC_INTERNAL = 13, GRPC_UNAVAILABLE = 14 };
 
@@ -23,9 +25,24 @@ static void set_grpc_error(tg_http_response *resp, int code, const char *message
   resp->grpc_message = resp->extra_storage;
 }
 
+static tg_selftrace *tracer(const tg_jaeger_receiver *recv) {
+  return recv->instance && recv->instance->service ? recv->instance->service->selftrace : NULL;
+}
+
+static void trace_end(tg_request_trace *rt, const tg_jaeger_result *r) {
+  static const char *const outcomes[] = {"ok", "malformed", "too_large", "backpressure",
+                                         "unavailable", "internal"};
+  tg_request_trace_end(rt, (int64_t)r->accepted_spans, 0, outcomes[r->outcome],
+                       r->outcome != TG_JAEGER_OK);
+}
+
 void tg_jaeger_grpc_handle(void *ctx, const tg_http_request *req, tg_http_response *resp) {
   tg_jaeger_result r;
-  tg_jaeger_ingest(ctx, TG_JAEGER_GRPC, req->body, req->body_len, &r);
+  tg_jaeger_receiver *recv = ctx;
+  tg_request_trace rt;
+  tg_request_trace_begin(&rt, req, tracer(recv), &recv->ids, recv->log_component, "grpc");
+  tg_jaeger_ingest(recv, TG_JAEGER_GRPC, rt.cid, req->body, req->body_len, &r);
+  trace_end(&rt, &r);
   resp->status = 200;
   switch (r.outcome) {
   case TG_JAEGER_OK:
@@ -78,7 +95,11 @@ void tg_jaeger_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
     return;
   }
   tg_jaeger_result r;
-  tg_jaeger_ingest(recv, TG_JAEGER_THRIFT_HTTP, req->body, req->body_len, &r);
+  tg_request_trace rt;
+  tg_request_trace_begin(&rt, req, tracer(recv), &recv->ids, recv->log_component,
+                         "thrift_http");
+  tg_jaeger_ingest(recv, TG_JAEGER_THRIFT_HTTP, rt.cid, req->body, req->body_len, &r);
+  trace_end(&rt, &r);
   switch (r.outcome) {
   case TG_JAEGER_OK: resp->status = 202; return;
   case TG_JAEGER_MALFORMED: text_reply(resp, 400, r.message); return;

@@ -137,7 +137,8 @@ static void set_message(tg_jaeger_result *out, const char *text) {
       *p = '?';
 }
 
-void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const uint8_t *body,
+void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const char *cid,
+                      const uint8_t *body,
                       size_t len, tg_jaeger_result *out) {
   memset(out, 0, sizeof *out);
   tg_jaeger_counters *c = &recv->counters[t];
@@ -165,8 +166,8 @@ void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const uin
       set_message(out, tg_strerror(rc));
       tg_metric_add(c->refused[TG_JAEGER_REFUSED_ERROR], 1);
     }
-    TG_LOG_DEBUG(recv->log, recv->log_component, "refused %s request: %s",
-                 transport_names[t], out->message);
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "refused %s request: %s", transport_names[t], out->message);
     return;
   }
   if (invalid)
@@ -176,6 +177,9 @@ void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const uin
   if (rc == TG_OK) {
     out->outcome = TG_JAEGER_OK;
     out->accepted_spans = spans;
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "accepted %s request: %zu spans", transport_names[t], spans);
+    return;
   } else if (rc == TG_EAGAIN) {
     tg_batch_free(batch); /* not taken */
     out->outcome = TG_JAEGER_BACKPRESSURE;
@@ -188,4 +192,6 @@ void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const uin
     snprintf(out->message, sizeof out->message, "pipeline refused the data: %s",
              tg_strerror(rc));
   }
+  TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+             "refused %s request: %s", transport_names[t], out->message);
 }

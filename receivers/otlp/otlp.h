@@ -15,6 +15,7 @@
 #include "tg_http_server.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "tg_tracectx_request.h"
 
 #include "otlp_conf.h"
 
@@ -80,6 +81,7 @@ typedef struct tg_otlp_receiver {
   tg_stop_done_fn stop_done;
   tg_otlp_counters counters[TG_OTLP_TRANSPORT_COUNT_];
   tg_auth_server auth[TG_OTLP_TRANSPORT_COUNT_]; /* bound at start; outlives the servers */
+  tg_idgen ids;             /* fresh correlation IDs; loop thread only */
 } tg_otlp_receiver;
 
 /* Creates (or finds) the receiver's metric series for id in reg and stores the cells in
@@ -101,7 +103,11 @@ size_t tg_otlp_validate_spans(tg_batch *batch, char *msg, size_t msg_size);
  * by an arena limit proportional to len, validates the spans, pushes what is left to
  * recv->instance->next (ownership transfers) and bumps the transport's counters.
  * Never fails to fill out; out->message is printable ASCII. */
-void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
+/* The service's self-tracer (NULL when off) and the end of a request's spans. */
+tg_selftrace *tg_otlp_tracer(const tg_otlp_receiver *recv);
+void tg_otlp_trace_end(tg_request_trace *rt, const tg_otlp_result *result);
+
+void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
                     tg_otlp_format format, const uint8_t *body, size_t len,
                     tg_otlp_result *out);
 

@@ -146,7 +146,7 @@ static void set_message(tg_otlp_result *out, const char *text) {
       *p = '?';
 }
 
-void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
+void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
                     tg_otlp_format format, const uint8_t *body, size_t len,
                     tg_otlp_result *out) {
   memset(out, 0, sizeof *out);
@@ -204,8 +204,8 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
       set_message(out, tg_strerror(rc));
       bump(recv, transport, TG_OTLP_REFUSED_ERROR, 1);
     }
-    TG_LOG_DEBUG(recv->log, recv->log_component, "refused %s request: %s",
-                 transport_names[transport], out->message);
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "refused %s request: %s", transport_names[transport], out->message);
     return;
   }
 
@@ -214,7 +214,7 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
     out->rejected_spans = (int64_t)rejected;
     set_message(out, detail);
     bump(recv, transport, TG_OTLP_REFUSED_INVALID, (int64_t)rejected);
-    TG_LOG_DEBUG(recv->log, recv->log_component, "%s", out->message);
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL, "%s", out->message);
   }
   size_t spans = batch->span_count;
   if (!spans || !recv->instance || !recv->instance->next.consume) {
@@ -230,6 +230,8 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
     out->outcome = TG_OTLP_OK;
     out->accepted_spans = spans;
     tg_metric_add(recv->counters[transport].accepted, (int64_t)spans);
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "accepted %s request: %zu spans", transport_names[transport], spans);
     return;
   }
   /* The whole request is refused; a partial-success note no longer applies. */
@@ -239,6 +241,8 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
     out->outcome = TG_OTLP_BACKPRESSURE;
     set_message(out, "pipeline is full, retry later");
     bump(recv, transport, TG_OTLP_REFUSED_BACKPRESSURE, (int64_t)spans);
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "refused %s request: %s", transport_names[transport], out->message);
   } else if (rc == TG_ECLOSED) {
     out->outcome = TG_OTLP_UNAVAILABLE;
     set_message(out, "pipeline is shutting down, retry later");
@@ -248,7 +252,20 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport,
     snprintf(out->message, sizeof out->message, "pipeline refused the data: %s",
              tg_strerror(rc));
     bump(recv, transport, TG_OTLP_REFUSED_ERROR, (int64_t)spans);
-    TG_LOG_WARN(recv->log, recv->log_component, "downstream refused %zu spans: %s (%s)",
-                spans, tg_strerror(rc), tg_err_name(rc));
+    TG_LOG_CID(recv->log, TG_LOG_WARN, recv->log_component, cid, NULL,
+               "downstream refused %zu spans: %s (%s)", spans, tg_strerror(rc),
+               tg_err_name(rc));
   }
+}
+
+tg_selftrace *tg_otlp_tracer(const tg_otlp_receiver *recv) {
+  return recv->instance && recv->instance->service ? recv->instance->service->selftrace : NULL;
+}
+
+void tg_otlp_trace_end(tg_request_trace *rt, const tg_otlp_result *result) {
+  static const char *const outcomes[] = {"ok", "malformed", "too_large", "backpressure",
+                                         "unavailable", "internal"};
+  int ok = result->outcome == TG_OTLP_OK;
+  tg_request_trace_end(rt, (int64_t)result->accepted_spans, result->rejected_spans,
+                       outcomes[result->outcome], !ok);
 }

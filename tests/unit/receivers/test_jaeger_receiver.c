@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -211,6 +212,74 @@ static void test_thrift_http(void **state) {
   tg_arena_unref(m.a);
 }
 
+/* Each request's log lines carry correlation_id = the caller's trace ID (uber-trace-id on
+ * HTTP, b3 in gRPC metadata), else a fresh 32-hex ID. */
+static void test_correlation_id(void **state) {
+  fixture *f = *state;
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *out = open_memstream(&text, &text_len);
+  assert_non_null(out);
+  tg_logger log;
+  tg_logger_init(&log, TG_LOG_DEBUG, out);
+  recv_of(f)->log = &log;
+  mbatch m;
+  make_batch(&m, 1, 0x33);
+  tg_buf body;
+  encode(&m, &body, TG_JAEGER_THRIFT_HTTP);
+  tg_http_header h[2] = {{"content-type", "application/x-thrift"},
+                         {"uber-trace-id", "a3ce929d0e0e4736:00f067aa0ba902b7:0:1"}};
+  tg_http_request req = {.method = "POST", .path = TG_JAEGER_HTTP_PATH, .headers = h,
+                         .n_headers = 2, .body = body.data, .body_len = body.len,
+                         .http_version = 1};
+  tg_http_response resp = {.status = 200};
+  tg_buf_init(&resp.body, 0);
+  tg_jaeger_http_handle(recv_of(f), &req, &resp);
+  assert_int_equal(resp.status, 202);
+  tg_buf_free(&resp.body);
+  tg_buf grpc_body;
+  encode(&m, &grpc_body, TG_JAEGER_GRPC);
+  tg_http_header md[1] = {{"b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"}};
+  tg_http_request greq = {.method = "POST", .path = TG_JAEGER_GRPC_PATH, .headers = md,
+                          .n_headers = 1, .body = grpc_body.data, .body_len = grpc_body.len,
+                          .http_version = 2, .grpc = 1};
+  tg_http_response gresp = {.status = 200};
+  tg_buf_init(&gresp.body, 0);
+  tg_jaeger_grpc_handle(recv_of(f), &greq, &gresp);
+  assert_int_equal(gresp.grpc_status, 0);
+  greq.n_headers = 0; /* no context: a fresh ID */
+  tg_jaeger_grpc_handle(recv_of(f), &greq, &gresp);
+  tg_buf_free(&gresp.body);
+  fclose(out);
+  recv_of(f)->log = NULL;
+  tg_logger_destroy(&log);
+  /* three "accepted" lines, in order, with these correlation IDs */
+  const char *l1 = strstr(text, "\"accepted thrift_http request: 1 spans\"");
+  assert_non_null(l1);
+  const char *nl = strchr(l1, '\n');
+  assert_non_null(nl);
+  const char *cid = strstr(l1, "\"correlation_id\":\"");
+  assert_true(cid && cid < nl);
+  assert_memory_equal(cid + 18, "0000000000000000a3ce929d0e0e4736\"", 33);
+  const char *l2 = strstr(nl, "\"accepted grpc request: 1 spans\"");
+  assert_non_null(l2);
+  cid = strstr(l2, "\"correlation_id\":\"");
+  assert_non_null(cid);
+  assert_memory_equal(cid + 18, "4bf92f3577b34da6a3ce929d0e0e4736\"", 33);
+  const char *l3 = strstr(strchr(l2, '\n'), "\"accepted grpc request: 1 spans\"");
+  assert_non_null(l3);
+  cid = strstr(l3, "\"correlation_id\":\"");
+  assert_non_null(cid);
+  for (int i = 0; i < 32; i++)
+    assert_non_null(strchr("0123456789abcdef", cid[18 + i]));
+  assert_int_equal(cid[18 + 32], '"');
+  assert_memory_not_equal(cid + 18, "4bf92f3577b34da6a3ce929d0e0e4736", 32);
+  free(text);
+  tg_buf_free(&body);
+  tg_buf_free(&grpc_body);
+  tg_arena_unref(m.a);
+}
+
 static void test_grpc(void **state) {
   fixture *f = *state;
   mbatch m;
@@ -376,6 +445,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_thrift_http, setup, teardown),
       cmocka_unit_test_setup_teardown(test_grpc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_correlation_id, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_end_to_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_queue_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_too_large, setup, teardown),
