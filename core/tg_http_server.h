@@ -78,8 +78,15 @@ typedef struct tg_http_server_options {
   const char *tls_client_ca_file; /* mTLS: require client certs signed by this CA */
   size_t max_body_bytes;       /* HTTP body / gRPC message after inflation; 0 = 4 MiB */
   size_t max_connections;      /* 0 = 1024 */
+  /* Connections one peer address (IPv4 address, IPv6 /64) may hold; beyond it a peer's
+   * connections are refused before the global max_connections is reached, so honest
+   * clients keep getting in. 0 = max_connections / 4 (at least 1). */
+  size_t max_connections_per_peer;
   uint32_t max_concurrent_streams; /* HTTP/2; 0 = 100 */
-  uint64_t idle_timeout_ms;    /* 0 = 60 s */
+  uint64_t idle_timeout_ms;    /* between requests; 0 = 60 s */
+  uint64_t read_header_timeout_ms; /* handshake + preface + request headers; 0 = 10 s */
+  uint64_t min_body_rate;      /* request bodies, bytes/s after a read_header_timeout
+                                  grace; 0 = 1024 (tg_http_deadline.h) */
   tg_logger *log;              /* may be NULL */
   const char *name;            /* for logs: "receiver:otlp" */
   /* Called on the loop thread for every request the server refuses before any handler
@@ -91,14 +98,20 @@ typedef struct tg_http_server_options {
 
 /* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,
  * 417, 431, gRPC 12/13 from framing); too_large: 413 or gRPC 8; disconnects: the peer went
- * away (or idled out, or reset its stream) with a request started but not answered. */
+ * away (or idled out, or reset its stream) with a request started but not answered.
+ * connections_refused counts both refusals; refused_per_peer those over the peer share.
+ * header_timeouts, body_timeouts, idle_closed: connections closed by their deadlines. */
 typedef struct tg_http_server_stats {
   uint64_t connections_accepted, connections_refused;
   uint64_t requests, bad_requests, too_large, disconnects;
+  uint64_t refused_per_peer, header_timeouts, body_timeouts, idle_closed;
 } tg_http_server_stats;
 
 /* Creates a server (no I/O yet). Copies what it needs from opts. NULL + err on failure
- * (unreadable TLS files, bad endpoint). */
+ * (unreadable TLS files, bad endpoint: see tg_endpoint.h; a host name is resolved here).
+ * A server whose routes are all gRPC speaks HTTP/2 only (prior knowledge, or ALPN h2):
+ * anything else than the client preface is a connection error (GOAWAY PROTOCOL_ERROR),
+ * not an HTTP/1.1 400. */
 tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_options *opts,
                                       tg_errbuf *err);
 

@@ -58,6 +58,9 @@ tg_http1 *tg_http1_new(const tg_http_router *r, const char *peer, tg_http_sink s
 /* TG_OK or TG_ECLOSED (same meaning as tg_http_conn_feed). */
 int tg_http1_feed(tg_http1 *h, const uint8_t *data, size_t len);
 int tg_http1_in_request(const tg_http1 *h);
+/* TG_HTTP_PHASE_*: HEADERS from the connection's start (or a request's first byte) to the
+ * end of its header block, BODY until the request is complete, IDLE between requests. */
+int tg_http1_phase(const tg_http1 *h);
 void tg_http1_free(tg_http1 *h);
 
 /* --- HTTP/2 engine (tg_http2.c) --- */
@@ -65,6 +68,11 @@ typedef struct tg_http2 tg_http2;
 tg_http2 *tg_http2_new(const tg_http_router *r, const char *peer, tg_http_sink sink);
 int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len);
 int tg_http2_in_request(const tg_http2 *h);
+/* TG_HTTP_PHASE_*: HEADERS until the first frame and while a stream's header block is
+ * open, BODY while a stream awaits END_STREAM, else IDLE. */
+int tg_http2_phase(const tg_http2 *h);
+/* Sends GOAWAY NO_ERROR (idle or deadline close); the engine then wants no more input. */
+void tg_http2_goaway(tg_http2 *h);
 void tg_http2_free(tg_http2 *h);
 
 /* --- gRPC framing (tg_grpc.c) --- */
