@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "tg_buf.h"
+#include "tg_conf.h"
 #include "tg_error.h"
 #include "tg_log.h"
 
@@ -95,6 +96,47 @@ typedef struct tg_http_server_options {
   void (*on_refused)(void *ctx, const char *reason);
   void *on_refused_ctx;
 } tg_http_server_options;
+
+/* The connection limits a receiver exposes per listener, with the Collector's confighttp
+ * / configgrpc names where they exist (read_header_timeout, idle_timeout,
+ * max_concurrent_streams) and ours for the rest (max_connections,
+ * max_connections_per_peer, min_body_rate). A receiver embeds one per protocol and lists
+ * TG_HTTP_SERVER_CONF_KEYS(prefix, ...) in its key table. */
+typedef struct tg_http_server_conf {
+  uint64_t read_header_timeout_ms;
+  uint64_t idle_timeout_ms;
+  uint64_t min_body_rate;
+  int64_t max_connections;
+  int64_t max_connections_per_peer; /* 0 = max_connections / 4 */
+  int64_t max_concurrent_streams;
+} tg_http_server_conf;
+
+#define TG_HTTP_SERVER_CONF_N_KEYS 6
+#define TG_HTTP_SERVER_CONF_KEYS(prefix, st, f)                                              \
+  TG_KEY_DURATION(prefix ".read_header_timeout", st, f.read_header_timeout_ms, "10s", 1,      \
+                  3600000, "time allowed for the TLS handshake and a request's headers"),    \
+  TG_KEY_DURATION(prefix ".idle_timeout", st, f.idle_timeout_ms, "60s", 1, 86400000,         \
+                  "a connection with no request in progress is closed after this"),          \
+  TG_KEY_SIZE(prefix ".min_body_rate", st, f.min_body_rate, "1KiB", 1, 1e12,                 \
+              "bytes per second a request body must average (after read_header_timeout)"),  \
+  TG_KEY_INT(prefix ".max_connections", st, f.max_connections, "1024", 1, 1000000,           \
+             "open connections at most; further ones are closed at once"),                  \
+  TG_KEY_INT(prefix ".max_connections_per_peer", st, f.max_connections_per_peer, "0", 0,     \
+             1000000, "open connections per client address (IPv6: per /64); "                \
+             "0 = a quarter of max_connections"),                                            \
+  TG_KEY_INT(prefix ".max_concurrent_streams", st, f.max_concurrent_streams, "100", 1,       \
+             1000000, "HTTP/2 streams open at once per connection")
+
+/* Copies conf into the matching fields of opts. */
+static inline void tg_http_server_conf_apply(const tg_http_server_conf *conf,
+                                             tg_http_server_options *opts) {
+  opts->read_header_timeout_ms = conf->read_header_timeout_ms;
+  opts->idle_timeout_ms = conf->idle_timeout_ms;
+  opts->min_body_rate = conf->min_body_rate;
+  opts->max_connections = (size_t)conf->max_connections;
+  opts->max_connections_per_peer = (size_t)conf->max_connections_per_peer;
+  opts->max_concurrent_streams = (uint32_t)conf->max_concurrent_streams;
+}
 
 /* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,
  * 417, 431, gRPC 12/13 from framing); too_large: 413 or gRPC 8; disconnects: the peer went

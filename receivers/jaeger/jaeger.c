@@ -72,6 +72,7 @@ static tg_http_server *open_server(tg_jaeger_receiver *recv, int grpc, tg_errbuf
       .on_refused = grpc ? tg_jaeger_on_refused_grpc : tg_jaeger_on_refused_http,
       .on_refused_ctx = recv,
   };
+  tg_http_server_conf_apply(grpc ? &c->grpc_limits : &c->http_limits, &opts);
   tg_http_server *srv = tg_http_server_create(recv->instance->service->loop, &opts, err);
   if (!srv)
     return NULL;

@@ -89,6 +89,7 @@ static tg_http_server *open_server(tg_otlp_receiver *recv, tg_otlp_transport t,
       .on_refused = grpc ? tg_otlp_on_refused_grpc : tg_otlp_on_refused_http,
       .on_refused_ctx = recv,
   };
+  tg_http_server_conf_apply(grpc ? &conf->grpc_limits : &conf->http_limits, &opts);
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)
     return NULL;

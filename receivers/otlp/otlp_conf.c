@@ -37,6 +37,8 @@ const tg_conf_key tg_otlp_conf_keys[] = {
                   "private key of cert_file (PEM)"),
     TG_KEY_STRING("protocols.http.tls.client_ca_file", C, http_tls.client_ca_file, NULL,
                   "CA (PEM) that client certificates must chain to (mTLS)"),
+    TG_HTTP_SERVER_CONF_KEYS("protocols.grpc", C, grpc_limits),
+    TG_HTTP_SERVER_CONF_KEYS("protocols.http", C, http_limits),
 };
 
 
