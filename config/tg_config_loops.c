@@ -168,7 +168,8 @@ static void check_listen(const tg_config_component *c, const tg_conf_key *k, con
   tg_diag *diag = vctx;
   char host[300], why[160];
   int port;
-  if (tg_endpoint_split(ep, host, sizeof host, &port, why, sizeof why) == TG_OK)
+  if (strstr(ep, "${") || /* an unset variable, already reported */
+      tg_endpoint_split(ep, host, sizeof host, &port, why, sizeof why) == TG_OK)
     return;
   const tg_yaml_node *n = c->node ? get_path(c->node, k->path) : NULL;
   tg_diag_add(diag, n ? &n->pos : &c->pos, "%s::%s: %s: \"%s\" %s",
