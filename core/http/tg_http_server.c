@@ -32,7 +32,7 @@
 #include "tg_http_internal.h"
 #include "tg_peer_table.h"
 
-enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10 };
+enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10, ACCEPT_BURST = 64 };
 
 typedef struct srv_conn {
   uv_tcp_t tcp;
@@ -64,6 +64,11 @@ struct tg_http_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
   int listener_open;  /* uv_tcp_init done, uv_close not yet completed */
+  uv_prepare_t tick;  /* once per loop iteration: resets accepts_this_tick */
+  uv_idle_t resume;   /* resumes accepting after a burst, next iteration */
+  int tick_handles;   /* tick/resume initialised and not yet closed */
+  size_t accepts_this_tick;
+  int accept_deferred;
   int closing;
   struct sockaddr_storage addr;
   char *name;
@@ -87,7 +92,7 @@ static void conn_close(srv_conn *c);
 static void conn_read_start(srv_conn *c);
 
 static void server_maybe_finish(tg_http_server *srv) {
-  if (!srv->closing || srv->listener_open || srv->n_conns)
+  if (!srv->closing || srv->listener_open || srv->n_conns || srv->tick_handles)
     return;
   void (*done)(void *) = srv->done;
   void *ctx = srv->done_ctx;
@@ -293,10 +298,9 @@ static void format_peer(uv_tcp_t *tcp, char *out, size_t len) {
   snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
-static void on_connection(uv_stream_t *listener, int status) {
-  tg_http_server *srv = listener->data;
-  if (status < 0 || srv->closing)
-    return;
+/* Accepts the connection libuv has pending and admits or refuses it. */
+static void accept_one(tg_http_server *srv) {
+  uv_stream_t *listener = (uv_stream_t *)&srv->listener;
   srv_conn *c = tg_calloc(1, sizeof *c);
   if (!c) {
     /* Accept into a throwaway handle would also need memory: leave it in the backlog. */
@@ -363,6 +367,49 @@ static void on_connection(uv_stream_t *listener, int status) {
   tg_http_deadline_start(&c->deadline, c->last_read_ms);
   conn_arm(c);
   conn_read_start(c);
+}
+
+/* Accepting is bounded per loop iteration: libuv's accept loop runs until the backlog is
+ * empty, and a flood of reconnecting clients (refused at once, back in the queue a moment
+ * later) never empties it, so reads of admitted connections would starve. After
+ * ACCEPT_BURST accepts in one iteration the callback leaves the connection pending, which
+ * makes libuv pause the listener; an idle handle accepts it on the next iteration (after
+ * that iteration's reads and timers) and so resumes the listener. */
+static void on_resume(uv_idle_t *idle);
+
+static void on_connection(uv_stream_t *listener, int status) {
+  tg_http_server *srv = listener->data;
+  if (status < 0 || srv->closing)
+    return;
+  if (srv->accepts_this_tick >= ACCEPT_BURST) {
+    if (!srv->accept_deferred) {
+      srv->accept_deferred = 1;
+      uv_idle_start(&srv->resume, on_resume);
+    }
+    return;
+  }
+  srv->accepts_this_tick++;
+  accept_one(srv);
+}
+
+static void on_tick(uv_prepare_t *tick) {
+  tg_http_server *srv = tick->data;
+  srv->accepts_this_tick = 0;
+}
+
+static void on_resume(uv_idle_t *idle) {
+  tg_http_server *srv = idle->data;
+  uv_idle_stop(idle);
+  srv->accept_deferred = 0;
+  srv->accepts_this_tick = 1;
+  if (!srv->closing)
+    accept_one(srv); /* uv_accept restarts the paused listener */
+}
+
+static void on_tick_closed(uv_handle_t *handle) {
+  tg_http_server *srv = handle->data;
+  srv->tick_handles--;
+  server_maybe_finish(srv);
 }
 
 /* ---- server ---- */
@@ -469,6 +516,11 @@ int tg_http_server_start(tg_http_server *srv, tg_errbuf *err) {
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
     return tg_errf(err, TG_EIO, "http server %s: cannot listen: %s", srv->name, uv_strerror(rc));
   }
+  uv_prepare_init(srv->loop, &srv->tick);
+  uv_idle_init(srv->loop, &srv->resume);
+  srv->tick.data = srv->resume.data = srv;
+  srv->tick_handles = 2;
+  uv_prepare_start(&srv->tick, on_tick);
   struct sockaddr_storage ss;
   int sl = sizeof ss;
   if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &sl) == 0)
@@ -489,6 +541,10 @@ void tg_http_server_close(tg_http_server *srv, void (*done)(void *ctx), void *ct
   srv->done_ctx = ctx;
   if (srv->listener_open && !uv_is_closing((uv_handle_t *)&srv->listener))
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+  if (srv->tick_handles == 2) {
+    uv_close((uv_handle_t *)&srv->tick, on_tick_closed);
+    uv_close((uv_handle_t *)&srv->resume, on_tick_closed);
+  }
   for (srv_conn *c = srv->conns; c; c = c->next)
     conn_close(c);
   server_maybe_finish(srv);

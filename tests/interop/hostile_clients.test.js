@@ -31,12 +31,14 @@ const HEADER_TIMEOUT_MS = DEFAULT_LIMITS ? 10000 : 1000;
 const PER_PEER = DEFAULT_LIMITS ? 256 : 12;
 const ATTACKERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 const MAX_LOG_LINES = 40;
+const REFUSED_RETRY_MS = Number(process.env.TG_HOSTILE_RETRY_MS || 20);
 
 const limits = DEFAULT_LIMITS ? {} : {
   read_header_timeout: '1s', max_connections: 64, max_connections_per_peer: PER_PEER,
 };
 
-// One slowloris connection: opens, sends half a header, then a header byte every 200 ms
+// One slowloris connection: opens, sends half a header, then a header byte every fifth of
+// read_header_timeout
 // (HTTP/1.1), or, on the gRPC listener (HTTP/2 only), two thirds of the client preface and
 // then one preface byte per quarter read_header_timeout. Resolves with how long the server
 // kept it open (from the handshake) and whether it was opened at all.
@@ -57,7 +59,7 @@ function slowConnection(port, localAddress, h2) {
           HEADER_TIMEOUT_MS / 4);
       } else {
         s.write('POST /v1/traces HTTP/1.1\r\nHost: tailgate\r\nX-Slow: ');
-        drip = setInterval(() => s.write('a'), 200);
+        drip = setInterval(() => s.write('a'), HEADER_TIMEOUT_MS / 5);
       }
     });
     s.on('data', () => {});
@@ -86,7 +88,7 @@ function attack(ports, count) {
             const r = await slowConnection(port, addr, port === ports[1]);
             lifetimes.push(r);
             if (!r.opened) await delay(50); // connect itself failed: do not spin
-            else if (r.lifetimeMs < 100) await delay(20); // refused: retry soon, not in a busy loop
+            else if (r.lifetimeMs < 100) await delay(REFUSED_RETRY_MS); // refused: retry soon, not in a busy loop
           }
         })());
       }
