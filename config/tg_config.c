@@ -220,6 +220,7 @@ tg_config *tg_config_load_text_with_registry(const char *name, const char *text,
     tg_config_load_service(cfg, service ? service->value : NULL,
                            service ? &service->key->pos : &start, diag);
     tg_config_check_loops(cfg, diag);
+    tg_config_check_listen_endpoints(cfg, diag);
   }
   if (tg_diag_count(diag) != before) {
     tg_config_free(cfg);

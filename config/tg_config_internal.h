@@ -26,5 +26,8 @@ void tg_config_load_service(tg_config *config, const tg_yaml_node *node,
  * its own input, a loop. Reads endpoints through the components' key tables (string keys
  * named `endpoint`, a receiver's only when its section is present). */
 void tg_config_check_loops(const tg_config *config, tg_diag *diag);
+/* Every endpoint a receiver or extension listens on has the syntax start-up accepts
+ * (tg_endpoint_split: the same function), reported at the value's position. */
+void tg_config_check_listen_endpoints(const tg_config *config, tg_diag *diag);
 
 #endif

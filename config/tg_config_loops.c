@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tg_config_internal.h"
+#include "tg_endpoint.h"
 #include "tg_yaml.h"
 
 typedef struct hostport {
@@ -143,4 +144,42 @@ void tg_config_check_loops(const tg_config *config, tg_diag *diag) {
   for (size_t i = 0; i < config->n_components; i++)
     if (config->components[i].kind == TG_EXPORTER)
       each_endpoint(&config->components[i], check_exporter, &x);
+}
+
+/* ---- listening endpoints: the syntax start-up accepts (core/tg_endpoint.h) ---- */
+
+/* The node at a dotted key path below map, or NULL. */
+static const tg_yaml_node *get_path(const tg_yaml_node *map, const char *path) {
+  char seg[128];
+  while (map && *path) {
+    size_t n = strcspn(path, ".");
+    if (n >= sizeof seg)
+      return NULL;
+    memcpy(seg, path, n);
+    seg[n] = '\0';
+    map = tg_yaml_get(map, seg);
+    path += n + (path[n] == '.');
+  }
+  return map;
+}
+
+static void check_listen(const tg_config_component *c, const tg_conf_key *k, const char *ep,
+                         void *vctx) {
+  tg_diag *diag = vctx;
+  char host[300], why[160];
+  int port;
+  if (strstr(ep, "${") || /* an unset variable, already reported */
+      tg_endpoint_split(ep, host, sizeof host, &port, why, sizeof why) == TG_OK)
+    return;
+  const tg_yaml_node *n = c->node ? get_path(c->node, k->path) : NULL;
+  tg_diag_add(diag, n ? &n->pos : &c->pos, "%s::%s: %s: \"%s\" %s",
+              tg_component_kind_name(c->kind), c->id, k->path, ep, why);
+}
+
+void tg_config_check_listen_endpoints(const tg_config *config, tg_diag *diag) {
+  for (size_t i = 0; i < config->n_components; i++) {
+    const tg_config_component *c = &config->components[i];
+    if (c->kind == TG_RECEIVER || c->kind == TG_EXTENSION)
+      each_endpoint(c, check_listen, diag);
+  }
 }

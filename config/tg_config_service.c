@@ -16,6 +16,7 @@
 
 #include "tg_alloc.h"
 #include "tg_config_internal.h"
+#include "tg_endpoint.h"
 #include "tg_log.h"
 #include "tg_yaml.h"
 
@@ -441,6 +442,15 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
   cfg->shutdown_grace_ms = sc.shutdown_ms;
   cfg->debug_endpoints = sc.debug_endpoints;
   if (sc.metrics_address && sc.metrics_address[0]) {
+    char host[300], why[160];
+    int port;
+    if (tg_endpoint_split(sc.metrics_address, host, sizeof host, &port, why, sizeof why) !=
+        TG_OK) {
+      const tg_yaml_node *a =
+          tg_yaml_get(tg_yaml_get(tg_yaml_get(node, "telemetry"), "metrics"), "address");
+      tg_diag_add(diag, a ? &a->pos : where, "service: telemetry.metrics.address: \"%s\" %s",
+                  sc.metrics_address, why);
+    }
     cfg->metrics_address = sc.metrics_address;
     sc.metrics_address = NULL;
   }

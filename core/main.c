@@ -23,6 +23,7 @@ typedef struct app {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint;
   uv_timer_t watchdog;
+  uv_timer_t log_flush; /* writes the rate-limited warnings' summaries (tg_log.h) */
   tg_logger log;
   tg_metrics *metrics;
   tg_service service;
@@ -90,6 +91,12 @@ static void on_telemetry_stopped(void *ctx) {
   close_handle((uv_handle_t *)&a->sigterm);
   close_handle((uv_handle_t *)&a->sigint);
   close_handle((uv_handle_t *)&a->watchdog);
+  close_handle((uv_handle_t *)&a->log_flush);
+}
+
+static void on_log_flush(uv_timer_t *timer) {
+  app *a = timer->data;
+  tg_logger_flush_suppressed(&a->log);
 }
 
 static void on_service_stopped(tg_service *svc) {
@@ -136,7 +143,10 @@ static int run(tg_config *config) {
   uv_signal_init(&a->loop, &a->sigterm);
   uv_signal_init(&a->loop, &a->sigint);
   uv_timer_init(&a->loop, &a->watchdog);
-  a->sigterm.data = a->sigint.data = a->watchdog.data = a;
+  uv_timer_init(&a->loop, &a->log_flush);
+  a->sigterm.data = a->sigint.data = a->watchdog.data = a->log_flush.data = a;
+  uv_timer_start(&a->log_flush, on_log_flush, 1000, 1000);
+  uv_unref((uv_handle_t *)&a->log_flush); /* never keeps the loop alive by itself */
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);
   uv_signal_start(&a->sigint, on_signal, SIGINT);
 

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "tg_buf.h"
+#include "tg_conf.h"
 #include "tg_error.h"
 #include "tg_log.h"
 
@@ -114,8 +115,15 @@ typedef struct tg_http_server_options {
   uint64_t tls_reload_interval_ms; /* re-read changed TLS files this often; 0 = never */
   size_t max_body_bytes;       /* HTTP body / gRPC message after inflation; 0 = 4 MiB */
   size_t max_connections;      /* 0 = 1024 */
+  /* Connections one peer address (IPv4 address, IPv6 /64) may hold; beyond it a peer's
+   * connections are refused before the global max_connections is reached, so honest
+   * clients keep getting in. 0 = max_connections / 4 (at least 1). */
+  size_t max_connections_per_peer;
   uint32_t max_concurrent_streams; /* HTTP/2; 0 = 100 */
-  uint64_t idle_timeout_ms;    /* 0 = 60 s */
+  uint64_t idle_timeout_ms;    /* between requests; 0 = 60 s */
+  uint64_t read_header_timeout_ms; /* handshake + preface + request headers; 0 = 10 s */
+  uint64_t min_body_rate;      /* request bodies, bytes/s after a read_header_timeout
+                                  grace; 0 = 1024 (tg_http_deadline.h) */
   tg_logger *log;              /* may be NULL */
   const char *name;            /* for logs: "receiver:otlp" */
   /* Called on the loop thread for every request the server refuses before any handler
@@ -127,16 +135,63 @@ typedef struct tg_http_server_options {
   tg_http_auth auth;
 } tg_http_server_options;
 
+/* The connection limits a receiver exposes per listener, with the Collector's confighttp
+ * / configgrpc names where they exist (read_header_timeout, idle_timeout,
+ * max_concurrent_streams) and ours for the rest (max_connections,
+ * max_connections_per_peer, min_body_rate). A receiver embeds one per protocol and lists
+ * TG_HTTP_SERVER_CONF_KEYS(prefix, ...) in its key table. */
+typedef struct tg_http_server_conf {
+  uint64_t read_header_timeout_ms;
+  uint64_t idle_timeout_ms;
+  uint64_t min_body_rate;
+  int64_t max_connections;
+  int64_t max_connections_per_peer; /* 0 = max_connections / 4 */
+  int64_t max_concurrent_streams;
+} tg_http_server_conf;
+
+#define TG_HTTP_SERVER_CONF_N_KEYS 6
+#define TG_HTTP_SERVER_CONF_KEYS(prefix, st, f)                                              \
+  TG_KEY_DURATION(prefix ".read_header_timeout", st, f.read_header_timeout_ms, "10s", 1,      \
+                  3600000, "time allowed for the TLS handshake and a request's headers"),    \
+  TG_KEY_DURATION(prefix ".idle_timeout", st, f.idle_timeout_ms, "60s", 1, 86400000,         \
+                  "a connection with no request in progress is closed after this"),          \
+  TG_KEY_SIZE(prefix ".min_body_rate", st, f.min_body_rate, "1KiB", 1, 1e12,                 \
+              "bytes per second a request body must average (after read_header_timeout)"),  \
+  TG_KEY_INT(prefix ".max_connections", st, f.max_connections, "1024", 1, 1000000,           \
+             "open connections at most; further ones are closed at once"),                  \
+  TG_KEY_INT(prefix ".max_connections_per_peer", st, f.max_connections_per_peer, "0", 0,     \
+             1000000, "open connections per client address (IPv6: per /64); "                \
+             "0 = a quarter of max_connections"),                                            \
+  TG_KEY_INT(prefix ".max_concurrent_streams", st, f.max_concurrent_streams, "100", 1,       \
+             1000000, "HTTP/2 streams open at once per connection")
+
+/* Copies conf into the matching fields of opts. */
+static inline void tg_http_server_conf_apply(const tg_http_server_conf *conf,
+                                             tg_http_server_options *opts) {
+  opts->read_header_timeout_ms = conf->read_header_timeout_ms;
+  opts->idle_timeout_ms = conf->idle_timeout_ms;
+  opts->min_body_rate = conf->min_body_rate;
+  opts->max_connections = (size_t)conf->max_connections;
+  opts->max_connections_per_peer = (size_t)conf->max_connections_per_peer;
+  opts->max_concurrent_streams = (uint32_t)conf->max_concurrent_streams;
+}
+
 /* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,
  * 417, 431, gRPC 12/13 from framing); too_large: 413 or gRPC 8; disconnects: the peer went
- * away (or idled out, or reset its stream) with a request started but not answered. */
+ * away (or idled out, or reset its stream) with a request started but not answered.
+ * connections_refused counts both refusals; refused_per_peer those over the peer share.
+ * header_timeouts, body_timeouts, idle_closed: connections closed by their deadlines. */
 typedef struct tg_http_server_stats {
   uint64_t connections_accepted, connections_refused;
   uint64_t requests, bad_requests, too_large, disconnects;
+  uint64_t refused_per_peer, header_timeouts, body_timeouts, idle_closed;
 } tg_http_server_stats;
 
 /* Creates a server (no I/O yet). Copies what it needs from opts. NULL + err on failure
- * (unreadable TLS files, bad endpoint). */
+ * (unreadable TLS files, bad endpoint: see tg_endpoint.h; a host name is resolved here).
+ * A server whose routes are all gRPC speaks HTTP/2 only (prior knowledge, or ALPN h2):
+ * anything else than the client preface is a connection error (GOAWAY PROTOCOL_ERROR),
+ * not an HTTP/1.1 400. */
 tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_options *opts,
                                       tg_errbuf *err);
 

@@ -1,6 +1,14 @@
 /* JSON logs on stdout, one object per line: timestamp (ISO-8601 UTC), level, message,
  * service_name, component, correlation_id, error_code. Thread-safe (exporter threads log
- * too). The TG_LOG_* macros check the level before formatting anything. */
+ * too). The TG_LOG_* macros check the level before formatting anything.
+ *
+ * Repeated warnings are rate-limited: warn and error lines from one call site (the same
+ * format string and component) are written once per window (rate_limit_ms, default
+ * 10 s); the rest of the window is counted, not written, and the window's suppressed
+ * count is reported with the site's last message, "... (N similar messages suppressed in
+ * the last 10 s)", either by the next line of that site after the window or by
+ * tg_logger_flush_suppressed (main.c calls it every second). A flood of identical
+ * warnings thus costs one line per site per window. Debug and info are never limited. */
 #ifndef TG_LOG_H
 #define TG_LOG_H
 
@@ -15,15 +23,38 @@ typedef enum tg_log_level {
   TG_LOG_NONE,
 } tg_log_level;
 
+#include <stdint.h>
+
+/* One rate-limited call site. */
+enum { TG_LOG_LIMIT_SITES = 32, TG_LOG_LIMIT_MSG = 512 };
+typedef struct tg_log_site {
+  const char *fmt;          /* key: the format string (a literal: stable address) */
+  uint64_t component_hash;  /* key: FNV-1a of the component ("" when NULL) */
+  char component[64];
+  int level;
+  uint64_t window_start_ms; /* 0 = free slot */
+  uint64_t last_used_ms;
+  uint64_t suppressed;      /* lines not written in the current window */
+  char last[TG_LOG_LIMIT_MSG];
+} tg_log_site;
+
 typedef struct tg_logger {
   tg_log_level level;
   FILE *out;                /* not owned */
   const char *service_name; /* "tailgate" */
   pthread_mutex_t lock;
+  uint64_t rate_limit_ms;   /* window per call site; 0 = no rate limiting */
+  tg_log_site sites[TG_LOG_LIMIT_SITES]; /* guarded by lock */
+  uint64_t suppressed_total; /* every line ever suppressed (for tests and metrics) */
 } tg_logger;
 
 void tg_logger_init(tg_logger *log, tg_log_level level, FILE *out);
+/* Writes the summaries still pending, then releases the lock. */
 void tg_logger_destroy(tg_logger *log);
+
+/* Writes a summary line for every call site whose window has ended with lines
+ * suppressed, and frees it. Thread-safe; cheap when nothing is pending. */
+void tg_logger_flush_suppressed(tg_logger *log);
 /* "debug", "info", "warn", "error" (also "warning", "none"); -1 when unknown. */
 int tg_log_level_parse(const char *s);
 

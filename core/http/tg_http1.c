@@ -40,6 +40,7 @@ struct tg_http1 {
   const char *path, *query; /* into url, valid from headers complete to the next message */
   char allow[128];
   int in_message;
+  int requests_begun; /* a request line has started on this connection */
   int force_close;    /* upgrade requests: answer, then close */
   int closing;        /* no more input wanted */
   int sink_dead;
@@ -139,6 +140,7 @@ static int on_message_begin(http_parser *p) {
   tg_http1 *h = from_parser(p);
   reset_request(h);
   h->in_message = 1;
+  h->requests_begun = 1;
   return 0;
 }
 
@@ -490,6 +492,12 @@ int tg_http1_pump(tg_http1 *h, size_t max_bytes) {
   if (rc != TG_OK)
     return TG_ECLOSED;
   return h->streaming;
+}
+
+int tg_http1_phase(const tg_http1 *h) {
+  if (!h->requests_begun || (h->in_message && !h->headers_done))
+    return TG_HTTP_PHASE_HEADERS;
+  return h->in_message ? TG_HTTP_PHASE_BODY : TG_HTTP_PHASE_IDLE;
 }
 
 void tg_http1_free(tg_http1 *h) {

@@ -8,10 +8,22 @@
  * multiply the per-stream bound past that.
  *
  * Routing happens when the request headers end: gRPC routes (application/grpc) become
- * gRPC calls (tg_grpc.c does framing), other routes are plain HTTP over h2. Anything that
- * can be decided early (404, 405, 415, 413, gRPC 8/12) is answered at once; if the client
- * is still sending, the stream is reset with NO_ERROR once the answer has gone out
- * (RFC 9113 8.1), so the client stops. Handlers run when END_STREAM arrives.
+ * gRPC calls (tg_grpc.c does framing), other routes are plain HTTP over h2. Refusals that
+ * do not depend on the body (404, 405, 415, gRPC 12) are decided then but answered only
+ * when END_STREAM arrives; the body is read and dropped meanwhile. Answering earlier and
+ * resetting the stream would make every later frame of that stream land on a closed
+ * stream, which nghttp2 must then ignore instead of raising the stream and connection
+ * errors RFC 9113 requires (h2spec --strict: 5.1/8-9, 6.9.1/3, 8.1/1, 8.1.2.6). Only a
+ * body that must not be read (413, gRPC 8, the connection budget) is answered early,
+ * followed by RST_STREAM NO_ERROR once the answer has gone out (RFC 9113 8.1).
+ * Handlers run when END_STREAM arrives.
+ *
+ * Stream identifiers: nghttp2 ignores a HEADERS frame whose stream ID is below the
+ * highest seen when it has no record of that stream, since it cannot tell a stream it
+ * forgot from one never opened. This engine remembers the last STREAM_ID_RING client
+ * stream IDs it saw opened; a HEADERS frame for an ID inside that window that was never
+ * opened is the connection error PROTOCOL_ERROR of RFC 9113 5.1.1 (older IDs are
+ * ignored, as nghttp2 does).
  *
  * gRPC answers are headers + one DATA (the framed message) + trailers
  * (grpc-status/grpc-message, submitted from the data source when it reaches EOF), or
@@ -40,8 +52,14 @@ typedef struct h2_stream {
   const tg_http_route *route;
   int grpc;             /* a gRPC call (route matched with application/grpc) */
   int responded;        /* a response has been submitted */
+  int reject_status;    /* refusal decided at the headers, answered at END_STREAM:
+                           an HTTP status, or a gRPC status when grpc_reject is set */
+  int grpc_reject;
+  const char *reject_msg;
+  char allow[128];      /* Allow: of a 405 */
   int early;            /* ... before the request ended: reset after it is sent */
   int remote_done;
+  int headers_complete; /* the request header block has ended */
   uint64_t deadline_ms;
   tg_buf out;           /* response body (gRPC: framed message) */
   size_t out_off;
@@ -53,6 +71,8 @@ typedef struct h2_stream {
   int streaming, stream_done;
 } h2_stream;
 
+enum { STREAM_ID_RING = 64 };
+
 struct tg_http2 {
   const tg_http_router *r;
   tg_http_sink sink;
@@ -62,6 +82,10 @@ struct tg_http2 {
   size_t n_streams;
   size_t buffered, budget;
   int closing, sink_dead;
+  int frames_seen;      /* the client preface and a first frame arrived */
+  int protocol_error;   /* a callback found a connection error: GOAWAY PROTOCOL_ERROR */
+  int32_t opened[STREAM_ID_RING]; /* client stream IDs seen opened, increasing */
+  size_t n_opened;      /* total ever; the ring holds the last STREAM_ID_RING */
 };
 
 /* ---- streams ---- */
@@ -317,9 +341,8 @@ static void headers_done(tg_http2 *h, h2_stream *st) {
   char allow[128];
   if (tg_http_route_find(r, st->method, st->path, 1, &route, NULL, 0) == TG_HTTP_ROUTE_FOUND) {
     if (!grpc_ct) {
-      r->stats->requests++;
       tg_http_note_bad_request(r);
-      submit_http_error(h, st, 415, NULL);
+      st->reject_status = 415;
       return;
     }
     st->grpc = 1;
@@ -338,14 +361,16 @@ static void headers_done(tg_http2 *h, h2_stream *st) {
     st->route = route;
     return;
   }
-  r->stats->requests++;
   if (grpc_ct) {
     TG_LOG_DEBUG(r->log, r->name, "grpc unknown method %s from %s", st->path, h->peer);
-    submit_grpc(h, st, 12, "unknown method", NULL);
+    st->grpc_reject = 1;
+    st->reject_status = 12;
+    st->reject_msg = "unknown method";
   } else if (found == TG_HTTP_ROUTE_BAD_METHOD) {
-    submit_http_error(h, st, 405, allow);
+    st->reject_status = 405;
+    snprintf(st->allow, sizeof st->allow, "%s", allow);
   } else {
-    submit_http_error(h, st, 404, NULL);
+    st->reject_status = 404;
   }
 }
 
@@ -428,7 +453,17 @@ static void answer_http(tg_http2 *h, h2_stream *st) {
 
 static void request_done(tg_http2 *h, h2_stream *st) {
   st->remote_done = 1;
-  if (st->responded || !st->route)
+  if (st->responded)
+    return;
+  if (st->reject_status) {
+    h->r->stats->requests++;
+    if (st->grpc_reject)
+      submit_grpc(h, st, st->reject_status, st->reject_msg, NULL);
+    else
+      submit_http_error(h, st, st->reject_status, st->allow);
+    return;
+  }
+  if (!st->route)
     return;
   h->r->stats->requests++;
   if (st->grpc)
@@ -438,6 +473,44 @@ static void request_done(tg_http2 *h, h2_stream *st) {
 }
 
 /* ---- nghttp2 callbacks ---- */
+
+static int stream_id_was_opened(const tg_http2 *h, int32_t id) {
+  size_t n = h->n_opened < STREAM_ID_RING ? h->n_opened : STREAM_ID_RING;
+  for (size_t i = 0; i < n; i++)
+    if (h->opened[i] == id)
+      return 1;
+  return 0;
+}
+
+/* Oldest client stream ID the ring still covers: 1 while every opened ID is in it. */
+static int32_t stream_id_window_start(const tg_http2 *h) {
+  if (h->n_opened <= STREAM_ID_RING)
+    return 1;
+  return h->opened[h->n_opened % STREAM_ID_RING]; /* the next slot to overwrite */
+}
+
+/* Every frame header, before nghttp2 acts on it: tracks the client stream IDs that were
+ * opened, and refuses a HEADERS frame for an ID that was skipped (RFC 9113 5.1.1). */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *ud) {
+  tg_http2 *h = ud;
+  int32_t id = hd->stream_id;
+  h->frames_seen = 1;
+  if (hd->type != NGHTTP2_HEADERS || id <= 0 || !(id & 1))
+    return 0; /* nghttp2 itself refuses even (server) IDs */
+  int32_t last = h->n_opened ? h->opened[(h->n_opened - 1) % STREAM_ID_RING] : 0;
+  if (id > last) {
+    h->opened[h->n_opened % STREAM_ID_RING] = id;
+    h->n_opened++;
+    return 0;
+  }
+  if (nghttp2_session_find_stream(session, id) || stream_id_was_opened(h, id) ||
+      id < stream_id_window_start(h))
+    return 0; /* trailers, or a stream nghttp2 may rightly ignore */
+  TG_LOG_DEBUG(h->r->log, h->r->name, "http2 from %s: HEADERS on stream %d after stream %d",
+               h->peer, (int)id, (int)last);
+  h->protocol_error = 1;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   tg_http2 *h = ud;
@@ -495,8 +568,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   h2_stream *st = get_stream(h, frame->hd.stream_id);
   if (!st)
     return 0;
-  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    st->headers_complete = 1;
     headers_done(h, st);
+  }
   if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
     request_done(h, st);
   return 0;
@@ -603,6 +678,7 @@ tg_http2 *tg_http2_new(const tg_http_router *r, const char *peer, tg_http_sink s
     tg_free(h);
     return NULL;
   }
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
@@ -642,8 +718,9 @@ int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len) {
     TG_LOG_DEBUG(h->r->log, h->r->name, "http2 session error from %s: %s", h->peer,
                  nghttp2_strerror((int)n));
     tg_http_note_bad_request(h->r);
-    if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-      nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
+    /* Also after a bad client preface (RFC 9113 3.4: a connection error, which may be
+     * signalled with GOAWAY); the server's SETTINGS go out first, as nghttp2 queued them. */
+    nghttp2_session_terminate_session(h->session, NGHTTP2_PROTOCOL_ERROR);
     h->closing = 1;
   }
   flush(h);
@@ -699,6 +776,27 @@ int tg_http2_pump(tg_http2 *h, size_t max_bytes) {
   if (h->closing || h->sink_dead)
     return TG_ECLOSED;
   return active > 0;
+}
+
+int tg_http2_phase(const tg_http2 *h) {
+  if (!h->frames_seen)
+    return TG_HTTP_PHASE_HEADERS;
+  int phase = TG_HTTP_PHASE_IDLE;
+  for (const h2_stream *st = h->streams; st; st = st->next) {
+    if (!st->headers_complete)
+      return TG_HTTP_PHASE_HEADERS;
+    if (!st->remote_done)
+      phase = TG_HTTP_PHASE_BODY;
+  }
+  return phase;
+}
+
+void tg_http2_goaway(tg_http2 *h) {
+  if (h->closing || h->sink_dead)
+    return;
+  nghttp2_session_terminate_session(h->session, NGHTTP2_NO_ERROR);
+  flush(h);
+  h->closing = 1;
 }
 
 void tg_http2_free(tg_http2 *h) {

@@ -146,6 +146,20 @@ int tg_http_conn_pump(tg_http_conn *c, size_t max_bytes) {
   return c->closed ? TG_ECLOSED : 0;
 }
 
+int tg_http_conn_phase(const tg_http_conn *c) {
+  if (c->h1)
+    return tg_http1_phase(c->h1);
+  if (c->h2)
+    return tg_http2_phase(c->h2);
+  return TG_HTTP_PHASE_HEADERS; /* TLS handshake or protocol sniffing */
+}
+
+void tg_http_conn_shutdown(tg_http_conn *c) {
+  if (c->h2 && !c->closed)
+    tg_http2_goaway(c->h2);
+  c->closed = 1;
+}
+
 void tg_http_conn_free(tg_http_conn *c) {
   if (!c)
     return;

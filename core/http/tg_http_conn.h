@@ -63,6 +63,18 @@ int tg_http_conn_streaming(const tg_http_conn *conn);
 int tg_http_conn_input_paused(const tg_http_conn *conn);
 int tg_http_conn_pump(tg_http_conn *conn, size_t max_bytes);
 
+/* Where the connection stands, for its deadlines (tg_http_deadline.h):
+ * HEADERS: from the start (TLS handshake, protocol sniffing, HTTP/2 preface) and from a
+ *          request's first byte until its headers are complete;
+ * BODY:    headers complete, request body still arriving;
+ * IDLE:    between requests (keep-alive), nothing started. */
+enum { TG_HTTP_PHASE_IDLE = 0, TG_HTTP_PHASE_HEADERS = 1, TG_HTTP_PHASE_BODY = 2 };
+int tg_http_conn_phase(const tg_http_conn *conn);
+
+/* Ends the connection politely before the transport closes it (idle or deadline):
+ * HTTP/2 sends GOAWAY; HTTP/1.x sends nothing. Afterwards feed returns TG_ECLOSED. */
+void tg_http_conn_shutdown(tg_http_conn *conn);
+
 /* Frees the connection and every request/stream state it holds (releasing any streamed
  * response body). NULL is fine. */
 void tg_http_conn_free(tg_http_conn *conn);

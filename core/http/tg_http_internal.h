@@ -64,6 +64,9 @@ int tg_http1_in_request(const tg_http1 *h);
  * input was parsed), TG_ECLOSED the connection is finished. */
 int tg_http1_streaming(const tg_http1 *h);
 int tg_http1_pump(tg_http1 *h, size_t max_bytes);
+/* TG_HTTP_PHASE_*: HEADERS from the connection's start (or a request's first byte) to the
+ * end of its header block, BODY until the request is complete, IDLE between requests. */
+int tg_http1_phase(const tg_http1 *h);
 void tg_http1_free(tg_http1 *h);
 
 /* --- HTTP/2 engine (tg_http2.c) --- */
@@ -75,6 +78,11 @@ int tg_http2_in_request(const tg_http2 *h);
  * stream whose last slice was sent its next slice (input keeps flowing meanwhile). */
 int tg_http2_streaming(const tg_http2 *h);
 int tg_http2_pump(tg_http2 *h, size_t max_bytes);
+/* TG_HTTP_PHASE_*: HEADERS until the first frame and while a stream's header block is
+ * open, BODY while a stream awaits END_STREAM, else IDLE. */
+int tg_http2_phase(const tg_http2 *h);
+/* Sends GOAWAY NO_ERROR (idle or deadline close); the engine then wants no more input. */
+void tg_http2_goaway(tg_http2 *h);
 void tg_http2_free(tg_http2 *h);
 
 /* --- gRPC framing (tg_grpc.c) --- */

@@ -1,11 +1,22 @@
-/* The libuv side of the inbound server: listener, accepted sockets, idle timers, output
- * queues and the close lifecycle. Everything protocol-shaped lives behind the sans-IO
- * tg_http_conn (tg_http_conn.c); this file is the only one in core/http/ touching sockets.
+/* The libuv side of the inbound server: listener, accepted sockets, deadline timers,
+ * output queues and the close lifecycle. Everything protocol-shaped lives behind the
+ * sans-IO tg_http_conn (tg_http_conn.c); this file is the only one in core/http/ touching
+ * sockets.
  *
- * Ownership: the server owns its routes, its router (limits + stats), the SSL_CTX and a
- * doubly linked list of connections. A connection owns two libuv handles (tcp, idle timer)
- * and is freed only when both close callbacks have run; the server is freed (and done()
- * called) only when the listener and every connection are closed.
+ * Ownership: the server owns its routes, its router (limits + stats), the SSL_CTX, the
+ * per-peer table and a doubly linked list of connections. A connection owns two libuv
+ * handles (tcp, deadline timer) and is freed only when both close callbacks have run; the
+ * server is freed (and done() called) only when the listener and every connection are
+ * closed.
+ *
+ * Hostile clients: a connection is admitted only while its peer address holds fewer than
+ * max_connections_per_peer (tg_peer_table.h) and the server fewer than max_connections,
+ * in that order, so one address cannot take the whole budget. Every admitted connection
+ * carries one timer armed at its next deadline (tg_http_deadline.h: headers within
+ * read_header_timeout, bodies at min_body_rate, idle_timeout between requests, and never
+ * more than idle_timeout without a byte); the timer is re-armed after each read. A
+ * refused or expired connection costs one rate-limited warning (tg_log.h), not a line
+ * each.
  *
  * Back-pressure: every output chunk is copied into its own uv_write request; when the
  * bytes queued on a socket pass OUT_HIGH the connection stops reading until the peer has
@@ -21,10 +32,19 @@
 #include <string.h>
 
 #include "tg_alloc.h"
+#include "tg_endpoint.h"
+#include "tg_http_deadline.h"
 #include "tg_http_internal.h"
+#include "tg_peer_table.h"
 #include "tg_tls_reload.h"
 
-enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10, SLICE = 128 << 10 };
+enum {
+  OUT_HIGH = 1 << 20,
+  OUT_LOW = 256 << 10,
+  READ_BUF = 64 << 10,
+  SLICE = 128 << 10,
+  ACCEPT_BURST = 64
+};
 
 typedef struct srv_conn {
   uv_tcp_t tcp;
@@ -37,6 +57,10 @@ typedef struct srv_conn {
   int reading;
   int want_close;  /* finish writing, then close */
   int closing;     /* uv_close called */
+  int peer_counted; /* holds a slot of peer_key in the peer table */
+  tg_peer_key peer_key;
+  tg_http_deadline deadline;
+  uint64_t last_read_ms;
   char peer[64];
   uint8_t rbuf[READ_BUF];
 } srv_conn;
@@ -52,6 +76,11 @@ struct tg_http_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
   int listener_open;  /* uv_tcp_init done, uv_close not yet completed */
+  uv_prepare_t tick;  /* once per loop iteration: resets accepts_this_tick */
+  uv_idle_t resume;   /* resumes accepting after a burst, next iteration */
+  int tick_handles;   /* tick/resume initialised and not yet closed */
+  size_t accepts_this_tick;
+  int accept_deferred;
   int closing;
   struct sockaddr_storage addr;
   char *name;
@@ -61,8 +90,9 @@ struct tg_http_server {
   tg_http_server_stats stats;
   tg_tls_ctx *tls;
   tg_tls_reload tls_reload; /* replaces tls when its files change */
-  size_t max_connections;
-  uint64_t idle_timeout_ms;
+  size_t max_connections, max_per_peer;
+  tg_http_deadline_conf deadlines;
+  tg_peer_table *peers;
   srv_conn *conns;
   size_t n_conns;     /* connections whose memory is alive (accepted or refused) */
   size_t n_active;    /* accepted and counted against max_connections */
@@ -75,12 +105,13 @@ static void conn_close(srv_conn *c);
 static void conn_read_start(srv_conn *c);
 
 static void server_maybe_finish(tg_http_server *srv) {
-  if (!srv->closing || srv->listener_open || srv->n_conns)
+  if (!srv->closing || srv->listener_open || srv->n_conns || srv->tick_handles)
     return;
   void (*done)(void *) = srv->done;
   void *ctx = srv->done_ctx;
   tg_tls_ctx_free(srv->tls);
   tg_tls_reload_free(&srv->tls_reload);
+  tg_peer_table_free(srv->peers);
   tg_free(srv->routes);
   tg_free(srv->name);
   tg_free(srv);
@@ -110,6 +141,10 @@ static void conn_close(srv_conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  if (c->peer_counted) {
+    tg_peer_table_release(c->srv->peers, &c->peer_key);
+    c->peer_counted = 0;
+  }
   if (c->http) {
     tg_http_conn_free(c->http);
     c->http = NULL;
@@ -119,6 +154,8 @@ static void conn_close(srv_conn *c) {
   if (c->handles_open == 2)
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
+
+static void conn_arm(srv_conn *c);
 
 static void on_write_done(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
@@ -133,7 +170,8 @@ static void on_write_done(uv_write_t *req, int status) {
   }
   int streaming = tg_http_conn_streaming(c->http);
   if (streaming) {
-    uv_timer_again(&c->timer); /* the peer is reading: not idle */
+    c->last_read_ms = uv_now(c->srv->loop); /* the peer is reading: not idle */
+    conn_arm(c);
     if (c->queued < OUT_LOW) {
       int rc = tg_http_conn_pump(c->http, SLICE);
       if (c->closing)
@@ -178,11 +216,56 @@ static int conn_write(void *ctx, const uint8_t *data, size_t len) {
   return 0;
 }
 
-static void on_idle(uv_timer_t *timer) {
+static uint64_t conn_due(const srv_conn *c) {
+  const tg_http_server *srv = c->srv;
+  uint64_t due = tg_http_deadline_due(&c->deadline, &srv->deadlines);
+  uint64_t silent = c->last_read_ms + srv->deadlines.idle_timeout_ms;
+  return silent < due ? silent : due;
+}
+
+static void on_deadline(uv_timer_t *timer);
+
+static void conn_arm(srv_conn *c) {
+  uint64_t now = uv_now(c->srv->loop), due = conn_due(c);
+  uv_timer_start(&c->timer, on_deadline, due > now ? due - now : 1, 0);
+}
+
+static void on_deadline(uv_timer_t *timer) {
   srv_conn *c = timer->data;
-  TG_LOG_DEBUG(c->srv->router.log, c->srv->router.name, "closing idle connection %s", c->peer);
+  tg_http_server *srv = c->srv;
+  if (c->closing)
+    return;
+  uint64_t now = uv_now(srv->loop);
+  if (now < conn_due(c)) {
+    conn_arm(c);
+    return;
+  }
+  tg_http_expiry why = tg_http_deadline_check(&c->deadline, &srv->deadlines, now);
+  if (why == TG_HTTP_EXPIRY_NONE)
+    why = TG_HTTP_EXPIRY_IDLE; /* nothing read for idle_timeout */
   if (c->http && tg_http_conn_in_request(c->http))
-    c->srv->stats.disconnects++;
+    srv->stats.disconnects++;
+  switch (why) {
+  case TG_HTTP_EXPIRY_HEADER:
+    srv->stats.header_timeouts++;
+    TG_LOG_WARN(srv->router.log, srv->router.name,
+                "closing connection from %s: request headers not complete within %llu ms "
+                "(read_header_timeout)",
+                c->peer, (unsigned long long)srv->deadlines.read_header_timeout_ms);
+    break;
+  case TG_HTTP_EXPIRY_BODY:
+    srv->stats.body_timeouts++;
+    TG_LOG_WARN(srv->router.log, srv->router.name,
+                "closing connection from %s: request body slower than %llu bytes/s "
+                "(min_body_rate)",
+                c->peer, (unsigned long long)srv->deadlines.min_body_rate);
+    break;
+  default:
+    srv->stats.idle_closed++;
+    TG_LOG_DEBUG(srv->router.log, srv->router.name, "closing idle connection %s", c->peer);
+  }
+  if (c->http)
+    tg_http_conn_shutdown(c->http); /* HTTP/2: GOAWAY, written before the close */
   conn_close(c);
 }
 
@@ -199,10 +282,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
-  uv_timer_again(&c->timer);
   int rc = tg_http_conn_feed(c->http, (const uint8_t *)buf->base, (size_t)nread);
   if (c->closing)
     return;
+  c->last_read_ms = uv_now(c->srv->loop);
+  tg_http_deadline_note(&c->deadline, c->last_read_ms, tg_http_conn_phase(c->http),
+                        (size_t)nread);
+  conn_arm(c);
   int streaming = tg_http_conn_streaming(c->http);
   if (streaming && c->queued < OUT_LOW) { /* e.g. an HTTP/2 window update: next slice */
     int prc = tg_http_conn_pump(c->http, SLICE);
@@ -250,10 +336,9 @@ static void format_peer(uv_tcp_t *tcp, char *out, size_t len) {
   snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
-static void on_connection(uv_stream_t *listener, int status) {
-  tg_http_server *srv = listener->data;
-  if (status < 0 || srv->closing)
-    return;
+/* Accepts the connection libuv has pending and admits or refuses it. */
+static void accept_one(tg_http_server *srv) {
+  uv_stream_t *listener = (uv_stream_t *)&srv->listener;
   srv_conn *c = tg_calloc(1, sizeof *c);
   if (!c) {
     /* Accept into a throwaway handle would also need memory: leave it in the backlog. */
@@ -273,13 +358,33 @@ static void on_connection(uv_stream_t *listener, int status) {
     conn_close(c);
     return;
   }
-  if (srv->n_active >= srv->max_connections) {
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) != 0)
+    ss.ss_family = AF_UNSPEC;
+  tg_peer_key_from_sockaddr((const struct sockaddr *)&ss, &c->peer_key);
+  int admit = srv->n_active < srv->max_connections
+                  ? tg_peer_table_acquire(srv->peers, &c->peer_key, srv->max_per_peer)
+                  : TG_ENOMEM;
+  if (admit == TG_EAGAIN) {
+    srv->stats.connections_refused++;
+    srv->stats.refused_per_peer++;
+    format_peer(&c->tcp, c->peer, sizeof c->peer);
+    TG_LOG_WARN(srv->router.log, srv->router.name,
+                "refusing connection from %s: that address holds %zu connections "
+                "(max_connections_per_peer %zu)",
+                c->peer, tg_peer_table_count(srv->peers, &c->peer_key), srv->max_per_peer);
+    conn_close(c);
+    return;
+  }
+  if (admit != TG_OK) {
     srv->stats.connections_refused++;
     TG_LOG_WARN(srv->router.log, srv->router.name, "refusing connection: %zu open (max %zu)",
                 srv->n_active, srv->max_connections);
     conn_close(c);
     return;
   }
+  c->peer_counted = 1;
   uv_timer_init(srv->loop, &c->timer);
   c->handles_open = 2;
   format_peer(&c->tcp, c->peer, sizeof c->peer);
@@ -292,52 +397,68 @@ static void on_connection(uv_stream_t *listener, int status) {
     else if (trc != TG_EAGAIN)
       TG_LOG_WARN(srv->router.log, srv->router.name, "TLS files not reloaded: %s", terr.msg);
   }
-  c->http = tg_http_conn_new(&srv->router, TG_HTTP_PROTO_AUTO, srv->tls, c->peer, conn_write, c);
+  int h2_only = 1;
+  for (size_t i = 0; i < srv->n_routes; i++)
+    h2_only &= srv->routes[i].grpc != 0;
+  c->http = tg_http_conn_new(&srv->router,
+                             h2_only && srv->n_routes ? TG_HTTP_PROTO_H2 : TG_HTTP_PROTO_AUTO,
+                             srv->tls, c->peer, conn_write, c);
   if (!c->http) {
     conn_close(c);
     return;
   }
   srv->n_active++;
   srv->stats.connections_accepted++;
-  uv_timer_start(&c->timer, on_idle, srv->idle_timeout_ms, srv->idle_timeout_ms);
+  c->last_read_ms = uv_now(srv->loop);
+  tg_http_deadline_start(&c->deadline, c->last_read_ms);
+  conn_arm(c);
   conn_read_start(c);
 }
 
-/* ---- server ---- */
+/* Accepting is bounded per loop iteration: libuv's accept loop runs until the backlog is
+ * empty, and a flood of reconnecting clients (refused at once, back in the queue a moment
+ * later) never empties it, so reads of admitted connections would starve. After
+ * ACCEPT_BURST accepts in one iteration the callback leaves the connection pending, which
+ * makes libuv pause the listener; an idle handle accepts it on the next iteration (after
+ * that iteration's reads and timers) and so resumes the listener. */
+static void on_resume(uv_idle_t *idle);
 
-static int parse_endpoint(const char *endpoint, struct sockaddr_storage *out, tg_errbuf *err) {
-  if (!endpoint || !*endpoint)
-    return tg_errf(err, TG_ECONFIG, "http server: endpoint is empty");
-  const char *colon = strrchr(endpoint, ':');
-  if (!colon)
-    return tg_errf(err, TG_ECONFIG, "http server: endpoint \"%s\" is not host:port", endpoint);
-  char *end;
-  unsigned long port = strtoul(colon + 1, &end, 10);
-  if (colon[1] == '\0' || *end != '\0' || port > 65535)
-    return tg_errf(err, TG_ECONFIG, "http server: bad port in endpoint \"%s\"", endpoint);
-  char host[128];
-  size_t hl = (size_t)(colon - endpoint);
-  if (hl >= sizeof host)
-    return tg_errf(err, TG_ECONFIG, "http server: host too long in \"%s\"", endpoint);
-  memcpy(host, endpoint, hl);
-  host[hl] = '\0';
-  memset(out, 0, sizeof *out);
-  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-    host[hl - 1] = '\0';
-    if (uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)out) != 0)
-      return tg_errf(err, TG_ECONFIG, "http server: bad IPv6 address in \"%s\"", endpoint);
-    return TG_OK;
+static void on_connection(uv_stream_t *listener, int status) {
+  tg_http_server *srv = listener->data;
+  if (status < 0 || srv->closing)
+    return;
+  if (srv->accepts_this_tick >= ACCEPT_BURST) {
+    if (!srv->accept_deferred) {
+      srv->accept_deferred = 1;
+      uv_idle_start(&srv->resume, on_resume);
+    }
+    return;
   }
-  const char *h = host;
-  if (hl == 0)
-    h = "0.0.0.0";
-  else if (strcmp(host, "localhost") == 0)
-    h = "127.0.0.1";
-  if (uv_ip4_addr(h, (int)port, (struct sockaddr_in *)out) != 0)
-    return tg_errf(err, TG_ECONFIG,
-                   "http server: endpoint \"%s\" needs a numeric address (or localhost)", endpoint);
-  return TG_OK;
+  srv->accepts_this_tick++;
+  accept_one(srv);
 }
+
+static void on_tick(uv_prepare_t *tick) {
+  tg_http_server *srv = tick->data;
+  srv->accepts_this_tick = 0;
+}
+
+static void on_resume(uv_idle_t *idle) {
+  tg_http_server *srv = idle->data;
+  uv_idle_stop(idle);
+  srv->accept_deferred = 0;
+  srv->accepts_this_tick = 1;
+  if (!srv->closing)
+    accept_one(srv); /* uv_accept restarts the paused listener */
+}
+
+static void on_tick_closed(uv_handle_t *handle) {
+  tg_http_server *srv = handle->data;
+  srv->tick_handles--;
+  server_maybe_finish(srv);
+}
+
+/* ---- server ---- */
 
 tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_options *opts,
                                       tg_errbuf *err) {
@@ -351,7 +472,7 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
     return NULL;
   }
   srv->loop = loop;
-  if (parse_endpoint(opts->endpoint, &srv->addr, err) != TG_OK)
+  if (tg_endpoint_resolve(opts->endpoint, &srv->addr, err) != TG_OK)
     goto fail;
   srv->name = tg_strdup(opts->name ? opts->name : "http_server");
   if (!srv->name) {
@@ -377,7 +498,21 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
   if (max_body > (size_t)1 << 30)
     max_body = (size_t)1 << 30; /* keeps the HTTP/2 connection budget from overflowing */
   srv->max_connections = opts->max_connections ? opts->max_connections : 1024;
-  srv->idle_timeout_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : 60000;
+  srv->max_per_peer = opts->max_connections_per_peer ? opts->max_connections_per_peer
+                                                     : srv->max_connections / 4;
+  if (srv->max_per_peer == 0)
+    srv->max_per_peer = 1;
+  if (srv->max_per_peer > srv->max_connections)
+    srv->max_per_peer = srv->max_connections;
+  srv->deadlines.idle_timeout_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : 60000;
+  srv->deadlines.read_header_timeout_ms =
+      opts->read_header_timeout_ms ? opts->read_header_timeout_ms : 10000;
+  srv->deadlines.min_body_rate = opts->min_body_rate ? opts->min_body_rate : 1024;
+  srv->peers = tg_peer_table_new(srv->max_connections);
+  if (!srv->peers) {
+    tg_errf(err, TG_ENOMEM, "http server: out of memory");
+    goto fail;
+  }
   srv->router.max_body_bytes = max_body;
   srv->router.max_concurrent_streams =
       opts->max_concurrent_streams ? opts->max_concurrent_streams : 100;
@@ -391,6 +526,7 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
 fail:
   tg_tls_ctx_free(srv->tls);
   tg_tls_reload_free(&srv->tls_reload);
+  tg_peer_table_free(srv->peers);
   tg_free(srv->name);
   tg_free(srv);
   return NULL;
@@ -434,6 +570,11 @@ int tg_http_server_start(tg_http_server *srv, tg_errbuf *err) {
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
     return tg_errf(err, TG_EIO, "http server %s: cannot listen: %s", srv->name, uv_strerror(rc));
   }
+  uv_prepare_init(srv->loop, &srv->tick);
+  uv_idle_init(srv->loop, &srv->resume);
+  srv->tick.data = srv->resume.data = srv;
+  srv->tick_handles = 2;
+  uv_prepare_start(&srv->tick, on_tick);
   struct sockaddr_storage ss;
   int sl = sizeof ss;
   if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &sl) == 0)
@@ -454,6 +595,10 @@ void tg_http_server_close(tg_http_server *srv, void (*done)(void *ctx), void *ct
   srv->done_ctx = ctx;
   if (srv->listener_open && !uv_is_closing((uv_handle_t *)&srv->listener))
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+  if (srv->tick_handles == 2) {
+    uv_close((uv_handle_t *)&srv->tick, on_tick_closed);
+    uv_close((uv_handle_t *)&srv->resume, on_tick_closed);
+  }
   for (srv_conn *c = srv->conns; c; c = c->next)
     conn_close(c);
   server_maybe_finish(srv);

@@ -87,6 +87,7 @@ static tg_http_server *open_server(tg_jaeger_receiver *recv, int grpc, tg_errbuf
       .on_refused_ctx = recv,
       .auth = tg_auth_server_http(auth),
   };
+  tg_http_server_conf_apply(grpc ? &c->grpc_limits : &c->http_limits, &opts);
   tg_http_server *srv = tg_http_server_create(recv->instance->service->loop, &opts, err);
   if (!srv)
     return NULL;

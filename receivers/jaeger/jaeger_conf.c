@@ -58,6 +58,8 @@ const tg_conf_key tg_jaeger_conf_keys[] = {
                   "authenticator extension every Thrift HTTP request must pass"),
     UDP_KEYS("thrift_compact", 0, "0.0.0.0:6831"),
     UDP_KEYS("thrift_binary", 1, "0.0.0.0:6832"),
+    TG_HTTP_SERVER_CONF_KEYS("protocols.grpc", C, grpc_limits),
+    TG_HTTP_SERVER_CONF_KEYS("protocols.thrift_http", C, http_limits),
 };
 
 static int is_set(const char *s) { return s && *s; }

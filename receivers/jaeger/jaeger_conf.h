@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "tg_conf.h"
+#include "tg_http_server.h"
 
 typedef struct tg_jaeger_tls_conf {
   char *cert_file; /* PEM; NULL = plaintext */
@@ -31,15 +32,17 @@ typedef struct tg_jaeger_conf {
   int64_t grpc_max_recv_msg_size_mib;
   tg_jaeger_tls_conf grpc_tls;
   char *grpc_authenticator; /* protocols.grpc.auth.authenticator; NULL = none */
+  tg_http_server_conf grpc_limits; /* protocols.grpc.{read_header_timeout, ...} */
   _Bool thrift_http;
   char *http_endpoint; /* "0.0.0.0:14268" */
   uint64_t http_max_request_body_size;
   tg_jaeger_tls_conf http_tls;
   char *http_authenticator; /* protocols.thrift_http.auth.authenticator */
+  tg_http_server_conf http_limits; /* protocols.thrift_http.{read_header_timeout, ...} */
   tg_jaeger_udp_conf udp[2]; /* indexed by tg_thrift_protocol: compact, binary */
 } tg_jaeger_conf;
 
-#define TG_JAEGER_CONF_N_KEYS 28
+#define TG_JAEGER_CONF_N_KEYS (28 + 2 * TG_HTTP_SERVER_CONF_N_KEYS)
 extern const tg_conf_key tg_jaeger_conf_keys[TG_JAEGER_CONF_N_KEYS];
 
 /* NULL when conf is consistent, else a static message: at least one protocol, no empty

@@ -24,6 +24,7 @@
 
 #include "jaeger.h"
 #include "tg_alloc.h"
+#include "tg_endpoint.h"
 #include "tg_error.h"
 #include "tg_service.h"
 
@@ -216,29 +217,6 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   pthread_mutex_unlock(&u->lock);
 }
 
-static int parse_endpoint(const char *endpoint, struct sockaddr_storage *out) {
-  const char *colon = endpoint ? strrchr(endpoint, ':') : NULL;
-  if (!colon || !colon[1])
-    return -1;
-  char *end;
-  unsigned long port = strtoul(colon + 1, &end, 10);
-  if (*end || port > 65535)
-    return -1;
-  char host[128];
-  size_t hl = (size_t)(colon - endpoint);
-  if (hl >= sizeof host)
-    return -1;
-  memcpy(host, endpoint, hl);
-  host[hl] = '\0';
-  memset(out, 0, sizeof *out);
-  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-    host[hl - 1] = '\0';
-    return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)out) ? -1 : 0;
-  }
-  const char *h = !hl ? "0.0.0.0" : !strcmp(host, "localhost") ? "127.0.0.1" : host;
-  return uv_ip4_addr(h, (int)port, (struct sockaddr_in *)out) ? -1 : 0;
-}
-
 static void free_udp(tg_jaeger_udp *u) {
   void (*done)(void *) = u->done;
   void *ctx = u->done_ctx;
@@ -266,15 +244,16 @@ int tg_jaeger_udp_start(tg_jaeger_udp *u, tg_errbuf *err) {
   const char *id = u->recv->instance->id;
   uv_loop_t *loop = u->recv->instance->service->loop;
   struct sockaddr_storage addr;
-  if (parse_endpoint(u->conf->endpoint, &addr))
-    return tg_errf(err, TG_ECONFIG, "%s: endpoint \"%s\" is not a numeric host:port", id,
-                   u->conf->endpoint);
+  tg_errbuf why;
+  int rc = tg_endpoint_resolve(u->conf->endpoint, &addr, &why);
+  if (rc != TG_OK)
+    return tg_errf(err, rc, "%s: %s", id, why.msg);
   uv_udp_init(loop, &u->udp);
   uv_async_init(loop, &u->async, on_async);
   uv_timer_init(loop, &u->retry);
   u->udp.data = u->async.data = u->retry.data = u;
   u->handles = 3;
-  int rc = uv_udp_bind(&u->udp, (const struct sockaddr *)&addr, 0);
+  rc = uv_udp_bind(&u->udp, (const struct sockaddr *)&addr, 0);
   if (rc)
     return tg_errf(err, TG_EIO, "%s: cannot bind UDP %s: %s", id, u->conf->endpoint,
                    uv_strerror(rc));

@@ -96,6 +96,7 @@ static tg_http_server *open_server(tg_otlp_receiver *recv, tg_otlp_transport t,
       .on_refused_ctx = recv,
       .auth = tg_auth_server_http(&recv->auth[t]),
   };
+  tg_http_server_conf_apply(grpc ? &conf->grpc_limits : &conf->http_limits, &opts);
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)
     return NULL;

@@ -45,6 +45,8 @@ const tg_conf_key tg_otlp_conf_keys[] = {
                     86400000, "re-read changed certificate, key and CA files this often"),
     TG_KEY_STRING("protocols.http.auth.authenticator", C, http_authenticator, NULL,
                   "authenticator extension every OTLP/HTTP request must pass"),
+    TG_HTTP_SERVER_CONF_KEYS("protocols.grpc", C, grpc_limits),
+    TG_HTTP_SERVER_CONF_KEYS("protocols.http", C, http_limits),
 };
 
 

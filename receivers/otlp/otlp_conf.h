@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "tg_conf.h"
+#include "tg_http_server.h"
 
 typedef struct tg_otlp_tls_conf {
   char *cert_file;      /* PEM; NULL = plaintext */
@@ -21,17 +22,19 @@ typedef struct tg_otlp_conf {
   int64_t grpc_max_recv_msg_size_mib;
   tg_otlp_tls_conf grpc_tls;
   char *grpc_authenticator;      /* protocols.grpc.auth.authenticator; NULL = none */
+  tg_http_server_conf grpc_limits; /* protocols.grpc.{read_header_timeout, ...} */
   _Bool http;                    /* protocols.http present */
   char *http_endpoint;           /* "0.0.0.0:4318" */
   uint64_t http_max_request_body_size;
   char *http_traces_url_path;    /* "/v1/traces" */
   tg_otlp_tls_conf http_tls;
   char *http_authenticator;      /* protocols.http.auth.authenticator; NULL = none */
+  tg_http_server_conf http_limits; /* protocols.http.{read_header_timeout, ...} */
 } tg_otlp_conf;
 
 /* The key table; its length is a constant so the descriptor can use sizeof (the
  * definition's initialiser count must match, or the definition does not compile). */
-#define TG_OTLP_CONF_N_KEYS 17
+#define TG_OTLP_CONF_N_KEYS (17 + 2 * TG_HTTP_SERVER_CONF_N_KEYS)
 extern const tg_conf_key tg_otlp_conf_keys[TG_OTLP_CONF_N_KEYS];
 
 /* Cross-key checks that the table cannot express. Returns NULL when conf is consistent,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -43,17 +44,23 @@ typedef struct env {
 static void on_wake(uv_async_t *a) { (void)a; }
 static void on_deadline(uv_timer_t *t) { (void)t; }
 
+static void env_start_opts(env *e, tg_http_server_options *o);
+
 static void env_start(env *e, size_t max_connections) {
+  tg_http_server_options o = {.endpoint = "127.0.0.1:0", .max_body_bytes = 4096,
+                              .max_connections = max_connections, .name = "test"};
+  env_start_opts(e, &o);
+}
+
+static void env_start_opts(env *e, tg_http_server_options *o) {
   memset(e, 0, sizeof *e);
   tg_buf_init(&e->h2_data, 0);
   assert_int_equal(uv_loop_init(&e->loop), 0);
   uv_async_init(&e->loop, &e->wake, on_wake);
   uv_timer_init(&e->loop, &e->deadline);
   test_routes(e->routes, &e->ctx);
-  tg_http_server_options o = {.endpoint = "127.0.0.1:0", .max_body_bytes = 4096,
-                              .max_connections = max_connections, .name = "test"};
   tg_errbuf err;
-  e->srv = tg_http_server_create(&e->loop, &o, &err);
+  e->srv = tg_http_server_create(&e->loop, o, &err);
   assert_non_null(e->srv);
   for (int i = 0; i < 3; i++)
     assert_int_equal(tg_http_server_add_route(e->srv, &e->routes[i]), TG_OK);
@@ -268,6 +275,117 @@ static void test_max_connections(void **state) {
   env_stop(&e);
 }
 
+/* read_header_timeout: a connection that never finishes its headers is closed at the
+ * deadline (not before); one that does is served. */
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void client_slow_headers(env *e) {
+  int slow = client_connect(e->port);
+  uint64_t t0 = mono_ms();
+  const char *part = "POST /echo HTTP/1.1\r\nHost: a\r\n";
+  send_all(slow, part, strlen(part));
+  int fast = client_connect(e->port);
+  const char *req = "POST /echo HTTP/1.1\r\nContent-Length: 1\r\n\r\na";
+  send_all(fast, req, strlen(req));
+  e->resp_len = recv_until(fast, e->resp, sizeof e->resp, 0, "len=1;a", 1);
+  close(fast);
+  char tmp[64];
+  ssize_t r = recv(slow, tmp, sizeof tmp, 0); /* blocks until the server closes */
+  e->resp2_len = r <= 0 ? 0 : (size_t)r;
+  e->h2_status = (int)(mono_ms() - t0); /* elapsed ms, reused field */
+  close(slow);
+}
+
+static void test_read_header_timeout(void **state) {
+  (void)state;
+  env e;
+  tg_http_server_options o = {.endpoint = "127.0.0.1:0", .max_body_bytes = 4096,
+                              .read_header_timeout_ms = 300, .name = "test"};
+  env_start_opts(&e, &o);
+  run_client(&e, client_slow_headers);
+  assert_int_equal(count(e.resp, "len=1;a"), 1);
+  assert_int_equal(e.resp2_len, 0); /* closed without an answer */
+  assert_true(e.h2_status >= 280);
+  assert_true(e.h2_status < 4000);
+  tg_http_server_stats st;
+  tg_http_server_get_stats(e.srv, &st);
+  assert_int_equal(st.header_timeouts, 1);
+  assert_int_equal(st.body_timeouts, 0);
+  env_stop(&e);
+}
+
+/* max_connections_per_peer = 2: a third connection from 127.0.0.1 is refused while
+ * 127.0.0.2 still gets in, below the global cap. */
+static int client_connect_from(int port, const char *src) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in b = {.sin_family = AF_INET};
+  inet_pton(AF_INET, src, &b.sin_addr);
+  if (bind(fd, (struct sockaddr *)&b, sizeof b) != 0) {
+    close(fd);
+    return -1;
+  }
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct timeval tv = {.tv_sec = 5};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void client_per_peer(env *e) {
+  const char *req = "POST /echo HTTP/1.1\r\nContent-Length: 1\r\n\r\na";
+  int fds[2];
+  size_t n = 0;
+  for (int i = 0; i < 2; i++) { /* served: each holds a slot */
+    fds[i] = client_connect_from(e->port, "127.0.0.1");
+    send_all(fds[i], req, strlen(req));
+    n = recv_until(fds[i], e->resp, sizeof e->resp, n, "len=1;a", (size_t)i + 1);
+  }
+  e->resp_len = n;
+  int third = client_connect_from(e->port, "127.0.0.1");
+  char tmp[64];
+  ssize_t r = third >= 0 ? recv(third, tmp, sizeof tmp, 0) : -1;
+  e->resp2_len = r == 0 ? 0 : 1; /* 0: closed by the server */
+  if (third >= 0)
+    close(third);
+  int other = client_connect_from(e->port, "127.0.0.2");
+  e->h2_grpc_status = -1;
+  if (other >= 0) {
+    send_all(other, req, strlen(req));
+    char buf[512];
+    size_t got = recv_until(other, buf, sizeof buf, 0, "len=1;a", 1);
+    e->h2_grpc_status = count(buf, "len=1;a") == 1 && got > 0;
+    close(other);
+  }
+  close(fds[0]);
+  close(fds[1]);
+}
+
+static void test_per_peer_share(void **state) {
+  (void)state;
+  env e;
+  tg_http_server_options o = {.endpoint = "127.0.0.1:0", .max_body_bytes = 4096,
+                              .max_connections = 10, .max_connections_per_peer = 2,
+                              .name = "test"};
+  env_start_opts(&e, &o);
+  run_client(&e, client_per_peer);
+  assert_int_equal(count(e.resp, "len=1;a"), 2);
+  assert_int_equal(e.resp2_len, 0);
+  assert_int_equal(e.h2_grpc_status, 1); /* another address was served */
+  tg_http_server_stats st;
+  tg_http_server_get_stats(e.srv, &st);
+  assert_int_equal(st.refused_per_peer, 1);
+  assert_int_equal(st.connections_refused, 1);
+  env_stop(&e);
+}
+
 /* ---- HTTP/2 + gRPC over a socket ---- */
 
 static void h2_exchange(int fd, h2_client *c) {
@@ -348,6 +466,8 @@ int main(void) {
       cmocka_unit_test(test_h1_413_closes),
       cmocka_unit_test(test_disconnect_mid_request),
       cmocka_unit_test(test_max_connections),
+      cmocka_unit_test(test_read_header_timeout),
+      cmocka_unit_test(test_per_peer_share),
       cmocka_unit_test(test_h2_grpc_over_socket),
       cmocka_unit_test(test_create_errors),
   };
