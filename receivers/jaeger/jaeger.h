@@ -13,7 +13,7 @@
 #include "tg_metrics.h"
 
 #include "jaeger_conf.h"
-#include "jaeger_model.h"
+#include "jaeger_thrift.h"
 
 extern const tg_component tg_receiver_jaeger;
 
