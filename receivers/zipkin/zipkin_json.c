@@ -656,6 +656,7 @@ static int read_tags(jr *r, tg_zipkin_span *s) {
     if (!t)
       return r->rc;
     zipkin__proto3__span__tags_entry__init(t);
+    t->key = t->value = NULL;
     if (read_string(r, &t->key) || !t->key || expect(r, ':'))
       return r->rc ? r->rc : fail(r, "expected a tag key");
     if (read_tag_value(r, &t->value))
