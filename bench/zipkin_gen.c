@@ -9,7 +9,12 @@
  * the same bodies are re-sent, which is fine for a pipeline without tail sampling.
  * One thread and one curl easy handle (keep-alive) per --connections; each sends one
  * request at a time until --duration ends. Output: one JSON line (requests, spans_ok,
- * failed, seconds, bytes_per_span). Exit 0 when every request got a 2xx, 1 otherwise. */
+ * failed, seconds, bytes_per_span). Exit 0 when every request got a 2xx, 1 otherwise.
+ *
+ * --inprocess N sends nothing: it runs the receiver's decode + conversion and the OTLP
+ * encoding an exporter does on N bodies in this thread and reports spans per CPU-second,
+ * the per-core cost of the Zipkin path without HTTP and gRPC (which the OTLP path pays
+ * too). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -24,6 +29,8 @@
 #include "tg_arena.h"
 #include "tg_buf.h"
 #include "tg_error.h"
+#include "receivers/zipkin/zipkin.h"
+#include "tg_alloc.h"
 #include "translate/zipkin/zipkin_model.h"
 
 #define N_VARIANTS 4
@@ -34,6 +41,7 @@ typedef struct options {
   size_t spans, tags;
   int connections;
   double duration;
+  long inprocess; /* > 0: no HTTP; decode + convert + OTLP-encode this many bodies */
 } options;
 
 typedef struct body {
@@ -48,6 +56,12 @@ typedef struct worker {
 } worker;
 
 static atomic_int stop_flag;
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -165,6 +179,7 @@ int main(int argc, char **argv) {
       {"spans-per-request", required_argument, NULL, 's'},
       {"tags-per-span", required_argument, NULL, 't'},
       {"connections", required_argument, NULL, 'c'}, {"duration", required_argument, NULL, 'd'},
+      {"inprocess", required_argument, NULL, 'i'},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -175,9 +190,10 @@ int main(int argc, char **argv) {
     case 't': o.tags = strtoul(optarg, NULL, 10); break;
     case 'c': o.connections = atoi(optarg); break;
     case 'd': o.duration = strtod(optarg, NULL); break;
+    case 'i': o.inprocess = strtol(optarg, NULL, 10); break;
     default:
       fprintf(stderr, "usage: tg_zipkin_gen [--url URL] [--proto] [--spans-per-request N] "
-                      "[--tags-per-span N] [--connections N] [--duration S]\n");
+                      "[--tags-per-span N] [--connections N] [--duration S] [--inprocess N]\n");
       return 2;
     }
   }
@@ -189,6 +205,42 @@ int main(int argc, char **argv) {
   body bodies[N_VARIANTS];
   for (int v = 0; v < N_VARIANTS; v++)
     build(&bodies[v], &o, v);
+  if (o.inprocess > 0) {
+    /* the receiver's work on one core: decode + convert into a batch, then the OTLP
+     * encoding the exporter does (tg_batch_encode), measured in thread CPU time */
+    double c0 = thread_cpu_s(), c_dec = 0;
+    size_t spans = 0, out_bytes = 0;
+    for (long i = 0; i < o.inprocess; i++) {
+      const body *b = &bodies[i % N_VARIANTS];
+      double d0 = thread_cpu_s();
+      tg_batch *batch;
+      size_t invalid;
+      char msg[256];
+      if (tg_zipkin_decode(o.proto ? TG_ZIPKIN_V2_PROTO : TG_ZIPKIN_V2_JSON, b->buf.data,
+                           b->buf.len, &batch, &invalid, msg, sizeof msg) != TG_OK) {
+        fprintf(stderr, "tg_zipkin_gen: decode failed: %s\n", msg);
+        return 1;
+      }
+      c_dec += thread_cpu_s() - d0;
+      size_t n = tg_batch_encoded_size(batch);
+      uint8_t *enc = tg_malloc(n);
+      out_bytes += tg_batch_encode(batch, enc);
+      tg_free(enc);
+      spans += batch->span_count;
+      tg_batch_free(batch);
+    }
+    double total = thread_cpu_s() - c0;
+    printf("{\"inprocess\":true,\"format\":\"%s\",\"spans\":%zu,\"cpu_s\":%.3f,"
+           "\"spans_per_cpu_s\":%.0f,\"decode_convert_spans_per_cpu_s\":%.0f,"
+           "\"bytes_per_span_in\":%.1f,\"otlp_bytes_per_span\":%.1f}\n",
+           o.proto ? "proto" : "json", spans, total, (double)spans / total,
+           (double)spans / c_dec, (double)bodies[0].buf.len / (double)o.spans,
+           (double)out_bytes / (double)spans);
+    for (int v = 0; v < N_VARIANTS; v++)
+      tg_buf_free(&bodies[v].buf);
+    curl_global_cleanup();
+    return 0;
+  }
   worker *ws = calloc((size_t)o.connections, sizeof *ws);
   double t0 = now_s();
   for (int i = 0; i < o.connections; i++) {

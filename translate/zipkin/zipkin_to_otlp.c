@@ -59,20 +59,55 @@ static const char *service_of(const tg_zipkin_span *s) {
   return n ? n : "";
 }
 
-static const char *tag_value(const tg_zipkin_span *s, const char *key) {
-  for (size_t i = 0; i < s->n_tags; i++)
-    if (s->tags[i]->key && !strcmp(s->tags[i]->key, key))
-      return s->tags[i]->value ? s->tags[i]->value : "";
-  return NULL;
+/* The tags this file consumes or looks at, found in one pass over a span's tags (the
+ * first occurrence of each wins). Most tags start with none of e, o, s, w, so most cost
+ * one comparison. */
+enum { T_ERROR, T_STATUS_CODE, T_STATUS_DESC, T_TRACESTATE, T_SCOPE_NAME, T_SCOPE_VERSION,
+       T_LIB_NAME, T_LIB_VERSION, T_PRIORITY, T_COUNT_ };
+
+typedef struct special {
+  const char *v[T_COUNT_];
+} special;
+
+static int classify(const char *k) {
+  switch (k[0]) {
+  case 'e': return !strcmp(k, "error") ? T_ERROR : -1;
+  case 'w': return !strcmp(k, "w3c.tracestate") ? T_TRACESTATE : -1;
+  case 's': return !strcmp(k, "sampling.priority") ? T_PRIORITY : -1;
+  case 'o':
+    if (strncmp(k, "otel.", 5))
+      return -1;
+    k += 5;
+    if (!strcmp(k, "status_code"))
+      return T_STATUS_CODE;
+    if (!strcmp(k, "status_description"))
+      return T_STATUS_DESC;
+    if (!strcmp(k, "scope.name"))
+      return T_SCOPE_NAME;
+    if (!strcmp(k, "scope.version"))
+      return T_SCOPE_VERSION;
+    if (!strcmp(k, "library.name"))
+      return T_LIB_NAME;
+    if (!strcmp(k, "library.version"))
+      return T_LIB_VERSION;
+    return -1;
+  default: return -1;
+  }
 }
 
-static void scope_of(const tg_zipkin_span *s, const char **name, const char **version) {
-  *name = tag_value(s, "otel.scope.name");
-  if (!*name)
-    *name = tag_value(s, "otel.library.name");
-  *version = tag_value(s, "otel.scope.version");
-  if (!*version)
-    *version = tag_value(s, "otel.library.version");
+static void find_special(const tg_zipkin_span *s, special *sp) {
+  memset(sp, 0, sizeof *sp);
+  for (size_t i = 0; i < s->n_tags; i++) {
+    const char *k = s->tags[i]->key;
+    int c = k ? classify(k) : -1;
+    if (c >= 0 && !sp->v[c])
+      sp->v[c] = s->tags[i]->value ? s->tags[i]->value : "";
+  }
+}
+
+static void scope_of(const special *sp, const char **name, const char **version) {
+  *name = sp->v[T_SCOPE_NAME] ? sp->v[T_SCOPE_NAME] : sp->v[T_LIB_NAME];
+  *version = sp->v[T_SCOPE_VERSION] ? sp->v[T_SCOPE_VERSION] : sp->v[T_LIB_VERSION];
   if (!*name)
     *name = "";
   if (!*version)
@@ -145,15 +180,6 @@ const char *tg_zipkin_ip_text(const ProtobufCBinaryData *ip, char *buf, size_t s
   return NULL;
 }
 
-static int is_consumed_tag(const char *k) {
-  static const char *const keys[] = {
-      "error", "otel.status_code", "otel.status_description", "w3c.tracestate",
-      "otel.scope.name", "otel.scope.version", "otel.library.name", "otel.library.version"};
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-    if (!strcmp(k, keys[i]))
-      return 1;
-  return 0;
-}
 
 static int upper_eq(const char *s, const char *upper) {
   for (; *s && *upper; s++, upper++)
@@ -162,10 +188,10 @@ static int upper_eq(const char *s, const char *upper) {
   return !*s && !*upper;
 }
 
-static int convert_status(conv *c, const tg_zipkin_span *zs, tg_span *span) {
-  const char *err = tag_value(zs, "error");
-  const char *code = tag_value(zs, "otel.status_code");
-  const char *desc = tag_value(zs, "otel.status_description");
+static int convert_status(conv *c, const special *sp, tg_span *span) {
+  const char *err = sp->v[T_ERROR];
+  const char *code = sp->v[T_STATUS_CODE];
+  const char *desc = sp->v[T_STATUS_DESC];
   int st_code = 0;
   const char *msg = NULL;
   if (err) {
@@ -191,19 +217,20 @@ static int convert_status(conv *c, const tg_zipkin_span *zs, tg_span *span) {
   return TG_OK;
 }
 
-static int convert_attrs(conv *c, const tg_zipkin_span *zs, tg_span *span) {
+static int convert_attrs(conv *c, const tg_zipkin_span *zs, const special *sp, tg_span *span) {
   /* tags + peer.service, net.peer.ip, net.peer.port, net.host.ip, net.host.port,
    * sampling.priority, zipkin.shared, otel.status_description */
   span->attributes = alloc(c, (zs->n_tags + 8) * sizeof *span->attributes);
   if (!span->attributes)
     return c->rc;
-  int has_priority = 0;
+  int has_priority = sp->v[T_PRIORITY] != NULL;
   for (size_t i = 0; i < zs->n_tags; i++) {
     const tg_zipkin_tag *t = zs->tags[i];
-    if (!t->key || is_consumed_tag(t->key))
+    if (!t->key)
       continue;
-    if (!strcmp(t->key, "sampling.priority"))
-      has_priority = 1;
+    int k = classify(t->key);
+    if (k >= 0 && k != T_PRIORITY)
+      continue; /* consumed */
     if (add_str(c, span, t->key, t->value ? t->value : ""))
       return c->rc;
   }
@@ -290,18 +317,18 @@ static int convert_span(conv *c, const tg_zipkin_span *zs, tg_span *span) {
   }
   span->start_time_unix_nano = zs->timestamp * 1000u;
   span->end_time_unix_nano = span->start_time_unix_nano + zs->duration * 1000u;
-  const char *ts = tag_value(zs, "w3c.tracestate");
-  if (ts)
-    span->trace_state = (char *)ts;
-  if (convert_status(c, zs, span))
+  special sp;
+  find_special(zs, &sp);
+  if (sp.v[T_TRACESTATE])
+    span->trace_state = (char *)sp.v[T_TRACESTATE];
+  if (convert_status(c, &sp, span))
     return c->rc;
-  if (convert_attrs(c, zs, span) || convert_events(c, zs, span))
+  if (convert_attrs(c, zs, &sp, span) || convert_events(c, zs, span))
     return c->rc;
-  if (!tag_value(zs, "error") && !tag_value(zs, "otel.status_code")) {
-    const char *desc = tag_value(zs, "otel.status_description");
-    if (desc && add_str(c, span, "otel.status_description", desc))
-      return c->rc;
-  }
+  /* a lone otel.status_description (no status claimed it) stays an attribute */
+  if (!sp.v[T_ERROR] && !sp.v[T_STATUS_CODE] && sp.v[T_STATUS_DESC] &&
+      add_str(c, span, "otel.status_description", sp.v[T_STATUS_DESC]))
+    return c->rc;
   return TG_OK;
 }
 
@@ -368,7 +395,9 @@ int tg_zipkin_to_otlp(tg_batch *batch, tg_zipkin_span *const *spans, size_t n,
       }
     }
     const char *name, *version;
-    scope_of(zs, &name, &version);
+    special sp;
+    find_special(zs, &sp);
+    scope_of(&sp, &name, &version);
     uint64_t sh = fnv(fnv(rh, name), version);
     size_t s;
     for (size_t k = sh & (cap - 1);; k = (k + 1) & (cap - 1)) {
