@@ -296,8 +296,10 @@ static const tg_component fake_prometheus = {
 /* The fakes plus the real components the embedded default uses that have no fake (their
  * create is never called: these tests only load configurations). */
 extern const tg_component tg_processor_tail_sampling;
+extern const tg_component tg_receiver_zipkin;
 static const tg_component *const default_registry[] = {
     &tg_processor_tail_sampling,
+    &tg_receiver_zipkin,
     &fake_spanmetrics_processor,
     &fake_prometheus,
     NULL,
