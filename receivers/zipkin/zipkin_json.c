@@ -288,6 +288,18 @@ static int read_string(jr *r, char **out) {
     return r->rc;
   if (peek(r) != '"')
     return fail(r, "expected a string");
+  /* fast path: printable ASCII up to the closing quote (most strings): one scan, one copy */
+  const uint8_t *q = r->p + 1;
+  while (q < r->end && *q >= 0x20 && *q != '"' && *q != '\\' && *q < 0x80)
+    q++;
+  if (q < r->end && *q == '"') {
+    char *d = tg_arena_strndup(r->a, (const char *)r->p + 1, (size_t)(q - r->p - 1));
+    if (!d)
+      return oom(r);
+    r->p = q + 1;
+    *out = d;
+    return TG_OK;
+  }
   size_t cap = raw_len(r) + 1;
   uint8_t *d = alloc(r, cap);
   if (!d)
