@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jaeger_from_otlp.h"
+#include "translate/jaeger/jaeger_model.h"
 
 /* A queued request, converted: the OTLP tree and the Jaeger Batches share one arena. */
 typedef struct tg_jaeger_exp_request {

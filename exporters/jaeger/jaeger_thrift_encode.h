@@ -5,7 +5,7 @@
 #ifndef TG_JAEGER_THRIFT_ENCODE_H
 #define TG_JAEGER_THRIFT_ENCODE_H
 
-#include "receivers/jaeger/jaeger_model.h"
+#include "translate/jaeger/jaeger_model.h"
 #include "tg_buf.h"
 
 /* Appends the encoding of b to out. Ids that are not 16/8 bytes encode as zero. Spans'

@@ -2,7 +2,7 @@
  * Collector's jaegerreceiver: api_v2 gRPC and Thrift-over-HTTP each on an inbound server
  * of their own (jaeger_handlers.c), the two agent UDP protocols each on a socket with
  * decoder threads (jaeger_udp.c). Decoding and conversion are shared (jaeger_ingest.c,
- * jaeger_thrift.c, jaeger_to_otlp.c).
+ * jaeger_thrift.c; the conversion in translate/jaeger).
  *
  * Ownership: the state owns its strings; servers and UDP endpoints free themselves after
  * their close callbacks, so the state only forgets the pointers. stop counts the

@@ -15,7 +15,7 @@
 #include "tg_tracectx_request.h"
 
 #include "jaeger_conf.h"
-#include "jaeger_model.h"
+#include "jaeger_thrift.h"
 
 extern const tg_component tg_receiver_jaeger;
 

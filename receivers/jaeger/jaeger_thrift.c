@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jaeger_model.h"
+#include "jaeger_thrift.h"
 #include "tg_error.h"
 
 #define TG_THRIFT_MAX_DEPTH 16

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporters/jaeger/jaeger_from_otlp.h"
+#include "translate/jaeger/jaeger_model.h"
 #include "exporters/jaeger/jaeger_thrift_encode.h"
 #include "receivers/jaeger/jaeger.h"
 #include "tg_error.h"

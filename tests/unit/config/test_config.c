@@ -299,9 +299,11 @@ static const tg_component fake_prometheus = {
  * create is never called: these tests only load configurations). */
 extern const tg_component tg_processor_tail_sampling;
 extern const tg_component tg_extension_jaegerremotesampling;
+extern const tg_component tg_receiver_zipkin;
 static const tg_component *const default_registry[] = {
     &tg_processor_tail_sampling,
     &tg_extension_jaegerremotesampling,
+    &tg_receiver_zipkin,
     &fake_spanmetrics_processor,
     &fake_prometheus,
     NULL,

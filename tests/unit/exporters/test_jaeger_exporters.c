@@ -21,7 +21,7 @@
 
 #include "exp_test_util.h"
 #include "exporters/jaeger/jaeger_exp.h"
-#include "receivers/jaeger/jaeger_model.h"
+#include "receivers/jaeger/jaeger_thrift.h"
 
 extern const tg_component tg_exporter_jaeger;
 extern const tg_component tg_exporter_jaeger_thrift_http;

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "exporters/jaeger/jaeger_thrift_encode.h"
-#include "receivers/jaeger/jaeger_model.h"
+#include "receivers/jaeger/jaeger_thrift.h"
 #include "tg_alloc.h"
 #include "tg_error.h"
 

@@ -1,5 +1,5 @@
-/* Jaeger conversion, both directions (receivers/jaeger/jaeger_to_otlp.c and
- * exporters/jaeger/jaeger_from_otlp.c), table-driven.
+/* Jaeger conversion, both directions (translate/jaeger/jaeger_to_otlp.c and
+ * translate/jaeger/jaeger_from_otlp.c), table-driven.
  *
  * Round trips: each case is an OTLP/JSON request (decoded by the otlp receiver's
  * decoder) taken OTLP → Jaeger → OTLP over every wire Jaeger data travels on (the model
@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "exporters/jaeger/jaeger_from_otlp.h"
+#include "translate/jaeger/jaeger_model.h"
 #include "exporters/jaeger/jaeger_thrift_encode.h"
-#include "receivers/jaeger/jaeger_model.h"
+#include "receivers/jaeger/jaeger_thrift.h"
 #include "receivers/otlp/otlp_json.h"
 #include "tg_alloc.h"
 #include "tg_error.h"

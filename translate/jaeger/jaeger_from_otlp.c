@@ -1,5 +1,5 @@
 /* The span model (OTLP) → Jaeger api_v2, by the rules of the OpenTelemetry Collector's
- * Jaeger translator (the reverse of receivers/jaeger/jaeger_to_otlp.c, so that
+ * Jaeger translator (the reverse of jaeger_to_otlp.c, so that
  * OTLP → Jaeger → OTLP is the identity on everything Jaeger can carry):
  *
  * - resource → process: service.name → service_name (TG_JAEGER_NO_SERVICE_NAME when
@@ -13,7 +13,7 @@
  * - events → logs (name as the "event" field); the W3C sampled bit → flag 0x1.
  *
  * Memory: from the caller's arena; OTLP strings and ids are shared. */
-#include "jaeger_from_otlp.h"
+#include "translate/jaeger/jaeger_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

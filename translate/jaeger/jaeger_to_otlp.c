@@ -23,7 +23,7 @@
  * (which normally lives in the same arena) are shared, not copied. */
 #include <string.h>
 
-#include "jaeger_model.h"
+#include "translate/jaeger/jaeger_model.h"
 #include "tg_error.h"
 
 typedef struct conv {

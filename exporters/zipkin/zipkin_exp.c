@@ -1,0 +1,332 @@
+/* The zipkin exporter: spans to a Zipkin-compatible collector (POST /api/v2/spans), as
+ * v2 JSON (default) or protobuf (ListOfSpans), so a Zipkin backend can sit behind
+ * tailgate. The Collector's zipkin exporter keys: endpoint, format, default_service_name,
+ * plus the shared sending queue and retry (core/export) and the HTTP client settings.
+ *
+ * Data path: the sending queue hands a sender thread an encoded OTLP request (the same
+ * for every exporter); the sender decodes it into one arena, converts it with
+ * translate/zipkin (OTLP → zipkin2 model), writes JSON or protobuf and POSTs it through
+ * its own libcurl client (core/tg_http_send.h: connections kept alive per thread).
+ *
+ * Classification as Zipkin's collector answers and OTLP/HTTP does: 2xx delivered; 429,
+ * 502, 503, 504 retryable, honouring Retry-After in seconds; transport errors retryable;
+ * every other status permanent. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "tg_alloc.h"
+#include "tg_buf.h"
+#include "tg_component.h"
+#include "tg_error.h"
+#include "tg_export_queue.h"
+#include "tg_http_send.h"
+#include "tg_service.h"
+#include "tg_version.h"
+#include "zipkin_exp.h"
+#include "translate/zipkin/zipkin_model.h"
+
+#define ZEXP_MAX_RESPONSE 4096u /* of an error body, for the log */
+#define ZEXP_MAX_RETRY_AFTER_S 3600u
+
+enum { ZEXP_FORMAT_JSON, ZEXP_FORMAT_PROTO };
+static const char *const format_names[] = {"json", "proto", NULL};
+
+typedef struct zexp_conf {
+  char *endpoint; /* http(s)://host:port[/path]; no path = /api/v2/spans */
+  int format;
+  char *default_service_name;
+  tg_http_tls_conf tls;
+  tg_conf_strmap headers;
+  uint64_t timeout_ms;
+  tg_retry_conf retry;
+  tg_queue_conf queue;
+} zexp_conf;
+
+typedef struct zexp_state {
+  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
+  const zexp_conf *conf;
+  char *url;
+  struct curl_slist *headers;
+} zexp_state;
+
+typedef struct zexp_worker {
+  tg_http_client http; /* keeps the error body for the log, reads Retry-After */
+  tg_buf body;         /* the request being sent */
+} zexp_worker;
+
+static const tg_conf_key zexp_keys[] = {
+    TG_KEY_STRING("endpoint", zexp_conf, endpoint, NULL,
+                  "collector URL, e.g. http://zipkin:9411/api/v2/spans (no path: "
+                  "/api/v2/spans); required"),
+    TG_KEY_ENUM("format", zexp_conf, format, "json", format_names,
+                "json (Zipkin v2 JSON) or proto (zipkin2 ListOfSpans)"),
+    TG_KEY_STRING("default_service_name", zexp_conf, default_service_name,
+                  TG_ZIPKIN_DEFAULT_SERVICE_NAME,
+                  "localEndpoint.serviceName of spans whose resource has no service.name"),
+    TG_KEY_BOOL("tls.insecure_skip_verify", zexp_conf, tls.insecure_skip_verify, "false",
+                "HTTPS without verifying the server certificate"),
+    TG_KEY_STRING("tls.ca_file", zexp_conf, tls.ca_file, NULL,
+                  "PEM roots to verify the server (default: system roots)"),
+    TG_KEY_STRING("tls.cert_file", zexp_conf, tls.cert_file, NULL,
+                  "PEM client certificate (mTLS); needs tls.key_file"),
+    TG_KEY_STRING("tls.key_file", zexp_conf, tls.key_file, NULL,
+                  "PEM client key (mTLS); needs tls.cert_file"),
+    TG_KEY_STRMAP("headers", zexp_conf, headers, "HTTP headers sent with every request"),
+    TG_KEY_DURATION("timeout", zexp_conf, timeout_ms, "5s", 1, 3600000,
+                    "deadline of each request"),
+    TG_EXPORT_QUEUE_KEYS(zexp_conf, retry, queue),
+};
+
+/* endpoint → full URL (tg_malloc), or NULL with err. */
+static char *collector_url(const char *endpoint, tg_errbuf *err) {
+  if (!endpoint || !*endpoint) {
+    tg_errf(err, TG_ECONFIG, "endpoint is required (http://host:9411/api/v2/spans)");
+    return NULL;
+  }
+  const char *rest = !strncmp(endpoint, "http://", 7)    ? endpoint + 7
+                     : !strncmp(endpoint, "https://", 8) ? endpoint + 8
+                                                         : NULL;
+  if (!rest || !*rest || *rest == '/') {
+    tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected an http:// or https:// URL with a host",
+            endpoint);
+    return NULL;
+  }
+  for (const char *c = endpoint; *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+      tg_errf(err, TG_ECONFIG, "endpoint \"%s\": no spaces or control characters", endpoint);
+      return NULL;
+    }
+  const char *suffix = strchr(rest, '/') ? "" : "/api/v2/spans";
+  size_t n = strlen(endpoint) + strlen(suffix) + 1;
+  char *url = tg_malloc(n);
+  if (!url) {
+    tg_errf(err, TG_ENOMEM, "out of memory");
+    return NULL;
+  }
+  snprintf(url, n, "%s%s", endpoint, suffix);
+  return url;
+}
+
+static const char *header_problem(const char *key, const char *value) {
+  if (!strcasecmp(key, "content-type") || !strcasecmp(key, "content-length"))
+    return "the exporter sets this header itself";
+  return tg_http_header_problem(key, value);
+}
+
+static void zexp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
+                            tg_diag *diag) {
+  const zexp_conf *c = vconf;
+  const tg_yaml_pos *pos = node ? &node->pos : NULL;
+  tg_errbuf err;
+  char *url = collector_url(c->endpoint, &err);
+  if (!url)
+    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
+  tg_free(url);
+  tg_http_conf_check(&c->tls, &c->headers, header_problem, pos, what, diag);
+}
+
+/* ---- encoding (sender threads) ---- */
+
+int tg_zipkin_exp_encode(const uint8_t *otlp, size_t len, int proto,
+                         const char *default_service_name, tg_buf *out, size_t *spans) {
+  *spans = 0;
+  tg_batch *b = tg_batch_new(2 * len + 1024, 0);
+  if (!b)
+    return TG_ENOMEM;
+  int rc = tg_batch_decode_otlp(b, otlp, len);
+  tg_zipkin_list *list = NULL;
+  if (rc == TG_OK)
+    rc = tg_zipkin_from_otlp(b->arena, &b->request, default_service_name, &list);
+  if (rc == TG_OK) {
+    *spans = list->n_spans;
+    if (proto) {
+      size_t n = zipkin__proto3__list_of_spans__get_packed_size(list);
+      rc = tg_buf_reserve(out, n);
+      if (rc == TG_OK) {
+        zipkin__proto3__list_of_spans__pack(list, out->data + out->len);
+        out->len += n;
+      }
+    } else {
+      rc = tg_zipkin_json_encode(out, list);
+    }
+  }
+  tg_batch_free(b);
+  return rc == TG_ETOOBIG ? TG_ENOMEM : rc;
+}
+
+static int worker_init(void *ctx, unsigned index, void **out) {
+  (void)index;
+  zexp_state *st = ctx;
+  const zexp_conf *c = st->conf;
+  zexp_worker *w = tg_calloc(1, sizeof *w);
+  if (!w)
+    return -1;
+  tg_buf_init(&w->body, 0);
+  const tg_http_client_opts opts = {
+      .url = st->url,
+      .headers = st->headers,
+      .timeout_ms = c->timeout_ms,
+      .tls = &c->tls,
+      .max_body = ZEXP_MAX_RESPONSE,
+      .retry_after = TG_RETRY_AFTER_SECONDS,
+      .max_retry_after_ms = ZEXP_MAX_RETRY_AFTER_S * 1000u,
+  };
+  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
+    tg_http_client_fini(&w->http);
+    tg_free(w);
+    return -1;
+  }
+  *out = w;
+  return 0;
+}
+
+static void worker_fini(void *ctx, void *vw) {
+  (void)ctx;
+  zexp_worker *w = vw;
+  if (!w)
+    return;
+  tg_http_client_fini(&w->http);
+  tg_buf_free(&w->body);
+  tg_free(w);
+}
+
+static void worker_abort(void *ctx, void *vw) {
+  (void)ctx;
+  zexp_worker *w = vw;
+  tg_http_client_abort(&w->http);
+}
+
+static tg_send_result zexp_send(void *ctx, void *vw, const tg_export_item *item,
+                                tg_send_outcome *out) {
+  zexp_state *st = ctx;
+  zexp_worker *w = vw;
+  if (tg_http_client_check_aborted(&w->http, out))
+    return TG_SEND_PERMANENT;
+  w->body.len = 0;
+  size_t spans;
+  int rc = tg_zipkin_exp_encode(item->data, item->len, st->conf->format == ZEXP_FORMAT_PROTO,
+                                st->conf->default_service_name, &w->body, &spans);
+  if (rc != TG_OK) {
+    snprintf(out->detail, sizeof out->detail, "cannot convert the request: %s",
+             tg_strerror(rc));
+    return rc == TG_ENOMEM ? TG_SEND_RETRYABLE : TG_SEND_PERMANENT;
+  }
+  if (!spans)
+    return TG_SEND_OK;
+  long code = 0;
+  tg_send_result sent = tg_http_client_post(&w->http, w->body.data, w->body.len, &code, out);
+  if (sent != TG_SEND_OK)
+    return sent; /* a transport failure, classified */
+  if (code >= 200 && code < 300)
+    return TG_SEND_OK;
+  char text[160];
+  tg_http_printable(text, sizeof text, w->http.body.data, w->http.body.len, '?');
+  snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
+  if (code == 429 || code == 502 || code == 503 || code == 504) {
+    out->retry_after_ms = w->http.retry_after_ms;
+    return TG_SEND_RETRYABLE;
+  }
+  return TG_SEND_PERMANENT;
+}
+
+static const tg_export_queue_ops zexp_queue_ops = {
+    .worker_init = worker_init,
+    .send = zexp_send,
+    .abort = worker_abort,
+    .worker_fini = worker_fini,
+};
+
+/* ---- lifecycle ---- */
+
+static void zexp_destroy(tg_instance *self) {
+  zexp_state *st = self->state;
+  if (!st)
+    return;
+  tg_export_queue_free(st->queue); /* joins the senders before their handles go */
+  curl_slist_free_all(st->headers);
+  tg_free(st->url);
+  tg_free(st);
+  self->state = NULL;
+}
+
+static int zexp_create(tg_instance *self, tg_errbuf *err) {
+  const zexp_conf *c = self->conf;
+  const char *id = self->id ? self->id : "zipkin";
+  if (!c)
+    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
+  zexp_state *st = tg_calloc(1, sizeof *st);
+  if (!st)
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  self->state = st;
+  st->conf = c;
+  tg_errbuf uerr;
+  if (!(st->url = collector_url(c->endpoint, &uerr))) {
+    zexp_destroy(self);
+    return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
+  }
+  for (size_t i = 0; i < c->headers.n; i++) {
+    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
+    if (why) {
+      zexp_destroy(self);
+      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
+    }
+  }
+  tg_service *svc = self->service;
+  st->queue = tg_export_queue_new(&c->queue, &c->retry, &zexp_queue_ops, st, id,
+                                  svc ? svc->log : NULL, svc ? svc->metrics : NULL);
+  if (!st->queue) {
+    zexp_destroy(self);
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  }
+  return TG_OK;
+}
+
+static int zexp_start(tg_instance *self, tg_errbuf *err) {
+  zexp_state *st = self->state;
+  const zexp_conf *c = st->conf;
+  const char *id = self->id ? self->id : "zipkin";
+  const char *why = tg_http_global_init();
+  if (why)
+    return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id, why);
+  if (!st->headers) {
+    const char *ct = c->format == ZEXP_FORMAT_PROTO ? "Content-Type: application/x-protobuf"
+                                                    : "Content-Type: application/json";
+    if (tg_http_header_add(&st->headers, ct, NULL) ||
+        tg_http_header_add(&st->headers, "Expect:", NULL))
+      return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+    for (size_t i = 0; i < c->headers.n; i++)
+      if (tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]))
+        return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  }
+  int rc = tg_export_queue_start(st->queue);
+  if (rc)
+    return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
+  if (self->service && self->service->log)
+    TG_LOG_INFO(self->service->log, self->id, "exporting to Zipkin (%s) at %s",
+                format_names[c->format], st->url);
+  return TG_OK;
+}
+
+const tg_component tg_exporter_zipkin = {
+    .abi = TG_COMPONENT_ABI,
+    .kind = TG_EXPORTER,
+    .type = "zipkin",
+    .signals = TG_SIGNAL_TRACES,
+    .conf_size = sizeof(zexp_conf),
+    .keys = zexp_keys,
+    .n_keys = sizeof zexp_keys / sizeof zexp_keys[0],
+    .conf_check = zexp_conf_check,
+    .ops = {.create = zexp_create,
+            .start = zexp_start,
+            .consume = tg_queued_exporter_consume,
+            .stop = tg_queued_exporter_stop,
+            .destroy = zexp_destroy,
+            .ready = tg_queued_exporter_ready},
+    .doc = "Sends traces to a Zipkin collector (POST /api/v2/spans) as v2 JSON or protobuf "
+           "through a bounded sending queue (libcurl).",
+};
