@@ -150,19 +150,22 @@ typedef struct tg_http_server_conf {
 } tg_http_server_conf;
 
 #define TG_HTTP_SERVER_CONF_N_KEYS 6
-#define TG_HTTP_SERVER_CONF_KEYS(prefix, st, f)                                              \
-  TG_KEY_DURATION(prefix ".read_header_timeout", st, f.read_header_timeout_ms, "10s", 1,      \
+#define TG_HTTP_SERVER_CONF_KEYS(prefix, st, f) TG_HTTP_SERVER_CONF_KEYS_AT(prefix ".", st, f)
+/* The same keys under a prefix that ends in "." or is "" (keys at the top level, as the
+ * zipkin receiver's). */
+#define TG_HTTP_SERVER_CONF_KEYS_AT(prefix, st, f)                                           \
+  TG_KEY_DURATION(prefix "read_header_timeout", st, f.read_header_timeout_ms, "10s", 1,      \
                   3600000, "time allowed for the TLS handshake and a request's headers"),    \
-  TG_KEY_DURATION(prefix ".idle_timeout", st, f.idle_timeout_ms, "60s", 1, 86400000,         \
+  TG_KEY_DURATION(prefix "idle_timeout", st, f.idle_timeout_ms, "60s", 1, 86400000,         \
                   "a connection with no request in progress is closed after this"),          \
-  TG_KEY_SIZE(prefix ".min_body_rate", st, f.min_body_rate, "1KiB", 1, 1e12,                 \
+  TG_KEY_SIZE(prefix "min_body_rate", st, f.min_body_rate, "1KiB", 1, 1e12,                 \
               "bytes per second a request body must average (after read_header_timeout)"),  \
-  TG_KEY_INT(prefix ".max_connections", st, f.max_connections, "1024", 1, 1000000,           \
+  TG_KEY_INT(prefix "max_connections", st, f.max_connections, "1024", 1, 1000000,           \
              "open connections at most; further ones are closed at once"),                  \
-  TG_KEY_INT(prefix ".max_connections_per_peer", st, f.max_connections_per_peer, "0", 0,     \
+  TG_KEY_INT(prefix "max_connections_per_peer", st, f.max_connections_per_peer, "0", 0,     \
              1000000, "open connections per client address (IPv6: per /64); "                \
              "0 = a quarter of max_connections"),                                            \
-  TG_KEY_INT(prefix ".max_concurrent_streams", st, f.max_concurrent_streams, "100", 1,       \
+  TG_KEY_INT(prefix "max_concurrent_streams", st, f.max_concurrent_streams, "100", 1,       \
              1000000, "HTTP/2 streams open at once per connection")
 
 /* Copies conf into the matching fields of opts. */

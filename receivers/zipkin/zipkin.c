@@ -1,6 +1,8 @@
 /* The zipkin receiver: descriptor, key table and lifecycle. One HTTP listener (HTTP/1.1
  * and h2c, optional TLS: core/http) with two routes, /api/v2/spans and /api/v1/spans,
- * both served by zipkin_http.c. Decoding is zipkin_json.c (JSON) or protobuf-c
+ * both served by zipkin_http.c. `auth.authenticator` binds an authenticator extension
+ * (tg_auth.h) that the server runs before the handler (401 + WWW-Authenticate); the
+ * connection limits and tls.reload_interval are core/http's. Decoding is zipkin_json.c (JSON) or protobuf-c
  * (zipkin2 ListOfSpans); Zipkin's mapping rules are translate/zipkin's.
  *
  * Ownership: the state owns its strings; the server frees itself after its close
@@ -27,6 +29,11 @@ static const tg_conf_key zipkin_keys[] = {
     TG_KEY_STRING("tls.key_file", C, tls_key_file, NULL, "private key of cert_file (PEM)"),
     TG_KEY_STRING("tls.client_ca_file", C, tls_client_ca_file, NULL,
                   "CA (PEM) that client certificates must chain to (mTLS)"),
+    TG_KEY_DURATION("tls.reload_interval", C, tls_reload_interval_ms, "0", 0, 86400000,
+                    "re-read changed certificate, key and CA files this often"),
+    TG_KEY_STRING("auth.authenticator", C, authenticator, NULL,
+                  "authenticator extension every Zipkin request must pass"),
+    TG_HTTP_SERVER_CONF_KEYS_AT("", C, limits),
 };
 
 static int is_set(const char *s) { return s && *s; }
@@ -63,6 +70,7 @@ static int zipkin_create(tg_instance *self, tg_errbuf *err) {
   self->state = recv;
   recv->instance = self;
   recv->conf = conf;
+  tg_idgen_seed(&recv->ids);
   recv->log = self->service ? self->service->log : NULL;
   size_t n = strlen("receiver:") + strlen(id) + 1;
   recv->log_component = tg_malloc(n);
@@ -79,17 +87,23 @@ static int zipkin_start(tg_instance *self, tg_errbuf *err) {
   if (tg_zipkin_counters_init(recv, self->service->metrics, self->id) != TG_OK)
     return tg_errf(err, TG_ENOMEM, "%s: cannot register metrics", self->id);
   const tg_zipkin_conf *c = recv->conf;
+  if (tg_auth_server_bind(&recv->auth, self->service, c->authenticator, self->id, "http",
+                          recv->log_component, err) != TG_OK)
+    return TG_ECONFIG;
   tg_http_server_options opts = {
       .endpoint = c->endpoint,
       .tls_cert_file = is_set(c->tls_cert_file) ? c->tls_cert_file : NULL,
       .tls_key_file = is_set(c->tls_key_file) ? c->tls_key_file : NULL,
       .tls_client_ca_file = is_set(c->tls_client_ca_file) ? c->tls_client_ca_file : NULL,
+      .tls_reload_interval_ms = c->tls_reload_interval_ms,
       .max_body_bytes = (size_t)c->max_request_body_size,
       .log = recv->log,
       .name = recv->log_component,
       .on_refused = tg_zipkin_on_refused,
       .on_refused_ctx = recv,
+      .auth = tg_auth_server_http(&recv->auth),
   };
+  tg_http_server_conf_apply(&c->limits, &opts);
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)
     return TG_EIO;

@@ -7,11 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tg_auth.h"
 #include "tg_component.h"
 #include "tg_conf.h"
 #include "tg_http_server.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "tg_tracectx_request.h"
 #include "translate/zipkin/zipkin_model.h"
 
 extern const tg_component tg_receiver_zipkin;
@@ -19,12 +21,16 @@ extern const tg_component tg_receiver_zipkin;
 #define TG_ZIPKIN_V2_PATH "/api/v2/spans"
 #define TG_ZIPKIN_V1_PATH "/api/v1/spans"
 
-/* Configuration: the Collector's zipkin receiver keys (endpoint, tls.*) plus the body
- * bound of its HTTP server settings. */
+/* Configuration: the Collector's zipkin receiver keys (endpoint, tls.*, auth; its
+ * confighttp.ServerConfig sits at the receiver's top level) plus the body bound and the
+ * connection limits of its HTTP server settings. */
 typedef struct tg_zipkin_conf {
   char *endpoint; /* "0.0.0.0:9411" */
   uint64_t max_request_body_size;
   char *tls_cert_file, *tls_key_file, *tls_client_ca_file;
+  uint64_t tls_reload_interval_ms; /* re-read changed TLS files; 0 = never */
+  char *authenticator;             /* auth.authenticator; NULL = none */
+  tg_http_server_conf limits;      /* read_header_timeout, idle_timeout, ... */
 } tg_zipkin_conf;
 
 /* Request formats, in the order of the `transport` label values. */
@@ -59,6 +65,8 @@ typedef struct tg_zipkin_receiver {
   int started, stopping;
   tg_stop_done_fn stop_done;
   tg_zipkin_counters counters[TG_ZIPKIN_FORMAT_COUNT_];
+  tg_auth_server auth; /* bound at start; outlives the server */
+  tg_idgen ids;        /* fresh correlation IDs; loop thread only */
 } tg_zipkin_receiver;
 
 /* Registers the series (reg may be NULL: bumps become no-ops). TG_OK or TG_ENOMEM. */

@@ -11,7 +11,13 @@
  * Ownership: tg_zipkin_decode creates the batch and hands it out only on success; the
  * push passes it on (a consumer takes it on every answer but TG_EAGAIN, after which we
  * free it). Counting follows the otlp receiver: refused spans count their number when
- * it is known, an undecodable body counts one. */
+ * it is known, an undecodable body counts one.
+ *
+ * Trace context: every decoded request runs between tg_request_trace_begin/end, so its
+ * debug log lines ("accepted v2_json request: N spans", "refused ...") carry the
+ * caller's trace ID (traceparent, b3, X-B3-*, uber-trace-id) as correlation_id, and
+ * self-tracing (when sampled) records tailgate.receive/tailgate.process spans with the
+ * format as transport. Authentication ran in the server before the handler. */
 #include "zipkin.h"
 
 #include <stdio.h>
@@ -101,6 +107,10 @@ int tg_zipkin_decode(tg_zipkin_format f, const uint8_t *body, size_t len, tg_bat
   return TG_OK;
 }
 
+static tg_selftrace *tracer(const tg_zipkin_receiver *recv) {
+  return recv->instance && recv->instance->service ? recv->instance->service->selftrace : NULL;
+}
+
 static void text_reply(tg_http_response *resp, int status, const char *text) {
   resp->status = status;
   resp->content_type = "text/plain; charset=utf-8";
@@ -130,10 +140,19 @@ static int format_of(const char *ct, int v1) {
   return -1;
 }
 
-static void ingest(tg_zipkin_receiver *recv, tg_zipkin_format f, const tg_http_request *req,
-                   tg_http_response *resp) {
+/* What one request came to, for its self-tracing spans. */
+typedef struct ingest_result {
+  const char *outcome; /* "ok", "malformed", "too_large", "backpressure", "unavailable",
+                          "internal" */
+  size_t accepted, refused;
+} ingest_result;
+
+static void ingest(tg_zipkin_receiver *recv, tg_zipkin_format f, const char *cid,
+                   const tg_http_request *req, tg_http_response *resp, ingest_result *out) {
   tg_zipkin_counters *c = &recv->counters[f];
+  *out = (ingest_result){"ok", 0, 0};
   if (recv->stopping) {
+    out->outcome = "unavailable";
     tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_BACKPRESSURE], 1);
     tg_http_response_add_header(resp, "retry-after", "1");
     text_reply(resp, 503, "receiver is shutting down, retry later");
@@ -146,34 +165,48 @@ static void ingest(tg_zipkin_receiver *recv, tg_zipkin_format f, const tg_http_r
                             sizeof detail);
   if (rc != TG_OK) {
     if (rc == TG_EDECODE) {
+      out->outcome = "malformed";
       printable(detail);
       tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_MALFORMED], 1);
       text_reply(resp, 400, detail[0] ? detail : "malformed request");
     } else if (rc == TG_ETOOBIG) {
+      out->outcome = "too_large";
       tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_TOO_LARGE], 1);
       text_reply(resp, 413, "decoded request exceeds the receiver's memory bound");
     } else {
+      out->outcome = "internal";
       tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_ERROR], 1);
       text_reply(resp, 500, tg_strerror(rc));
     }
-    TG_LOG_DEBUG(recv->log, recv->log_component, "refused %s request: %s", format_names[f],
-                 rc == TG_EDECODE ? detail : tg_strerror(rc));
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "refused %s request: %s", format_names[f],
+               rc == TG_EDECODE ? detail : tg_strerror(rc));
     return;
   }
+  out->refused = invalid;
   if (invalid)
     tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_INVALID], (int64_t)invalid);
   size_t spans = batch->span_count;
   if (!spans || !recv->instance || !recv->instance->next.consume) {
     tg_batch_free(batch);
     resp->status = 202;
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "accepted %s request: 0 spans", format_names[f]);
     return;
   }
   rc = tg_consumer_push(&recv->instance->next, batch);
   if (rc == TG_OK) {
+    out->accepted = spans;
     tg_metric_add(c->accepted, (int64_t)spans);
     resp->status = 202;
+    TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+               "accepted %s request: %zu spans", format_names[f], spans);
     return;
   }
+  out->refused += spans;
+  out->outcome = rc == TG_EAGAIN ? "backpressure" : rc == TG_ECLOSED ? "unavailable" : "internal";
+  TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
+             "refused %s request: %s", format_names[f], tg_strerror(rc));
   if (rc == TG_EAGAIN) {
     tg_batch_free(batch); /* not taken */
     tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_BACKPRESSURE], (int64_t)spans);
@@ -210,7 +243,13 @@ void tg_zipkin_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
                     "application/x-protobuf");
     return;
   }
-  ingest(recv, (tg_zipkin_format)f, req, resp);
+  tg_request_trace rt;
+  ingest_result r;
+  tg_request_trace_begin(&rt, req, tracer(recv), &recv->ids, recv->log_component,
+                         format_names[f]);
+  ingest(recv, (tg_zipkin_format)f, rt.cid, req, resp, &r);
+  tg_request_trace_end(&rt, (int64_t)r.accepted, (int64_t)r.refused, r.outcome,
+                       strcmp(r.outcome, "ok") != 0);
 }
 
 void tg_zipkin_on_refused(void *vrecv, const char *reason) {
