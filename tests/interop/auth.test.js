@@ -6,7 +6,8 @@
 //  - every receiver refuses missing and wrong credentials (HTTP 401 + WWW-Authenticate,
 //    gRPC 16 UNAUTHENTICATED) and accepts the right ones: the OTel JS SDK exporters with
 //    headers/metadata, grpc-js with call credentials over TLS, jaeger-client with its
-//    username/password, plain HTTP;
+//    username/password, zipkin-js (HttpLogger headers) and the OTel Zipkin exporter
+//    (headers), plain HTTP;
 //  - the exporters' requests carry exactly the configured credentials;
 //  - refusals are counted per receiver, exactly; a rotated token file takes effect;
 //  - no token or password (nor its base64 form) appears in a log line or in /metrics.
@@ -24,6 +25,9 @@ const { spawnSync } = require('node:child_process');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { initTracer } = require('jaeger-client');
+const { Tracer, BatchRecorder, ExplicitContext, jsonEncoder: { JSON_V2 } } = require('zipkin');
+const { HttpLogger } = require('zipkin-transport-http');
+const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
 const { ExportResultCode } = require('@opentelemetry/core');
 const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
 const { SimpleSpanProcessor, InMemorySpanExporter } = require('@opentelemetry/sdk-trace-base');
@@ -156,8 +160,8 @@ describe('authenticators on every HTTP/gRPC receiver and on exporters', () => {
     run('htpasswd', ['-bm', htpasswd, 'bob', secrets.bob]);                  // apr1
     run('htpasswd', ['-bs', htpasswd, 'carol', secrets.carol]);              // {SHA}
     sink = await startSink();
-    const [bGrpc, bHttp, aGrpc, aHttp, jGrpc, jHttp, health, metrics] = await freePorts(8);
-    ports = { bGrpc, bHttp, aGrpc, aHttp, jGrpc, jHttp, health, metrics };
+    const [bGrpc, bHttp, aGrpc, aHttp, jGrpc, jHttp, zHttp, health, metrics] = await freePorts(9);
+    ports = { bGrpc, bHttp, aGrpc, aHttp, jGrpc, jHttp, zHttp, health, metrics };
     const bearer = { authenticator: 'bearertokenauth/server' };
     const basicAuth = { authenticator: 'basicauth/server' };
     const config = {
@@ -178,6 +182,7 @@ describe('authenticators on every HTTP/gRPC receiver and on exporters', () => {
         jaeger: { protocols: {
           grpc: { endpoint: `127.0.0.1:${jGrpc}`, auth: bearer },
           thrift_http: { endpoint: `127.0.0.1:${jHttp}`, auth: basicAuth } } },
+        zipkin: { endpoint: `127.0.0.1:${zHttp}`, auth: bearer },
       },
       exporters: {
         'otlp/sink': { endpoint: `127.0.0.1:${sink.grpcPort}`, tls: { insecure: true },
@@ -189,7 +194,7 @@ describe('authenticators on every HTTP/gRPC receiver and on exporters', () => {
         extensions: ['health_check', 'bearertokenauth/server', 'basicauth/server',
           'bearertokenauth/client', 'basicauth/client'],
         telemetry: { logs: { level: 'debug' }, metrics: { address: `127.0.0.1:${metrics}` } },
-        pipelines: { traces: { receivers: ['otlp/bearer', 'otlp/basic', 'jaeger'],
+        pipelines: { traces: { receivers: ['otlp/bearer', 'otlp/basic', 'jaeger', 'zipkin'],
           exporters: ['otlp/sink', 'otlphttp/sink'] } },
       },
     };
@@ -313,6 +318,36 @@ describe('authenticators on every HTTP/gRPC receiver and on exporters', () => {
     await arrives('jh-ok');
   });
 
+  test('Zipkin (bearer, at the receiver\'s top level): zipkin-js and the OTel Zipkin exporter with headers', async () => {
+    // zipkin-js: HttpLogger's `headers`; its 'success'/'error' events report the status
+    assert.equal(await zipkinJsSend(ports.zHttp, { Authorization: `Bearer ${secrets.cfgToken}` }, 'zj-ok'), 202);
+    assert.equal(await zipkinJsSend(ports.zHttp, { Authorization: `Bearer ${secrets.exporterToken}` }, 'zj-wrong'), 401);
+    refused('zipkin', 'http');
+    assert.equal(await zipkinJsSend(ports.zHttp, {}, 'zj-none'), 401);
+    refused('zipkin', 'http');
+    // raw: the challenge, on v1 and v2 alike, before the body is looked at
+    let r = await postHttp(ports.zHttp, '/api/v2/spans', Buffer.from('[]'), {}, 'application/json');
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['www-authenticate'], 'Bearer realm="tailgate"');
+    refused('zipkin', 'http');
+    r = await postHttp(ports.zHttp, '/api/v1/spans', Buffer.from('not json'), { authorization: basic('alice', secrets.alice) }, 'application/json');
+    assert.equal(r.status, 401, 'Basic credentials on a bearer receiver');
+    refused('zipkin', 'http');
+    r = await postHttp(ports.zHttp, '/api/v2/spans', Buffer.from('[]'), { authorization: `Bearer ${secrets.fileToken}` }, 'application/json');
+    assert.equal(r.status, 202);
+    // @opentelemetry/exporter-zipkin: `headers`
+    const zOk = new ZipkinExporter({ url: `http://127.0.0.1:${ports.zHttp}/api/v2/spans`,
+      headers: { Authorization: `Bearer ${secrets.fileToken}` } });
+    assert.equal(await sdkExport(zOk, 'oz-ok'), ExportResultCode.SUCCESS);
+    const zBad = new ZipkinExporter({ url: `http://127.0.0.1:${ports.zHttp}/api/v2/spans`,
+      headers: { Authorization: `Bearer ${secrets.fileToken}-x` } });
+    assert.equal(await sdkExport(zBad, 'oz-bad'), ExportResultCode.FAILED);
+    refused('zipkin', 'http');
+    await arrives('zj-ok');
+    await arrives('oz-ok');
+    for (const n of ['zj-wrong', 'zj-none', 'oz-bad']) assert.ok(!namesAt('http').has(n) && !namesAt('grpc').has(n), n);
+  });
+
   test('exporters carry exactly their authenticator\'s credentials', () => {
     const grpcReqs = sink.requests.filter((r) => r.transport === 'grpc');
     const httpReqs = sink.requests.filter((r) => r.transport === 'http');
@@ -350,6 +385,24 @@ describe('authenticators on every HTTP/gRPC receiver and on exporters', () => {
     }
   });
 });
+
+// Records one local span with zipkin-js and sends it through HttpLogger with `headers`;
+// resolves the HTTP status the receiver answered (from the logger's success/error events).
+function zipkinJsSend(port, headers, name) {
+  const logger = new HttpLogger({ endpoint: `http://127.0.0.1:${port}/api/v2/spans`, jsonEncoder: JSON_V2,
+    httpInterval: 20, headers, log: { info() {}, error() {} } });
+  const status = new Promise((resolve, reject) => {
+    logger.on('success', (res) => resolve(res.status));
+    logger.on('error', (e) => {
+      const m = /status:\s*(\d+)/.exec(e.message);
+      if (m) resolve(Number(m[1])); else reject(e);
+    });
+  });
+  const tracer = new Tracer({ ctxImpl: new ExplicitContext(), recorder: new BatchRecorder({ logger }),
+    localServiceName: 'auth-zipkin' });
+  tracer.local(name, () => {});
+  return status;
+}
 
 // gRPC metadata carrying an Authorization value (the SDK exporter's `metadata` option).
 function bearerMdFor(value) { return bearerMd(value); }
