@@ -8,6 +8,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const grpc = require('@grpc/grpc-js');
 const { startGateway, baseConfig, waitFor } = require('./lib/gateway');
+const { freePorts } = require('./lib/ports');
 const { request } = require('./lib/rawhttp');
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = require('./lib/otlp');
 
@@ -31,9 +32,15 @@ function pbBody(name) {
 }
 
 describe('correlation_id of inbound requests', () => {
-  let gw;
+  let gw, zipkinPort;
   before(async () => {
-    gw = await startGateway((ports) => baseConfig(ports, { logLevel: 'debug' }));
+    [zipkinPort] = await freePorts(1);
+    gw = await startGateway((ports) => {
+      const cfg = baseConfig(ports, { logLevel: 'debug' });
+      cfg.receivers.zipkin = { endpoint: `127.0.0.1:${zipkinPort}` };
+      cfg.service.pipelines.traces.receivers.push('zipkin');
+      return cfg;
+    });
   });
   after(async () => {
     try {
@@ -106,5 +113,31 @@ describe('correlation_id of inbound requests', () => {
     } finally {
       client.close();
     }
+  });
+
+  // A Zipkin v2 JSON request (as zipkin-js and Brave send, with the caller's B3 headers):
+  // its "accepted v2_json request" line carries the B3 trace ID.
+  async function zipkinPostAndCid(headers) {
+    const accepted = () => gw.logRecords().filter((r) => /^accepted v2_json request/.test(r.message || ''));
+    const before = accepted().length;
+    const body = Buffer.from(JSON.stringify([{
+      traceId: randHex(16), id: randHex(8), name: 'zipkin-cid', kind: 'SERVER',
+      timestamp: 1704164645000000, duration: 5000, localEndpoint: { serviceName: 'cid-zipkin' },
+    }]));
+    const res = await request({ port: zipkinPort, path: '/api/v2/spans', headers: { 'content-type': 'application/json', ...headers }, body });
+    assert.equal(res.status, 202);
+    const recs = await waitFor(() => (accepted().length > before ? accepted() : null), { what: 'an accepted Zipkin log line' });
+    return recs[before].correlation_id;
+  }
+
+  test('Zipkin receiver: b3 single and X-B3-* headers give the correlation_id', async () => {
+    const trace = randHex(16);
+    assert.equal(await zipkinPostAndCid({ b3: `${trace}-${randHex(8)}-1` }), trace);
+    const short = randHex(8);
+    assert.equal(await zipkinPostAndCid({ 'x-b3-traceid': short, 'x-b3-spanid': randHex(8), 'x-b3-sampled': '1' }),
+      `${'0'.repeat(16)}${short}`);
+    const fresh = await zipkinPostAndCid({});
+    assert.match(fresh, /^[0-9a-f]{32}$/);
+    assert.notEqual(fresh, trace);
   });
 });
