@@ -12,6 +12,7 @@ const { startGateway, baseConfig, waitFor } = require('./lib/gateway');
 const { request } = require('./lib/rawhttp');
 const { ExportTraceServiceRequest } = require('./lib/otlp');
 const { flattenRequests } = require('./lib/compare');
+const { freePorts } = require('./lib/ports');
 
 const randHex = (bytes) => crypto.randomBytes(bytes).toString('hex');
 
@@ -35,8 +36,9 @@ function pbBody(n) {
 describe('self-tracing', () => {
   let selfSink; // receives tailgate's own spans (OTLP/HTTP)
   let pipeSink; // receives what the pipeline exports (OTLP/gRPC)
-  let gw;
+  let gw, zipkinPort;
   before(async () => {
+    [zipkinPort] = await freePorts(1);
     selfSink = await startSink({ grpc: false });
     pipeSink = await startSink({ http: false });
     gw = await startGateway((ports) => {
@@ -48,6 +50,8 @@ describe('self-tracing', () => {
         sampling_ratio: 1,
         propagators: ['tracecontext', 'b3'],
       };
+      cfg.receivers.zipkin = { endpoint: `127.0.0.1:${zipkinPort}` };
+      cfg.service.pipelines.traces.receivers.push('zipkin');
       return cfg;
     });
   });
@@ -111,5 +115,35 @@ describe('self-tracing', () => {
     await waitFor(() => pipeSink.spanCount >= 3, { what: 'client spans at the pipeline sink' });
     const names = new Set(flattenRequests(pipeSink.requests).map((s) => s.name));
     assert.deepEqual([...names].sort(), ['client-0', 'client-1', 'client-2']);
+  });
+
+  // Runs after the pipeline-content check above: these Zipkin spans enter the pipeline.
+  test('a Zipkin request with B3 is traced: receive (transport v2_json) and process spans', async () => {
+    const trace = randHex(16);
+    const callerSpan = randHex(8);
+    const span = (i) => ({ traceId: randHex(16), id: randHex(8), name: `zipkin-${i}`,
+      timestamp: 1704164645000000, duration: 1000, localEndpoint: { serviceName: 'selftrace-zipkin' } });
+    const res = await request({
+      port: zipkinPort, path: '/api/v2/spans',
+      headers: { 'content-type': 'application/json', b3: `${trace}-${callerSpan}-1` },
+      body: Buffer.from(JSON.stringify([span(0), span(1)])),
+    });
+    assert.equal(res.status, 202);
+    const mine = await waitFor(() => {
+      const s = flattenRequests(selfSink.requests).filter((x) => x.traceId === trace);
+      return s.length >= 2 ? s : null;
+    }, { timeoutMs: 8000, what: 'the Zipkin request\'s own spans' });
+    assert.equal(mine.length, 2);
+    const recv = mine.find((s) => s.name === 'tailgate.receive');
+    const proc = mine.find((s) => s.name === 'tailgate.process');
+    assert.ok(recv && proc, JSON.stringify(mine.map((s) => s.name)));
+    assert.equal(recv.parentSpanId, callerSpan);
+    assert.equal(proc.parentSpanId, recv.spanId);
+    assert.equal(recv.attributes['tailgate.transport'].string, 'v2_json');
+    for (const s of [recv, proc]) {
+      assert.deepEqual(
+        { accepted: Number(s.attributes['tailgate.spans.accepted'].int), outcome: s.attributes['tailgate.outcome'].string },
+        { accepted: 2, outcome: 'ok' }, s.name);
+    }
   });
 });
