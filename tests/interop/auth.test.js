@@ -93,10 +93,10 @@ function postHttp(port, urlPath, body, headers = {}, contentType = 'application/
   });
 }
 
-function postHttps(port, body, tlsOpts) {
+function postHttps(port, body, tlsOpts, urlPath = '/v1/traces', contentType = 'application/x-protobuf') {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent: false,
-      ...tlsOpts, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+    const req = https.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', agent: false,
+      ...tlsOpts, headers: { 'content-type': contentType, 'content-length': body.length } },
     (res) => {
       const serial = res.socket.getPeerCertificate().serialNumber;
       res.resume();
@@ -421,15 +421,16 @@ describe('mutual TLS (client_ca_file) and certificate reload', () => {
     other = makeCa(otherDir, 'otherca');
     stranger = other.sign('stranger');
     sink = await startSink({ http: false });
-    const [grpcPort, httpPort, health, metrics] = await freePorts(4);
-    ports = { grpc: grpcPort, http: httpPort, health, metrics };
+    const [grpcPort, httpPort, zipkinPort, health, metrics] = await freePorts(5);
+    ports = { grpc: grpcPort, http: httpPort, zipkin: zipkinPort, health, metrics };
+    const tls = { cert_file: server.cert, key_file: server.key, client_ca_file: ca.pem, reload_interval: '100ms' };
     gw = new Gateway({ dir, ports, config: {
       extensions: { health_check: { endpoint: `127.0.0.1:${health}` } },
-      receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${httpPort}`,
-        tls: { cert_file: server.cert, key_file: server.key, client_ca_file: ca.pem, reload_interval: '100ms' } } } } },
+      receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${httpPort}`, tls } } },
+        zipkin: { endpoint: `127.0.0.1:${zipkinPort}`, tls } },
       exporters: { 'otlp/sink': { endpoint: `127.0.0.1:${sink.grpcPort}`, tls: { insecure: true } } },
       service: { extensions: ['health_check'], telemetry: { metrics: { address: `127.0.0.1:${metrics}` } },
-        pipelines: { traces: { receivers: ['otlp'], exporters: ['otlp/sink'] } } },
+        pipelines: { traces: { receivers: ['otlp', 'zipkin'], exporters: ['otlp/sink'] } } },
     } });
     await gw.start();
   });
@@ -468,5 +469,22 @@ describe('mutual TLS (client_ca_file) and certificate reload', () => {
     assert.notEqual(first.toUpperCase(), want);
     await waitFor(async () => (await postHttps(ports.http, pbRequest('r2'), tlsWith(good))).serial.toUpperCase() === want,
       { what: 'the new server certificate' });
+    // the zipkin receiver's listener (tls.* at its top level) reloads the same files
+    await waitFor(async () => (await postZipkinTls(tlsWith(good))).serial.toUpperCase() === want,
+      { what: 'the new server certificate on the zipkin listener' });
+  });
+
+  // One Zipkin v2 JSON span over TLS to the zipkin receiver.
+  const postZipkinTls = (tlsOpts) => postHttps(ports.zipkin, Buffer.from(JSON.stringify([{
+    traceId: crypto.randomBytes(16).toString('hex'), id: crypto.randomBytes(8).toString('hex'),
+    name: 'zipkin-mtls', timestamp: 1704164645000000, duration: 10, localEndpoint: { serviceName: 'z' } }])),
+  tlsOpts, '/api/v2/spans', 'application/json');
+
+  test('the zipkin receiver: mutual TLS at its top level (tls.client_ca_file)', async () => {
+    const before = sink.spanCount;
+    assert.equal((await postZipkinTls(tlsWith(good))).status, 202);
+    await sink.waitForSpans(before + 1);
+    await assert.rejects(postZipkinTls(tlsWith(null)));
+    await assert.rejects(postZipkinTls(tlsWith(stranger)));
   });
 });
