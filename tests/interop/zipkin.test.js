@@ -17,6 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const net = require('node:net');
 const zlib = require('node:zlib');
 const { spawn } = require('node:child_process');
 const protobuf = require('protobufjs');
@@ -38,6 +39,9 @@ const { startGrpcCollector } = require('./lib/jaeger_collector');
 
 const hex = (b) => Buffer.from(b || []).toString('hex');
 const quiet = { info() {}, error() {} };
+// the connection limits of the zipkin receiver (top-level keys, as confighttp's)
+const HEADER_TIMEOUT_MS = 800;
+const PER_PEER = 4;
 
 // Every span the sink received, with its resource and scope.
 function received(sink) {
@@ -69,7 +73,8 @@ const serviceOf = (r) => attrs(r.resource && r.resource.attributes)['service.nam
 function gatewayConfig(ports, sink, { maxBody } = {}) {
   return {
     receivers: {
-      zipkin: { endpoint: `127.0.0.1:${ports.zipkin}`, ...(maxBody ? { max_request_body_size: maxBody } : {}) },
+      zipkin: { endpoint: `127.0.0.1:${ports.zipkin}`, ...(maxBody ? { max_request_body_size: maxBody } : {}),
+        read_header_timeout: `${HEADER_TIMEOUT_MS}ms`, max_connections_per_peer: PER_PEER },
       otlp: { protocols: { http: { endpoint: `127.0.0.1:${ports.otlp}` } } },
       jaeger: { protocols: { thrift_http: { endpoint: `127.0.0.1:${ports.jhttp}` } } },
     },
@@ -264,6 +269,37 @@ test('bad input is refused with the right status and counted', async () => {
 });
 
 // ---- the embedded default: a B3 debug span keeps its trace through 10 % sampling ----
+
+// A connection that never finishes its headers; resolves with how long the server kept
+// it open (from the handshake).
+function slowHeaders(port, localAddress) {
+  return new Promise((resolve) => {
+    let started = Date.now();
+    const s = net.connect({ host: '127.0.0.1', port, localAddress });
+    s.on('connect', () => {
+      started = Date.now();
+      s.write('POST /api/v2/spans HTTP/1.1\r\nHost: tailgate\r\nX-Slow: ');
+    });
+    s.on('data', () => {});
+    s.on('error', () => {});
+    s.on('close', () => resolve(Date.now() - started));
+    s.setTimeout(HEADER_TIMEOUT_MS * 4 + 5000, () => s.destroy()); // a stuck test ends anyway
+  });
+}
+
+test('connection limits: read_header_timeout closes slow headers, max_connections_per_peer refuses the excess', async () => {
+  // PER_PEER slow connections from 127.0.0.2 are admitted and held until the deadline
+  const held = Array.from({ length: PER_PEER }, () => slowHeaders(ports.zipkin, '127.0.0.2'));
+  await new Promise((r) => setTimeout(r, 200)); // let them be accepted before the excess one
+  const excess = await slowHeaders(ports.zipkin, '127.0.0.2');
+  assert.ok(excess < HEADER_TIMEOUT_MS / 2, `the connection over the per-peer share lived ${excess} ms`);
+  // another peer is served meanwhile
+  const r = await request({ port: ports.zipkin, path: '/api/v2/spans', headers: { 'content-type': 'application/json' }, body: '[]' });
+  assert.equal(r.status, 202);
+  for (const lived of await Promise.all(held)) {
+    assert.ok(lived >= HEADER_TIMEOUT_MS - 100 && lived < HEADER_TIMEOUT_MS + 2500, `a slow connection lived ${lived} ms`);
+  }
+});
 
 test('embedded default: a Zipkin debug trace is kept, a plain one the 10 % drops is not', async (t) => {
   const col = await startGrpcCollector();
