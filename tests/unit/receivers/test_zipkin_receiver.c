@@ -1,7 +1,9 @@
 /* The zipkin receiver: its HTTP handler called with fake requests and a recording
  * consumer (no sockets), checking every answer the issue lists (202, 400 with the reason,
  * 405, 415, 429 and 503 with Retry-After, 500), what reaches the pipeline, and the
- * counters; plus create/start/stop/destroy on a real loop (a listener on port 0). */
+ * counters; plus create/start/stop/destroy on a real loop (a listener on port 0), the
+ * key table (top-level auth, tls.reload_interval and connection limits, as confighttp)
+ * and start-up refusing an authenticator that is not there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include "tg_alloc.h"
 #include "tg_error.h"
 #include "tg_service.h"
+#include "tg_yaml.h"
 
 typedef struct sink {
   int answer;
@@ -189,12 +192,95 @@ static void test_lifecycle(void **state) {
   assert_false(tg_component_ready(&f->instance));
 }
 
+/* Applies yaml to a fresh conf with the receiver's own key table; returns diag failed. */
+static int apply(const char *yaml, tg_zipkin_conf *conf, char *msg, size_t msg_size) {
+  tg_diag parse_diag, diag;
+  tg_diag_init(&parse_diag);
+  tg_diag_init(&diag);
+  tg_yaml_doc *doc = tg_yaml_parse("z.yaml", yaml, strlen(yaml), &parse_diag);
+  assert_non_null(doc);
+  assert_false(tg_diag_failed(&parse_diag));
+  memset(conf, 0, sizeof *conf);
+  const tg_yaml_node *root = tg_yaml_root(doc);
+  tg_conf_apply(tg_receiver_zipkin.keys, tg_receiver_zipkin.n_keys, root, conf,
+                "receivers::zipkin", &diag);
+  int failed = tg_diag_failed(&diag);
+  if (msg && msg_size) {
+    msg[0] = '\0';
+    if (diag.n)
+      snprintf(msg, msg_size, "%s", diag.lines[0]);
+  }
+  tg_yaml_free(doc);
+  tg_diag_free(&parse_diag);
+  tg_diag_free(&diag);
+  return failed;
+}
+
+static void test_keys(void **state) {
+  (void)state;
+  tg_zipkin_conf c;
+  assert_false(apply("endpoint: 127.0.0.1:9411\n", &c, NULL, 0));
+  assert_int_equal(c.limits.read_header_timeout_ms, 10000);
+  assert_int_equal(c.limits.idle_timeout_ms, 60000);
+  assert_int_equal(c.limits.min_body_rate, 1024);
+  assert_int_equal(c.limits.max_connections, 1024);
+  assert_int_equal(c.limits.max_connections_per_peer, 0);
+  assert_int_equal(c.limits.max_concurrent_streams, 100);
+  assert_int_equal(c.tls_reload_interval_ms, 0);
+  assert_null(c.authenticator);
+  tg_conf_release(tg_receiver_zipkin.keys, tg_receiver_zipkin.n_keys, &c);
+
+  assert_false(apply("endpoint: 127.0.0.1:9411\n"
+                     "auth: {authenticator: bearertokenauth/in}\n"
+                     "tls: {cert_file: s.pem, key_file: s.key, reload_interval: 90s}\n"
+                     "read_header_timeout: 2s\nidle_timeout: 5m\nmin_body_rate: 4KiB\n"
+                     "max_connections: 300\nmax_connections_per_peer: 7\n"
+                     "max_concurrent_streams: 9\n",
+                     &c, NULL, 0));
+  assert_string_equal(c.authenticator, "bearertokenauth/in");
+  assert_int_equal(c.tls_reload_interval_ms, 90000);
+  assert_int_equal(c.limits.read_header_timeout_ms, 2000);
+  assert_int_equal(c.limits.idle_timeout_ms, 300000);
+  assert_int_equal(c.limits.min_body_rate, 4096);
+  assert_int_equal(c.limits.max_connections, 300);
+  assert_int_equal(c.limits.max_connections_per_peer, 7);
+  assert_int_equal(c.limits.max_concurrent_streams, 9);
+  tg_http_server_options opts = {0};
+  tg_http_server_conf_apply(&c.limits, &opts);
+  assert_int_equal(opts.read_header_timeout_ms, 2000);
+  assert_int_equal(opts.max_connections_per_peer, 7);
+  tg_conf_release(tg_receiver_zipkin.keys, tg_receiver_zipkin.n_keys, &c);
+
+  /* the Collector's place is the top level: under protocols.* it is an unknown key */
+  char msg[512];
+  assert_true(apply("protocols: {http: {auth: {authenticator: a}}}\n", &c, msg, sizeof msg));
+  assert_non_null(strstr(msg, "unknown key"));
+  tg_conf_release(tg_receiver_zipkin.keys, tg_receiver_zipkin.n_keys, &c);
+  assert_true(apply("max_connections: 0\n", &c, NULL, 0));
+  tg_conf_release(tg_receiver_zipkin.keys, tg_receiver_zipkin.n_keys, &c);
+}
+
+/* An authenticator that is not a configured extension: start refuses (as validate does),
+ * opening no listener. */
+static void test_unknown_authenticator(void **state) {
+  fixture *f = *state;
+  f->conf.authenticator = "bearertokenauth/missing";
+  tg_errbuf err;
+  err.msg[0] = '\0';
+  assert_int_equal(tg_component_start(&f->instance, &err), TG_ECONFIG);
+  assert_non_null(strstr(err.msg, "bearertokenauth/missing"));
+  assert_null(recv_of(f)->server);
+  assert_false(tg_component_ready(&f->instance));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_accepts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+      cmocka_unit_test(test_keys),
+      cmocka_unit_test_setup_teardown(test_unknown_authenticator, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
