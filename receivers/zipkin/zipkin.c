@@ -2,8 +2,10 @@
  * and h2c, optional TLS: core/http) with two routes, /api/v2/spans and /api/v1/spans,
  * both served by zipkin_http.c. `auth.authenticator` binds an authenticator extension
  * (tg_auth.h) that the server runs before the handler (401 + WWW-Authenticate); the
- * connection limits and tls.reload_interval are core/http's. Decoding is zipkin_json.c (JSON) or protobuf-c
- * (zipkin2 ListOfSpans); Zipkin's mapping rules are translate/zipkin's.
+ * connection limits and tls.reload_interval are core/http's. All of these sit at the
+ * receiver's top level, as in the Collector (its zipkinreceiver is a
+ * confighttp.ServerConfig). Decoding is zipkin_json.c (JSON) or protobuf-c (zipkin2
+ * ListOfSpans); Zipkin's mapping rules are translate/zipkin's.
  *
  * Ownership: the state owns its strings; the server frees itself after its close
  * callback, so the state only forgets the pointer. */
