@@ -432,6 +432,8 @@ static int replay_segment(tg_disk_queue *dq, uint64_t first_seq, uint64_t *last_
   }
   segment seg = {.first_seq = first_seq, .end_seq = first_seq, .size = (uint64_t)sb.st_size,
                  .fd = fd, .synced = 1};
+  if (first_seq + 1 > *last_seq) /* never reuse a segment's name for the write segment */
+    *last_seq = first_seq + 1;
   uint64_t max_rec = dq->conf.max_record_bytes ? dq->conf.max_record_bytes : DEFAULT_MAX_RECORD;
   uint8_t hdr[TG_DISK_RECORD_HEADER];
   uint8_t *payload = NULL;
