@@ -17,6 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const zlib = require('node:zlib');
 const https = require('node:https');
 const tls = require('node:tls');
 const { spawnSync } = require('node:child_process');
@@ -199,5 +200,167 @@ describe('persistent sending queue: crash loop with the backend down', () => {
     t.diagnostic(`crash loop: ${ROUNDS} SIGKILLs in ${secs} s, ${acked.size} spans acknowledged, ` +
       `${refused} requests refused, ${unique.size} unique spans delivered, ${duplicates} duplicates ` +
       `(bound counted by tailgate: ${possibleDupSpans}), ${replayedSpans} spans replayed over the restarts`);
+  });
+});
+
+// A self-signed certificate for 127.0.0.1 (its own CA), made with the openssl CLI.
+function selfSigned(dir, name) {
+  const key = path.join(dir, `${name}.key`);
+  const cert = path.join(dir, `${name}.pem`);
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-keyout', key, '-out', cert, '-subj', `/CN=${name}`,
+    '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `openssl failed: ${r.stderr}`);
+  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert), certPath: cert };
+}
+
+// The request body as sent (the otlphttp exporter gzips by default, as the Collector's).
+function bodyOf(req, chunks) {
+  const raw = Buffer.concat(chunks);
+  return (req.headers['content-encoding'] || '') === 'gzip' ? zlib.gunzipSync(raw) : raw;
+}
+
+function metricOf(text, name, exporter) {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
+    if (m && m[1] === name && (m[2] || '').includes(`exporter="${exporter}"`)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('persistent sending queue: fault injection against the otlphttp exporter', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-faults-'));
+  let ports;
+  let gw;
+  let scripted; // plain HTTP backend following a script per request
+  let tlsServer; // HTTPS backend: a foreign certificate first, then the trusted one
+  const attempts = []; // {at, behaviour, spanIds}
+  const delivered = []; // span ids the scripted backend answered 200 for
+  let script = [];
+  const tlsDelivered = [];
+  let tlsFailures = 0;
+  let trusted;
+
+  before(async () => {
+    const [h, health, metrics, sp, tp] = await freePorts(5);
+    ports = { http: h, health, metrics };
+    scripted = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const spanIds = spanIdsOf([decodeTraceRequest(bodyOf(req, chunks))]);
+        const behaviour = script.length ? script.shift() : 'ok';
+        attempts.push({ at: Date.now(), behaviour, spanIds });
+        const ok = () => {
+          res.writeHead(200, { 'content-type': PB });
+          res.end(Buffer.from(ExportTraceServiceResponse.encode({}).finish()));
+        };
+        if (behaviour === '429') { res.writeHead(429, { 'retry-after': '1' }); res.end(); }
+        else if (behaviour === '503') { res.writeHead(503); res.end(); }
+        else if (behaviour === '400') { res.writeHead(400); res.end('bad request'); }
+        else if (behaviour === 'reset') req.socket.destroy();
+        else if (behaviour === 'slow') setTimeout(() => { if (!res.destroyed) ok(); }, 1500);
+        else { delivered.push(...spanIds); ok(); }
+      });
+    });
+    await new Promise((r) => scripted.listen({ host: '127.0.0.1', port: sp }, r));
+
+    const foreign = selfSigned(dir, 'foreign');
+    trusted = selfSigned(dir, 'trusted');
+    tlsServer = https.createServer({ key: foreign.key, cert: foreign.cert }, (req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        tlsDelivered.push(...spanIdsOf([decodeTraceRequest(bodyOf(req, chunks))]));
+        res.writeHead(200, { 'content-type': PB });
+        res.end(Buffer.from(ExportTraceServiceResponse.encode({}).finish()));
+      });
+    });
+    tlsServer.on('tlsClientError', () => { tlsFailures++; });
+    await new Promise((r) => tlsServer.listen({ host: '127.0.0.1', port: tp }, r));
+
+    const retry = { ...fastRetry, initial_interval: '100ms' };
+    const config = gatewayConfig(ports, dir, {
+      'otlphttp/faulty': { endpoint: `http://127.0.0.1:${sp}`, timeout: '500ms', retry_on_failure: retry,
+        sending_queue: { storage: 'file_storage/q', num_consumers: 1 } },
+    }, {
+      extraExporters: {
+        'otlphttp/tls': { endpoint: `https://127.0.0.1:${tp}`, tls: { ca_file: trusted.certPath },
+          timeout: '1s', retry_on_failure: retry, sending_queue: { storage: 'file_storage/q', num_consumers: 1 } },
+        'otlphttp/dns': { endpoint: 'http://tailgate-durable-test.invalid:4318', timeout: '1s',
+          retry_on_failure: retry, sending_queue: { storage: 'file_storage/q', num_consumers: 1 } },
+      },
+    });
+    gw = new Gateway({ config, dir, ports });
+    await gw.start();
+  });
+
+  after(async () => {
+    try {
+      if (gw) await gw.stop({ timeoutMs: 20000 });
+    } finally {
+      if (gw) await gw.kill();
+      if (scripted) { scripted.closeAllConnections(); await new Promise((r) => scripted.close(r)); }
+      if (tlsServer) { tlsServer.closeAllConnections(); await new Promise((r) => tlsServer.close(r)); }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('429 with Retry-After, 503, a slow answer and a reset are retried until delivered', async () => {
+    script = ['429', '503', 'slow', 'reset'];
+    const { body, spanIds } = pbRequest(10, 'faults');
+    const r = await request({ port: ports.http, headers: { 'content-type': PB }, body });
+    assert.equal(r.status, 200);
+    await waitFor(() => spanIds.every((id) => delivered.includes(id)),
+      { timeoutMs: 15000, what: 'the spans delivered after the faults' }).catch((e) => {
+      throw new Error(`${e.message}\nattempts: ${JSON.stringify(attempts.map((a) => a.behaviour))}\n${gw.output()}`);
+    });
+    const mine = attempts.filter((a) => a.spanIds[0] === spanIds[0]);
+    assert.deepEqual(mine.map((a) => a.behaviour), ['429', '503', 'slow', 'reset', 'ok']);
+    // Retry-After: 1 holds the next attempt back at least a second (back-off alone: 100 ms).
+    assert.ok(mine[1].at - mine[0].at >= 950, `retried ${mine[1].at - mine[0].at} ms after a 429 with Retry-After: 1`);
+    assert.ok(mine[2].at - mine[1].at < 900, 'a 503 without Retry-After waits only the back-off');
+    const text = await scrape(gw);
+    assert.equal(metricOf(text, 'tailgate_exporter_sent_spans_total', 'otlphttp/faulty'), 10);
+    assert.equal(metricOf(text, 'tailgate_exporter_send_failed_spans_total', 'otlphttp/faulty'), 0);
+    assert.equal(delivered.filter((id) => spanIds.includes(id)).length, 10, 'delivered once');
+  });
+
+  test('400 is permanent: not retried, counted as failed, acknowledged off the disk queue', async () => {
+    script = ['400'];
+    const before = attempts.length;
+    const { body, spanIds } = pbRequest(7, 'permanent');
+    const r = await request({ port: ports.http, headers: { 'content-type': PB }, body });
+    assert.equal(r.status, 200);
+    await waitFor(async () => metricOf(await scrape(gw), 'tailgate_exporter_send_failed_spans_total', 'otlphttp/faulty') === 7,
+      { timeoutMs: 10000, what: 'the 7 spans counted as failed' });
+    // A later request goes through; the refused one was not tried again meanwhile.
+    const next = pbRequest(3, 'after-permanent');
+    await request({ port: ports.http, headers: { 'content-type': PB }, body: next.body });
+    await waitFor(() => next.spanIds.every((id) => delivered.includes(id)), { timeoutMs: 10000, what: 'the next request delivered' });
+    const mine = attempts.slice(before).filter((a) => a.spanIds[0] === spanIds[0]);
+    assert.equal(mine.length, 1, 'a 400 must not be retried');
+    const text = await scrape(gw);
+    assert.equal(metricOf(text, 'tailgate_disk_queue_records', 'otlphttp/faulty'), 0);
+  });
+
+  test('a TLS handshake failure is retried and delivered once the backend presents a trusted certificate', async () => {
+    await waitFor(() => tlsFailures >= 2, { timeoutMs: 10000, what: 'two failed TLS handshakes' });
+    assert.equal(tlsDelivered.length, 0);
+    tlsServer.setSecureContext({ key: trusted.key, cert: trusted.cert });
+    // Everything sent so far (20 spans in the three requests above) reaches the TLS backend.
+    await waitFor(() => tlsDelivered.length >= 20, { timeoutMs: 15000, what: '20 spans over TLS' });
+    const text = await scrape(gw);
+    assert.equal(metricOf(text, 'tailgate_exporter_sent_spans_total', 'otlphttp/tls'), 20);
+    assert.equal(metricOf(text, 'tailgate_exporter_send_failed_spans_total', 'otlphttp/tls'), 0);
+  });
+
+  test('a DNS failure is retried and the data stays in the disk queue', async () => {
+    const text = await scrape(gw);
+    assert.equal(metricOf(text, 'tailgate_exporter_send_failed_spans_total', 'otlphttp/dns'), 0);
+    assert.equal(metricOf(text, 'tailgate_exporter_sent_spans_total', 'otlphttp/dns'), 0);
+    assert.equal(metricOf(text, 'tailgate_disk_queue_records', 'otlphttp/dns'), 3);
+    assert.ok(gw.stdout.includes('tailgate-durable-test.invalid'), 'the resolve failure is logged');
   });
 });
