@@ -21,7 +21,9 @@
 #   SPANMETRICS=1 (add the spanmetrics processor and a prometheus exporter),
 #   REDACTION: unset (no redaction), "default" (the embedded default's redaction processor
 #   before batch) or "empty" (a redaction processor with no rules: decode, walk, encode),
-#   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
+#   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers),
+#   STORAGE=batch|always|never: the otlp exporter keeps its sending queue on disk
+#   (file_storage with that fsync policy, in the work directory or STORAGE_DIR).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -130,6 +132,14 @@ if [ "${SPANMETRICS:-0}" = 1 ]; then
   SM_LIST="spanmetrics, " SM_EXP="prometheus: {endpoint: 127.0.0.1:$SPARE}, "
   SM_PIPE=", metrics: {exporters: [prometheus]}"
 fi
+# STORAGE=<fsync policy>: a persistent sending queue (docs/BENCHMARKS.md, disk queue).
+ST_EXT= ST_LIST= ST_QUEUE=
+if [ -n "${STORAGE:-}" ]; then
+  ST_DIR=${STORAGE_DIR:-$WORK/queue}
+  ST_EXT=", file_storage/q: {directory: $ST_DIR, create_directory: true, fsync: $STORAGE, max_bytes: 4GiB}"
+  ST_LIST=", file_storage/q"
+  ST_QUEUE=", sending_queue: {storage: file_storage/q, queue_size: 100000}"
+fi
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
@@ -143,10 +153,10 @@ processors:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
       - {name: slow, type: latency, latency: {threshold_ms: 1000}}
       - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}
-exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
-extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
+exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none${ST_QUEUE}}}
+extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}${ST_EXT}}
 service:
-  extensions: [health_check]
+  extensions: [health_check${ST_LIST}]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}}
   pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
 EOF
@@ -265,7 +275,7 @@ GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%
 echo "== tg_loadgen"
 sed '$d' "$WORK/loadgen.out"
 [ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
-echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp) -> sink (otlp -> nop)"
+echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp${STORAGE:+ with a disk queue, fsync: $STORAGE}) -> sink (otlp -> nop)"
 printf '%-34s %s\n' \
   "spans/s accepted by gateway" "$SPS" \
   "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \
