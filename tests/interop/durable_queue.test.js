@@ -364,3 +364,37 @@ describe('persistent sending queue: fault injection against the otlphttp exporte
     assert.ok(gw.stdout.includes('tailgate-durable-test.invalid'), 'the resolve failure is logged');
   });
 });
+
+describe('sending_queue.storage references: validate refuses what start-up refuses', () => {
+  test('a missing, unlisted or non-storage extension is an error at its position', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-storage-ref-'));
+    try {
+      const file = path.join(dir, 'c.yaml');
+      fs.writeFileSync(file, [
+        'receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:0"}}}}',
+        'exporters:',
+        '  otlp/a: {endpoint: "127.0.0.1:1", tls: {insecure: true}, sending_queue: {storage: file_storage/missing}}',
+        '  otlp/b: {endpoint: "127.0.0.1:1", tls: {insecure: true}, sending_queue: {storage: health_check}}',
+        '  otlp/c: {endpoint: "127.0.0.1:1", tls: {insecure: true}, sending_queue: {storage: file_storage/unlisted}}',
+        'extensions:',
+        '  health_check: {endpoint: "127.0.0.1:0"}',
+        `  file_storage/unlisted: {directory: ${JSON.stringify(dir)}}`,
+        'service:',
+        '  extensions: [health_check]',
+        '  pipelines: {traces: {receivers: [otlp], exporters: [otlp/a, otlp/b, otlp/c]}}',
+        '',
+      ].join('\n'));
+      const v = spawnSync(process.env.TAILGATE_BIN || path.join(__dirname, '../../build/tailgate'),
+        ['validate', file], { encoding: 'utf8', timeout: 10000 });
+      assert.notEqual(v.status, 0);
+      const lines = (v.stdout + v.stderr).split('\n').filter((l) => l.includes('sending_queue.storage'));
+      assert.deepEqual(lines.map((l) => l.replace(file, 'c.yaml')), [
+        'c.yaml:3:85: exporters::otlp/a: sending_queue.storage: "file_storage/missing" is not an extension listed in service: extensions:',
+        'c.yaml:4:85: exporters::otlp/b: sending_queue.storage: "health_check" is not a storage extension (file_storage)',
+        'c.yaml:5:85: exporters::otlp/c: sending_queue.storage: "file_storage/unlisted" is not an extension listed in service: extensions:',
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
