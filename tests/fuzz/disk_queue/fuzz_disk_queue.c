@@ -23,11 +23,20 @@ static void clean(void) {
   unlink(p);
 }
 
+static void remove_dir(void) {
+  clean();
+  char p[128];
+  snprintf(p, sizeof p, "%s/lock", dir);
+  unlink(p);
+  rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!dir[0]) {
     snprintf(dir, sizeof dir, "/tmp/tg-fuzz-dq-XXXXXX");
     if (!mkdtemp(dir))
       abort();
+    atexit(remove_dir);
   }
   /* the parser's walk */
   size_t off = 0, n_valid = 0;
