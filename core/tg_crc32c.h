@@ -11,4 +11,8 @@
  * equals the CRC of a followed by b. data may be NULL when len is 0. Thread-safe. */
 uint32_t tg_crc32c(uint32_t crc, const void *data, size_t len);
 
+/* The same function in portable software (what tg_crc32c uses without SSE4.2), for
+ * tests that compare the two paths. */
+uint32_t tg_crc32c_sw(uint32_t crc, const void *data, size_t len);
+
 #endif

@@ -1,11 +1,14 @@
-/* CRC32C in software, slicing-by-8: eight 256-entry tables let the loop consume eight
- * bytes per step (about 1-2 GB/s on one core, far above the disk queue's append rate),
- * with no dependence on SSE4.2 or ARMv8 CRC instructions. The tables are built once,
+/* CRC32C: the SSE4.2 crc32 instruction where the CPU has it (x86-64, checked once at run
+ * time: ~10 GB/s, so checksumming costs the disk queue nothing measurable), else
+ * slicing-by-8 in software: eight 256-entry tables let the loop consume eight bytes per
+ * step (about 1-2 GB/s on one core). Both give identical results (unit-tested against
+ * the standard check values). The tables are built once,
  * under pthread_once, and only read afterwards: constants in all but the spelling (no
  * state that changes while the process runs). */
 #include "tg_crc32c.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CRC32C_POLY 0x82F63B78u
@@ -25,8 +28,49 @@ static void crc_init(void) {
       crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TG_CRC32C_HW 1
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p,
+                                                          size_t len) {
+  uint64_t c = ~crc;
+  while (len && ((uintptr_t)p & 7)) {
+    c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    len--;
+  }
+  while (len >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    len -= 8;
+  }
+  while (len--)
+    c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+  return ~(uint32_t)c;
+}
+#endif
+
+static int hw_available;
+
+static void crc_setup(void) {
+  crc_init();
+#ifdef TG_CRC32C_HW
+  __builtin_cpu_init();
+  hw_available = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
 uint32_t tg_crc32c(uint32_t crc, const void *data, size_t len) {
-  pthread_once(&crc_once, crc_init);
+  pthread_once(&crc_once, crc_setup);
+#ifdef TG_CRC32C_HW
+  if (hw_available)
+    return crc_hw(crc, data, len);
+#endif
+  return tg_crc32c_sw(crc, data, len);
+}
+
+uint32_t tg_crc32c_sw(uint32_t crc, const void *data, size_t len) {
+  pthread_once(&crc_once, crc_setup);
   const uint8_t *p = data;
   crc = ~crc;
   while (len && ((uintptr_t)p & 7)) {

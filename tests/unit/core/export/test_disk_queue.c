@@ -101,6 +101,15 @@ static void test_crc32c_known_values(void **state) {
   const char *s = "the quick brown fox jumps over the lazy dog";
   assert_int_equal(tg_crc32c(tg_crc32c(0, s, 13), s + 13, strlen(s) - 13),
                    tg_crc32c(0, s, strlen(s)));
+  /* The hardware path (when the CPU has one) and the software path agree, at every
+   * alignment and length. */
+  uint8_t buf[300];
+  for (size_t i = 0; i < sizeof buf; i++)
+    buf[i] = (uint8_t)(i * 131 + 7);
+  assert_int_equal(tg_crc32c_sw(0, "123456789", 9), 0xE3069283u);
+  for (size_t off = 0; off < 9; off++)
+    for (size_t len = 0; len + off <= sizeof buf; len += 37)
+      assert_int_equal(tg_crc32c(5, buf + off, len), tg_crc32c_sw(5, buf + off, len));
 }
 
 static void test_round_trip_and_ack(void **state) {
