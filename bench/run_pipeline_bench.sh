@@ -291,6 +291,13 @@ if [ "$TAIL_SAMPLING" = 1 ]; then
   printf '%-34s %s\n' "tail sampling buffer at end of load" \
     "$TS_TRACES traces, $((TS_BYTES / 1048576)) MiB ($(awk -v b="$TS_BYTES" -v t="$TS_TRACES" 'BEGIN { if (t > 0) printf "%.0f", b / t; else print 0 }') bytes/trace)"
 fi
+if [ -n "${STORAGE:-}" ]; then
+  FS_N=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsyncs_total)
+  FS_US=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsync_microseconds_total)
+  FS_MAX=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsync_max_microseconds)
+  printf '%-34s %s\n' "disk queue fdatasync calls" \
+    "${FS_N:-0} (mean $(awk -v a="${FS_US:-0}" -v n="${FS_N:-0}" 'BEGIN { if (n > 0) printf "%.0f", a / n; else print 0 }') us, max ${FS_MAX:-0} us)"
+fi
 if [ -n "$PERF_OUT" ]; then
   echo "perf data: gateway $PERF_OUT, sink $PERF_OUT.sink (perf report -i FILE --no-children)"
 fi

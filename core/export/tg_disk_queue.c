@@ -536,7 +536,8 @@ static int replay(tg_disk_queue *dq, tg_errbuf *err) {
     firsts[n++] = first;
   }
   closedir(d);
-  qsort(firsts, n, sizeof *firsts, cmp_u64);
+  if (n)
+    qsort(firsts, n, sizeof *firsts, cmp_u64);
   uint64_t last = 0;
   for (size_t i = 0; i < n; i++) {
     rc = replay_segment(dq, firsts[i], &last);
