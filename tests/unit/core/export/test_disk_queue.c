@@ -13,6 +13,8 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -371,6 +373,51 @@ static void test_record_parse(void **state) {
   assert_int_equal(tg_disk_record_parse(buf, 3, 0, &rec, &used), TG_EDECODE);
 }
 
+/* A full disk, simulated with RLIMIT_FSIZE (writes past it fail with EFBIG, as ENOSPC
+ * would): the append is refused with TG_EAGAIN and counted, the partial record is cut
+ * off again, and once there is room appends work and replay sees only whole records. */
+static void test_full_disk_refused_and_recovered(void **state) {
+  (void)state;
+  tg_disk_queue_conf c = conf_of(0, 1 << 20);
+  tg_disk_queue *dq = open_q(&c);
+  struct rlimit old;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = {.rlim_cur = 2500, .rlim_max = old.rlim_max};
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+  /* 1024 bytes per record on disk: two fit under 2500, the third is cut at 2500 */
+  char buf[1000];
+  payload(buf, sizeof buf, 1);
+  assert_int_equal(tg_disk_queue_append(dq, buf, sizeof buf, 1), TG_OK);
+  payload(buf, sizeof buf, 2);
+  assert_int_equal(tg_disk_queue_append(dq, buf, sizeof buf, 2), TG_OK);
+  payload(buf, sizeof buf, 3);
+  int rc = tg_disk_queue_append(dq, buf, sizeof buf, 3);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, SIG_DFL);
+  assert_int_equal(rc, TG_EAGAIN);
+  tg_disk_queue_stats st;
+  tg_disk_queue_stats_get(dq, &st);
+  assert_int_equal(st.refused_io, 1);
+  assert_int_equal(st.pending_records, 2);
+  assert_int_equal(st.bytes, 2 * 1024);
+  char path[600];
+  first_segment(path, sizeof path);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_size, 2 * 1024); /* the torn third record was cut off */
+  /* room again: the refused record can be appended now */
+  assert_int_equal(tg_disk_queue_append(dq, buf, sizeof buf, 3), TG_OK);
+  tg_disk_queue_close(dq);
+  dq = open_q(&c);
+  tg_disk_queue_stats_get(dq, &st);
+  assert_int_equal(st.replayed_records, 3);
+  assert_int_equal(st.corrupt_skipped, 0);
+  for (int i = 1; i <= 3; i++)
+    tg_disk_queue_ack(dq, pop_expect(dq, i, 1000, 1));
+  tg_disk_queue_close(dq);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_crc32c_known_values),
@@ -381,6 +428,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_corrupt_checksum_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rotation_and_deletion, setup, teardown),
       cmocka_unit_test_setup_teardown(test_byte_bound, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_full_disk_refused_and_recovered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_second_open_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fsync_policies_count, setup, teardown),
   };
