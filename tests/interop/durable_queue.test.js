@@ -398,3 +398,77 @@ describe('sending_queue.storage references: validate refuses what start-up refus
     }
   });
 });
+
+describe('persistent sending queue: SIGKILL while delivering', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-redeliver-'));
+  let ports;
+  let gw = null;
+  let backend = null;
+  const received = []; // span ids, as often as the backend received them
+
+  before(async () => {
+    const [h, health, metrics, bp] = await freePorts(4);
+    ports = { http: h, health, metrics, backend: bp };
+    // A slow backend: it records each request as received, then answers 250 ms later, so
+    // a SIGKILL often lands between "the backend has it" and "tailgate acknowledged it".
+    backend = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        received.push(...spanIdsOf([decodeTraceRequest(bodyOf(req, chunks))]));
+        setTimeout(() => {
+          if (res.destroyed) return;
+          res.writeHead(200, { 'content-type': PB });
+          res.end(Buffer.from(ExportTraceServiceResponse.encode({}).finish()));
+        }, 250);
+      });
+    });
+    await new Promise((r) => backend.listen({ host: '127.0.0.1', port: bp }, r));
+  });
+
+  after(async () => {
+    if (gw) await gw.kill();
+    if (backend) { backend.closeAllConnections(); await new Promise((r) => backend.close(r)); }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('duplicates after SIGKILLs during delivery are no more than tailgate counted', async (t) => {
+    const config = () => gatewayConfig(ports, dir, {
+      'otlphttp/slow': { endpoint: `http://127.0.0.1:${ports.backend}`, timeout: '5s',
+        retry_on_failure: fastRetry,
+        sending_queue: { storage: 'file_storage/q', num_consumers: 4, queue_size: 100000 } },
+    });
+    // Queue 60 requests while nothing delivers faster than 4 per 250 ms.
+    gw = new Gateway({ config: config(), dir, ports });
+    await gw.start();
+    const acked = new Set();
+    for (let i = 0; i < 60; i++) {
+      const { body, spanIds } = pbRequest(5, `redeliver-${i}`);
+      const r = await request({ port: ports.http, headers: { 'content-type': PB }, body });
+      assert.equal(r.status, 200);
+      spanIds.forEach((id) => acked.add(id));
+    }
+    let possibleDupSpans = 0;
+    for (let round = 0; round < 6; round++) {
+      await delay(200 + Math.floor(Math.random() * 300));
+      await gw.kill();
+      gw = new Gateway({ config: config(), dir, ports });
+      await gw.start();
+      possibleDupSpans += metricSum(await scrape(gw), 'tailgate_disk_queue_possible_duplicate_spans_total');
+    }
+    await waitFor(() => [...acked].every((id) => received.includes(id)),
+      { timeoutMs: 20000, what: `all ${acked.size} spans at the backend` });
+    await waitFor(async () => metricSum(await scrape(gw), 'tailgate_disk_queue_records') === 0,
+      { timeoutMs: 10000, what: 'the disk queue to drain' });
+    await gw.stop();
+    gw = null;
+    const duplicates = received.length - new Set(received).size;
+    assert.ok(possibleDupSpans > 0, 'no SIGKILL landed while requests were in flight');
+    assert.ok(duplicates <= possibleDupSpans,
+      `${duplicates} duplicate spans received, tailgate counted only ${possibleDupSpans} as possible`);
+    // The bound: at most num_consumers (4) requests of 5 spans in flight per crash.
+    assert.ok(possibleDupSpans <= 6 * 4 * 5, `counted ${possibleDupSpans} > 6 crashes x 4 requests x 5 spans`);
+    t.diagnostic(`redelivery: 6 SIGKILLs during delivery, ${acked.size} spans, ${duplicates} duplicates received, ` +
+      `${possibleDupSpans} counted as possible duplicates`);
+  });
+});
