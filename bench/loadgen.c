@@ -95,6 +95,7 @@ typedef struct options {
   int gzip;
   int quiet;
   int user_id;              /* add a user_id attribute to every span (redaction benchmark) */
+  const char *authorization; /* Authorization header / metadata value; NULL = none */
 } options;
 
 /* --------------------------------------------------------------- clock */
@@ -693,6 +694,13 @@ static int grpc_start(connection *c, grpc_channel *ch, grpc_completion_queue *cq
   grpc_op ops[6];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  grpc_metadata auth_md;
+  if (c->run->opt->authorization) {
+    auth_md.key = grpc_slice_from_static_string("authorization");
+    auth_md.value = grpc_slice_from_static_string(c->run->opt->authorization);
+    ops[0].data.send_initial_metadata.count = 1;
+    ops[0].data.send_initial_metadata.metadata = &auth_md;
+  }
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = s->send_bb;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -892,6 +900,11 @@ static void *http_connection_main(void *arg) {
   hdrs = curl_slist_append(hdrs, "Expect:");
   if (o->gzip)
     hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
+  char auth_line[1024];
+  if (o->authorization) {
+    snprintf(auth_line, sizeof auth_line, "Authorization: %s", o->authorization);
+    hdrs = curl_slist_append(hdrs, auth_line);
+  }
   char errbuf[CURL_ERROR_SIZE];
   curl_easy_setopt(h, CURLOPT_URL, o->target);
   curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -1102,6 +1115,7 @@ static void usage(FILE *f) {
           "  --timeout MS           per-request deadline (default 10000)\n"
           "  --gzip                 compress requests (grpc-encoding / Content-Encoding gzip)\n"
           "  --user-id              add a user_id attribute to every span\n"
+          "  --authorization VALUE  send Authorization: VALUE (HTTP) / authorization metadata\n"
           "  --quiet                print only the JSON line\n");
 }
 
@@ -1134,7 +1148,7 @@ static int parse_options(int argc, char **argv, options *o) {
                  .attrs_per_span = 10, .spans_per_trace = 5, .connections = 4,
                  .inflight = 1, .duration_s = 10, .timeout_ms = 10000};
   enum { O_TARGET = 1000, O_SPR, O_APS, O_SPT, O_DT, O_RATE, O_CONN, O_INFL, O_DUR, O_REQ,
-         O_TMO, O_GZIP, O_QUIET, O_HELP, O_USER };
+         O_TMO, O_GZIP, O_QUIET, O_HELP, O_USER, O_AUTH };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},
       {"spans-per-request", required_argument, NULL, O_SPR},
@@ -1151,6 +1165,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"quiet", no_argument, NULL, O_QUIET},
       {"help", no_argument, NULL, O_HELP},
       {"user-id", no_argument, NULL, O_USER},
+      {"authorization", required_argument, NULL, O_AUTH},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1170,6 +1185,7 @@ static int parse_options(int argc, char **argv, options *o) {
     case O_GZIP: o->gzip = 1; break;
     case O_QUIET: o->quiet = 1; break;
     case O_USER: o->user_id = 1; break;
+    case O_AUTH: o->authorization = optarg; break;
     case O_HELP: usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }

@@ -391,6 +391,51 @@ static void check_connectors(checker *ck) {
   }
 }
 
+/* `auth: {authenticator: ID}` anywhere in a receiver's or exporter's settings (the
+ * Collector's place for it: protocols.<p>.auth on receivers, auth on exporters) must name
+ * an authenticator extension that service.extensions starts, with the side the component
+ * needs; start-up refuses the same (tg_auth.c), so validate and start agree. */
+static void check_auth_refs(checker *ck, const tg_config_component *c, const tg_yaml_node *n,
+                            int depth) {
+  if (!n || n->kind != TG_YAML_MAP || depth > 8)
+    return;
+  for (size_t i = 0; i < n->n; i++) {
+    const tg_yaml_node *key = n->pairs[i].key, *value = n->pairs[i].value;
+    if (strcmp(key->scalar, "auth") != 0) {
+      check_auth_refs(ck, c, value, depth + 1);
+      continue;
+    }
+    const tg_yaml_node *name = tg_yaml_get(value, "authenticator");
+    if (!name || name->kind != TG_YAML_SCALAR || !name->scalar[0])
+      continue; /* the component's key table reports a missing or non-scalar value */
+    const tg_config_ref *ref = NULL;
+    for (size_t e = 0; e < ck->cfg->n_extensions && !ref; e++)
+      if (!strcmp(ck->cfg->extensions[e].id, name->scalar))
+        ref = &ck->cfg->extensions[e];
+    const tg_component *ext = ref && ref->target ? ref->target->component : NULL;
+    const char *why = NULL;
+    if (!ref)
+      why = "is not listed in service.extensions";
+    else if (!ext || !ext->auth)
+      why = "is not an authenticator extension (bearertokenauth, basicauth)";
+    else if (c->kind == TG_RECEIVER && !ext->auth->authenticate)
+      why = "cannot authenticate incoming requests";
+    else if (c->kind == TG_EXPORTER && !ext->auth->client_header)
+      why = "cannot add credentials to outgoing requests";
+    if (why)
+      tg_diag_add(ck->diag, &name->pos, "%s::%s: auth.authenticator: \"%.100s\" %s",
+                  tg_component_kind_name(c->kind), c->id, name->scalar, why);
+  }
+}
+
+static void check_authenticators(checker *ck) {
+  for (size_t i = 0; i < ck->cfg->n_components; i++) {
+    const tg_config_component *c = &ck->cfg->components[i];
+    if ((c->kind == TG_RECEIVER || c->kind == TG_EXPORTER) && c->id)
+      check_auth_refs(ck, c, c->node, 0);
+  }
+}
+
 void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_yaml_pos *where,
                             tg_diag *diag) {
   checker ck = {cfg, diag, NULL};
@@ -426,6 +471,7 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
     load_pipelines(&ck, sc.pipelines, where); /* not a mapping: reported by apply */
   if (ck.used)
     check_connectors(&ck);
+  check_authenticators(&ck);
   check_storage_refs(&ck);
   tg_free(ck.used);
 }

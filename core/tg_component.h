@@ -63,6 +63,29 @@ typedef struct tg_component_ops {
   int (*ready)(const tg_instance *self);
 } tg_component_ops;
 
+/* Authenticator extensions (bearertokenauth, basicauth): ops that OTHER components call,
+ * found through the extension's instance (tg_auth_find in tg_auth.h). An extension that is
+ * not an authenticator leaves tg_component.auth NULL; one that is fills the side(s) it
+ * supports, and tg_auth.h's wrappers answer for a missing side (server: refuse; client:
+ * TG_EUNSUPPORTED), so callers never test for NULL. */
+struct tg_http_request;
+typedef struct tg_auth_ops {
+  /* Server side: TG_OK when req's headers (HTTP headers or gRPC metadata) carry valid
+   * credentials, TG_EAUTH otherwise. Runs on the receiver's loop thread for every request:
+   * must not block for long, must compare secrets in constant time, and must never log
+   * or count a credential. */
+  int (*authenticate)(tg_instance *self, const struct tg_http_request *req);
+  /* Server side: the WWW-Authenticate value sent with a 401 ("Bearer realm=..."); a
+   * static string or one owned by the instance. */
+  const char *(*challenge)(const tg_instance *self);
+  /* Client side: writes the header an exporter adds to each request, NUL-terminated:
+   * name (lower-case) into name[name_len], value into value[value_len]. TG_OK, TG_ETOOBIG
+   * (buffer too small), TG_EIO (credentials unreadable) with detail in err. The value is a
+   * secret: the caller must not log it. Called at exporter start, from the loop thread. */
+  int (*client_header)(tg_instance *self, char *name, size_t name_len, char *value,
+                       size_t value_len, tg_errbuf *err);
+} tg_auth_ops;
+
 /* ---- extension interfaces ----
  * An extension can offer ops that other components call: a storage opens a disk queue
  * for an exporter, an authenticator checks a request. Its descriptor points at the
@@ -99,6 +122,7 @@ typedef struct tg_component {
                      tg_diag *diag);
   tg_component_ops ops;
   const char *doc;
+  const tg_auth_ops *auth; /* extensions that authenticate; NULL otherwise */
   const tg_storage_ops *storage; /* extensions offering storage (file_storage); else NULL */
 } tg_component;
 

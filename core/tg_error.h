@@ -17,7 +17,8 @@
   X(EIO, "input/output error")                                                 \
   X(ECLOSED, "component is shutting down")                                     \
   X(ENOTFOUND, "not found")                                                    \
-  X(ETIMEDOUT, "timed out")
+  X(ETIMEDOUT, "timed out")                                                    \
+  X(EAUTH, "missing or invalid credentials")
 
 enum {
   TG_OK = 0,

@@ -63,6 +63,17 @@ typedef struct tg_http_response {
 typedef void (*tg_http_handler_fn)(void *ctx, const tg_http_request *req,
                                    tg_http_response *resp);
 
+/* Authentication of a server's requests (the receiver binds it to an authenticator
+ * extension, core/tg_auth.h). check runs once per request on the loop thread, after the
+ * headers and body arrived and before the handler: TG_OK lets the request through;
+ * anything else answers HTTP 401 with `WWW-Authenticate: *challenge` (a static string or
+ * one that outlives the server) or gRPC 16 UNAUTHENTICATED, and the handler never runs.
+ * check == NULL: no authentication. */
+typedef struct tg_http_auth {
+  int (*check)(void *ctx, const tg_http_request *req, const char **challenge);
+  void *ctx;
+} tg_http_auth;
+
 typedef struct tg_http_route {
   const char *method;   /* "POST", "GET"; NULL = any (the handler answers 405 itself) */
   const char *path;     /* exact path: "/v1/traces", "/opentelemetry...TraceService/Export" */
@@ -76,6 +87,7 @@ typedef struct tg_http_server_options {
   const char *tls_cert_file;   /* PEM; NULL = plaintext */
   const char *tls_key_file;
   const char *tls_client_ca_file; /* mTLS: require client certs signed by this CA */
+  uint64_t tls_reload_interval_ms; /* re-read changed TLS files this often; 0 = never */
   size_t max_body_bytes;       /* HTTP body / gRPC message after inflation; 0 = 4 MiB */
   size_t max_connections;      /* 0 = 1024 */
   uint32_t max_concurrent_streams; /* HTTP/2; 0 = 100 */
@@ -87,6 +99,8 @@ typedef struct tg_http_server_options {
    * (400, 415, 417, 431, gRPC framing errors). May be NULL. */
   void (*on_refused)(void *ctx, const char *reason);
   void *on_refused_ctx;
+  /* Every request to every route must pass this check (tg_http_auth); {NULL} = none. */
+  tg_http_auth auth;
 } tg_http_server_options;
 
 /* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,

@@ -320,7 +320,7 @@ static void answer(tg_http1 *h, http_parser *p) {
   if (!req.body)
     req.body = (const uint8_t *)"";
   tg_http_response resp;
-  tg_http_route_invoke(route, &req, &resp);
+  tg_http_route_invoke(h->r, route, &req, &resp);
   tg_buf_free(&decoded);
   send_response(h, &resp, NULL, p->method == HTTP_HEAD);
 }

@@ -355,7 +355,7 @@ static void answer_grpc(tg_http2 *h, h2_stream *st) {
       .peer = h->peer,
   };
   tg_http_response resp;
-  tg_http_route_invoke(st->route, &req, &resp);
+  tg_http_route_invoke(h->r, st->route, &req, &resp);
   tg_buf_free(&msg);
   submit_grpc(h, st, resp.grpc_status, resp.grpc_message, &resp.body);
   tg_buf_free(&resp.body);
@@ -392,7 +392,7 @@ static void answer_http(tg_http2 *h, h2_stream *st) {
   if (!req.body)
     req.body = (const uint8_t *)"";
   tg_http_response resp;
-  tg_http_route_invoke(st->route, &req, &resp);
+  tg_http_route_invoke(h->r, st->route, &req, &resp);
   tg_buf_free(&decoded);
   submit_http(h, st, &resp, NULL);
   tg_buf_free(&resp.body);

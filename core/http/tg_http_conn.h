@@ -28,6 +28,7 @@ typedef struct tg_http_router {
   tg_http_server_stats *stats;     /* counters to bump; required */
   void (*on_refused)(void *ctx, const char *reason); /* see tg_http_server_options */
   void *on_refused_ctx;
+  tg_http_auth auth;               /* checked before every handler; {NULL} = none */
 } tg_http_router;
 
 enum { TG_HTTP_PROTO_AUTO = 0, TG_HTTP_PROTO_H1 = 1, TG_HTTP_PROTO_H2 = 2 };

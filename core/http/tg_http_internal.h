@@ -38,9 +38,10 @@ enum { TG_HTTP_ROUTE_FOUND, TG_HTTP_ROUTE_NOT_FOUND, TG_HTTP_ROUTE_BAD_METHOD };
  * allow receives the comma-separated allowed methods. */
 int tg_http_route_find(const tg_http_router *r, const char *method, const char *path,
                        int grpc, const tg_http_route **out, char *allow, size_t allow_len);
-/* Initialises resp with the defaults (status 200, empty body) and calls the handler. */
-void tg_http_route_invoke(const tg_http_route *route, const tg_http_request *req,
-                          tg_http_response *resp);
+/* Initialises resp with the defaults (status 200, empty body) and calls the handler,
+ * unless r->auth refuses the request (then resp is the 401 / gRPC 16 answer). */
+void tg_http_route_invoke(const tg_http_router *r, const tg_http_route *route,
+                          const tg_http_request *req, tg_http_response *resp);
 /* Prepares a server-generated response (text/plain body = reason text). */
 void tg_http_response_error(tg_http_response *resp, int status, const char *text);
 const char *tg_http_reason(int status);

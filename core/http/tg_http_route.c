@@ -48,10 +48,28 @@ static void response_defaults(tg_http_response *resp) {
   tg_buf_init(&resp->body, 0);
 }
 
-void tg_http_route_invoke(const tg_http_route *route, const tg_http_request *req,
-                          tg_http_response *resp) {
+/* The one place every inbound request passes before its handler, whatever the engine
+ * (HTTP/1, HTTP/2, gRPC) or the receiver: the server's authenticator, if any, decides. */
+static int refuse_unauthenticated(const tg_http_router *r, const tg_http_request *req,
+                                  tg_http_response *resp) {
+  const char *challenge = NULL;
+  if (!r->auth.check || r->auth.check(r->auth.ctx, req, &challenge) == TG_OK)
+    return 0; /* the check counts its refusals itself (tg_auth.c), per receiver */
+  resp->status = 401;
+  resp->content_type = "text/plain";
+  resp->grpc_status = 16; /* UNAUTHENTICATED */
+  resp->grpc_message = "unauthenticated";
+  if (!req->grpc)
+    tg_buf_append_str(&resp->body, "Unauthorized\n");
+  tg_http_response_add_header(resp, "WWW-Authenticate", challenge ? challenge : "Basic");
+  return 1;
+}
+
+void tg_http_route_invoke(const tg_http_router *r, const tg_http_route *route,
+                          const tg_http_request *req, tg_http_response *resp) {
   response_defaults(resp);
-  route->handle(route->ctx, req, resp);
+  if (!refuse_unauthenticated(r, req, resp))
+    route->handle(route->ctx, req, resp);
   if (resp->status < 100 || resp->status > 999)
     resp->status = 500;
   if (resp->n_extra > sizeof resp->extra / sizeof resp->extra[0])

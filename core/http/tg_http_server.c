@@ -17,6 +17,7 @@
 
 #include "tg_alloc.h"
 #include "tg_http_internal.h"
+#include "tg_tls_reload.h"
 
 enum { OUT_HIGH = 1 << 20, OUT_LOW = 256 << 10, READ_BUF = 64 << 10 };
 
@@ -54,6 +55,7 @@ struct tg_http_server {
   tg_http_router router;
   tg_http_server_stats stats;
   tg_tls_ctx *tls;
+  tg_tls_reload tls_reload; /* replaces tls when its files change */
   size_t max_connections;
   uint64_t idle_timeout_ms;
   srv_conn *conns;
@@ -73,6 +75,7 @@ static void server_maybe_finish(tg_http_server *srv) {
   void (*done)(void *) = srv->done;
   void *ctx = srv->done_ctx;
   tg_tls_ctx_free(srv->tls);
+  tg_tls_reload_free(&srv->tls_reload);
   tg_free(srv->routes);
   tg_free(srv->name);
   tg_free(srv);
@@ -255,6 +258,14 @@ static void on_connection(uv_stream_t *listener, int status) {
   c->handles_open = 2;
   format_peer(&c->tcp, c->peer, sizeof c->peer);
   uv_tcp_nodelay(&c->tcp, 1);
+  if (srv->tls) {
+    tg_errbuf terr = {{0}};
+    int trc = tg_tls_reload_check(&srv->tls_reload, uv_now(srv->loop), &srv->tls, &terr);
+    if (trc == TG_OK)
+      TG_LOG_INFO(srv->router.log, srv->router.name, "TLS certificate files reloaded");
+    else if (trc != TG_EAGAIN)
+      TG_LOG_WARN(srv->router.log, srv->router.name, "TLS files not reloaded: %s", terr.msg);
+  }
   c->http = tg_http_conn_new(&srv->router, TG_HTTP_PROTO_AUTO, srv->tls, c->peer, conn_write, c);
   if (!c->http) {
     conn_close(c);
@@ -326,6 +337,12 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
                               err);
     if (!srv->tls)
       goto fail;
+    if (tg_tls_reload_init(&srv->tls_reload, opts->tls_cert_file, opts->tls_key_file,
+                           opts->tls_client_ca_file, opts->tls_reload_interval_ms,
+                           uv_now(loop)) != TG_OK) {
+      tg_errf(err, TG_ENOMEM, "http server: out of memory");
+      goto fail;
+    }
   } else if (opts->tls_client_ca_file) {
     tg_errf(err, TG_ECONFIG, "http server: tls_client_ca_file needs a certificate and key");
     goto fail;
@@ -343,9 +360,11 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
   srv->router.stats = &srv->stats;
   srv->router.on_refused = opts->on_refused;
   srv->router.on_refused_ctx = opts->on_refused_ctx;
+  srv->router.auth = opts->auth;
   return srv;
 fail:
   tg_tls_ctx_free(srv->tls);
+  tg_tls_reload_free(&srv->tls_reload);
   tg_free(srv->name);
   tg_free(srv);
   return NULL;

@@ -19,6 +19,7 @@
 
 #include "jaeger_exp.h"
 #include "jaeger_thrift_encode.h"
+#include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_component.h"
@@ -35,6 +36,7 @@ typedef struct jthttp_conf {
   char *endpoint; /* http(s)://host:port[/path]; no path = /api/traces */
   tg_http_tls_conf tls;
   tg_conf_strmap headers;
+  char *authenticator;
   uint64_t timeout_ms;
   tg_retry_conf retry;
   tg_queue_conf queue;
@@ -66,6 +68,8 @@ static const tg_conf_key jthttp_keys[] = {
     TG_KEY_STRING("tls.key_file", jthttp_conf, tls.key_file, NULL,
                   "PEM client key (mTLS); needs tls.cert_file"),
     TG_KEY_STRMAP("headers", jthttp_conf, headers, "HTTP headers sent with every request"),
+    TG_KEY_STRING("auth.authenticator", jthttp_conf, authenticator, NULL,
+                  "authenticator extension whose credentials every request carries"),
     TG_KEY_DURATION("timeout", jthttp_conf, timeout_ms, "5s", 1, 3600000,
                     "deadline of each request"),
     TG_EXPORT_QUEUE_KEYS(jthttp_conf, retry, queue),
@@ -274,6 +278,10 @@ static int jthttp_start(tg_instance *self, tg_errbuf *err) {
   if (why)
     return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id, why);
   if (!st->headers) {
+    jthttp_conf *mc = self->conf;
+    int rc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
+    if (rc)
+      return rc;
     if (tg_http_header_add(&st->headers, "Content-Type: application/x-thrift", NULL) ||
         tg_http_header_add(&st->headers, "Expect:", NULL))
       return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);

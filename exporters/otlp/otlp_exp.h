@@ -25,6 +25,7 @@ typedef struct tg_otlpexp_conf {
   char *endpoint;
   tg_otlpexp_tls tls;
   tg_conf_strmap headers;
+  char *authenticator; /* auth.authenticator: its header joins `headers` at start */
   int compression;
   uint64_t timeout_ms;
   uint64_t keepalive_time_ms, keepalive_timeout_ms; /* 0 = gRPC defaults */
@@ -55,6 +56,8 @@ extern const char *const tg_otlpexp_balancer_values[];
   TG_KEY_STRING("tls.key_file", tg_otlpexp_conf, tls.key_file, NULL,                         \
                 "PEM client key (mTLS); needs tls.cert_file"),                               \
   TG_KEY_STRMAP("headers", tg_otlpexp_conf, headers, "gRPC metadata sent with every call"),  \
+  TG_KEY_STRING("auth.authenticator", tg_otlpexp_conf, authenticator, NULL,                  \
+                "authenticator extension whose credentials every call carries"),             \
   TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, compression_default,              \
               tg_otlpexp_compression_values, "message compression: none | gzip"),            \
   TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000, timeout_doc),    \

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "otlp_exp.h"
+#include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
 #include "tg_service.h"
@@ -95,7 +96,12 @@ int tg_otlpexp_instance_create(tg_instance *self, const tg_otlpexp_instance_spec
 int tg_otlpexp_instance_start(tg_instance *self, const tg_otlpexp_instance_spec *spec,
                               tg_errbuf *err) {
   tg_otlpexp_instance *st = self->state;
-  int rc = tg_otlpexp_grpc_start(st->grpc, err);
+  tg_otlpexp_conf *conf = self->conf;
+  int rc = conf ? tg_auth_client_apply(self->service, conf->authenticator, &conf->headers, err)
+                : TG_OK;
+  if (rc)
+    return rc;
+  rc = tg_otlpexp_grpc_start(st->grpc, err);
   if (rc)
     return rc;
   rc = tg_queued_exporter_attach_storage(self, err);

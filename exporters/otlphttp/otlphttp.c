@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 
 #include "rpc_status.pb-c.h"
+#include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_component.h"
@@ -45,6 +46,7 @@ typedef struct otlphttp_conf {
   char *traces_endpoint; /* full URL, overrides endpoint */
   tg_http_tls_conf tls;
   tg_conf_strmap headers;
+  char *authenticator;
   int compression;
   int encoding;
   uint64_t timeout_ms;
@@ -84,6 +86,8 @@ static const tg_conf_key otlphttp_keys[] = {
     TG_KEY_STRING("tls.key_file", otlphttp_conf, tls.key_file, NULL,
                   "PEM client key (mTLS); needs tls.cert_file"),
     TG_KEY_STRMAP("headers", otlphttp_conf, headers, "HTTP headers sent with every request"),
+    TG_KEY_STRING("auth.authenticator", otlphttp_conf, authenticator, NULL,
+                  "authenticator extension whose credentials every request carries"),
     TG_KEY_ENUM("compression", otlphttp_conf, compression, "gzip", compression_values,
                 "request body compression: none | gzip"),
     TG_KEY_ENUM("encoding", otlphttp_conf, encoding, "proto", encoding_values,
@@ -332,7 +336,11 @@ static int otlphttp_start(tg_instance *self, tg_errbuf *err) {
   if (why)
     return tg_errf(err, TG_EIO, "%s: curl_global_init failed: %s", id, why);
   if (!st->headers) {
-    int rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
+    otlphttp_conf *mc = self->conf;
+    int rc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
+    if (rc)
+      return rc;
+    rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
     if (!rc)
       rc = tg_http_header_add(&st->headers, "Expect:", NULL); /* no 100-continue round trip */
     if (!rc && c->compression == OTLPHTTP_COMPRESS_GZIP)

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "prw_encode.h"
+#include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_component.h"
@@ -37,6 +38,7 @@ typedef struct prw_conf {
   char *endpoint;
   tg_conf_strmap external_labels;
   tg_conf_strmap headers;
+  char *authenticator; /* auth.authenticator: its header joins `headers` at start */
   char *namespace_;
   uint64_t timeout_ms;
   uint64_t max_batch_size_bytes;
@@ -50,6 +52,8 @@ static const tg_conf_key prw_keys[] = {
     TG_KEY_STRING("endpoint", C, endpoint, NULL, "remote-write URL (http:// or https://)"),
     TG_KEY_STRMAP("external_labels", C, external_labels, "labels added to every series"),
     TG_KEY_STRMAP("headers", C, headers, "extra HTTP headers (e.g. authorization)"),
+    TG_KEY_STRING("auth.authenticator", C, authenticator, NULL,
+                  "authenticator extension whose credentials every request carries"),
     TG_KEY_STRING("namespace", C, namespace_, NULL, "prefix added to every metric name"),
     TG_KEY_DURATION("timeout", C, timeout_ms, "5s", 1, 3600000, "deadline of each request"),
     TG_KEY_SIZE("max_batch_size_bytes", C, max_batch_size_bytes, "3000000", 1024, 1073741824,
@@ -300,7 +304,11 @@ static int prw_start(tg_instance *self, tg_errbuf *err) {
   const char *why = tg_http_global_init();
   if (why)
     return tg_errf(err, TG_EIO, "curl_global_init failed: %s", why);
-  int rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
+  prw_conf *mc = self->conf;
+  int rc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
+  if (rc)
+    return rc;
+  rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
   if (!rc)
     rc = tg_http_header_add(&st->headers, "Content-Encoding: snappy", NULL);
   if (!rc)

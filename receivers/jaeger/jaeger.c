@@ -59,18 +59,26 @@ static int jaeger_create(tg_instance *self, tg_errbuf *err) {
 static tg_http_server *open_server(tg_jaeger_receiver *recv, int grpc, tg_errbuf *err) {
   const tg_jaeger_conf *c = recv->conf;
   const tg_jaeger_tls_conf *tls = grpc ? &c->grpc_tls : &c->http_tls;
+  tg_auth_server *auth = grpc ? &recv->grpc_auth : &recv->http_auth;
+  if (tg_auth_server_bind(auth, recv->instance->service,
+                          grpc ? c->grpc_authenticator : c->http_authenticator,
+                          recv->instance->id, grpc ? "grpc" : "thrift_http",
+                          recv->log_component, err) != TG_OK)
+    return NULL;
   tg_http_server_options opts = {
       .endpoint = grpc ? c->grpc_endpoint : c->http_endpoint,
       .tls_cert_file = tls->cert_file && *tls->cert_file ? tls->cert_file : NULL,
       .tls_key_file = tls->key_file && *tls->key_file ? tls->key_file : NULL,
       .tls_client_ca_file =
           tls->client_ca_file && *tls->client_ca_file ? tls->client_ca_file : NULL,
+      .tls_reload_interval_ms = tls->reload_interval_ms,
       .max_body_bytes = grpc ? (size_t)c->grpc_max_recv_msg_size_mib * MIB
                              : (size_t)c->http_max_request_body_size,
       .log = recv->log,
       .name = recv->log_component,
       .on_refused = grpc ? tg_jaeger_on_refused_grpc : tg_jaeger_on_refused_http,
       .on_refused_ctx = recv,
+      .auth = tg_auth_server_http(auth),
   };
   tg_http_server *srv = tg_http_server_create(recv->instance->service->loop, &opts, err);
   if (!srv)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tg_auth.h"
 #include "tg_component.h"
 #include "tg_http_server.h"
 #include "tg_log.h"
@@ -84,6 +85,7 @@ typedef struct tg_jaeger_receiver {
   size_t closing;
   tg_stop_done_fn stop_done;
   tg_jaeger_counters counters[TG_JAEGER_TRANSPORT_COUNT_];
+  tg_auth_server grpc_auth, http_auth; /* bound at start; outlive the servers */
 } tg_jaeger_receiver;
 
 /* Registers the series (reg may be NULL: bumps become no-ops). TG_OK or TG_ENOMEM. */

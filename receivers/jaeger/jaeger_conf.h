@@ -12,6 +12,7 @@ typedef struct tg_jaeger_tls_conf {
   char *cert_file; /* PEM; NULL = plaintext */
   char *key_file;
   char *client_ca_file;
+  uint64_t reload_interval_ms; /* re-read changed files; 0 = never */
 } tg_jaeger_tls_conf;
 
 /* One UDP agent protocol (thrift_compact or thrift_binary). */
@@ -29,14 +30,16 @@ typedef struct tg_jaeger_conf {
   char *grpc_endpoint; /* "0.0.0.0:14250" */
   int64_t grpc_max_recv_msg_size_mib;
   tg_jaeger_tls_conf grpc_tls;
+  char *grpc_authenticator; /* protocols.grpc.auth.authenticator; NULL = none */
   _Bool thrift_http;
   char *http_endpoint; /* "0.0.0.0:14268" */
   uint64_t http_max_request_body_size;
   tg_jaeger_tls_conf http_tls;
+  char *http_authenticator; /* protocols.thrift_http.auth.authenticator */
   tg_jaeger_udp_conf udp[2]; /* indexed by tg_thrift_protocol: compact, binary */
 } tg_jaeger_conf;
 
-#define TG_JAEGER_CONF_N_KEYS 24
+#define TG_JAEGER_CONF_N_KEYS 28
 extern const tg_conf_key tg_jaeger_conf_keys[TG_JAEGER_CONF_N_KEYS];
 
 /* NULL when conf is consistent, else a static message: at least one protocol, no empty

@@ -76,18 +76,24 @@ static tg_http_server *open_server(tg_otlp_receiver *recv, tg_otlp_transport t,
   tg_instance *self = recv->instance;
   int grpc = t == TG_OTLP_GRPC;
   const tg_otlp_tls_conf *tls = grpc ? &conf->grpc_tls : &conf->http_tls;
+  if (tg_auth_server_bind(&recv->auth[t], self->service,
+                          grpc ? conf->grpc_authenticator : conf->http_authenticator, self->id,
+                          grpc ? "grpc" : "http", recv->log_component, err) != TG_OK)
+    return NULL;
   tg_http_server_options opts = {
       .endpoint = grpc ? conf->grpc_endpoint : conf->http_endpoint,
       .tls_cert_file = tls->cert_file && *tls->cert_file ? tls->cert_file : NULL,
       .tls_key_file = tls->key_file && *tls->key_file ? tls->key_file : NULL,
       .tls_client_ca_file =
           tls->client_ca_file && *tls->client_ca_file ? tls->client_ca_file : NULL,
+      .tls_reload_interval_ms = tls->reload_interval_ms,
       .max_body_bytes = grpc ? (size_t)conf->grpc_max_recv_msg_size_mib * MIB
                              : (size_t)conf->http_max_request_body_size,
       .log = recv->log,
       .name = recv->log_component,
       .on_refused = grpc ? tg_otlp_on_refused_grpc : tg_otlp_on_refused_http,
       .on_refused_ctx = recv,
+      .auth = tg_auth_server_http(&recv->auth[t]),
   };
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)

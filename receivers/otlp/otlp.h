@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tg_auth.h"
 #include "tg_batch.h"
 #include "tg_buf.h"
 #include "tg_component.h"
@@ -78,6 +79,7 @@ typedef struct tg_otlp_receiver {
   size_t closing;           /* server close callbacks still pending */
   tg_stop_done_fn stop_done;
   tg_otlp_counters counters[TG_OTLP_TRANSPORT_COUNT_];
+  tg_auth_server auth[TG_OTLP_TRANSPORT_COUNT_]; /* bound at start; outlives the servers */
 } tg_otlp_receiver;
 
 /* Creates (or finds) the receiver's metric series for id in reg and stores the cells in

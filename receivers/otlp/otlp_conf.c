@@ -23,6 +23,10 @@ const tg_conf_key tg_otlp_conf_keys[] = {
                   "private key of cert_file (PEM)"),
     TG_KEY_STRING("protocols.grpc.tls.client_ca_file", C, grpc_tls.client_ca_file, NULL,
                   "CA (PEM) that client certificates must chain to (mTLS)"),
+    TG_KEY_DURATION("protocols.grpc.tls.reload_interval", C, grpc_tls.reload_interval_ms, "0", 0,
+                    86400000, "re-read changed certificate, key and CA files this often"),
+    TG_KEY_STRING("protocols.grpc.auth.authenticator", C, grpc_authenticator, NULL,
+                  "authenticator extension every OTLP/gRPC request must pass"),
     TG_KEY_PRESENT("protocols.http", C, http, "enable OTLP/HTTP"),
     TG_KEY_STRING("protocols.http.endpoint", C, http_endpoint, "0.0.0.0:4318",
                   "host:port to listen on for OTLP/HTTP"),
@@ -37,6 +41,10 @@ const tg_conf_key tg_otlp_conf_keys[] = {
                   "private key of cert_file (PEM)"),
     TG_KEY_STRING("protocols.http.tls.client_ca_file", C, http_tls.client_ca_file, NULL,
                   "CA (PEM) that client certificates must chain to (mTLS)"),
+    TG_KEY_DURATION("protocols.http.tls.reload_interval", C, http_tls.reload_interval_ms, "0", 0,
+                    86400000, "re-read changed certificate, key and CA files this often"),
+    TG_KEY_STRING("protocols.http.auth.authenticator", C, http_authenticator, NULL,
+                  "authenticator extension every OTLP/HTTP request must pass"),
 };
 
 

@@ -12,6 +12,7 @@ typedef struct tg_otlp_tls_conf {
   char *cert_file;      /* PEM; NULL = plaintext */
   char *key_file;
   char *client_ca_file; /* mTLS */
+  uint64_t reload_interval_ms; /* re-read changed files; 0 = never */
 } tg_otlp_tls_conf;
 
 typedef struct tg_otlp_conf {
@@ -19,16 +20,18 @@ typedef struct tg_otlp_conf {
   char *grpc_endpoint;           /* "0.0.0.0:4317" */
   int64_t grpc_max_recv_msg_size_mib;
   tg_otlp_tls_conf grpc_tls;
+  char *grpc_authenticator;      /* protocols.grpc.auth.authenticator; NULL = none */
   _Bool http;                    /* protocols.http present */
   char *http_endpoint;           /* "0.0.0.0:4318" */
   uint64_t http_max_request_body_size;
   char *http_traces_url_path;    /* "/v1/traces" */
   tg_otlp_tls_conf http_tls;
+  char *http_authenticator;      /* protocols.http.auth.authenticator; NULL = none */
 } tg_otlp_conf;
 
 /* The key table; its length is a constant so the descriptor can use sizeof (the
  * definition's initialiser count must match, or the definition does not compile). */
-#define TG_OTLP_CONF_N_KEYS 13
+#define TG_OTLP_CONF_N_KEYS 17
 extern const tg_conf_key tg_otlp_conf_keys[TG_OTLP_CONF_N_KEYS];
 
 /* Cross-key checks that the table cannot express. Returns NULL when conf is consistent,

@@ -146,6 +146,7 @@ describe('persistent sending queue: crash loop with the backend down', () => {
           const r = await request({ port: ports.http, headers: { 'content-type': PB }, body, timeoutMs: 2000 });
           if (r.status === 200) spanIds.forEach((id) => acked.add(id));
           else refused++;
+          await delay(10); // a steady load (~100 requests/s per client), not a flood
         } catch {
           await delay(20); // connection refused while tailgate restarts
         }
@@ -181,7 +182,9 @@ describe('persistent sending queue: crash loop with the backend down', () => {
       const got = new Set(spanIdsOf(sink.requests));
       for (const id of acked) if (!got.has(id)) return false;
       return true;
-    }, { timeoutMs: 20000, what: `all ${acked.size} acknowledged spans at the sink` });
+    }, { timeoutMs: 40000, what: `all ${acked.size} acknowledged spans at the sink` }).catch((e) => {
+      throw new Error(`${e.message}: ${new Set(spanIdsOf(sink.requests)).size} unique spans arrived\n${gw.output()}`);
+    });
     await waitFor(async () => {
       text = await scrape(gw);
       return metricSum(text, 'tailgate_disk_queue_records') === 0;
