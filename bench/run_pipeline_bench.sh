@@ -24,7 +24,9 @@
 #   SELFTRACE=RATIO: the gateway traces itself (service.telemetry.traces, sampling_ratio
 #   RATIO, tracecontext) to the sink's OTLP/HTTP receiver on the spare port (not with
 #   SPANMETRICS=1, which uses that port),
-#   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers).
+#   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers),
+#   STORAGE=batch|always|never: the otlp exporter keeps its sending queue on disk
+#   (file_storage with that fsync policy, in the work directory or STORAGE_DIR).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -139,6 +141,14 @@ if [ "${SPANMETRICS:-0}" = 1 ]; then
   SM_LIST="spanmetrics, " SM_EXP="prometheus: {endpoint: 127.0.0.1:$SPARE}, "
   SM_PIPE=", metrics: {exporters: [prometheus]}"
 fi
+# STORAGE=<fsync policy>: a persistent sending queue (docs/BENCHMARKS.md, disk queue).
+ST_EXT= ST_LIST= ST_QUEUE=
+if [ -n "${STORAGE:-}" ]; then
+  ST_DIR=${STORAGE_DIR:-$WORK/queue}
+  ST_EXT=", file_storage/q: {directory: $ST_DIR, create_directory: true, fsync: $STORAGE, max_bytes: 4GiB}"
+  ST_LIST=", file_storage/q"
+  ST_QUEUE=", sending_queue: {storage: file_storage/q, queue_size: 100000}"
+fi
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
@@ -152,10 +162,10 @@ processors:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
       - {name: slow, type: latency, latency: {threshold_ms: 1000}}
       - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}
-exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none}}
-extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}}
+exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none${ST_QUEUE}}}
+extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}${ST_EXT}}
 service:
-  extensions: [health_check]
+  extensions: [health_check${ST_LIST}]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}$ST_TEL}
   pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
 EOF
@@ -274,7 +284,7 @@ GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%
 echo "== tg_loadgen"
 sed '$d' "$WORK/loadgen.out"
 [ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
-echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp) -> sink (otlp -> nop)"
+echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp${STORAGE:+ with a disk queue, fsync: $STORAGE}) -> sink (otlp -> nop)"
 printf '%-34s %s\n' \
   "spans/s accepted by gateway" "$SPS" \
   "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \
@@ -289,6 +299,13 @@ printf '%-34s %s\n' \
 if [ "$TAIL_SAMPLING" = 1 ]; then
   printf '%-34s %s\n' "tail sampling buffer at end of load" \
     "$TS_TRACES traces, $((TS_BYTES / 1048576)) MiB ($(awk -v b="$TS_BYTES" -v t="$TS_TRACES" 'BEGIN { if (t > 0) printf "%.0f", b / t; else print 0 }') bytes/trace)"
+fi
+if [ -n "${STORAGE:-}" ]; then
+  FS_N=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsyncs_total)
+  FS_US=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsync_microseconds_total)
+  FS_MAX=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsync_max_microseconds)
+  printf '%-34s %s\n' "disk queue fdatasync calls" \
+    "${FS_N:-0} (mean $(awk -v a="${FS_US:-0}" -v n="${FS_N:-0}" 'BEGIN { if (n > 0) printf "%.0f", a / n; else print 0 }') us, max ${FS_MAX:-0} us)"
 fi
 if [ -n "$PERF_OUT" ]; then
   echo "perf data: gateway $PERF_OUT, sink $PERF_OUT.sink (perf report -i FILE --no-children)"

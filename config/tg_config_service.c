@@ -359,6 +359,33 @@ static void load_extensions(checker *ck, const tg_yaml_node *node) {
   }
 }
 
+/* `sending_queue.storage: ID` on an exporter must name a storage extension (one whose
+ * descriptor offers tg_storage_ops) listed in service.extensions: start-up refuses
+ * anything else (tg_queued_exporter_attach_storage), so validate does too. */
+static void check_storage_refs(checker *ck) {
+  const tg_config *cfg = ck->cfg;
+  for (size_t i = 0; i < cfg->n_components; i++) {
+    const tg_config_component *c = &cfg->components[i];
+    if (c->kind != TG_EXPORTER || !c->component)
+      continue;
+    const tg_yaml_node *ref = tg_yaml_get(tg_yaml_get(c->node, "sending_queue"), "storage");
+    if (!ref || ref->kind != TG_YAML_SCALAR || !ref->scalar)
+      continue;
+    const tg_config_component *ext = find(cfg, TG_EXTENSION, ref->scalar);
+    int listed = 0;
+    for (size_t k = 0; k < cfg->n_extensions; k++)
+      listed |= !strcmp(cfg->extensions[k].id, ref->scalar);
+    if (!ext || !listed)
+      tg_diag_add(ck->diag, &ref->pos,
+                  "exporters::%s: sending_queue.storage: \"%.100s\" is not an extension "
+                  "listed in service: extensions:", c->id, ref->scalar);
+    else if (ext->component && !ext->component->storage)
+      tg_diag_add(ck->diag, &ref->pos,
+                  "exporters::%s: sending_queue.storage: \"%.100s\" is not a storage "
+                  "extension (file_storage)", c->id, ref->scalar);
+  }
+}
+
 /* Connector ids share the receiver and exporter namespaces in pipelines, so a
  * connector id must not also be a receiver or exporter id (as in the Collector). */
 static void check_connectors(checker *ck) {
@@ -496,5 +523,6 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
   if (ck.used)
     check_connectors(&ck);
   check_authenticators(&ck);
+  check_storage_refs(&ck);
   tg_free(ck.used);
 }

@@ -98,6 +98,25 @@ typedef struct tg_component_command {
   const char *usage;    /* one line for --help */
 } tg_component_command;
 
+/* ---- extension interfaces ----
+ * An extension can offer ops that other components call: a storage opens a disk queue
+ * for an exporter, an authenticator checks a request. Its descriptor points at the
+ * interface's ops table (NULL: not offered). A client names the extension by id in its
+ * own configuration (`sending_queue.storage: file_storage/q`), finds the instance among
+ * the service's instances at start (extensions start before every other kind and stop
+ * after them), and checks the pointer once: an extension without the interface is a
+ * configuration error reported at start, never a NULL call. */
+struct tg_disk_queue;
+
+typedef struct tg_storage_ops {
+  /* Opens (creating and replaying it) the disk queue that client `owner` (an instance id
+   * such as "otlp/backend") keeps in this storage; the owner gets *out and closes it
+   * (tg_disk_queue_close) before the storage stops. One open queue per owner. Runs on
+   * the loop thread during start; TG_OK or an error with detail in err. */
+  int (*open_queue)(tg_instance *self, const char *owner, struct tg_disk_queue **out,
+                    tg_errbuf *err);
+} tg_storage_ops;
+
 typedef struct tg_component {
   unsigned abi;          /* TG_COMPONENT_ABI */
   tg_component_kind kind;
@@ -117,6 +136,7 @@ typedef struct tg_component {
   const char *doc;
   const tg_auth_ops *auth; /* extensions that authenticate; NULL otherwise */
   tg_component_command command; /* optional (name NULL: none) */
+  const tg_storage_ops *storage; /* extensions offering storage (file_storage); else NULL */
 } tg_component;
 
 /* An instance: one configured use of a component ("otlp/backend"). The builder owns the

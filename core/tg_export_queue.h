@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "tg_conf.h"
+#include "tg_error.h"
 
 struct tg_logger;
 struct tg_metrics;
@@ -45,6 +46,8 @@ typedef struct tg_queue_conf {
   int64_t queue_size;    /* default 1000 requests, 1..1000000 */
   uint64_t max_bytes;    /* ours: bound on queued bytes (memory of queued batches, encoded
                             size of encoded requests); default 64 MiB; 0 = none */
+  char *storage;         /* id of a storage extension (file_storage/NAME): the queue lives
+                            on disk there (tg_disk_queue.h); NULL = in memory */
 } tg_queue_conf;
 
 /* Key-table rows for both structs, for exporters whose conf struct st has a
@@ -69,10 +72,12 @@ typedef struct tg_queue_conf {
   TG_KEY_INT("sending_queue.queue_size", st, qf.queue_size, "1000", 1, 1000000,         \
              "queued requests before refusing (back-pressure)"),                      \
   TG_KEY_SIZE("sending_queue.max_bytes", st, qf.max_bytes, "64MiB", 0, 0,               \
-              "queued bytes before refusing (0 = no byte bound)")
+              "queued bytes before refusing (0 = no byte bound)"),                    \
+  TG_KEY_STRING("sending_queue.storage", st, qf.storage, NULL,                        \
+                "storage extension id (file_storage/NAME): keep the queue on disk")
 
 /* Number of rows TG_EXPORT_QUEUE_KEYS expands to. */
-#define TG_EXPORT_QUEUE_N_KEYS 10
+#define TG_EXPORT_QUEUE_N_KEYS 11
 
 /* Fills both structs with the defaults above (for code that builds a conf without the
  * key table, such as tests). */
@@ -149,6 +154,16 @@ tg_export_queue *tg_export_queue_new(const tg_queue_conf *qconf, const tg_retry_
                                      const char *name, struct tg_logger *log,
                                      struct tg_metrics *metrics);
 
+struct tg_disk_queue;
+
+/* Puts the queue on disk (before start): pushes append records to dq and are accepted
+ * once written (TG_EAGAIN when its byte bound or the disk is full, or queue_size records
+ * are pending); senders pop records, and acknowledge each once it is delivered or given
+ * up (counted). What is left at stop (queued, or in flight past the deadline) stays in
+ * dq for the next start instead of counting as failed; max_elapsed_time 0 thus retries
+ * until delivered, across restarts. The queue takes ownership of dq (closed by stop). */
+void tg_export_queue_set_storage(tg_export_queue *q, struct tg_disk_queue *dq);
+
 /* Test hook: the jitter source, uniform in [0, 1). Called by sender threads (serialised
  * by the queue lock). Default: a per-queue xorshift generator. Call before start. */
 void tg_export_queue_set_random(tg_export_queue *q, double (*rand01)(void *rctx),
@@ -202,5 +217,12 @@ struct tg_instance;
 int tg_queued_exporter_consume(struct tg_instance *self, struct tg_batch *batch);
 void tg_queued_exporter_stop(struct tg_instance *self, void (*done)(struct tg_instance *self));
 int tg_queued_exporter_ready(const struct tg_instance *self);
+
+/* For the same exporters, at start before tg_export_queue_start: when
+ * sending_queue.storage names a storage extension, opens this exporter's disk queue
+ * there (tg_component.h's tg_storage_ops) and attaches it. TG_OK (also without storage),
+ * or TG_ECONFIG/TG_EIO with detail in err (no such extension, not a storage, the
+ * directory cannot be used). */
+int tg_queued_exporter_attach_storage(struct tg_instance *self, tg_errbuf *err);
 
 #endif

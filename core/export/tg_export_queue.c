@@ -13,6 +13,13 @@
  * (kept apart from `work` so a push signal is never swallowed by a sleeping retry);
  * `drained` tells the stopping thread that the queue emptied or a sender exited.
  *
+ * With storage (sending_queue.storage) the ring stays empty: push appends the encoded
+ * request to the disk queue (tg_disk_queue.h) on the caller's thread, under the lock, so
+ * the client hears "accepted" only once its data is in the log; senders pop records
+ * from the log instead of the ring and acknowledge each when its accounting is final.
+ * A record still unsent at the shutdown deadline is not acknowledged, so it is not
+ * counted as failed but handed out again at the next start.
+ *
  * Time here is the real monotonic clock, not tg_clock's injectable one: these are real
  * waits on condition variables. Tests drive the back-off arithmetic directly through
  * tg_backoff_next and make waits short through the configuration. */
@@ -30,6 +37,7 @@
 #include "tg_alloc.h"
 #include "tg_batch.h"
 #include "tg_component.h"
+#include "tg_disk_queue.h"
 #include "tg_service.h"
 #include "tg_error.h"
 #include "tg_log.h"
@@ -46,6 +54,7 @@ struct tg_export_queue {
 
   pthread_mutex_t lock;
   pthread_cond_t work, wake, drained;
+  tg_disk_queue *dq;     /* storage: the queue on disk (owned); NULL = the ring */
   tg_export_item *ring; /* cap slots; count items from head */
   size_t cap, head, count, bytes;
   size_t busy;      /* items popped and not yet accounted */
@@ -281,8 +290,10 @@ static int encode_item(tg_export_item *item) {
 }
 
 /* Sends one item to its end: delivered, given up, or aborted. Called without the lock;
- * takes it only to wait and to draw jitter. Frees the item's bytes. */
-static void process_item(tg_export_queue *q, void *worker, tg_export_item *item) {
+ * takes it only to wait and to draw jitter. Frees the item's bytes. Returns 1 when the
+ * item was aborted with storage: not counted, it stays on disk for the next start. */
+static int process_item(tg_export_queue *q, void *worker, tg_export_item *item) {
+  int kept = 0;
   tg_backoff bo;
   tg_backoff_reset(&bo, &q->rc, mono_ms());
   unsigned attempts = 0;
@@ -312,6 +323,10 @@ static void process_item(tg_export_queue *q, void *worker, tg_export_item *item)
                    "dropping %zu spans: permanent error: %s", item->span_count, out.detail);
       break;
     }
+    if (atomic_load(&q->aborting) && q->dq) {
+      kept = 1; /* not delivered, not given up: the disk queue hands it out next start */
+      break;
+    }
     if (atomic_load(&q->aborting)) {
       tg_metric_add(q->m_failed, (int64_t)item->span_count);
       TG_LOG_ERROR(q->log, q->log_name, "TG_ECLOSED",
@@ -339,6 +354,36 @@ static void process_item(tg_export_queue *q, void *worker, tg_export_item *item)
   }
   tg_free(item->data);
   item->data = NULL;
+  return kept;
+}
+
+/* 1 when a sender has something to take. Lock held. */
+static int has_work(tg_export_queue *q) {
+  return q->dq ? tg_disk_queue_has_next(q->dq) : q->count != 0;
+}
+
+/* Storage: takes one record from the disk queue and sends it to its end. Called with the
+ * lock held, returns with it held; 0 when nothing could be taken. */
+static int process_disk_record(tg_export_queue *q, void *worker) {
+  tg_disk_record rec;
+  int rc = tg_disk_queue_pop(q->dq, &rec);
+  if (rc != TG_OK) {
+    if (rc == TG_ENOMEM)
+      TG_LOG_ERROR(q->log, q->log_name, "TG_ENOMEM", "out of memory reading the disk queue");
+    return 0;
+  }
+  q->busy++;
+  tg_disk_queue_stats st;
+  tg_disk_queue_stats_get(q->dq, &st);
+  tg_metric_set(q->m_qsize, (int64_t)(st.pending_records - q->busy));
+  pthread_mutex_unlock(&q->lock);
+  tg_export_item item = {.data = rec.data, .len = rec.len, .span_count = rec.spans};
+  int kept = process_item(q, worker, &item);
+  pthread_mutex_lock(&q->lock);
+  if (!kept)
+    tg_disk_queue_ack(q->dq, rec.seq);
+  q->busy--;
+  return 1;
 }
 
 static void *sender_main(void *arg) {
@@ -359,13 +404,25 @@ static void *sender_main(void *arg) {
   pthread_mutex_lock(&q->lock);
   q->workers[index] = worker;
   for (;;) {
-    while (!q->count && !q->closing && !atomic_load(&q->aborting)) {
+    while (!has_work(q) && !q->closing && !atomic_load(&q->aborting)) {
       q->idle++;
-      pthread_cond_wait(&q->work, &q->lock);
+      if (q->dq) { /* pop can also refuse at its in-flight cap: look again now and then */
+        struct timespec ts = abs_deadline(mono_ms() + 200);
+        pthread_cond_timedwait(&q->work, &q->lock, &ts);
+      } else {
+        pthread_cond_wait(&q->work, &q->lock);
+      }
       q->idle--;
     }
-    if (atomic_load(&q->aborting) || !q->count)
+    if (atomic_load(&q->aborting) || !has_work(q))
       break; /* aborted (leftovers are the stopper's), or closing and drained */
+    if (q->dq) {
+      if (!process_disk_record(q, worker) && q->closing)
+        break;
+      if (q->closing && !has_work(q) && !q->busy)
+        pthread_cond_broadcast(&q->drained);
+      continue;
+    }
     tg_export_item item = q->ring[q->head];
     q->head = (q->head + 1) % q->cap;
     q->count--;
@@ -450,6 +507,30 @@ int tg_export_queue_start(tg_export_queue *q) {
   return TG_OK;
 }
 
+/* Storage: writes the item (encoding a batch first) as one record. Lock held. TG_OK,
+ * TG_EAGAIN (queue_size records pending, byte bound or disk full; the item untouched),
+ * TG_ENOMEM, TG_ETOOBIG. */
+static int disk_append(tg_export_queue *q, const tg_export_item *item) {
+  tg_disk_queue_stats st;
+  tg_disk_queue_stats_get(q->dq, &st);
+  if (st.pending_records >= (uint64_t)q->qc.queue_size)
+    return TG_EAGAIN;
+  if (!item->batch)
+    return tg_disk_queue_append(q->dq, item->data, item->len, (uint32_t)item->span_count);
+  size_t len = tg_batch_encoded_size(item->batch);
+  uint8_t *buf = tg_malloc(len ? len : 1);
+  if (!buf)
+    return TG_ENOMEM;
+  len = tg_batch_encode(item->batch, buf);
+  int rc = tg_disk_queue_append(q->dq, buf, len, (uint32_t)item->span_count);
+  tg_free(buf);
+  if (rc == TG_OK) {
+    tg_disk_queue_stats_get(q->dq, &st);
+    tg_metric_set(q->m_qsize, (int64_t)(st.pending_records - q->busy));
+  }
+  return rc;
+}
+
 /* Adds an item (data or batch) under the bounds; frees it on refusal. */
 static int push_item(tg_export_queue *q, tg_export_item item) {
   uint8_t *data = item.data;
@@ -458,6 +539,8 @@ static int push_item(tg_export_queue *q, tg_export_item item) {
   int rc = TG_OK;
   if (q->closing || q->stopped)
     rc = TG_ECLOSED;
+  else if (q->dq)
+    rc = disk_append(q, &item);
   else if (q->count >= q->cap || (!q->qc.enabled && q->count >= q->idle))
     rc = TG_EAGAIN;
   else if (q->qc.max_bytes && q->count && q->bytes + len > q->qc.max_bytes)
@@ -471,10 +554,15 @@ static int push_item(tg_export_queue *q, tg_export_item item) {
     tg_metric_add(q->m_enq_failed, (int64_t)span_count);
     return rc;
   }
-  q->ring[(q->head + q->count) % q->cap] = item;
-  q->count++;
-  q->bytes += len;
-  tg_metric_set(q->m_qsize, (int64_t)q->count);
+  if (q->dq) { /* written to the log; the batch or bytes are no longer needed */
+    tg_free(data);
+    tg_batch_free(item.batch);
+  } else {
+    q->ring[(q->head + q->count) % q->cap] = item;
+    q->count++;
+    q->bytes += len;
+    tg_metric_set(q->m_qsize, (int64_t)q->count);
+  }
   pthread_cond_signal(&q->work);
   pthread_mutex_unlock(&q->lock);
   return TG_OK;
@@ -505,11 +593,33 @@ int tg_export_queue_push_batch(tg_export_queue *q, tg_batch *batch) {
 }
 
 
+void tg_export_queue_set_storage(tg_export_queue *q, tg_disk_queue *dq) {
+  pthread_mutex_lock(&q->lock);
+  tg_disk_queue *old = q->dq;
+  q->dq = dq;
+  if (dq) {
+    tg_disk_queue_stats st;
+    tg_disk_queue_stats_get(dq, &st);
+    tg_metric_set(q->m_qsize, (int64_t)st.pending_records);
+    tg_metric_set(q->m_qcap, q->qc.queue_size);
+  }
+  pthread_mutex_unlock(&q->lock);
+  tg_disk_queue_close(old);
+}
+
 int tg_export_queue_ready(const tg_export_queue *q) {
   tg_export_queue *mq = (tg_export_queue *)q; /* the lock is not part of the value */
   pthread_mutex_lock(&mq->lock);
-  int ready = !mq->closing && !mq->stopped && mq->count < mq->cap &&
-              (!mq->qc.max_bytes || mq->bytes < mq->qc.max_bytes);
+  int ready;
+  if (mq->dq) {
+    tg_disk_queue_stats st;
+    tg_disk_queue_stats_get(mq->dq, &st);
+    ready = !mq->closing && !mq->stopped && st.pending_records < (uint64_t)mq->qc.queue_size &&
+            tg_disk_queue_has_room(mq->dq, 0);
+  } else {
+    ready = !mq->closing && !mq->stopped && mq->count < mq->cap &&
+            (!mq->qc.max_bytes || mq->bytes < mq->qc.max_bytes);
+  }
   pthread_mutex_unlock(&mq->lock);
   return ready;
 }
@@ -518,6 +628,11 @@ size_t tg_export_queue_len(const tg_export_queue *q) {
   tg_export_queue *mq = (tg_export_queue *)q;
   pthread_mutex_lock(&mq->lock);
   size_t n = mq->count;
+  if (mq->dq) {
+    tg_disk_queue_stats st;
+    tg_disk_queue_stats_get(mq->dq, &st);
+    n = (size_t)st.pending_records - mq->busy;
+  }
   pthread_mutex_unlock(&mq->lock);
   return n;
 }
@@ -544,7 +659,7 @@ size_t tg_export_queue_stop(tg_export_queue *q, uint64_t grace_ms) {
   pthread_cond_broadcast(&q->work);
   uint64_t deadline = mono_ms() + grace_ms;
   struct timespec ts = abs_deadline(deadline);
-  while ((q->count || q->busy) && q->live && mono_ms() < deadline) {
+  while ((has_work(q) || q->busy) && q->live && mono_ms() < deadline) {
     if (pthread_cond_timedwait(&q->drained, &q->lock, &ts) == ETIMEDOUT)
       break;
   }
@@ -573,8 +688,20 @@ size_t tg_export_queue_stop(tg_export_queue *q, uint64_t grace_ms) {
   q->count = 0;
   q->bytes = 0;
   q->stopped = 1;
+  tg_disk_queue *dq = q->dq;
+  q->dq = NULL;
   pthread_mutex_unlock(&q->lock);
   tg_metric_set(q->m_qsize, 0);
+  if (dq) {
+    tg_disk_queue_stats st;
+    tg_disk_queue_stats_get(dq, &st);
+    if (st.pending_records)
+      TG_LOG_INFO(q->log, q->log_name,
+                  "shutdown: %" PRIu64 " request(s) with %" PRIu64
+                  " spans stay in the disk queue for the next start",
+                  st.pending_records, st.pending_spans);
+    tg_disk_queue_close(dq);
+  }
   if (items) {
     tg_metric_add(q->m_failed, (int64_t)spans);
     TG_LOG_ERROR(q->log, q->log_name, "TG_ECLOSED",
@@ -650,6 +777,31 @@ void tg_queued_exporter_stop(tg_instance *self, tg_stop_done_fn done) {
   if (q)
     tg_export_queue_stop(q, grace);
   done(self);
+}
+
+int tg_queued_exporter_attach_storage(tg_instance *self, tg_errbuf *err) {
+  tg_export_queue *q = queue_of(self);
+  const char *id = q ? q->qc.storage : NULL;
+  if (!id || !*id)
+    return TG_OK;
+  tg_instance *ext = NULL;
+  for (size_t i = 0; self->service && (ext = tg_service_instance(self->service, i)); i++)
+    if (ext->component->kind == TG_EXTENSION && !strcmp(ext->id, id))
+      break;
+  if (!ext)
+    return tg_errf(err, TG_ECONFIG,
+                   "sending_queue.storage: \"%s\" is not an extension listed in "
+                   "service: extensions:", id);
+  if (!ext->component->storage || !ext->component->storage->open_queue)
+    return tg_errf(err, TG_ECONFIG, "sending_queue.storage: \"%s\" is not a storage "
+                   "extension (file_storage)", id);
+  tg_disk_queue *dq = NULL;
+  tg_errbuf detail = {{0}};
+  int rc = ext->component->storage->open_queue(ext, self->id, &dq, &detail);
+  if (rc != TG_OK)
+    return tg_errf(err, rc, "sending_queue.storage %s: %s", id, detail.msg);
+  tg_export_queue_set_storage(q, dq);
+  return TG_OK;
 }
 
 int tg_queued_exporter_ready(const tg_instance *self) {

@@ -289,7 +289,10 @@ static int jthttp_start(tg_instance *self, tg_errbuf *err) {
       if (tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]))
         return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
   }
-  int rc = tg_export_queue_start(st->queue);
+  int rc = tg_queued_exporter_attach_storage(self, err);
+  if (rc)
+    return rc;
+  rc = tg_export_queue_start(st->queue);
   if (rc)
     return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
   if (self->service && self->service->log)

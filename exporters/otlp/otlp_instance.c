@@ -104,6 +104,9 @@ int tg_otlpexp_instance_start(tg_instance *self, const tg_otlpexp_instance_spec 
   rc = tg_otlpexp_grpc_start(st->grpc, err);
   if (rc)
     return rc;
+  rc = tg_queued_exporter_attach_storage(self, err);
+  if (rc)
+    return rc;
   rc = tg_export_queue_start(st->queue);
   if (rc)
     return tg_errf(err, rc, "%s: cannot start sender threads: %s",

@@ -54,7 +54,9 @@ class Sink extends EventEmitter {
     this.emit('request', entry);
   }
 
-  async start({ grpc: wantGrpc = true, http: wantHttp = true } = {}) {
+  // grpcPort/httpPort: fixed ports (a backend that comes up where the exporter already
+  // points); 0 = any free port.
+  async start({ grpc: wantGrpc = true, http: wantHttp = true, grpcPort = 0, httpPort = 0 } = {}) {
     if (wantGrpc) {
       const server = new grpc.Server();
       server.addService(traceServiceDefinition, {
@@ -65,7 +67,7 @@ class Sink extends EventEmitter {
         },
       });
       this.grpcPort = await new Promise((resolve, reject) => {
-        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) =>
+        server.bindAsync(`127.0.0.1:${grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
           err ? reject(err) : resolve(port));
       });
       this._grpc = server;
@@ -74,7 +76,7 @@ class Sink extends EventEmitter {
       const server = http.createServer((req, res) => this._onHttp(req, res));
       await new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ host: '127.0.0.1', port: 0 }, resolve);
+        server.listen({ host: '127.0.0.1', port: httpPort }, resolve);
       });
       this.httpPort = server.address().port;
       this._http = server;

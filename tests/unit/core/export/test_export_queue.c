@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "tg_alloc.h"
+#include "tg_disk_queue.h"
 #include "tg_error.h"
 #include "tg_export_queue.h"
 #include "tg_span-t.h"
@@ -441,6 +444,109 @@ static void test_outcome_from_response(void **state) {
   assert_string_equal(out.detail, "");
 }
 
+/* ---- with storage (tg_disk_queue) ---- */
+
+static tg_disk_queue *open_disk(const char *dir) {
+  tg_disk_queue_conf c = {.max_bytes = 0, .segment_bytes = 1 << 20, .fsync = TG_FSYNC_NEVER};
+  tg_disk_queue *dq = NULL;
+  tg_errbuf err;
+  assert_int_equal(tg_disk_queue_open(dir, &c, "test/q", NULL, NULL, &dq, &err), TG_OK);
+  return dq;
+}
+
+/* The backend is down through a shutdown: nothing counts as failed, everything stays on
+ * disk, and the next queue on the same directory delivers it (the in-flight request
+ * counted as a possible duplicate). */
+static void test_storage_keeps_undelivered_across_restart(void **state) {
+  (void)state;
+  char dir[] = "/tmp/tg-eq-disk-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  tg_metrics *m = tg_metrics_new();
+  fake f;
+  fake_init(&f);
+  f.results[0] = TG_SEND_RETRYABLE; /* down, forever */
+  tg_queue_conf qc;
+  tg_queue_conf_defaults(&qc);
+  qc.num_consumers = 1;
+  tg_retry_conf rc;
+  fast_retry(&rc);
+  tg_export_queue *q = tg_export_queue_new(&qc, &rc, &fake_ops, &f, "test/q", NULL, m);
+  tg_export_queue_set_storage(q, open_disk(dir));
+  assert_int_equal(tg_export_queue_start(q), TG_OK);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(tg_export_queue_push(q, bytes(16), 16, 10), TG_OK);
+  wait_attempts(&f, 3); /* retrying the first request */
+  assert_int_equal(tg_export_queue_stop(q, 20), 0);
+  assert_int_equal(FAILED(m), 0);
+  assert_int_equal(SENT(m), 0);
+  tg_export_queue_free(q);
+
+  /* restart: the backend is up */
+  fake_destroy(&f);
+  fake_init(&f);
+  tg_metrics *m2 = tg_metrics_new();
+  q = tg_export_queue_new(&qc, &rc, &fake_ops, &f, "test/q", NULL, m2);
+  tg_disk_queue *dq = open_disk(dir);
+  tg_disk_queue_stats st;
+  tg_disk_queue_stats_get(dq, &st);
+  assert_int_equal(st.replayed_records, 3);
+  assert_int_equal(st.possible_duplicates, 10); /* the one in flight at the stop */
+  tg_export_queue_set_storage(q, dq);
+  assert_int_equal(tg_export_queue_start(q), TG_OK);
+  WAIT_FOR(SENT(m2) == 30);
+  WAIT_FOR(tg_export_queue_len(q) == 0 && tg_export_queue_busy(q) == 0);
+  assert_int_equal(tg_export_queue_stop(q, 1000), 0);
+  tg_export_queue_free(q);
+
+  /* a third start finds nothing left */
+  dq = open_disk(dir);
+  tg_disk_queue_stats_get(dq, &st);
+  assert_int_equal(st.replayed_records, 0);
+  tg_disk_queue_close(dq);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  fake_destroy(&f);
+  tg_metrics_free(m);
+  tg_metrics_free(m2);
+}
+
+/* A permanent error is counted as failed and acknowledged: it does not come back. */
+static void test_storage_permanent_error_acknowledged(void **state) {
+  (void)state;
+  char dir[] = "/tmp/tg-eq-disk-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  tg_metrics *m = tg_metrics_new();
+  fake f;
+  fake_init(&f);
+  f.results[0] = TG_SEND_PERMANENT;
+  f.results[1] = TG_SEND_OK;
+  f.n_results = 2;
+  tg_queue_conf qc;
+  tg_queue_conf_defaults(&qc);
+  qc.num_consumers = 1;
+  tg_retry_conf rc;
+  fast_retry(&rc);
+  tg_export_queue *q = tg_export_queue_new(&qc, &rc, &fake_ops, &f, "test/q", NULL, m);
+  tg_export_queue_set_storage(q, open_disk(dir));
+  assert_int_equal(tg_export_queue_start(q), TG_OK);
+  assert_int_equal(tg_export_queue_push(q, bytes(8), 8, 4), TG_OK);
+  assert_int_equal(tg_export_queue_push(q, bytes(8), 8, 6), TG_OK);
+  WAIT_FOR(SENT(m) == 6 && FAILED(m) == 4);
+  assert_int_equal(tg_export_queue_stop(q, 1000), 0);
+  tg_export_queue_free(q);
+  tg_disk_queue *dq = open_disk(dir);
+  tg_disk_queue_stats st;
+  tg_disk_queue_stats_get(dq, &st);
+  assert_int_equal(st.replayed_records, 0);
+  tg_disk_queue_close(dq);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  fake_destroy(&f);
+  tg_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_outcome_from_response),
@@ -454,6 +560,8 @@ int main(void) {
       cmocka_unit_test(test_shutdown_drains_all),
       cmocka_unit_test(test_shutdown_deadline_counts_leftovers),
       cmocka_unit_test(test_disabled_queue_hands_off),
+      cmocka_unit_test(test_storage_keeps_undelivered_across_restart),
+      cmocka_unit_test(test_storage_permanent_error_acknowledged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
