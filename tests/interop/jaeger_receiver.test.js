@@ -37,8 +37,10 @@ function jaegerConfig(ports, sink) {
         protocols: {
           grpc: { endpoint: `127.0.0.1:${ports.jgrpc}` },
           thrift_http: { endpoint: `127.0.0.1:${ports.jhttp}` },
-          thrift_compact: { endpoint: `127.0.0.1:${ports.compact}` },
-          thrift_binary: { endpoint: `127.0.0.1:${ports.binary}` },
+          // above the 208 KiB system default: two back-to-back ~64 KB datagrams plus the
+          // next must not be dropped by the kernel when a loaded CI machine delays our reads
+          thrift_compact: { endpoint: `127.0.0.1:${ports.compact}`, socket_buffer_size: '4MiB' },
+          thrift_binary: { endpoint: `127.0.0.1:${ports.binary}`, socket_buffer_size: '4MiB' },
         },
       },
     },
