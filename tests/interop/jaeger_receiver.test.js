@@ -37,8 +37,8 @@ function jaegerConfig(ports, sink) {
         protocols: {
           grpc: { endpoint: `127.0.0.1:${ports.jgrpc}` },
           thrift_http: { endpoint: `127.0.0.1:${ports.jhttp}` },
-          // above the 208 KiB system default: two back-to-back ~64 KB datagrams plus the
-          // next must not be dropped by the kernel when a loaded CI machine delays our reads
+          // above the 208 KiB system default (three ~64 KB datagrams): on a loaded machine
+          // that delays our reads the kernel dropped one datagram of the 250-span burst
           thrift_compact: { endpoint: `127.0.0.1:${ports.compact}`, socket_buffer_size: '4MiB' },
           thrift_binary: { endpoint: `127.0.0.1:${ports.binary}`, socket_buffer_size: '4MiB' },
         },
