@@ -38,7 +38,7 @@ function jaegerConfig(ports, sink) {
           grpc: { endpoint: `127.0.0.1:${ports.jgrpc}` },
           thrift_http: { endpoint: `127.0.0.1:${ports.jhttp}` },
           // above the 208 KiB system default (three ~64 KB datagrams): on a loaded machine
-          // that delays our reads the kernel dropped one datagram of the 250-span burst
+          // that delays our reads the kernel dropped the 4th datagram of the 250-span burst
           thrift_compact: { endpoint: `127.0.0.1:${ports.compact}`, socket_buffer_size: '4MiB' },
           thrift_binary: { endpoint: `127.0.0.1:${ports.binary}`, socket_buffer_size: '4MiB' },
         },
