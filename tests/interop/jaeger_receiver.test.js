@@ -200,7 +200,7 @@ test('jaeger-client over HTTP (Thrift binary to /api/traces)', async () => {
 
 // A few hundred jaeger-client spans in waves. Each wave of `perWave` spans makes the
 // reporter flush one 100-span batch as the 100th span is appended (a chunked POST of
-// ~20 KB, or a ~64 KB datagram) and the rest on its 50 ms timer; the next wave starts only
+// ~60 KB here, or a ~64 KB datagram) and the rest on its 50 ms timer; the next wave starts only
 // once the gateway has counted the previous one, so HTTP requests reuse the client's
 // keep-alive connections. The tracer is closed only after every span is counted: jaeger-client's
 // close() does not wait for in-flight sends (HTTPSender.close destroys its keep-alive agent
