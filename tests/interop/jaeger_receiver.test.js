@@ -37,8 +37,10 @@ function jaegerConfig(ports, sink) {
         protocols: {
           grpc: { endpoint: `127.0.0.1:${ports.jgrpc}` },
           thrift_http: { endpoint: `127.0.0.1:${ports.jhttp}` },
-          thrift_compact: { endpoint: `127.0.0.1:${ports.compact}` },
-          thrift_binary: { endpoint: `127.0.0.1:${ports.binary}` },
+          // above the 208 KiB system default (three ~64 KB datagrams): on a loaded machine
+          // that delays our reads the kernel dropped the 4th datagram of the 250-span burst
+          thrift_compact: { endpoint: `127.0.0.1:${ports.compact}`, socket_buffer_size: '4MiB' },
+          thrift_binary: { endpoint: `127.0.0.1:${ports.binary}`, socket_buffer_size: '4MiB' },
         },
       },
     },
@@ -194,6 +196,62 @@ test('jaeger-client over HTTP (Thrift binary to /api/traces)', async () => {
   const ids = await jaegerClientSpans({ collectorEndpoint: `http://127.0.0.1:${ports.jhttp}/api/traces` }, 'http');
   await waitFor(() => spansNamed('http-').length >= 2, { what: 'jaeger-client HTTP spans at the sink' });
   checkJaegerClient('http', ids);
+});
+
+// A few hundred jaeger-client spans in waves. Each wave of `perWave` spans makes the
+// reporter flush one 100-span batch as the 100th span is appended (a chunked POST of
+// ~60 KB here, or a ~64 KB datagram) and the rest on its 50 ms timer; the next wave starts only
+// once the gateway has counted the previous one, so HTTP requests reuse the client's
+// keep-alive connections. The tracer is closed only after every span is counted: jaeger-client's
+// close() does not wait for in-flight sends (HTTPSender.close destroys its keep-alive agent
+// as soon as the final, possibly empty, flush returns; the UDP sender re-queues the span that
+// overflowed a datagram only in that datagram's send callback), so closing earlier loses
+// spans before they reach any server (see docs/ARCHITECTURE.md, Jaeger receiver).
+async function jaegerClientMany(reporter, tag, { waves, perWave, pad, transport }) {
+  const errors = [];
+  const tracer = initTracer({
+    serviceName: `jc-${tag}`,
+    sampler: { type: 'const', param: 1 },
+    reporter: { flushIntervalMs: 50, ...reporter },
+  }, { logger: { info() {}, error(e) { errors.push(String(e)); } } });
+  const REASONS = ['invalid', 'malformed', 'backpressure', 'too_large', 'error'];
+  const refused = async () => Promise.all(REASONS.map((reason) => metric('tailgate_receiver_refused_spans_total', { transport, reason })));
+  const before = await metric('tailgate_receiver_accepted_spans_total', { transport });
+  const refusedBefore = await refused();
+  const names = [];
+  try {
+    for (let w = 0; w < waves; w++) {
+      for (let i = 0; i < perWave; i++) {
+        const name = `${tag}-${String(names.length).padStart(4, '0')}`;
+        names.push(name);
+        const span = tracer.startSpan(name);
+        span.setTag('http.url', `https://shop.example/cart/${names.length}?session=${'s'.repeat(24)}`);
+        span.setTag('pad', pad);
+        span.setTag('seq', names.length);
+        span.finish();
+      }
+      await waitFor(async () => (await metric('tailgate_receiver_accepted_spans_total', { transport })) - before >= names.length,
+        { what: `${names.length} ${transport} spans accepted (client errors: ${errors.slice(0, 2)})` });
+    }
+  } finally {
+    await new Promise((resolve) => tracer.close(resolve));
+  }
+  assert.deepEqual(errors, []);
+  assert.equal(await metric('tailgate_receiver_accepted_spans_total', { transport }) - before, names.length);
+  assert.deepEqual(await refused(), refusedBefore, `no ${transport} span refused (${REASONS})`);
+  await waitFor(() => spansNamed(`${tag}-`).length >= names.length, { what: `${names.length} ${tag} spans at the sink` });
+  const got = spansNamed(`${tag}-`).map((s) => s.span.name).sort();
+  assert.deepEqual(got, names, 'every span arrives exactly once');
+}
+
+test('jaeger-client over HTTP: 450 spans in 100-span batches on reused keep-alive connections', async () => {
+  await jaegerClientMany({ collectorEndpoint: `http://127.0.0.1:${ports.jhttp}/api/traces` }, 'many-http',
+    { waves: 3, perWave: 150, pad: 'p'.repeat(64), transport: 'thrift_http' });
+});
+
+test('jaeger-client over UDP: 250 spans that overflow ~64 KB datagrams', async () => {
+  await jaegerClientMany({ agentHost: '127.0.0.1', agentPort: ports.binary }, 'many-udp',
+    { waves: 1, perWave: 250, pad: 'x'.repeat(400), transport: 'thrift_binary' });
 });
 
 async function otelJaegerSpans(exporterOptions, tag) {
