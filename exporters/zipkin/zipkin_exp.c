@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "tg_alloc.h"
+#include "tg_auth.h"
 #include "tg_buf.h"
 #include "tg_component.h"
 #include "tg_error.h"
@@ -42,6 +43,7 @@ typedef struct zexp_conf {
   char *default_service_name;
   tg_http_tls_conf tls;
   tg_conf_strmap headers;
+  char *authenticator;
   uint64_t timeout_ms;
   tg_retry_conf retry;
   tg_queue_conf queue;
@@ -77,6 +79,8 @@ static const tg_conf_key zexp_keys[] = {
     TG_KEY_STRING("tls.key_file", zexp_conf, tls.key_file, NULL,
                   "PEM client key (mTLS); needs tls.cert_file"),
     TG_KEY_STRMAP("headers", zexp_conf, headers, "HTTP headers sent with every request"),
+    TG_KEY_STRING("auth.authenticator", zexp_conf, authenticator, NULL,
+                  "authenticator extension whose credentials every request carries"),
     TG_KEY_DURATION("timeout", zexp_conf, timeout_ms, "5s", 1, 3600000,
                     "deadline of each request"),
     TG_EXPORT_QUEUE_KEYS(zexp_conf, retry, queue),
@@ -294,6 +298,10 @@ static int zexp_start(tg_instance *self, tg_errbuf *err) {
   if (why)
     return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id, why);
   if (!st->headers) {
+    zexp_conf *mc = self->conf;
+    int arc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
+    if (arc)
+      return arc;
     const char *ct = c->format == ZEXP_FORMAT_PROTO ? "Content-Type: application/x-protobuf"
                                                     : "Content-Type: application/json";
     if (tg_http_header_add(&st->headers, ct, NULL) ||
@@ -303,7 +311,10 @@ static int zexp_start(tg_instance *self, tg_errbuf *err) {
       if (tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]))
         return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
   }
-  int rc = tg_export_queue_start(st->queue);
+  int rc = tg_queued_exporter_attach_storage(self, err);
+  if (rc)
+    return rc;
+  rc = tg_export_queue_start(st->queue);
   if (rc)
     return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
   if (self->service && self->service->log)
