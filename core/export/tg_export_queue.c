@@ -289,6 +289,7 @@ static void process_item(tg_export_queue *q, void *worker, tg_export_item *item)
   for (;;) {
     tg_send_outcome out;
     memset(&out, 0, sizeof out);
+    item->attempt = attempts + 1;
     tg_send_result r = q->ops.send(q->ctx, worker, item, &out);
     attempts++;
     tg_metric_set(q->m_health, r == TG_SEND_OK);
