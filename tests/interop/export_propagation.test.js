@@ -4,7 +4,8 @@
 // (gRPC metadata) and otlphttp (HTTP headers) exporters send carries traceparent, b3 and
 // uber-trace-id naming one context, and that trace/span is a "tailgate.export" CLIENT span
 // at the self-tracing sink with the exporter's id, span count, attempt, outcome and status.
-// Without telemetry.traces (self-tracing off) no context header goes out at all.
+// Without telemetry.traces (self-tracing off) no context header goes out at all. A retried
+// request is one span per attempt (attempt 1 retryable/503, attempt 2 ok/200), each a trace.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -13,6 +14,7 @@ const { startGateway, baseConfig, waitFor } = require('./lib/gateway');
 const { request } = require('./lib/rawhttp');
 const { ExportTraceServiceRequest } = require('./lib/otlp');
 const { flattenRequests } = require('./lib/compare');
+const http = require('node:http');
 
 function pbBody(n) {
   const traceId = crypto.randomBytes(16);
@@ -145,5 +147,73 @@ describe('self-tracing off: no context on export requests', () => {
         assert.equal(header(reqs[t], h), undefined, `${t} ${h}`);
       assert.equal(reqs[t].spanCount, 2);
     }
+  });
+});
+
+describe('a retried export: one span per attempt', () => {
+  let selfSink;
+  let backend; // answers the first POST 503, the next ones 200; records the traceparents
+  const seen = [];
+  let gw;
+  before(async () => {
+    selfSink = await startSink({ grpc: false });
+    backend = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push(req.headers.traceparent);
+        res.writeHead(seen.length === 1 ? 503 : 200, { 'content-type': 'application/x-protobuf' });
+        res.end();
+      });
+    });
+    await new Promise((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    gw = await startGateway((ports) => {
+      const cfg = baseConfig(ports, {
+        exporters: {
+          'otlphttp/flaky': {
+            endpoint: `http://127.0.0.1:${backend.address().port}`,
+            retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
+          },
+        },
+      });
+      cfg.service.telemetry.traces = {
+        endpoint: `http://127.0.0.1:${selfSink.httpPort}/v1/traces`, sampling_ratio: 1,
+      };
+      return cfg;
+    });
+  });
+  after(async () => {
+    try {
+      if (gw) await gw.stop();
+    } finally {
+      if (gw) { await gw.kill(); gw.cleanup(); }
+      if (selfSink) await selfSink.close();
+      if (backend) await new Promise((resolve) => backend.close(resolve));
+    }
+  });
+
+  test('attempt 1 is retryable with 503, attempt 2 ok with 200, each its own trace', async () => {
+    const res = await request({
+      port: gw.ports.http, headers: { 'content-type': 'application/x-protobuf' }, body: pbBody(4),
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => seen.length >= 2, { timeoutMs: 8000, what: 'the retry at the backend' });
+    const ids = seen.slice(0, 2).map((tp) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-03$/.exec(tp || ''));
+    assert.ok(ids[0] && ids[1], JSON.stringify(seen));
+    assert.notEqual(ids[0][1], ids[1][1]);
+    const spans = await waitFor(() => {
+      const all = flattenRequests(selfSink.requests);
+      const got = ids.map(([, t, sp]) => all.find((x) => x.traceId === t && x.spanId === sp));
+      return got.every(Boolean) ? got : null;
+    }, { timeoutMs: 8000, what: 'both attempts\' tailgate.export spans' });
+    const view = spans.map((x) => ({
+      attempt: Number(x.attributes['tailgate.attempt'].int),
+      outcome: x.attributes['tailgate.outcome'].string,
+      status: Number(x.attributes['http.response.status_code'].int),
+      spans: Number(x.attributes['tailgate.spans'].int),
+    }));
+    assert.deepEqual(view, [
+      { attempt: 1, outcome: 'retryable', status: 503, spans: 4 },
+      { attempt: 2, outcome: 'ok', status: 200, spans: 4 },
+    ]);
   });
 });
