@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tg_http_send.h"
 #include "tg_selftrace.h"
 #include "tg_tracectx.h"
 
@@ -109,6 +110,13 @@ static void bench_selftrace_parent(size_t i) { /* a request with a context */
   }
 }
 
+static tg_http_client http; /* never posts: only the per-attempt span + header lines */
+static void bench_export_attempt(size_t i) {
+  tg_http_client_trace_begin(&http, 100, 1);
+  tg_http_client_trace_end(&http, TG_SEND_OK);
+  sink += (unsigned)http.trace_lines[0][20] + (unsigned)i;
+}
+
 static double run(bench_fn fn, size_t iters) {
   double best = 1e30;
   for (int r = 0; r < RUNS; r++) {
@@ -155,6 +163,18 @@ int main(int argc, char **argv) {
     tg_traceparent_parse(tp_in[i], TG_TRACEPARENT_LEN, &parents[i], NULL);
   printf("self-trace/request, no ctx %5.1f ns (ratio 0.01)\n", run(bench_selftrace_fresh, iters));
   printf("self-trace/request, ctx    %5.1f ns (ratio 0.01)\n", run(bench_selftrace_parent, iters));
+  tg_selftrace_destroy(tracer);
+  tracer = tg_selftrace_create("http://127.0.0.1:1/v1/traces", 0.01,
+                               TG_PROPAGATE_TRACECONTEXT | TG_PROPAGATE_B3 | TG_PROPAGATE_JAEGER,
+                               NULL, &err);
+  tg_http_tls_conf tls = {0};
+  tg_http_global_init();
+  tg_http_client_opts o = {.url = "http://127.0.0.1:1/", .timeout_ms = 1000, .tls = &tls,
+                           .max_body = 64, .tracer = tracer, .exporter = "otlp/bench"};
+  tg_http_client_init(&http, &o);
+  printf("export attempt, 3 props  %6.1f ns (ratio 0.01: span + traceparent, b3, uber)\n",
+         run(bench_export_attempt, iters));
+  tg_http_client_fini(&http);
   tg_selftrace_destroy(tracer);
   return sink == 0xdeadbeef;
 }

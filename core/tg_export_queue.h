@@ -109,6 +109,11 @@ typedef enum tg_send_result {
   TG_SEND_PERMANENT, /* the server will never take it: count as failed, no retry */
 } tg_send_result;
 
+/* The result as a self-span's tailgate.outcome: "ok", "retryable", "permanent". */
+static inline const char *tg_send_result_name(tg_send_result r) {
+  return r == TG_SEND_OK ? "ok" : r == TG_SEND_RETRYABLE ? "retryable" : "permanent";
+}
+
 /* One queued request: an encoded ExportTraceServiceRequest (owned by the queue). A batch
  * pushed with tg_export_queue_push_batch waits as a batch reference and is encoded by the
  * sender thread that takes it, so encoding never runs on the loop thread; senders only
@@ -118,6 +123,7 @@ typedef struct tg_export_item {
   size_t len;            /* encoded bytes; while `batch` is set, the batch's memory */
   size_t span_count;
   struct tg_batch *batch; /* not yet encoded (a read-only reference) */
+  unsigned attempt;       /* set by the queue before each send: 1 = the first */
 } tg_export_item;
 
 /* What a send reports beyond its result. The queue zeroes it before each attempt. */

@@ -21,6 +21,10 @@
 #include "tg_conf.h"
 #include "tg_diag.h"
 #include "tg_export_queue.h"
+#include "tg_selftrace.h"
+
+/* Room for one trace-context header line ("uber-trace-id: " + 70 is the longest). */
+#define TG_HTTP_TRACE_LINE 96
 
 /* The tls.* keys of an HTTP exporter's configuration (the Collector's names). */
 typedef struct tg_http_tls_conf {
@@ -47,6 +51,8 @@ typedef struct tg_http_client_opts {
   size_t max_body;                /* response bytes kept (the rest is read and dropped) */
   tg_retry_after_mode retry_after;
   uint64_t max_retry_after_ms;    /* cap of a parsed Retry-After */
+  tg_selftrace *tracer;           /* service.telemetry.traces; NULL = off: no headers */
+  const char *exporter;           /* the exporter's id, for its tailgate.export spans */
 } tg_http_client_opts;
 
 typedef struct tg_http_client {
@@ -57,6 +63,16 @@ typedef struct tg_http_client {
   size_t max_body;
   tg_retry_after_mode retry_after;
   uint64_t max_retry_after_ms;
+  long last_status; /* the last post's HTTP status; 0 = no response */
+  /* Self-tracing of each attempt (tg_http_client_trace_begin/end): the span, and the
+   * context header lines in fixed storage chained in front of opts.headers, so a traced
+   * request allocates nothing for its headers. */
+  tg_selftrace *tracer;
+  const char *exporter;
+  struct curl_slist *base_headers;
+  tg_selfspan span;
+  struct curl_slist trace_nodes[TG_SELFTRACE_MAX_HEADERS];
+  char trace_lines[TG_SELFTRACE_MAX_HEADERS][TG_HTTP_TRACE_LINE];
 } tg_http_client;
 
 /* libcurl's process-wide init, once per process whoever calls first (pthread_once; never
@@ -85,6 +101,16 @@ bool tg_http_client_check_aborted(tg_http_client *c, tg_send_outcome *out);
  * TLS; permanent: aborted, malformed URL, unsupported protocol), out->detail set. */
 tg_send_result tg_http_client_post(tg_http_client *c, const void *body, size_t len,
                                    long *status, tg_send_outcome *out);
+
+/* Starts the self-span of the next post (one export attempt of span_count spans; attempt
+ * 1 = first send) and puts its context's headers (the configured propagators) on the
+ * requests from now on: a new trace per attempt, so every attempt is its own span.
+ * Without a tracer nothing is sent or recorded. Call tg_http_client_trace_end after the
+ * attempt is classified. */
+void tg_http_client_trace_begin(tg_http_client *c, size_t span_count, unsigned attempt);
+/* Ends that span with the attempt's classification and the last status (if a response
+ * came). Safe without a begin or a tracer. */
+void tg_http_client_trace_end(tg_http_client *c, tg_send_result result);
 
 /* Copies at most cap - 1 bytes of src to dst, each byte outside printable ASCII replaced
  * by subst, and NUL-terminates. cap must be at least 1. Returns the length written. */

@@ -197,6 +197,45 @@ int tg_selftrace_inject(const tg_selftrace *t, const tg_tracectx *ctx,
   return n;
 }
 
+int tg_selftrace_export_begin(tg_selftrace *t, const char *exporter, size_t spans,
+                              unsigned attempt, tg_selfspan *s, tg_tracectx *ctx) {
+  s->sampled = 0;
+  if (!t)
+    return 0;
+  pthread_mutex_lock(&t->lock);
+  tg_idgen_trace_id(&t->ids, s->trace_id);
+  tg_idgen_span_id(&t->ids, s->span_id);
+  pthread_mutex_unlock(&t->lock);
+  memset(s->parent_id, 0, 8);
+  int sampled = tg_selftrace_sampled(s->trace_id, t->ratio);
+  s->flags = (uint8_t)(TG_TRACECTX_RANDOM | (sampled ? TG_TRACECTX_SAMPLED : 0));
+  tg_selfspan_context(s, ctx);
+  if (!sampled)
+    return 1;
+  s->sampled = 1;
+  s->kind = TG_SELFSPAN_CLIENT;
+  s->error = 0;
+  s->n_attrs = 0;
+  s->name = "tailgate.export";
+  s->start_ns = unix_ns();
+  s->end_ns = 0;
+  tg_selfspan_attr_str(s, "tailgate.exporter", exporter);
+  tg_selfspan_attr_int(s, "tailgate.spans", (int64_t)spans);
+  tg_selfspan_attr_int(s, "tailgate.attempt", (int64_t)attempt);
+  return 1;
+}
+
+void tg_selftrace_export_end(tg_selftrace *t, tg_selfspan *s, const char *outcome,
+                             const char *status_key, int64_t status) {
+  if (!t || !s->sampled)
+    return;
+  tg_selfspan_attr_str(s, "tailgate.outcome", outcome);
+  if (status_key)
+    tg_selfspan_attr_int(s, status_key, status);
+  s->error = strcmp(outcome, "ok") != 0;
+  tg_selftrace_end(t, s);
+}
+
 /* ---- sender --------------------------------------------------------------------------- */
 
 typedef Opentelemetry__Proto__Trace__V1__Span pb_span;

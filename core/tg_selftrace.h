@@ -75,6 +75,29 @@ void tg_selfspan_context(const tg_selfspan *s, tg_tracectx *out);
 int tg_selftrace_inject(const tg_selftrace *t, const tg_tracectx *ctx,
                         void (*add)(void *arg, const char *name, const char *value), void *arg);
 
+/* ---- export requests (called by the exporters' sender threads) ----------------------- */
+
+/* The most headers tg_selftrace_inject writes for one context (traceparent, tracestate,
+ * b3, five X-B3-*, uber-trace-id). */
+#define TG_SELFTRACE_MAX_HEADERS 9
+
+/* Starts the span of one export attempt: "tailgate.export" (CLIENT) at the root of a new
+ * trace (a queued request has no live inbound request to continue: batches mix spans of
+ * many requests), sampled by its trace ID against the ratio like every self-span, with the
+ * attributes tailgate.exporter, tailgate.spans and tailgate.attempt (1 = first send).
+ * Always fills *ctx with that span's context (sampled flag per the decision) when t is
+ * set, and returns 1: the caller injects *ctx into the request with tg_selftrace_inject.
+ * With t NULL (self-tracing off) returns 0, *ctx is untouched and nothing is injected,
+ * like the Collector without a tracer provider. No allocation; one short critical
+ * section (the ID generator). exporter is copied (at most 47 bytes). */
+int tg_selftrace_export_begin(tg_selftrace *t, const char *exporter, size_t spans,
+                              unsigned attempt, tg_selfspan *s, tg_tracectx *ctx);
+/* Ends it with tailgate.outcome ("ok", "retryable", "permanent") and, when status_key is
+ * not NULL, status_key = status (http.response.status_code, rpc.grpc.status_code); error
+ * status unless the outcome is ok. A no-op for an unsampled span or t NULL. */
+void tg_selftrace_export_end(tg_selftrace *t, tg_selfspan *s, const char *outcome,
+                             const char *status_key, int64_t status);
+
 void tg_selftrace_get_stats(tg_selftrace *t, tg_selftrace_stats *out);
 
 /* The sampling decision alone: 1 when the trace ID's low 56 bits are >= (1 - ratio) * 2^56. */

@@ -300,6 +300,7 @@ static int process_item(tg_export_queue *q, void *worker, tg_export_item *item) 
   for (;;) {
     tg_send_outcome out;
     memset(&out, 0, sizeof out);
+    item->attempt = attempts + 1;
     tg_send_result r = q->ops.send(q->ctx, worker, item, &out);
     attempts++;
     tg_metric_set(q->m_health, r == TG_SEND_OK);

@@ -108,6 +108,9 @@ int tg_http_client_init(tg_http_client *c, const tg_http_client_opts *o) {
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_POST, 1L);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, o->headers);
+  c->tracer = o->tracer;
+  c->exporter = o->exporter ? o->exporter : "";
+  c->base_headers = o->headers;
   curl_easy_setopt(h, CURLOPT_USERAGENT, "tailgate/" TG_VERSION);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)o->timeout_ms);
@@ -154,6 +157,7 @@ tg_send_result tg_http_client_post(tg_http_client *c, const void *body, size_t l
                                    long *status, tg_send_outcome *out) {
   c->body.len = 0;
   c->retry_after_ms = 0;
+  c->last_status = 0;
   curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, (const char *)body);
   curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   CURLcode cc = curl_easy_perform(c->easy);
@@ -170,7 +174,49 @@ tg_send_result tg_http_client_post(tg_http_client *c, const void *body, size_t l
   }
   *status = 0;
   curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, status);
+  c->last_status = *status;
   return TG_SEND_OK;
+}
+
+typedef struct trace_lines {
+  tg_http_client *c;
+  size_t n;
+} trace_lines;
+
+/* tg_selftrace_inject's sink: "name: value" into the next fixed line; a header that does
+ * not fit (a long tracestate, never on tailgate's own root contexts) is left out. */
+static void add_trace_line(void *arg, const char *name, const char *value) {
+  trace_lines *tl = arg;
+  if (tl->n == TG_SELFTRACE_MAX_HEADERS)
+    return;
+  char *line = tl->c->trace_lines[tl->n];
+  int len = snprintf(line, TG_HTTP_TRACE_LINE, "%s: %s", name, value);
+  if (len < 0 || len >= TG_HTTP_TRACE_LINE)
+    return;
+  tl->c->trace_nodes[tl->n].data = line;
+  tl->n++;
+}
+
+void tg_http_client_trace_begin(tg_http_client *c, size_t span_count, unsigned attempt) {
+  tg_tracectx ctx;
+  c->span.sampled = 0;
+  if (!tg_selftrace_export_begin(c->tracer, c->exporter, span_count, attempt, &c->span,
+                                 &ctx))
+    return;
+  trace_lines tl = {c, 0};
+  tg_selftrace_inject(c->tracer, &ctx, add_trace_line, &tl);
+  if (!tl.n)
+    return;
+  for (size_t i = 0; i + 1 < tl.n; i++)
+    c->trace_nodes[i].next = &c->trace_nodes[i + 1];
+  c->trace_nodes[tl.n - 1].next = c->base_headers; /* read-only, shared: never freed here */
+  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, &c->trace_nodes[0]);
+}
+
+void tg_http_client_trace_end(tg_http_client *c, tg_send_result result) {
+  tg_selftrace_export_end(c->tracer, &c->span, tg_send_result_name(result),
+                          c->last_status ? "http.response.status_code" : NULL,
+                          c->last_status);
 }
 
 size_t tg_http_printable(char *dst, size_t cap, const void *src, size_t len, char subst) {

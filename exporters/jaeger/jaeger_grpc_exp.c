@@ -106,7 +106,8 @@ static tg_send_result jw_send(void *ctx, void *vw, const tg_export_item *item,
       break;
     }
     jaeger__api_v2__post_spans_request__pack(&msg, buf);
-    tg_export_item sub = {.data = buf, .len = len, .span_count = req.span_counts[i]};
+    tg_export_item sub = {.data = buf, .len = len, .span_count = req.span_counts[i],
+                          .attempt = item->attempt};
     result = tg_otlpexp_grpc_queue_ops.send(ctx, w->inner, &sub, out);
     tg_free(buf);
     if (result != TG_SEND_OK)

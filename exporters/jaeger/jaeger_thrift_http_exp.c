@@ -47,6 +47,8 @@ typedef struct jthttp_state {
   const jthttp_conf *conf;
   char *url;
   struct curl_slist *headers;
+  tg_selftrace *tracer; /* the service's self-tracer; NULL = off */
+  const char *id;       /* the instance's id (outlives the state) */
 } jthttp_state;
 
 typedef struct jthttp_worker {
@@ -141,6 +143,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .max_body = JTHTTP_MAX_RESPONSE,
       .retry_after = TG_RETRY_AFTER_SECONDS,
       .max_retry_after_ms = JTHTTP_MAX_RETRY_AFTER_S * 1000u,
+      .tracer = st->tracer,
+      .exporter = st->id,
   };
   if (tg_http_client_init(&w->http, &opts) != TG_OK) {
     tg_http_client_fini(&w->http);
@@ -168,7 +172,7 @@ static void worker_abort(void *ctx, void *vw) {
 }
 
 /* One POST of the bytes in w->thrift. */
-static tg_send_result post_one(jthttp_worker *w, tg_send_outcome *out) {
+static tg_send_result post_attempt(jthttp_worker *w, tg_send_outcome *out) {
   long code = 0;
   tg_send_result sent = tg_http_client_post(&w->http, w->thrift.data, w->thrift.len, &code, out);
   if (sent != TG_SEND_OK)
@@ -183,6 +187,15 @@ static tg_send_result post_one(jthttp_worker *w, tg_send_outcome *out) {
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
+}
+
+/* One POST (a batch of spans), as a tailgate.export span whose context it carries. */
+static tg_send_result post_one(jthttp_worker *w, size_t spans, unsigned attempt,
+                               tg_send_outcome *out) {
+  tg_http_client_trace_begin(&w->http, spans, attempt);
+  tg_send_result r = post_attempt(w, out);
+  tg_http_client_trace_end(&w->http, r);
+  return r;
 }
 
 static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
@@ -208,7 +221,7 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
       result = TG_SEND_RETRYABLE;
       break;
     }
-    result = post_one(w, out);
+    result = post_one(w, req.span_counts[i], item->attempt, out);
     if (result == TG_SEND_OK)
       w->progress.done = i + 1;
   }
@@ -261,6 +274,8 @@ static int jthttp_create(tg_instance *self, tg_errbuf *err) {
     }
   }
   tg_service *svc = self->service;
+  st->tracer = svc ? svc->selftrace : NULL;
+  st->id = id;
   st->queue = tg_export_queue_new(&c->queue, &c->retry, &jthttp_queue_ops, st, id,
                                   svc ? svc->log : NULL, svc ? svc->metrics : NULL);
   if (!st->queue) {

@@ -80,6 +80,7 @@ int tg_otlpexp_parse_endpoint(const char *endpoint, bool insecure, char **target
 /* The transport: one per instance. create does no I/O; start reads TLS files and makes
  * the channel (grpc_init is taken there and released by destroy). */
 typedef struct tg_otlpexp_grpc tg_otlpexp_grpc;
+struct tg_selftrace;
 
 tg_otlpexp_grpc *tg_otlpexp_grpc_new(const tg_otlpexp_conf *conf, const char *target,
                                      bool use_tls, const char *id, struct tg_logger *log);
@@ -87,6 +88,9 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err);
 /* Before start: call `method` (a static string, e.g. Jaeger's PostSpans) instead of
  * TraceService/Export; the transport is otherwise the same (the jaeger exporter). */
 void tg_otlpexp_grpc_set_method(tg_otlpexp_grpc *g, const char *method);
+/* Before start: the service's self-tracer (NULL = off). Every call then carries its own
+ * tailgate.export span's context as metadata (tg_selftrace_inject, lower-cased keys). */
+void tg_otlpexp_grpc_set_tracer(tg_otlpexp_grpc *g, struct tg_selftrace *tracer);
 void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g); /* NULL ok; after the queue stopped */
 
 /* tg_export_queue_ops bound to a tg_otlpexp_grpc (ctx). */

@@ -11,12 +11,18 @@
  * guards only its `call` pointer against the stopping thread's abort (grpc_call_cancel
  * is thread-safe, but the call must not be unreffed under it). grpc_init is taken in
  * start and released in free, after the queue joined its threads, with
- * grpc_shutdown_blocking so gRPC's threads are gone when destroy returns. */
+ * grpc_shutdown_blocking so gRPC's threads are gone when destroy returns.
+ *
+ * Self-tracing: each call is a tailgate.export span (tg_selftrace_export_begin) whose
+ * context goes out as metadata after the configured headers. A worker keeps its own
+ * metadata array (the configured entries copied once, room for the context after them),
+ * so a call allocates only the context values' slices (gRPC inlines short ones). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -32,6 +38,7 @@
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_log.h"
+#include "tg_selftrace.h"
 #include "tg_span-t.h"
 #include "tg_version.h"
 
@@ -51,6 +58,7 @@ struct tg_otlpexp_grpc {
   const char *method_name; /* NULL: OTLPEXP_METHOD */
   grpc_metadata *md; /* conf->headers as metadata (lower-cased keys) */
   size_t n_md;
+  tg_selftrace *tracer; /* NULL: self-tracing off, no context metadata */
 };
 
 typedef struct otlpexp_worker {
@@ -58,6 +66,8 @@ typedef struct otlpexp_worker {
   pthread_mutex_t lock;
   grpc_call *call; /* in flight, guarded by lock */
   int aborted;     /* guarded by lock */
+  grpc_metadata *md; /* g->md's entries (borrowed slices), then this call's context */
+  size_t n_md;       /* entries in use */
 } otlpexp_worker;
 
 /* protobuf-c through the project allocator. */
@@ -90,6 +100,10 @@ tg_otlpexp_grpc *tg_otlpexp_grpc_new(const tg_otlpexp_conf *conf, const char *ta
 
 void tg_otlpexp_grpc_set_method(tg_otlpexp_grpc *g, const char *method) {
   g->method_name = method;
+}
+
+void tg_otlpexp_grpc_set_tracer(tg_otlpexp_grpc *g, tg_selftrace *tracer) {
+  g->tracer = tracer;
 }
 
 /* Reads a whole PEM file into a NUL-terminated string (tg_free). */
@@ -268,18 +282,23 @@ void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g) {
 /* ---- sender side ---- */
 
 static int worker_init(void *ctx, unsigned index, void **out) {
-  (void)ctx;
+  tg_otlpexp_grpc *g = ctx;
   (void)index;
   otlpexp_worker *w = tg_calloc(1, sizeof *w);
   if (!w)
     return -1;
-  if (pthread_mutex_init(&w->lock, NULL)) {
+  w->md = tg_calloc(g->n_md + TG_SELFTRACE_MAX_HEADERS, sizeof *w->md);
+  if (!w->md || pthread_mutex_init(&w->lock, NULL)) {
+    tg_free(w->md);
     tg_free(w);
     return -1;
   }
+  if (g->n_md)
+    memcpy(w->md, g->md, g->n_md * sizeof *w->md);
   w->cq = grpc_completion_queue_create_for_pluck(NULL);
   if (!w->cq) {
     pthread_mutex_destroy(&w->lock);
+    tg_free(w->md);
     tg_free(w);
     return -1;
   }
@@ -298,6 +317,7 @@ static void worker_fini(void *ctx, void *vw) {
   }
   grpc_completion_queue_destroy(w->cq);
   pthread_mutex_destroy(&w->lock);
+  tg_free(w->md);
   tg_free(w);
 }
 
@@ -373,6 +393,29 @@ static void read_partial_success(grpc_byte_buffer *resp, tg_send_outcome *out) {
   grpc_slice_unref(all);
 }
 
+/* gRPC metadata keys are lower case: tg_selftrace_inject's names, as static slices. */
+static grpc_slice md_key(const char *name) {
+  static const char *const keys[] = {"traceparent",       "tracestate",     "b3",
+                                     "x-b3-traceid",      "x-b3-spanid",    "x-b3-parentspanid",
+                                     "x-b3-sampled",      "x-b3-flags",     "uber-trace-id"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (!strcasecmp(keys[i], name))
+      return grpc_slice_from_static_string(keys[i]);
+  return grpc_empty_slice(); /* not reached: inject writes only the names above */
+}
+
+/* tg_selftrace_inject's sink: one metadata entry after the configured ones. */
+static void add_md(void *arg, const char *name, const char *value) {
+  otlpexp_worker *w = arg;
+  grpc_slice key = md_key(name);
+  if (GRPC_SLICE_IS_EMPTY(key))
+    return;
+  grpc_metadata *m = &w->md[w->n_md++];
+  memset(m, 0, sizeof *m);
+  m->key = key;
+  m->value = grpc_slice_from_copied_string(value);
+}
+
 static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
                                 tg_send_outcome *out) {
   tg_otlpexp_grpc *g = ctx;
@@ -395,6 +438,12 @@ static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
     snprintf(out->detail, sizeof out->detail, "cannot create call");
     return TG_SEND_RETRYABLE;
   }
+  tg_selfspan span;
+  tg_tracectx tctx;
+  w->n_md = g->n_md;
+  if (tg_selftrace_export_begin(g->tracer, g->log_name, item->span_count, item->attempt,
+                                &span, &tctx))
+    tg_selftrace_inject(g->tracer, &tctx, add_md, w);
 
   grpc_slice payload = grpc_slice_from_copied_buffer((const char *)item->data, item->len);
   grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&payload, 1);
@@ -410,8 +459,8 @@ static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
   grpc_op ops[6];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = g->n_md;
-  ops[0].data.send_initial_metadata.metadata = g->md;
+  ops[0].data.send_initial_metadata.count = w->n_md;
+  ops[0].data.send_initial_metadata.metadata = w->md;
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = req;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -426,6 +475,7 @@ static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
   ops[5].data.recv_status_on_client.error_string = &error_string;
 
   tg_send_result result;
+  int got_status = 0;
   void *tag = w; /* one batch in flight per worker */
   grpc_call_error ce = grpc_call_start_batch(call, ops, 6, tag, NULL);
   if (ce != GRPC_CALL_OK) {
@@ -440,6 +490,7 @@ static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
       grpc_call_cancel(call, NULL);
       ev = grpc_completion_queue_pluck(w->cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     }
+    got_status = 1;
     if (status == GRPC_STATUS_OK) {
       read_partial_success(resp, out);
       result = TG_SEND_OK;
@@ -473,6 +524,11 @@ static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
   grpc_slice_unref(details);
   if (error_string)
     gpr_free((void *)error_string);
+  for (size_t i = g->n_md; i < w->n_md; i++)
+    grpc_slice_unref(w->md[i].value); /* keys are static */
+  w->n_md = g->n_md;
+  tg_selftrace_export_end(g->tracer, &span, tg_send_result_name(result),
+                          got_status ? "rpc.grpc.status_code" : NULL, (int64_t)status);
   return result;
 }
 

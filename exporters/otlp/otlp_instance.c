@@ -83,6 +83,7 @@ int tg_otlpexp_instance_create(tg_instance *self, const tg_otlpexp_instance_spec
   if (st->grpc) {
     if (spec->method)
       tg_otlpexp_grpc_set_method(st->grpc, spec->method);
+    tg_otlpexp_grpc_set_tracer(st->grpc, svc ? svc->selftrace : NULL);
     st->queue = tg_export_queue_new(&c->queue, &c->retry, spec->queue_ops, st->grpc, id,
                                     svc ? svc->log : NULL, svc ? svc->metrics : NULL);
   }

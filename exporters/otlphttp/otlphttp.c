@@ -60,6 +60,7 @@ typedef struct otlphttp_state {
   char *url;
   char *log_name;
   struct curl_slist *headers; /* shared read-only by every handle */
+  tg_selftrace *tracer;       /* the service's self-tracer; NULL = off */
 } otlphttp_state;
 
 typedef struct otlphttp_worker {
@@ -168,6 +169,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .max_body = OTLPHTTP_MAX_RESPONSE,
       .retry_after = TG_RETRY_AFTER_SECONDS_OR_DATE,
       .max_retry_after_ms = OTLPHTTP_MAX_RETRY_AFTER_MS,
+      .tracer = st->tracer,
+      .exporter = st->log_name,
   };
   if (tg_http_client_init(&w->http, &opts) != TG_OK) {
     tg_http_client_fini(&w->http);
@@ -235,12 +238,8 @@ static void read_partial_success(otlphttp_worker *w, tg_send_outcome *out) {
     tg_send_outcome_from_response(w->http.body.data, w->http.body.len, out);
 }
 
-static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
-                                tg_send_outcome *out) {
-  otlphttp_state *st = ctx;
-  otlphttp_worker *w = vw;
-  if (tg_http_client_check_aborted(&w->http, out))
-    return TG_SEND_PERMANENT;
+static tg_send_result send_attempt(otlphttp_state *st, otlphttp_worker *w,
+                                   const tg_export_item *item, tg_send_outcome *out) {
   const uint8_t *body = item->data;
   size_t body_len = item->len;
   if (st->conf->compression == OTLPHTTP_COMPRESS_GZIP) {
@@ -267,6 +266,18 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
+}
+
+/* One attempt, as a tailgate.export span whose context its headers carry. */
+static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
+                                tg_send_outcome *out) {
+  otlphttp_worker *w = vw;
+  if (tg_http_client_check_aborted(&w->http, out))
+    return TG_SEND_PERMANENT;
+  tg_http_client_trace_begin(&w->http, item->span_count, item->attempt);
+  tg_send_result r = send_attempt(ctx, w, item, out);
+  tg_http_client_trace_end(&w->http, r);
+  return r;
 }
 
 static const tg_export_queue_ops otlphttp_queue_ops = {
@@ -319,6 +330,7 @@ static int otlphttp_create(tg_instance *self, tg_errbuf *err) {
     return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
   }
   tg_service *svc = self->service;
+  st->tracer = svc ? svc->selftrace : NULL;
   st->queue = tg_export_queue_new(&c->queue, &c->retry, &otlphttp_queue_ops, st, id,
                                   svc ? svc->log : NULL, svc ? svc->metrics : NULL);
   if (!st->queue) {

@@ -162,6 +162,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .tls = &c->tls,
       .max_body = MAX_RESPONSE - 1,
       .retry_after = TG_RETRY_AFTER_IGNORE,
+      .tracer = st->self->service ? st->self->service->selftrace : NULL,
+      .exporter = st->self->id ? st->self->id : "prometheusremotewrite",
   };
   if (tg_http_client_init(&w->http, &opts) != TG_OK) {
     tg_http_client_fini(&w->http);
@@ -187,12 +189,8 @@ static void worker_abort(void *ctx, void *vw) {
   tg_http_client_abort(&w->http);
 }
 
-static tg_send_result prw_send(void *ctx, void *vw, const tg_export_item *item,
-                               tg_send_outcome *out) {
-  (void)ctx;
-  prw_worker *w = vw;
-  if (tg_http_client_check_aborted(&w->http, out))
-    return TG_SEND_PERMANENT;
+static tg_send_result send_attempt(prw_worker *w, const tg_export_item *item,
+                                   tg_send_outcome *out) {
   long code = 0;
   tg_send_result sent = tg_http_client_post(&w->http, item->data, item->len, &code, out);
   if (sent != TG_SEND_OK)
@@ -204,6 +202,20 @@ static tg_send_result prw_send(void *ctx, void *vw, const tg_export_item *item,
   snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
   /* the remote-write spec: 5xx and 429 may be retried, other 4xx must not */
   return code >= 500 || code == 429 ? TG_SEND_RETRYABLE : TG_SEND_PERMANENT;
+}
+
+/* One attempt, as a tailgate.export span whose context its headers carry (span_count is
+ * the request's series count). */
+static tg_send_result prw_send(void *ctx, void *vw, const tg_export_item *item,
+                               tg_send_outcome *out) {
+  (void)ctx;
+  prw_worker *w = vw;
+  if (tg_http_client_check_aborted(&w->http, out))
+    return TG_SEND_PERMANENT;
+  tg_http_client_trace_begin(&w->http, item->span_count, item->attempt);
+  tg_send_result r = send_attempt(w, item, out);
+  tg_http_client_trace_end(&w->http, r);
+  return r;
 }
 
 static const tg_export_queue_ops prw_queue_ops = {

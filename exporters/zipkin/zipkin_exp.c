@@ -52,6 +52,7 @@ typedef struct zexp_conf {
 typedef struct zexp_state {
   tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
   const zexp_conf *conf;
+  tg_instance *self; /* for the self-tracer, which the service has only once started */
   char *url;
   struct curl_slist *headers;
 } zexp_state;
@@ -179,6 +180,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .max_body = ZEXP_MAX_RESPONSE,
       .retry_after = TG_RETRY_AFTER_SECONDS,
       .max_retry_after_ms = ZEXP_MAX_RETRY_AFTER_S * 1000u,
+      .tracer = st->self->service ? st->self->service->selftrace : NULL,
+      .exporter = st->self->id ? st->self->id : "zipkin",
   };
   if (tg_http_client_init(&w->http, &opts) != TG_OK) {
     tg_http_client_fini(&w->http);
@@ -205,12 +208,8 @@ static void worker_abort(void *ctx, void *vw) {
   tg_http_client_abort(&w->http);
 }
 
-static tg_send_result zexp_send(void *ctx, void *vw, const tg_export_item *item,
-                                tg_send_outcome *out) {
-  zexp_state *st = ctx;
-  zexp_worker *w = vw;
-  if (tg_http_client_check_aborted(&w->http, out))
-    return TG_SEND_PERMANENT;
+static tg_send_result send_attempt(zexp_state *st, zexp_worker *w, const tg_export_item *item,
+                                   tg_send_outcome *out) {
   w->body.len = 0;
   size_t spans;
   int rc = tg_zipkin_exp_encode(item->data, item->len, st->conf->format == ZEXP_FORMAT_PROTO,
@@ -236,6 +235,19 @@ static tg_send_result zexp_send(void *ctx, void *vw, const tg_export_item *item,
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
+}
+
+/* One attempt, as a tailgate.export span whose context its headers carry. */
+static tg_send_result zexp_send(void *ctx, void *vw, const tg_export_item *item,
+                                tg_send_outcome *out) {
+  zexp_state *st = ctx;
+  zexp_worker *w = vw;
+  if (tg_http_client_check_aborted(&w->http, out))
+    return TG_SEND_PERMANENT;
+  tg_http_client_trace_begin(&w->http, item->span_count, item->attempt);
+  tg_send_result r = send_attempt(st, w, item, out);
+  tg_http_client_trace_end(&w->http, r);
+  return r;
 }
 
 static const tg_export_queue_ops zexp_queue_ops = {
@@ -268,6 +280,7 @@ static int zexp_create(tg_instance *self, tg_errbuf *err) {
     return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
   self->state = st;
   st->conf = c;
+  st->self = self;
   tg_errbuf uerr;
   if (!(st->url = collector_url(c->endpoint, &uerr))) {
     zexp_destroy(self);
