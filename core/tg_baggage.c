@@ -5,6 +5,7 @@
  * Properties (";metadata") have no Jaeger equivalent; they are kept raw for W3C output.
  * All storage is inside the struct: a peer cannot make it grow past 8 KiB. */
 #include "tg_baggage.h"
+#include "tg_hex.h"
 
 #include <string.h>
 
@@ -24,16 +25,6 @@ static int is_baggage_octet(unsigned char c) {
          (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
 }
 static int is_ows(char c) { return c == ' ' || c == '\t'; }
-static int hexval(unsigned char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static void trim(const char **s, size_t *len) {
   while (*len && is_ows((*s)[0]))
     (*s)++, (*len)--;
@@ -88,7 +79,7 @@ static long decode_value(const char *s, size_t len, char *out, size_t cap, int u
     if (c == '%') {
       if (i + 2 >= len)
         return -1;
-      int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+      int hi = tg_hex_digit((unsigned char)s[i + 1]), lo = tg_hex_digit((unsigned char)s[i + 2]);
       if (hi < 0 || lo < 0)
         return -1;
       c = (unsigned char)(hi << 4 | lo);

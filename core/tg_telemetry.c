@@ -14,6 +14,7 @@
 
 #include "tg_alloc.h"
 #include "tg_clock.h"
+#include "tg_hex.h"
 #include "tg_http_server.h"
 #include "tg_service.h"
 #include "tg_version.h"
@@ -99,16 +100,6 @@ static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *
   resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-static int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* The trace_id parameter of a query string: exactly 32 hex digits, not all zero (W3C's
  * invalid ID). Returns 0 with id filled, -1 otherwise. */
 static int query_trace_id(const char *query, uint8_t id[16]) {
@@ -122,7 +113,7 @@ static int query_trace_id(const char *query, uint8_t id[16]) {
         return -1;
       int nonzero = 0;
       for (size_t i = 0; i < 16; i++) {
-        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        int hi = tg_hex_digit(hex[2 * i]), lo = tg_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
           return -1;
         id[i] = (uint8_t)(hi << 4 | lo);

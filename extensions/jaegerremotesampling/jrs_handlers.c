@@ -12,6 +12,7 @@
 #include "jrs.h"
 #include "sampling.pb-c.h"
 #include "tg_alloc.h"
+#include "tg_hex.h"
 #include "tg_metrics.h"
 
 static const char *const transport_names[TG_JRS_TRANSPORT_COUNT_] = {"http", "grpc"};
@@ -80,16 +81,6 @@ static void count_request(tg_jrs *jrs, const char *service, tg_jrs_transport t) 
   tg_metric_add(jrs->other_requests[t], 1);
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static int valid_utf8(const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n;) {
     unsigned c = p[i];
@@ -140,7 +131,7 @@ long tg_jrs_query_service(const char *query, char out[TG_JRS_MAX_SERVICE_LEN + 1
       for (size_t i = 8; i < len; i++) {
         char c = p[i];
         if (c == '%') {
-          int hi = i + 2 < len ? hexval(p[i + 1]) : -1, lo = hi >= 0 ? hexval(p[i + 2]) : -1;
+          int hi = i + 2 < len ? tg_hex_digit(p[i + 1]) : -1, lo = hi >= 0 ? tg_hex_digit(p[i + 2]) : -1;
           if (lo < 0) {
             *why = "'service' parameter is not valid percent-encoding";
             return -1;

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "tg_error.h"
+#include "tg_hex.h"
 
 #define MAX_ANY_DEPTH 16
 
@@ -47,16 +48,6 @@ static char *dup_str(jctx *c, const char *s, size_t len) {
   return d;
 }
 
-static int hex_val(char ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
 /* An id of n bytes written as 2n hex digits; absent or "" gives an empty id. */
 static int hex_id(jctx *c, const json_t *v, size_t n, ProtobufCBinaryData *out) {
   out->len = 0;
@@ -75,7 +66,7 @@ static int hex_id(jctx *c, const json_t *v, size_t n, ProtobufCBinaryData *out) 
   if (!d)
     return TG_ENOMEM;
   for (size_t i = 0; i < n; i++) {
-    int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+    int hi = tg_hex_digit(s[2 * i]), lo = tg_hex_digit(s[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return fail(c, "an id has a non-hex digit");
     d[i] = (uint8_t)(hi << 4 | lo);

@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "tg_error.h"
+#include "tg_hex.h"
 
 #define MAX_FRAMES 64
 
@@ -316,16 +317,6 @@ static int decode_enum(jdec *d, const json_t *v, const char *const *names, int *
   return fail(d, "expected an enum name or number, got %s", json_type_name(v));
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* OTLP ids: hex of any length (the span validation checks the length afterwards). */
 static int decode_hex_id(jdec *d, const json_t *v, ProtobufCBinaryData *out) {
   if (!json_is_string(v))
@@ -343,7 +334,7 @@ static int decode_hex_id(jdec *d, const json_t *v, ProtobufCBinaryData *out) {
   if (!bytes)
     return out_of_memory(d);
   for (size_t i = 0; i < len / 2; i++) {
-    int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+    int hi = tg_hex_digit(s[2 * i]), lo = tg_hex_digit(s[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return fail(d, "hex id has a character that is not a hex digit");
     bytes[i] = (uint8_t)(hi << 4 | lo);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "tg_error.h"
+#include "tg_hex.h"
 
 #define MAX_DEPTH 64
 #define KEY_MAX 64
@@ -107,16 +108,6 @@ static int is_null(jr *r) {
   return 0;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static size_t utf8_len(const uint8_t *s, size_t n) {
   uint8_t c = s[0];
   size_t len;
@@ -168,7 +159,7 @@ static int read_u4(jr *r, uint32_t *out) {
     return fail(r, "truncated \\u escape");
   uint32_t v = 0;
   for (int i = 0; i < 4; i++) {
-    int h = hexval(r->p[i]);
+    int h = tg_hex_digit(r->p[i]);
     if (h < 0)
       return fail(r, "invalid \\u escape");
     v = v << 4 | (uint32_t)h;
@@ -527,7 +518,7 @@ static int read_id(jr *r, ProtobufCBinaryData *out, size_t max_digits) {
   if (peek(r) != '"')
     return fail(r, "expected a hex string");
   const uint8_t *s = r->p + 1, *q = s;
-  while (q < r->end && hexval(*q) >= 0)
+  while (q < r->end && tg_hex_digit(*q) >= 0)
     q++;
   if (q >= r->end || *q != '"')
     return fail(r, "id must be hex digits");
@@ -541,7 +532,7 @@ static int read_id(jr *r, ProtobufCBinaryData *out, size_t max_digits) {
   memset(d, 0, bytes);
   /* from the last digit backwards */
   for (size_t i = 0; i < n; i++) {
-    int h = hexval(s[n - 1 - i]);
+    int h = tg_hex_digit(s[n - 1 - i]);
     d[bytes - 1 - i / 2] |= (uint8_t)(i & 1 ? h << 4 : h);
   }
   out->data = d;
