@@ -19,12 +19,12 @@
 
 #include "jaeger_exp.h"
 #include "jaeger_thrift_encode.h"
-#include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_component.h"
 #include "tg_error.h"
 #include "tg_export_queue.h"
+#include "tg_http_exporter.h"
 #include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_version.h"
@@ -52,8 +52,7 @@ typedef struct jthttp_state {
 } jthttp_state;
 
 typedef struct jthttp_worker {
-  tg_http_client http; /* keeps the error body for the log, reads Retry-After */
-  tg_buf thrift;       /* the request being sent */
+  tg_http_worker base; /* first; base.body: the Thrift request being sent */
   tg_jaeger_exp_progress progress;
 } jthttp_worker;
 
@@ -61,17 +60,7 @@ static const tg_conf_key jthttp_keys[] = {
     TG_KEY_STRING("endpoint", jthttp_conf, endpoint, NULL,
                   "collector URL, e.g. http://jaeger:14268/api/traces (no path: /api/traces); "
                   "required"),
-    TG_KEY_BOOL("tls.insecure_skip_verify", jthttp_conf, tls.insecure_skip_verify, "false",
-                "HTTPS without verifying the server certificate"),
-    TG_KEY_STRING("tls.ca_file", jthttp_conf, tls.ca_file, NULL,
-                  "PEM roots to verify the server (default: system roots)"),
-    TG_KEY_STRING("tls.cert_file", jthttp_conf, tls.cert_file, NULL,
-                  "PEM client certificate (mTLS); needs tls.key_file"),
-    TG_KEY_STRING("tls.key_file", jthttp_conf, tls.key_file, NULL,
-                  "PEM client key (mTLS); needs tls.cert_file"),
-    TG_KEY_STRMAP("headers", jthttp_conf, headers, "HTTP headers sent with every request"),
-    TG_KEY_STRING("auth.authenticator", jthttp_conf, authenticator, NULL,
-                  "authenticator extension whose credentials every request carries"),
+    TG_HTTP_EXPORTER_KEYS(jthttp_conf, tls, headers, authenticator),
     TG_KEY_DURATION("timeout", jthttp_conf, timeout_ms, "5s", 1, 3600000,
                     "deadline of each request"),
     TG_EXPORT_QUEUE_KEYS(jthttp_conf, retry, queue),
@@ -131,10 +120,6 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   jthttp_state *st = ctx;
   const jthttp_conf *c = st->conf;
-  jthttp_worker *w = tg_calloc(1, sizeof *w);
-  if (!w)
-    return -1;
-  tg_buf_init(&w->thrift, 0);
   const tg_http_client_opts opts = {
       .url = st->url,
       .headers = st->headers,
@@ -146,44 +131,24 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .tracer = st->tracer,
       .exporter = st->id,
   };
-  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
-    tg_http_client_fini(&w->http);
-    tg_free(w);
-    return -1;
-  }
-  *out = w;
-  return 0;
+  *out = tg_http_worker_new(sizeof(jthttp_worker), &opts);
+  return *out ? 0 : -1;
 }
 
-static void worker_fini(void *ctx, void *vw) {
-  (void)ctx;
-  jthttp_worker *w = vw;
-  if (!w)
-    return;
-  tg_http_client_fini(&w->http);
-  tg_buf_free(&w->thrift);
-  tg_free(w);
-}
-
-static void worker_abort(void *ctx, void *vw) {
-  (void)ctx;
-  jthttp_worker *w = vw;
-  tg_http_client_abort(&w->http);
-}
-
-/* One POST of the bytes in w->thrift. */
+/* One POST of the bytes in w->base.body. */
 static tg_send_result post_attempt(jthttp_worker *w, tg_send_outcome *out) {
   long code = 0;
-  tg_send_result sent = tg_http_client_post(&w->http, w->thrift.data, w->thrift.len, &code, out);
+  tg_send_result sent =
+      tg_http_client_post(&w->base.http, w->base.body.data, w->base.body.len, &code, out);
   if (sent != TG_SEND_OK)
     return sent; /* a transport failure, classified */
   if (code >= 200 && code < 300)
     return TG_SEND_OK;
   char text[160];
-  tg_http_printable(text, sizeof text, w->http.body.data, w->http.body.len, '?');
+  tg_http_printable(text, sizeof text, w->base.http.body.data, w->base.http.body.len, '?');
   snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
   if (code == 429 || code == 502 || code == 503 || code == 504) {
-    out->retry_after_ms = w->http.retry_after_ms;
+    out->retry_after_ms = w->base.http.retry_after_ms;
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
@@ -192,9 +157,9 @@ static tg_send_result post_attempt(jthttp_worker *w, tg_send_outcome *out) {
 /* One POST (a batch of spans), as a tailgate.export span whose context it carries. */
 static tg_send_result post_one(jthttp_worker *w, size_t spans, unsigned attempt,
                                tg_send_outcome *out) {
-  tg_http_client_trace_begin(&w->http, spans, attempt);
+  tg_http_client_trace_begin(&w->base.http, spans, attempt);
   tg_send_result r = post_attempt(w, out);
-  tg_http_client_trace_end(&w->http, r);
+  tg_http_client_trace_end(&w->base.http, r);
   return r;
 }
 
@@ -202,7 +167,7 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
                                 tg_send_outcome *out) {
   (void)ctx;
   jthttp_worker *w = vw;
-  if (tg_http_client_check_aborted(&w->http, out))
+  if (tg_http_client_check_aborted(&w->base.http, out))
     return TG_SEND_PERMANENT;
   tg_jaeger_exp_request req;
   int rc = tg_jaeger_exp_request_init(&req, item->data, item->len);
@@ -215,8 +180,9 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
   tg_send_result result = TG_SEND_OK;
   for (size_t i = tg_jaeger_exp_progress_begin(&w->progress, item->data, item->len);
        i < req.n && result == TG_SEND_OK; i++) {
-    w->thrift.len = 0;
-    if (tg_jaeger_thrift_encode_batch(&w->thrift, TG_THRIFT_BINARY, req.batches[i]) != TG_OK) {
+    w->base.body.len = 0;
+    if (tg_jaeger_thrift_encode_batch(&w->base.body, TG_THRIFT_BINARY, req.batches[i]) !=
+        TG_OK) {
       snprintf(out->detail, sizeof out->detail, "out of memory encoding Thrift");
       result = TG_SEND_RETRYABLE;
       break;
@@ -234,8 +200,8 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
 static const tg_export_queue_ops jthttp_queue_ops = {
     .worker_init = worker_init,
     .send = http_send,
-    .abort = worker_abort,
-    .worker_fini = worker_fini,
+    .abort = tg_http_worker_abort,
+    .worker_fini = tg_http_worker_fini,
 };
 
 /* ---- lifecycle ---- */
@@ -266,12 +232,10 @@ static int jthttp_create(tg_instance *self, tg_errbuf *err) {
     jthttp_destroy(self);
     return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
   }
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why) {
-      jthttp_destroy(self);
-      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
-    }
+  int rc = tg_http_exporter_check_headers(&c->headers, header_problem, id, err);
+  if (rc) {
+    jthttp_destroy(self);
+    return rc;
   }
   tg_service *svc = self->service;
   st->tracer = svc ? svc->selftrace : NULL;
@@ -287,29 +251,13 @@ static int jthttp_create(tg_instance *self, tg_errbuf *err) {
 
 static int jthttp_start(tg_instance *self, tg_errbuf *err) {
   jthttp_state *st = self->state;
-  const jthttp_conf *c = st->conf;
   const char *id = self->id ? self->id : "jaeger_thrift_http";
-  const char *why = tg_http_global_init();
-  if (why)
-    return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id, why);
-  if (!st->headers) {
-    jthttp_conf *mc = self->conf;
-    int rc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
-    if (rc)
-      return rc;
-    if (tg_http_header_add(&st->headers, "Content-Type: application/x-thrift", NULL) ||
-        tg_http_header_add(&st->headers, "Expect:", NULL))
-      return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-    for (size_t i = 0; i < c->headers.n; i++)
-      if (tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]))
-        return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  int rc = tg_queued_exporter_attach_storage(self, err);
+  jthttp_conf *mc = self->conf;
+  static const char *const fixed[] = {"Content-Type: application/x-thrift", "Expect:"};
+  int rc = tg_http_exporter_start(self, st->queue, id, mc->authenticator, &mc->headers, fixed,
+                                  2, &st->headers, err);
   if (rc)
     return rc;
-  rc = tg_export_queue_start(st->queue);
-  if (rc)
-    return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
   if (self->service && self->service->log)
     TG_LOG_INFO(self->service->log, self->id, "exporting to Jaeger (Thrift over HTTP) at %s",
                 st->url);

@@ -24,12 +24,12 @@
 #include <curl/curl.h>
 
 #include "rpc_status.pb-c.h"
-#include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_component.h"
 #include "tg_export_queue.h"
 #include "tg_gzip.h"
+#include "tg_http_exporter.h"
 #include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_span-t.h"
@@ -63,10 +63,7 @@ typedef struct otlphttp_state {
   tg_selftrace *tracer;       /* the service's self-tracer; NULL = off */
 } otlphttp_state;
 
-typedef struct otlphttp_worker {
-  tg_http_client http; /* keep-alive handle, capped response body, Retry-After */
-  tg_buf gz;           /* compressed request, reused */
-} otlphttp_worker;
+typedef tg_http_worker otlphttp_worker; /* body: the compressed request */
 
 static const char *const compression_values[] = {"none", "gzip", NULL};
 static const char *const encoding_values[] = {"proto", "json", NULL};
@@ -78,17 +75,7 @@ static const tg_conf_key otlphttp_keys[] = {
                   "full URL for traces (overrides endpoint)"),
     TG_KEY_BOOL("tls.insecure", otlphttp_conf, tls.insecure, "false",
                 "accepted for compatibility; the URL scheme selects TLS"),
-    TG_KEY_BOOL("tls.insecure_skip_verify", otlphttp_conf, tls.insecure_skip_verify, "false",
-                "TLS without verifying the server certificate"),
-    TG_KEY_STRING("tls.ca_file", otlphttp_conf, tls.ca_file, NULL,
-                  "PEM roots to verify the server (default: system roots)"),
-    TG_KEY_STRING("tls.cert_file", otlphttp_conf, tls.cert_file, NULL,
-                  "PEM client certificate (mTLS); needs tls.key_file"),
-    TG_KEY_STRING("tls.key_file", otlphttp_conf, tls.key_file, NULL,
-                  "PEM client key (mTLS); needs tls.cert_file"),
-    TG_KEY_STRMAP("headers", otlphttp_conf, headers, "HTTP headers sent with every request"),
-    TG_KEY_STRING("auth.authenticator", otlphttp_conf, authenticator, NULL,
-                  "authenticator extension whose credentials every request carries"),
+    TG_HTTP_EXPORTER_KEYS(otlphttp_conf, tls, headers, authenticator),
     TG_KEY_ENUM("compression", otlphttp_conf, compression, "gzip", compression_values,
                 "request body compression: none | gzip"),
     TG_KEY_ENUM("encoding", otlphttp_conf, encoding, "proto", encoding_values,
@@ -157,10 +144,6 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   otlphttp_state *st = ctx;
   const otlphttp_conf *c = st->conf;
-  otlphttp_worker *w = tg_calloc(1, sizeof *w);
-  if (!w)
-    return -1;
-  tg_buf_init(&w->gz, 0);
   const tg_http_client_opts opts = {
       .url = st->url,
       .headers = st->headers,
@@ -172,29 +155,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .tracer = st->tracer,
       .exporter = st->log_name,
   };
-  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
-    tg_http_client_fini(&w->http);
-    tg_free(w);
-    return -1;
-  }
-  *out = w;
-  return 0;
-}
-
-static void worker_fini(void *ctx, void *vw) {
-  (void)ctx;
-  otlphttp_worker *w = vw;
-  if (!w)
-    return;
-  tg_http_client_fini(&w->http);
-  tg_buf_free(&w->gz);
-  tg_free(w);
-}
-
-static void worker_abort(void *ctx, void *vw) {
-  (void)ctx;
-  otlphttp_worker *w = vw;
-  tg_http_client_abort(&w->http);
+  *out = tg_http_worker_new(sizeof(otlphttp_worker), &opts);
+  return *out ? 0 : -1;
 }
 
 static void *pb_alloc(void *ud, size_t size) {
@@ -243,14 +205,14 @@ static tg_send_result send_attempt(otlphttp_state *st, otlphttp_worker *w,
   const uint8_t *body = item->data;
   size_t body_len = item->len;
   if (st->conf->compression == OTLPHTTP_COMPRESS_GZIP) {
-    w->gz.len = 0;
-    int rc = tg_gzip_deflate(item->data, item->len, &w->gz);
+    w->body.len = 0;
+    int rc = tg_gzip_deflate(item->data, item->len, &w->body);
     if (rc != TG_OK) {
       snprintf(out->detail, sizeof out->detail, "gzip: %s", tg_strerror(rc));
       return TG_SEND_RETRYABLE; /* out of memory is transient */
     }
-    body = w->gz.data;
-    body_len = w->gz.len;
+    body = w->body.data;
+    body_len = w->body.len;
   }
   long code = 0;
   tg_send_result sent = tg_http_client_post(&w->http, body, body_len, &code, out);
@@ -283,8 +245,8 @@ static tg_send_result http_send(void *ctx, void *vw, const tg_export_item *item,
 static const tg_export_queue_ops otlphttp_queue_ops = {
     .worker_init = worker_init,
     .send = http_send,
-    .abort = worker_abort,
-    .worker_fini = worker_fini,
+    .abort = tg_http_worker_abort,
+    .worker_fini = tg_http_worker_fini,
 };
 
 /* ---- lifecycle ---- */
@@ -308,11 +270,9 @@ static int otlphttp_create(tg_instance *self, tg_errbuf *err) {
     return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
   if (c->encoding == OTLPHTTP_ENC_JSON)
     return tg_errf(err, TG_ECONFIG, "%s: encoding: json is not supported yet; use proto", id);
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = tg_http_header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why)
-      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
-  }
+  int rc = tg_http_exporter_check_headers(&c->headers, tg_http_header_problem, id, err);
+  if (rc)
+    return rc;
   otlphttp_state *st = tg_calloc(1, sizeof *st);
   if (!st)
     return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
@@ -344,30 +304,15 @@ static int otlphttp_start(tg_instance *self, tg_errbuf *err) {
   otlphttp_state *st = self->state;
   const otlphttp_conf *c = st->conf;
   const char *id = st->log_name;
-  const char *why = tg_http_global_init();
-  if (why)
-    return tg_errf(err, TG_EIO, "%s: curl_global_init failed: %s", id, why);
-  if (!st->headers) {
-    otlphttp_conf *mc = self->conf;
-    int rc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
-    if (rc)
-      return rc;
-    rc = tg_http_header_add(&st->headers, "Content-Type: application/x-protobuf", NULL);
-    if (!rc)
-      rc = tg_http_header_add(&st->headers, "Expect:", NULL); /* no 100-continue round trip */
-    if (!rc && c->compression == OTLPHTTP_COMPRESS_GZIP)
-      rc = tg_http_header_add(&st->headers, "Content-Encoding: gzip", NULL);
-    for (size_t i = 0; !rc && i < c->headers.n; i++)
-      rc = tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]);
-    if (rc)
-      return tg_errf(err, rc, "%s: out of memory", id);
-  }
-  int rc = tg_queued_exporter_attach_storage(self, err);
+  otlphttp_conf *mc = self->conf;
+  static const char *const fixed[] = {"Content-Type: application/x-protobuf",
+                                      "Expect:", /* no 100-continue round trip */
+                                      "Content-Encoding: gzip"};
+  size_t n_fixed = c->compression == OTLPHTTP_COMPRESS_GZIP ? 3 : 2;
+  int rc = tg_http_exporter_start(self, st->queue, id, mc->authenticator, &mc->headers, fixed,
+                                  n_fixed, &st->headers, err);
   if (rc)
     return rc;
-  rc = tg_export_queue_start(st->queue);
-  if (rc)
-    return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
   if (self->service && self->service->log)
     TG_LOG_INFO(self->service->log, id, "exporting OTLP/HTTP to %s", st->url);
   return TG_OK;

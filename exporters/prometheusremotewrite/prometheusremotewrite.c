@@ -27,6 +27,7 @@
 #include "tg_clock.h"
 #include "tg_component.h"
 #include "tg_export_queue.h"
+#include "tg_http_exporter.h"
 #include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_version.h"
@@ -100,9 +101,9 @@ typedef struct prw_state {
   tg_metric_cell *m_pushes, *m_dropped;
 } prw_state;
 
-typedef struct prw_worker {
-  tg_http_client http; /* keeps MAX_RESPONSE - 1 bytes of a body for the log */
-} prw_worker;
+/* http keeps MAX_RESPONSE - 1 bytes of a body for the log; body stays unused (the
+ * queued item is already the snappy-compressed request). */
+typedef tg_http_worker prw_worker;
 
 static int url_ok(const char *url) {
   return url && (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) &&
@@ -151,9 +152,6 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   prw_state *st = ctx;
   const prw_conf *c = st->conf;
-  prw_worker *w = tg_calloc(1, sizeof *w);
-  if (!w)
-    return -1;
   /* Retry-After is not read (it never was here): retries follow the back-off policy. */
   const tg_http_client_opts opts = {
       .url = c->endpoint,
@@ -165,28 +163,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .tracer = st->self->service ? st->self->service->selftrace : NULL,
       .exporter = st->self->id ? st->self->id : "prometheusremotewrite",
   };
-  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
-    tg_http_client_fini(&w->http);
-    tg_free(w);
-    return -1;
-  }
-  *out = w;
-  return 0;
-}
-
-static void worker_fini(void *ctx, void *vw) {
-  (void)ctx;
-  prw_worker *w = vw;
-  if (!w)
-    return;
-  tg_http_client_fini(&w->http);
-  tg_free(w);
-}
-
-static void worker_abort(void *ctx, void *vw) {
-  (void)ctx;
-  prw_worker *w = vw;
-  tg_http_client_abort(&w->http);
+  *out = tg_http_worker_new(sizeof(prw_worker), &opts);
+  return *out ? 0 : -1;
 }
 
 static tg_send_result send_attempt(prw_worker *w, const tg_export_item *item,
@@ -221,8 +199,8 @@ static tg_send_result prw_send(void *ctx, void *vw, const tg_export_item *item,
 static const tg_export_queue_ops prw_queue_ops = {
     .worker_init = worker_init,
     .send = prw_send,
-    .abort = worker_abort,
-    .worker_fini = worker_fini,
+    .abort = tg_http_worker_abort,
+    .worker_fini = tg_http_worker_fini,
 };
 
 /* ---- pushing (loop thread) ---- */

@@ -20,11 +20,11 @@
 #include <curl/curl.h>
 
 #include "tg_alloc.h"
-#include "tg_auth.h"
 #include "tg_buf.h"
 #include "tg_component.h"
 #include "tg_error.h"
 #include "tg_export_queue.h"
+#include "tg_http_exporter.h"
 #include "tg_http_send.h"
 #include "tg_service.h"
 #include "tg_version.h"
@@ -57,10 +57,7 @@ typedef struct zexp_state {
   struct curl_slist *headers;
 } zexp_state;
 
-typedef struct zexp_worker {
-  tg_http_client http; /* keeps the error body for the log, reads Retry-After */
-  tg_buf body;         /* the request being sent */
-} zexp_worker;
+typedef tg_http_worker zexp_worker; /* body: the request being sent */
 
 static const tg_conf_key zexp_keys[] = {
     TG_KEY_STRING("endpoint", zexp_conf, endpoint, NULL,
@@ -71,17 +68,7 @@ static const tg_conf_key zexp_keys[] = {
     TG_KEY_STRING("default_service_name", zexp_conf, default_service_name,
                   TG_ZIPKIN_DEFAULT_SERVICE_NAME,
                   "localEndpoint.serviceName of spans whose resource has no service.name"),
-    TG_KEY_BOOL("tls.insecure_skip_verify", zexp_conf, tls.insecure_skip_verify, "false",
-                "HTTPS without verifying the server certificate"),
-    TG_KEY_STRING("tls.ca_file", zexp_conf, tls.ca_file, NULL,
-                  "PEM roots to verify the server (default: system roots)"),
-    TG_KEY_STRING("tls.cert_file", zexp_conf, tls.cert_file, NULL,
-                  "PEM client certificate (mTLS); needs tls.key_file"),
-    TG_KEY_STRING("tls.key_file", zexp_conf, tls.key_file, NULL,
-                  "PEM client key (mTLS); needs tls.cert_file"),
-    TG_KEY_STRMAP("headers", zexp_conf, headers, "HTTP headers sent with every request"),
-    TG_KEY_STRING("auth.authenticator", zexp_conf, authenticator, NULL,
-                  "authenticator extension whose credentials every request carries"),
+    TG_HTTP_EXPORTER_KEYS(zexp_conf, tls, headers, authenticator),
     TG_KEY_DURATION("timeout", zexp_conf, timeout_ms, "5s", 1, 3600000,
                     "deadline of each request"),
     TG_EXPORT_QUEUE_KEYS(zexp_conf, retry, queue),
@@ -168,10 +155,6 @@ static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   zexp_state *st = ctx;
   const zexp_conf *c = st->conf;
-  zexp_worker *w = tg_calloc(1, sizeof *w);
-  if (!w)
-    return -1;
-  tg_buf_init(&w->body, 0);
   const tg_http_client_opts opts = {
       .url = st->url,
       .headers = st->headers,
@@ -183,29 +166,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .tracer = st->self->service ? st->self->service->selftrace : NULL,
       .exporter = st->self->id ? st->self->id : "zipkin",
   };
-  if (tg_http_client_init(&w->http, &opts) != TG_OK) {
-    tg_http_client_fini(&w->http);
-    tg_free(w);
-    return -1;
-  }
-  *out = w;
-  return 0;
-}
-
-static void worker_fini(void *ctx, void *vw) {
-  (void)ctx;
-  zexp_worker *w = vw;
-  if (!w)
-    return;
-  tg_http_client_fini(&w->http);
-  tg_buf_free(&w->body);
-  tg_free(w);
-}
-
-static void worker_abort(void *ctx, void *vw) {
-  (void)ctx;
-  zexp_worker *w = vw;
-  tg_http_client_abort(&w->http);
+  *out = tg_http_worker_new(sizeof(zexp_worker), &opts);
+  return *out ? 0 : -1;
 }
 
 static tg_send_result send_attempt(zexp_state *st, zexp_worker *w, const tg_export_item *item,
@@ -253,8 +215,8 @@ static tg_send_result zexp_send(void *ctx, void *vw, const tg_export_item *item,
 static const tg_export_queue_ops zexp_queue_ops = {
     .worker_init = worker_init,
     .send = zexp_send,
-    .abort = worker_abort,
-    .worker_fini = worker_fini,
+    .abort = tg_http_worker_abort,
+    .worker_fini = tg_http_worker_fini,
 };
 
 /* ---- lifecycle ---- */
@@ -286,12 +248,10 @@ static int zexp_create(tg_instance *self, tg_errbuf *err) {
     zexp_destroy(self);
     return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
   }
-  for (size_t i = 0; i < c->headers.n; i++) {
-    const char *why = header_problem(c->headers.keys[i], c->headers.values[i]);
-    if (why) {
-      zexp_destroy(self);
-      return tg_errf(err, TG_ECONFIG, "%s: headers.%s: %s", id, c->headers.keys[i], why);
-    }
+  int rc = tg_http_exporter_check_headers(&c->headers, header_problem, id, err);
+  if (rc) {
+    zexp_destroy(self);
+    return rc;
   }
   tg_service *svc = self->service;
   st->queue = tg_export_queue_new(&c->queue, &c->retry, &zexp_queue_ops, st, id,
@@ -307,29 +267,15 @@ static int zexp_start(tg_instance *self, tg_errbuf *err) {
   zexp_state *st = self->state;
   const zexp_conf *c = st->conf;
   const char *id = self->id ? self->id : "zipkin";
-  const char *why = tg_http_global_init();
-  if (why)
-    return tg_errf(err, TG_EIO, "%s: libcurl init failed: %s", id, why);
-  if (!st->headers) {
-    zexp_conf *mc = self->conf;
-    int arc = tg_auth_client_apply(self->service, mc->authenticator, &mc->headers, err);
-    if (arc)
-      return arc;
-    const char *ct = c->format == ZEXP_FORMAT_PROTO ? "Content-Type: application/x-protobuf"
-                                                    : "Content-Type: application/json";
-    if (tg_http_header_add(&st->headers, ct, NULL) ||
-        tg_http_header_add(&st->headers, "Expect:", NULL))
-      return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-    for (size_t i = 0; i < c->headers.n; i++)
-      if (tg_http_header_add(&st->headers, c->headers.keys[i], c->headers.values[i]))
-        return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  int rc = tg_queued_exporter_attach_storage(self, err);
+  zexp_conf *mc = self->conf;
+  const char *const fixed[] = {c->format == ZEXP_FORMAT_PROTO
+                                   ? "Content-Type: application/x-protobuf"
+                                   : "Content-Type: application/json",
+                               "Expect:"};
+  int rc = tg_http_exporter_start(self, st->queue, id, mc->authenticator, &mc->headers, fixed,
+                                  2, &st->headers, err);
   if (rc)
     return rc;
-  rc = tg_export_queue_start(st->queue);
-  if (rc)
-    return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
   if (self->service && self->service->log)
     TG_LOG_INFO(self->service->log, self->id, "exporting to Zipkin (%s) at %s",
                 format_names[c->format], st->url);

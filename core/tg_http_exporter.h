@@ -1,0 +1,78 @@
+/* The parts every libcurl exporter (zipkin, jaeger_thrift_http, otlphttp) had written out
+ * for itself: the tls/headers/auth key rows, a sender-thread worker holding one
+ * tg_http_client and one request buffer, and the start sequence (libcurl init, the
+ * authenticator's header, the fixed and configured headers, disk storage, sender
+ * threads). What differs stays with each exporter and comes in as parameters: the URL
+ * rules, the fixed headers (content type), the header rules, the send function.
+ * prometheusremotewrite uses only the worker (its key rows and start differ).
+ *
+ * Threads: the key rows and start run on the loop thread; the worker functions are the
+ * sending queue's worker ops and run on its sender threads. */
+#ifndef TG_HTTP_EXPORTER_H
+#define TG_HTTP_EXPORTER_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "tg_buf.h"
+#include "tg_conf.h"
+#include "tg_error.h"
+#include "tg_export_queue.h"
+#include "tg_http_send.h"
+
+struct tg_instance;
+
+/* The key rows tls.insecure_skip_verify, tls.ca_file, tls.cert_file, tls.key_file,
+ * headers and auth.authenticator of a conf struct st whose tg_http_tls_conf is tf, whose
+ * tg_conf_strmap is hf and whose authenticator id (char *) is af. */
+#define TG_HTTP_EXPORTER_KEYS(st, tf, hf, af)                                          \
+  TG_KEY_BOOL("tls.insecure_skip_verify", st, tf.insecure_skip_verify, "false",        \
+              "HTTPS without verifying the server certificate"),                       \
+  TG_KEY_STRING("tls.ca_file", st, tf.ca_file, NULL,                                   \
+                "PEM roots to verify the server (default: system roots)"),             \
+  TG_KEY_STRING("tls.cert_file", st, tf.cert_file, NULL,                               \
+                "PEM client certificate (mTLS); needs tls.key_file"),                  \
+  TG_KEY_STRING("tls.key_file", st, tf.key_file, NULL,                                 \
+                "PEM client key (mTLS); needs tls.cert_file"),                         \
+  TG_KEY_STRMAP("headers", st, hf, "HTTP headers sent with every request"),            \
+  TG_KEY_STRING("auth.authenticator", st, af, NULL,                                    \
+                "authenticator extension whose credentials every request carries")
+
+/* The start of every HTTP exporter's per-sender-thread worker: an exporter's worker
+ * struct begins with this (it may add fields after it, zeroed at creation). */
+typedef struct tg_http_worker {
+  tg_http_client http; /* keep-alive handle, capped response body, Retry-After */
+  tg_buf body;         /* the request being sent (encoded or compressed), reused */
+} tg_http_worker;
+
+/* A zeroed worker of size bytes (>= sizeof(tg_http_worker)) whose client is initialised
+ * from opts (which it copies what it needs from). Returns it (the caller's sender thread
+ * owns it; free with tg_http_worker_fini), or NULL when memory or libcurl fails. */
+void *tg_http_worker_new(size_t size, const tg_http_client_opts *opts);
+
+/* Sending-queue worker ops, usable as .worker_fini and .abort as they are: fini frees a
+ * worker from tg_http_worker_new (NULL is fine); abort interrupts its transfer in flight
+ * from any thread. ctx is unused. */
+void tg_http_worker_fini(void *ctx, void *worker);
+void tg_http_worker_abort(void *ctx, void *worker);
+
+/* Create-time check of configured headers by problem (tg_http_header_problem or an
+ * exporter's stricter version). TG_OK, or TG_ECONFIG with "id: headers.KEY: why". */
+int tg_http_exporter_check_headers(const tg_conf_strmap *headers,
+                                   const char *(*problem)(const char *key, const char *value),
+                                   const char *id, tg_errbuf *err);
+
+/* The start op's common part, for an instance whose state begins with its sending queue
+ * (the tg_queued_exporter_* convention): libcurl's global init; once (while *list is
+ * NULL), the authenticator's header put into headers (tg_auth_client_apply; headers and
+ * authenticator are the instance's conf fields), then the list built from the n_fixed
+ * whole lines in fixed followed by headers; then the disk storage attached and the
+ * sender threads started. *list stays the caller's (free with curl_slist_free_all after
+ * the queue is freed). TG_OK, or an error with "id: ..." in err. */
+int tg_http_exporter_start(struct tg_instance *self, tg_export_queue *queue, const char *id,
+                           const char *authenticator, tg_conf_strmap *headers,
+                           const char *const *fixed, size_t n_fixed, struct curl_slist **list,
+                           tg_errbuf *err);
+
+#endif
