@@ -75,4 +75,23 @@ int tg_http_exporter_start(struct tg_instance *self, tg_export_queue *queue, con
                            const char *const *fixed, size_t n_fixed, struct curl_slist **list,
                            tg_errbuf *err);
 
+/* For collectors that take a full URL whose path defaults (zipkin, jaeger_thrift_http):
+ * endpoint must be http:// or https:// with a host and no spaces or control characters;
+ * with no path, default_path (e.g. "/api/v2/spans") is appended. Returns the URL
+ * (tg_free), or NULL with err ("endpoint is required (example)" when endpoint is NULL
+ * or ""). */
+char *tg_http_exporter_url(const char *endpoint, const char *default_path,
+                           const char *example, tg_errbuf *err);
+
+/* tg_http_header_problem, and also refuses Content-Type and Content-Length, which an
+ * exporter sending one fixed body format sets itself. */
+const char *tg_http_exporter_header_problem(const char *key, const char *value);
+
+/* The status rule OTLP/HTTP and the Zipkin and Jaeger collectors share, for a POST that
+ * got an answer: 2xx delivered; 429, 502, 503, 504 retryable with the client's
+ * Retry-After; every other status permanent. Outside 2xx, out->detail gets
+ * "HTTP code: <printable start of the body>". */
+tg_send_result tg_http_exporter_status(const tg_http_client *http, long code,
+                                       tg_send_outcome *out);
+
 #endif

@@ -8,6 +8,10 @@
  * read it until they are joined). */
 #include "tg_http_exporter.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
 #include "tg_alloc.h"
 #include "tg_auth.h"
 #include "tg_component.h"
@@ -79,4 +83,54 @@ int tg_http_exporter_start(struct tg_instance *self, tg_export_queue *queue, con
   if (rc)
     return tg_errf(err, rc, "%s: cannot start sender threads: %s", id, tg_strerror(rc));
   return TG_OK;
+}
+
+char *tg_http_exporter_url(const char *endpoint, const char *default_path,
+                           const char *example, tg_errbuf *err) {
+  if (!endpoint || !*endpoint) {
+    tg_errf(err, TG_ECONFIG, "endpoint is required (%s)", example);
+    return NULL;
+  }
+  const char *rest = !strncmp(endpoint, "http://", 7)    ? endpoint + 7
+                     : !strncmp(endpoint, "https://", 8) ? endpoint + 8
+                                                         : NULL;
+  if (!rest || !*rest || *rest == '/') {
+    tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected an http:// or https:// URL with a host",
+            endpoint);
+    return NULL;
+  }
+  for (const char *c = endpoint; *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+      tg_errf(err, TG_ECONFIG, "endpoint \"%s\": no spaces or control characters", endpoint);
+      return NULL;
+    }
+  const char *suffix = strchr(rest, '/') ? "" : default_path;
+  size_t n = strlen(endpoint) + strlen(suffix) + 1;
+  char *url = tg_malloc(n);
+  if (!url) {
+    tg_errf(err, TG_ENOMEM, "out of memory");
+    return NULL;
+  }
+  snprintf(url, n, "%s%s", endpoint, suffix);
+  return url;
+}
+
+const char *tg_http_exporter_header_problem(const char *key, const char *value) {
+  if (!strcasecmp(key, "content-type") || !strcasecmp(key, "content-length"))
+    return "the exporter sets this header itself";
+  return tg_http_header_problem(key, value);
+}
+
+tg_send_result tg_http_exporter_status(const tg_http_client *http, long code,
+                                       tg_send_outcome *out) {
+  if (code >= 200 && code < 300)
+    return TG_SEND_OK;
+  char text[160];
+  tg_http_printable(text, sizeof text, http->body.data, http->body.len, '?');
+  snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
+  if (code == 429 || code == 502 || code == 503 || code == 504) {
+    out->retry_after_ms = http->retry_after_ms;
+    return TG_SEND_RETRYABLE;
+  }
+  return TG_SEND_PERMANENT;
 }

@@ -66,40 +66,9 @@ static const tg_conf_key jthttp_keys[] = {
     TG_EXPORT_QUEUE_KEYS(jthttp_conf, retry, queue),
 };
 
-/* endpoint → full URL (tg_malloc), or NULL with err. */
+/* endpoint → full URL (tg_free), or NULL with err. */
 static char *collector_url(const char *endpoint, tg_errbuf *err) {
-  if (!endpoint || !*endpoint) {
-    tg_errf(err, TG_ECONFIG, "endpoint is required (http://host:14268/api/traces)");
-    return NULL;
-  }
-  const char *rest = !strncmp(endpoint, "http://", 7)    ? endpoint + 7
-                     : !strncmp(endpoint, "https://", 8) ? endpoint + 8
-                                                         : NULL;
-  if (!rest || !*rest || *rest == '/') {
-    tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected an http:// or https:// URL with a host",
-            endpoint);
-    return NULL;
-  }
-  for (const char *c = endpoint; *c; c++)
-    if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
-      tg_errf(err, TG_ECONFIG, "endpoint \"%s\": no spaces or control characters", endpoint);
-      return NULL;
-    }
-  const char *suffix = strchr(rest, '/') ? "" : "/api/traces";
-  size_t n = strlen(endpoint) + strlen(suffix) + 1;
-  char *url = tg_malloc(n);
-  if (!url) {
-    tg_errf(err, TG_ENOMEM, "out of memory");
-    return NULL;
-  }
-  snprintf(url, n, "%s%s", endpoint, suffix);
-  return url;
-}
-
-static const char *header_problem(const char *key, const char *value) {
-  if (!strcasecmp(key, "content-type") || !strcasecmp(key, "content-length"))
-    return "the exporter sets this header itself";
-  return tg_http_header_problem(key, value);
+  return tg_http_exporter_url(endpoint, "/api/traces", "http://host:14268/api/traces", err);
 }
 
 static void jthttp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
@@ -111,7 +80,7 @@ static void jthttp_conf_check(const void *vconf, const tg_yaml_node *node, const
   if (!url)
     tg_diag_add(diag, pos, "%s: %s", what, err.msg);
   tg_free(url);
-  tg_http_conf_check(&c->tls, &c->headers, header_problem, pos, what, diag);
+  tg_http_conf_check(&c->tls, &c->headers, tg_http_exporter_header_problem, pos, what, diag);
 }
 
 /* ---- sender ---- */
@@ -142,16 +111,7 @@ static tg_send_result post_attempt(jthttp_worker *w, tg_send_outcome *out) {
       tg_http_client_post(&w->base.http, w->base.body.data, w->base.body.len, &code, out);
   if (sent != TG_SEND_OK)
     return sent; /* a transport failure, classified */
-  if (code >= 200 && code < 300)
-    return TG_SEND_OK;
-  char text[160];
-  tg_http_printable(text, sizeof text, w->base.http.body.data, w->base.http.body.len, '?');
-  snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
-  if (code == 429 || code == 502 || code == 503 || code == 504) {
-    out->retry_after_ms = w->base.http.retry_after_ms;
-    return TG_SEND_RETRYABLE;
-  }
-  return TG_SEND_PERMANENT;
+  return tg_http_exporter_status(&w->base.http, code, out);
 }
 
 /* One POST (a batch of spans), as a tailgate.export span whose context it carries. */
@@ -232,7 +192,7 @@ static int jthttp_create(tg_instance *self, tg_errbuf *err) {
     jthttp_destroy(self);
     return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
   }
-  int rc = tg_http_exporter_check_headers(&c->headers, header_problem, id, err);
+  int rc = tg_http_exporter_check_headers(&c->headers, tg_http_exporter_header_problem, id, err);
   if (rc) {
     jthttp_destroy(self);
     return rc;

@@ -74,40 +74,9 @@ static const tg_conf_key zexp_keys[] = {
     TG_EXPORT_QUEUE_KEYS(zexp_conf, retry, queue),
 };
 
-/* endpoint → full URL (tg_malloc), or NULL with err. */
+/* endpoint → full URL (tg_free), or NULL with err. */
 static char *collector_url(const char *endpoint, tg_errbuf *err) {
-  if (!endpoint || !*endpoint) {
-    tg_errf(err, TG_ECONFIG, "endpoint is required (http://host:9411/api/v2/spans)");
-    return NULL;
-  }
-  const char *rest = !strncmp(endpoint, "http://", 7)    ? endpoint + 7
-                     : !strncmp(endpoint, "https://", 8) ? endpoint + 8
-                                                         : NULL;
-  if (!rest || !*rest || *rest == '/') {
-    tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected an http:// or https:// URL with a host",
-            endpoint);
-    return NULL;
-  }
-  for (const char *c = endpoint; *c; c++)
-    if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
-      tg_errf(err, TG_ECONFIG, "endpoint \"%s\": no spaces or control characters", endpoint);
-      return NULL;
-    }
-  const char *suffix = strchr(rest, '/') ? "" : "/api/v2/spans";
-  size_t n = strlen(endpoint) + strlen(suffix) + 1;
-  char *url = tg_malloc(n);
-  if (!url) {
-    tg_errf(err, TG_ENOMEM, "out of memory");
-    return NULL;
-  }
-  snprintf(url, n, "%s%s", endpoint, suffix);
-  return url;
-}
-
-static const char *header_problem(const char *key, const char *value) {
-  if (!strcasecmp(key, "content-type") || !strcasecmp(key, "content-length"))
-    return "the exporter sets this header itself";
-  return tg_http_header_problem(key, value);
+  return tg_http_exporter_url(endpoint, "/api/v2/spans", "http://host:9411/api/v2/spans", err);
 }
 
 static void zexp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
@@ -119,7 +88,7 @@ static void zexp_conf_check(const void *vconf, const tg_yaml_node *node, const c
   if (!url)
     tg_diag_add(diag, pos, "%s: %s", what, err.msg);
   tg_free(url);
-  tg_http_conf_check(&c->tls, &c->headers, header_problem, pos, what, diag);
+  tg_http_conf_check(&c->tls, &c->headers, tg_http_exporter_header_problem, pos, what, diag);
 }
 
 /* ---- encoding (sender threads) ---- */
@@ -187,16 +156,7 @@ static tg_send_result send_attempt(zexp_state *st, zexp_worker *w, const tg_expo
   tg_send_result sent = tg_http_client_post(&w->http, w->body.data, w->body.len, &code, out);
   if (sent != TG_SEND_OK)
     return sent; /* a transport failure, classified */
-  if (code >= 200 && code < 300)
-    return TG_SEND_OK;
-  char text[160];
-  tg_http_printable(text, sizeof text, w->http.body.data, w->http.body.len, '?');
-  snprintf(out->detail, sizeof out->detail, "HTTP %ld: %s", code, text);
-  if (code == 429 || code == 502 || code == 503 || code == 504) {
-    out->retry_after_ms = w->http.retry_after_ms;
-    return TG_SEND_RETRYABLE;
-  }
-  return TG_SEND_PERMANENT;
+  return tg_http_exporter_status(&w->http, code, out);
 }
 
 /* One attempt, as a tailgate.export span whose context its headers carry. */
@@ -248,7 +208,7 @@ static int zexp_create(tg_instance *self, tg_errbuf *err) {
     zexp_destroy(self);
     return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
   }
-  int rc = tg_http_exporter_check_headers(&c->headers, header_problem, id, err);
+  int rc = tg_http_exporter_check_headers(&c->headers, tg_http_exporter_header_problem, id, err);
   if (rc) {
     zexp_destroy(self);
     return rc;
