@@ -7,8 +7,9 @@
  * a batch carrying it could not be cloned or forwarded. This scan walks the bytes once,
  * iteratively (an explicit stack, bounded), guided by the protobuf-c descriptors so it
  * descends only into fields that are messages, and rejects: field number 0, group and
- * reserved wire types, truncated fields, over-long varints, and nesting deeper than
- * max_depth. It allocates nothing and is linear in the input. */
+ * reserved wire types, truncated fields, over-long varints (tags and length prefixes past
+ * protobuf-c's 5 bytes), and nesting deeper than max_depth. It allocates nothing and is
+ * linear in the input. */
 #include "otlp.h"
 
 #include <stdio.h>
@@ -25,10 +26,12 @@ typedef struct scan_frame {
   uint32_t singular_seen; /* singular message fields (number < 32) met in this frame */
 } scan_frame;
 
-/* Reads a varint at *pos (< end); returns 0 and advances, or -1 when truncated/overlong. */
-static int read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *out) {
+/* Reads a varint of at most max_bytes (<= 10) at *pos (< end); returns 0 and advances,
+ * or -1 when truncated/overlong. */
+static int read_varint_max(const uint8_t *data, size_t end, size_t *pos, uint64_t *out,
+                           unsigned max_bytes) {
   uint64_t v = 0;
-  for (unsigned i = 0; i < 10; i++) {
+  for (unsigned i = 0; i < max_bytes; i++) {
     if (*pos >= end)
       return -1;
     uint8_t b = data[(*pos)++];
@@ -41,6 +44,20 @@ static int read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *o
     }
   }
   return -1;
+}
+
+static int read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *out) {
+  return read_varint_max(data, end, pos, out, 10);
+}
+
+/* protobuf-c reads a field's tag and a length prefix from at most 5 bytes and refuses
+ * longer ones, even when they are only zero-padded (0x80 0x80 ... 0x00): so must we, or the
+ * index would pass a request that later fails to decode (found by the otlp_proto fuzz
+ * target: a 9-byte length prefix of value 0). */
+enum { PBC_MAX_PREFIX_BYTES = 5 };
+
+static int read_prefix(const uint8_t *data, size_t end, size_t *pos, uint64_t *out) {
+  return read_varint_max(data, end, pos, out, PBC_MAX_PREFIX_BYTES);
 }
 
 static int scan_error(char *err, size_t err_size, const char *what, size_t offset) {
@@ -111,8 +128,8 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
     scan_frame *top = &stack[depth];
     size_t field_start = pos;
     uint64_t key, n;
-    if (read_varint(data, top->end, &pos, &key))
-      return scan_error(err, err_size, "truncated field tag", field_start);
+    if (read_prefix(data, top->end, &pos, &key))
+      return scan_error(err, err_size, "truncated or over-long field tag", field_start);
     uint64_t number = key >> 3;
     unsigned wire = (unsigned)(key & 7);
     if (number == 0 || number > 536870911u)
@@ -134,7 +151,7 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
       break;
     }
     case 2: {
-      if (read_varint(data, top->end, &pos, &n) || n > top->end - pos)
+      if (read_prefix(data, top->end, &pos, &n) || n > top->end - pos)
         return scan_error(err, err_size, "truncated length-delimited field", field_start);
       if (idx && top->desc == &SPAN_DESC && (number == 1 || number == 2)) {
         size_t want = number == 1 ? 16 : 8;

@@ -585,6 +585,24 @@ static void test_proto_index(void **state) {
   assert_int_equal(tg_otlp_proto_index(wrong, sizeof wrong, TG_OTLP_PROTO_MAX_DEPTH, err,
                                        sizeof err, &idx), TG_EDECODE);
   assert_non_null(strstr(err, "wrong wire type"));
+  /* protobuf-c refuses a length prefix or tag longer than 5 bytes, even zero-padded: an
+   * empty ResourceSpans with a 6-byte length prefix of 0 is refused by the index too, and
+   * the same prefix in 5 bytes is accepted and decodes */
+  const uint8_t long_len[] = {0x0a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+  assert_int_equal(tg_otlp_proto_index(long_len, sizeof long_len, TG_OTLP_PROTO_MAX_DEPTH, err,
+                                       sizeof err, &idx), TG_EDECODE);
+  tg_batch *pb = tg_batch_new(0, 0);
+  assert_int_not_equal(tg_batch_decode_otlp(pb, long_len, sizeof long_len), TG_OK);
+  tg_batch_free(pb);
+  const uint8_t five_len[] = {0x0a, 0x80, 0x80, 0x80, 0x80, 0x00};
+  assert_int_equal(tg_otlp_proto_index(five_len, sizeof five_len, TG_OTLP_PROTO_MAX_DEPTH, err,
+                                       sizeof err, &idx), TG_OK);
+  pb = tg_batch_new(0, 0);
+  assert_int_equal(tg_batch_decode_otlp(pb, five_len, sizeof five_len), TG_OK);
+  tg_batch_free(pb);
+  const uint8_t long_tag[] = {0x8a, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00};
+  assert_int_equal(tg_otlp_proto_index(long_tag, sizeof long_tag, TG_OTLP_PROTO_MAX_DEPTH, err,
+                                       sizeof err, &idx), TG_EDECODE);
 }
 
 static void test_proto_scan(void **state) {
