@@ -10,7 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-fuzz_seconds=${TG_FUZZ_SECONDS:-15}
+fuzz_seconds=${TG_FUZZ_SECONDS:-12}
 jobs=$(nproc)
 
 scripts/install-deps.sh --test
@@ -38,24 +38,34 @@ ninja -C build-asan -j "$jobs"
 meson test -C build-asan --suite unit --print-errorlogs --num-processes "$jobs" | tee build-asan/unit.out
 count_meson build-asan/unit.out
 
-echo "== 3. fuzz targets (${fuzz_seconds}s each)"
+echo "== 3. fuzz targets (${fuzz_seconds}s each, $jobs at a time)"
 [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true
 ninja -C build-fuzz -j "$jobs"
-for target in build-fuzz/tests/fuzz/fuzz_*; do
-  [ -f "$target" ] && [ -x "$target" ] || continue  # skip meson's *.p folders
-  name=${target##*/fuzz_}
-  corpus="tests/fuzz/$name/corpus"
+fuzz_one() { # runs target $1 on a copy of its seed corpus; prints one line; status = verdict
+  local target=$1 name=${1##*/fuzz_} work
   work=$(mktemp -d)
-  cp -r "$corpus/." "$work/"
+  cp -r "tests/fuzz/$name/corpus/." "$work/"
   if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=0 "$work" > "build-fuzz/fuzz_$name.log" 2>&1; then
-    echo "fuzz $name: ok ($(ls "$work" | wc -l) inputs)"
-    passed=$((passed + 1))
-  else
-    echo "fuzz $name: FAILED"; tail -40 "build-fuzz/fuzz_$name.log"
-    failed=$((failed + 1))
+    echo "fuzz $name: ok ($(ls "$work" | wc -l) inputs)"; rm -rf "$work"; return 0
   fi
-  rm -rf "$work"
+  echo "fuzz $name: FAILED"; tail -40 "build-fuzz/fuzz_$name.log"; rm -rf "$work"; return 1
+}
+# Targets run $jobs at a time (each fuzzer is single-threaded), so the stage costs
+# targets x fuzz_seconds / jobs of wall time.
+running=0
+for target in build-fuzz/tests/fuzz/fuzz_*; do
+  [ -f "$target" ] && [ -x "$target" ] || continue  # skip meson's *.p folders
+  if [ "$running" -ge "$jobs" ]; then
+    if wait -n; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  if wait -n; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  running=$((running - 1))
 done
 [ "$failed" -eq 0 ] || { echo "tests: $passed passed, $failed failed"; exit 1; }
 
