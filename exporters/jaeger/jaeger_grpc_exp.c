@@ -6,14 +6,14 @@
  * Transport: the otlp exporter's gRPC C core transport (DNS resolution, reconnects,
  * keepalive, TLS, metadata, one channel per instance, a pluck completion queue per sender
  * thread), pointed at the PostSpans method, and its instance half (state, config checks,
- * create/start/destroy: exporters/otlp/otlp_instance.c). Each queued OTLP request becomes one
+ * create/start/destroy: core/export/tg_grpc_instance.c). Each queued OTLP request becomes one
  * PostSpans call per process (Jaeger's Batch has one process), sent in order; a retry
  * resumes after the Batches already delivered. The status code table is the otlp one
  * (UNAVAILABLE and friends retry, INVALID_ARGUMENT is permanent). */
 #include <stdio.h>
 #include <string.h>
 
-#include "exporters/otlp/otlp_exp.h"
+#include "tg_grpc_exporter.h"
 #include "jaeger_exp.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
@@ -128,7 +128,7 @@ static const tg_export_queue_ops jgrpc_queue_ops = {
     .worker_fini = jw_fini,
 };
 
-/* ---- lifecycle: the otlp exporter's instance half (otlp_instance.c) ---- */
+/* ---- lifecycle: the otlp exporter's instance half (core/export/tg_grpc_instance.c) ---- */
 
 static const tg_otlpexp_instance_spec jgrpc_spec = {
     .default_id = "jaeger",

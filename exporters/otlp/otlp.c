@@ -1,8 +1,8 @@
 /* The otlp exporter: OTLP/gRPC to a backend, as the Collector's `otlp` exporter.
  *
  * This file holds the descriptor, the configuration table (Collector key names) and the
- * metadata rules; otlp_instance.c holds the state and lifecycle (shared with the jaeger
- * exporter), otlp_grpc.c the transport. Data path: consume encodes the batch once
+ * metadata rules; core/export/tg_grpc_instance.c holds the state and lifecycle (shared with the jaeger
+ * exporter), core/export/tg_grpc_exporter.c the transport. Data path: consume encodes the batch once
  * (tg_export_queue_push_batch), frees it and queues the bytes; the queue's sender threads
  * make one blocking unary Export call per request and retry per the OTLP spec. consume
  * never blocks: a full queue answers TG_EAGAIN, which receivers turn into
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otlp_exp.h"
+#include "tg_grpc_exporter.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
 #include "tg_service.h"

@@ -9,7 +9,7 @@
  * batch's arena as the batch's sole holder. */
 #include <string.h>
 
-#include "attributes_actions.h"
+#include "tg_attr_actions.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
 #include "tg_service.h"

@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-#include "redaction_hmac.h"
+#include "tg_hmac.h"
 #include "redaction_key.h"
-#include "redaction_pattern.h"
+#include "tg_pattern.h"
 #include "tg_alloc.h"
 #include "tg_error.h"
 #include "tg_yaml.h"

@@ -30,8 +30,8 @@
 #include <openssl/evp.h>
 
 #include "redaction_conf.h"
-#include "redaction_hmac.h"
-#include "redaction_pattern.h"
+#include "tg_hmac.h"
+#include "tg_pattern.h"
 #include "tg_arena.h"
 #include "tg_batch.h"
 #include "tg_buf.h"

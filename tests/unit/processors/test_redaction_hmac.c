@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "../../../processors/redaction/redaction_hmac.h"
+#include "tg_hmac.h"
 
 static size_t unhex(const char *hex, uint8_t *out) {
   size_t n = strlen(hex) / 2;

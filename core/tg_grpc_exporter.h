@@ -1,9 +1,11 @@
-/* The otlp (gRPC) exporter's private interface between its files: otlp.c (descriptor,
- * configuration), otlp_instance.c (state and lifecycle) and otlp_grpc.c (the gRPC C core
- * transport). The jaeger exporter (exporters/jaeger/jaeger_grpc_exp.c) uses the same
- * transport and instance half. */
-#ifndef TG_OTLP_EXP_H
-#define TG_OTLP_EXP_H
+/* The gRPC exporter core shared by every exporter that sends over gRPC C core: the
+ * configgrpc client keys, the transport (core/export/tg_grpc_exporter.c) and the instance
+ * half (core/export/tg_grpc_instance.c: state and lifecycle). Users: the otlp exporter
+ * (exporters/otlp/otlp.c: TraceService/Export), the jaeger exporter
+ * (exporters/jaeger/jaeger_grpc_exp.c: api_v2 PostSpans) and any exporter that needs one
+ * OTLP sender per backend. It lives in core so components never include each other. */
+#ifndef TG_GRPC_EXPORTER_H
+#define TG_GRPC_EXPORTER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -96,7 +98,7 @@ void tg_otlpexp_grpc_free(tg_otlpexp_grpc *g); /* NULL ok; after the queue stopp
 /* tg_export_queue_ops bound to a tg_otlpexp_grpc (ctx). */
 extern const tg_export_queue_ops tg_otlpexp_grpc_queue_ops;
 
-/* ---- the instance half shared by otlp and jaeger (otlp_instance.c) ---- */
+/* ---- the instance half shared by otlp and jaeger (core/export/tg_grpc_instance.c) ---- */
 
 struct tg_instance;
 struct tg_diag;

@@ -1,7 +1,7 @@
 /* PCRE2 pattern lists: compile once, match with caller-owned match data.
  * Backtracking is bounded (match and depth limits) because a pattern is trusted but the
  * value is not: a value crafted against a slow pattern must not stall the loop thread. */
-#include "redaction_pattern.h"
+#include "tg_pattern.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,12 +3,12 @@
  * key pattern), extract (key + a pattern with named groups) and convert (key +
  * converted_type). Parsed from the `actions` sequence once; applied to span attributes
  * in order. */
-#ifndef TG_ATTRIBUTES_ACTIONS_H
-#define TG_ATTRIBUTES_ACTIONS_H
+#ifndef TG_ATTR_ACTIONS_H
+#define TG_ATTR_ACTIONS_H
 
 #include <stddef.h>
 
-#include "../redaction/redaction_pattern.h"
+#include "tg_pattern.h"
 #include "tg_arena.h"
 #include "tg_diag.h"
 #include "tg_span-t.h"

@@ -6,7 +6,7 @@
  * API is deprecated in 3.0 but kept (same assembly block function underneath), so this
  * file alone suppresses the deprecation. bench/bench_redaction.c measures the variants. */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
-#include "redaction_hmac.h"
+#include "tg_hmac.h"
 
 #include <string.h>
 

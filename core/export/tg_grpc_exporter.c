@@ -33,7 +33,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "otlp_exp.h"
+#include "tg_grpc_exporter.h"
 #include "rpc_status.pb-c.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"

@@ -4,8 +4,8 @@
  * pathological pattern/value pair ends in an error instead of running away: callers treat
  * that error as a match (fail closed). Patterns are UTF-8 and also match values that are
  * not valid UTF-8 (PCRE2_MATCH_INVALID_UTF): attribute bytes come from the network. */
-#ifndef TG_REDACTION_PATTERN_H
-#define TG_REDACTION_PATTERN_H
+#ifndef TG_PATTERN_H
+#define TG_PATTERN_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

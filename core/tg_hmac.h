@@ -4,8 +4,8 @@
  * key^ipad / key^opad are precomputed, so hashing a value costs two struct copies, one
  * update and two finals (RFC 2104 as the RFC 4231 vectors test it), and never allocates.
  * The state is as secret as the key: tg_hmac_clear wipes it. */
-#ifndef TG_REDACTION_HMAC_H
-#define TG_REDACTION_HMAC_H
+#ifndef TG_HMAC_H
+#define TG_HMAC_H
 
 #include <stddef.h>
 #include <stdint.h>

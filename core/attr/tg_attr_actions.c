@@ -4,14 +4,14 @@
  * array is never written) with room for every attribute the actions could add, so
  * inserts append without reallocating. Values set by `value:` are built once at parse
  * time and shared by reference: the walk never writes an AnyValue it did not create. */
-#include "attributes_actions.h"
+#include "tg_attr_actions.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../redaction/redaction_hmac.h"
+#include "tg_hmac.h"
 #include "tg_alloc.h"
 #include "tg_conf.h"
 #include "tg_error.h"

@@ -1,6 +1,6 @@
-/* The instance half shared by the two exporters that run on otlp_grpc.c's transport,
+/* The instance half shared by the two exporters that run on tg_grpc_exporter.c's transport,
  * otlp (TraceService/Export) and jaeger (api_v2 PostSpans): their state, the enum names
- * of their config keys (the key rows are TG_OTLPEXP_GRPC_KEYS in otlp_exp.h), the config
+ * of their config keys (the key rows are TG_OTLPEXP_GRPC_KEYS in tg_grpc_exporter.h), the config
  * checks, and create / start / destroy. They were line for line the same; what differs
  * (the gRPC method, the queue ops that shape each request, the metadata rules, the start
  * log line) is passed in.
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "otlp_exp.h"
+#include "tg_grpc_exporter.h"
 #include "tg_auth.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
