@@ -13,6 +13,7 @@
 #include "tg_config.h"
 
 #include <errno.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -226,6 +227,10 @@ tg_config *tg_config_load_text_with_registry(const char *name, const char *text,
     tg_config_free(cfg);
     return NULL;
   }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256((const unsigned char *)text, len, digest);
+  for (size_t i = 0; i < 8; i++)
+    snprintf(cfg->sha256_prefix + 2 * i, 3, "%02x", digest[i]);
   return cfg;
 }
 

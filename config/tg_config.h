@@ -75,6 +75,8 @@ typedef struct tg_config {
   double traces_sampling_ratio;  /* traces.sampling_ratio, default 0.01 */
   unsigned traces_propagators;   /* traces.propagators: bit 0 tracecontext, 1 b3, 2 b3multi,
                                     3 jaeger, 4 baggage; default tracecontext */
+  char sha256_prefix[17];        /* first 16 hex digits of the SHA-256 of the configuration
+                                    text as read (tailgate_config_info{sha256}) */
 } tg_config;
 
 /* Loads and validates YAML text (at most TG_YAML_MAX_INPUT bytes) against tg_registry.

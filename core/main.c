@@ -136,6 +136,12 @@ static int run(tg_config *config) {
   a->config = config;
   tg_logger_init(&a->log, (tg_log_level)config->log_level, stdout);
   a->metrics = tg_metrics_new();
+  _Static_assert((int)TG_METRICS_LEVEL_BASIC == (int)TG_MLEVEL_BASIC &&
+                     (int)TG_METRICS_LEVEL_NORMAL == (int)TG_MLEVEL_NORMAL &&
+                     (int)TG_METRICS_LEVEL_DETAILED == (int)TG_MLEVEL_DETAILED,
+                 "config and registry metrics levels agree");
+  if (a->metrics)
+    tg_metrics_set_level(a->metrics, (tg_mlevel)config->metrics_level);
   uv_loop_init(&a->loop);
   a->service = (tg_service){.loop = &a->loop, .log = &a->log, .metrics = a->metrics,
                             .shutdown_grace_ms = config->shutdown_grace_ms,
@@ -170,10 +176,15 @@ static int run(tg_config *config) {
   if (rc == TG_OK)
     rc = tg_service_build(&a->service, config, &err);
   if (rc == TG_OK) {
-    a->telemetry = tg_telemetry_start(&a->loop, a->metrics, &a->log, config->metrics_address,
+    /* metrics.level none: no listener (the Collector's meaning) */
+    const char *address =
+        config->metrics_level == TG_METRICS_LEVEL_NONE ? NULL : config->metrics_address;
+    a->telemetry = tg_telemetry_start(&a->loop, a->metrics, &a->log, address,
                                       config->debug_endpoints ? &a->service : NULL, &err);
     if (!a->telemetry)
       rc = TG_EIO;
+    else
+      tg_telemetry_set_config_hash(a->telemetry, config->sha256_prefix);
   }
   if (rc == TG_OK)
     rc = tg_service_start(&a->service, &err);

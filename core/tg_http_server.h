@@ -128,7 +128,10 @@ typedef struct tg_http_server_options {
   const char *name;            /* for logs: "receiver:otlp" */
   /* Called on the loop thread for every request the server refuses before any handler
    * runs, so the owner can count it: reason is "too_large" (413, gRPC 8) or "malformed"
-   * (400, 415, 417, 431, gRPC framing errors). May be NULL. */
+   * (400, 415, 417, 431, gRPC framing errors); and for every connection it refuses or
+   * closes: "too_many_connections" (max_connections, max_connections_per_peer),
+   * "timeout" (read_header_timeout, min_body_rate), "tls_handshake" (a handshake that
+   * failed on a protocol error). May be NULL. */
   void (*on_refused)(void *ctx, const char *reason);
   void *on_refused_ctx;
   /* Every request to every route must pass this check (tg_http_auth); {NULL} = none. */

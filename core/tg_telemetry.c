@@ -24,6 +24,8 @@ struct tg_telemetry {
   tg_metrics *metrics;
   tg_service *debug_service;
   double start_time_seconds;
+  uint64_t start_mono_ns;  /* for tailgate_uptime_seconds (immune to clock steps) */
+  char config_sha256[17];  /* tailgate_config_info; "" = not set */
   void (*done)(void *ctx);
   void *done_ctx;
 };
@@ -87,6 +89,37 @@ void tg_telemetry_collect_process(void *ctx, tg_buf *out) {
                  "# TYPE tailgate_build_info gauge\n"
                  "tailgate_build_info{version=\"%s\"} 1\n",
                  TG_VERSION);
+  if (!tel)
+    return;
+  uint64_t now = uv_hrtime();
+  uint64_t up = now > tel->start_mono_ns ? now - tel->start_mono_ns : 0;
+  tg_buf_appendf(out,
+                 "# HELP tailgate_uptime_seconds Seconds since tailgate started.\n"
+                 "# TYPE tailgate_uptime_seconds gauge\n"
+                 "tailgate_uptime_seconds %llu.%03llu\n",
+                 (unsigned long long)(up / 1000000000u),
+                 (unsigned long long)(up % 1000000000u / 1000000u));
+  if (tel->config_sha256[0])
+    tg_buf_appendf(out,
+                   "# HELP tailgate_config_info The configuration in use: sha256 is the first "
+                   "16 hex digits of the SHA-256 of its text; the value is always 1.\n"
+                   "# TYPE tailgate_config_info gauge\n"
+                   "tailgate_config_info{sha256=\"%s\"} 1\n",
+                   tel->config_sha256);
+}
+
+void tg_telemetry_set_config_hash(tg_telemetry *tel, const char *sha256_prefix) {
+  if (tel)
+    snprintf(tel->config_sha256, sizeof tel->config_sha256, "%s",
+             sha256_prefix ? sha256_prefix : "");
+}
+
+uint64_t tg_telemetry_start_mono_ns(const tg_telemetry *tel) {
+  return tel ? tel->start_mono_ns : 0;
+}
+
+const char *tg_telemetry_config_hash(const tg_telemetry *tel) {
+  return tel ? tel->config_sha256 : "";
 }
 
 static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *resp) {
@@ -171,6 +204,7 @@ tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger
   tel->metrics = metrics;
   tel->debug_service = debug_service;
   tel->start_time_seconds = (double)tg_clock_unix_nano() / 1e9;
+  tel->start_mono_ns = uv_hrtime();
   tg_metrics_add_collector(metrics, tg_telemetry_collect_process, tel);
   if (!address || !*address)
     return tel;

@@ -27,7 +27,17 @@ tg_telemetry *tg_telemetry_start(uv_loop_t *loop, tg_metrics *metrics, tg_logger
 /* Closes the listener; done(ctx) runs once it is closed and the telemetry is freed. */
 void tg_telemetry_stop(tg_telemetry *tel, void (*done)(void *ctx), void *ctx);
 
-/* Appends the process_* families and tailgate_build_info (also used by tests). */
+/* Appends the process_* families and tailgate_build_info, and with ctx (a telemetry)
+ * tailgate_uptime_seconds and tailgate_config_info (also used by tests). */
 void tg_telemetry_collect_process(void *ctx, tg_buf *out);
+
+/* Sets the sha256 label of tailgate_config_info (16 hex digits; copied). Until set, the
+ * family is not rendered. tel NULL: no-op. */
+void tg_telemetry_set_config_hash(tg_telemetry *tel, const char *sha256_prefix);
+
+/* For the zpages extension: when the telemetry started (uv_hrtime), and the hash set
+ * above ("" = none). */
+uint64_t tg_telemetry_start_mono_ns(const tg_telemetry *tel);
+const char *tg_telemetry_config_hash(const tg_telemetry *tel);
 
 #endif

@@ -74,6 +74,7 @@ struct tg_export_queue {
 
   tg_metric_cell *m_sent, *m_failed, *m_qsize, *m_qcap, *m_enq_failed;
   tg_metric_cell *m_health; /* tailgate_dependency_health: 1 after a delivery, 0 after a failure */
+  tg_metric_histogram *m_send_duration; /* tailgate_exporter_send_duration_seconds */
 };
 
 typedef struct sender_arg {
@@ -127,6 +128,12 @@ uint64_t tg_backoff_next(tg_backoff *b, const tg_retry_conf *rc, double rnd01,
 }
 
 /* ---- time ---- */
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t mono_ms(void) {
   struct timespec ts;
@@ -253,6 +260,16 @@ tg_export_queue *tg_export_queue_new(const tg_queue_conf *qconf, const tg_retry_
                           "sent yet), 0 after a failed attempt.", TG_METRIC_GAUGE, dep),
         values);
     tg_metric_set(q->m_health, 1);
+    /* one attempt over the network: 1 ms .. 10 s */
+    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                    0.25,  0.5,    1,     2.5,  5,     10};
+    static const char *const labels[] = {"exporter", NULL};
+    q->m_send_duration = tg_metrics_histogram_series(
+        tg_metrics_histogram_family(metrics, "tailgate_exporter_send_duration_seconds",
+                                    "Duration of one send attempt (request to answer or "
+                                    "error), per exporter.",
+                                    labels, bounds, sizeof bounds / sizeof bounds[0]),
+        values);
   }
   return q;
 }
@@ -301,7 +318,9 @@ static int process_item(tg_export_queue *q, void *worker, tg_export_item *item) 
     tg_send_outcome out;
     memset(&out, 0, sizeof out);
     item->attempt = attempts + 1;
+    uint64_t started = mono_ns();
     tg_send_result r = q->ops.send(q->ctx, worker, item, &out);
+    tg_metric_observe(q->m_send_duration, (double)(mono_ns() - started) / 1e9);
     attempts++;
     tg_metric_set(q->m_health, r == TG_SEND_OK);
     if (r == TG_SEND_OK) {

@@ -113,6 +113,8 @@ int tg_http_conn_feed(tg_http_conn *c, const uint8_t *data, size_t len) {
   if (c->closed)
     return TG_ECLOSED;
   int rc = c->tls ? tg_tls_feed(c->tls, data, len) : plain_feed(c, data, len);
+  if (rc != TG_OK && c->tls && !c->closed && tg_tls_handshake_failed(c->tls))
+    tg_http_note_refused(c->r, "tls_handshake");
   if (rc != TG_OK)
     c->closed = 1;
   return c->closed ? TG_ECLOSED : TG_OK;

@@ -31,6 +31,13 @@ static inline void tg_http_note_bad_request(const tg_http_router *r) {
     r->on_refused(r->on_refused_ctx, "malformed");
 }
 
+/* Tells the owner of a refusal the server counts in its own stats (reason: "timeout",
+ * "too_many_connections", "tls_handshake"; see tg_http_server_options.on_refused). */
+static inline void tg_http_note_refused(const tg_http_router *r, const char *reason) {
+  if (r->on_refused)
+    r->on_refused(r->on_refused_ctx, reason);
+}
+
 /* --- routing (tg_http_route.c) --- */
 enum { TG_HTTP_ROUTE_FOUND, TG_HTTP_ROUTE_NOT_FOUND, TG_HTTP_ROUTE_BAD_METHOD };
 
@@ -117,6 +124,8 @@ typedef struct tg_tls_callbacks {
 tg_tls *tg_tls_new(tg_tls_ctx *ctx, tg_tls_callbacks cb);
 /* Ciphertext in. TG_OK or TG_ECLOSED. */
 int tg_tls_feed(tg_tls *t, const uint8_t *data, size_t len);
+/* Non-zero once a handshake failed on a protocol error (not a bare disconnect). */
+int tg_tls_handshake_failed(const tg_tls *t);
 /* Plaintext out (encrypted to cb.cipher_out). 0 or -1. */
 int tg_tls_write(tg_tls *t, const uint8_t *data, size_t len);
 void tg_tls_free(tg_tls *t);

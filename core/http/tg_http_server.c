@@ -248,6 +248,7 @@ static void on_deadline(uv_timer_t *timer) {
   switch (why) {
   case TG_HTTP_EXPIRY_HEADER:
     srv->stats.header_timeouts++;
+    tg_http_note_refused(&srv->router, "timeout");
     TG_LOG_WARN(srv->router.log, srv->router.name,
                 "closing connection from %s: request headers not complete within %llu ms "
                 "(read_header_timeout)",
@@ -255,6 +256,7 @@ static void on_deadline(uv_timer_t *timer) {
     break;
   case TG_HTTP_EXPIRY_BODY:
     srv->stats.body_timeouts++;
+    tg_http_note_refused(&srv->router, "timeout");
     TG_LOG_WARN(srv->router.log, srv->router.name,
                 "closing connection from %s: request body slower than %llu bytes/s "
                 "(min_body_rate)",
@@ -369,6 +371,7 @@ static void accept_one(tg_http_server *srv) {
   if (admit == TG_EAGAIN) {
     srv->stats.connections_refused++;
     srv->stats.refused_per_peer++;
+    tg_http_note_refused(&srv->router, "too_many_connections");
     format_peer(&c->tcp, c->peer, sizeof c->peer);
     TG_LOG_WARN(srv->router.log, srv->router.name,
                 "refusing connection from %s: that address holds %zu connections "
@@ -379,6 +382,7 @@ static void accept_one(tg_http_server *srv) {
   }
   if (admit != TG_OK) {
     srv->stats.connections_refused++;
+    tg_http_note_refused(&srv->router, "too_many_connections");
     TG_LOG_WARN(srv->router.log, srv->router.name, "refusing connection: %zu open (max %zu)",
                 srv->n_active, srv->max_connections);
     conn_close(c);

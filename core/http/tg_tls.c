@@ -17,6 +17,7 @@ struct tg_tls {
   tg_tls_callbacks cb;
   int ready;
   int dead;
+  int handshake_failed; /* the peer's handshake was refused (tg_tls_handshake_failed) */
 };
 
 static const unsigned char alpn_protos[] = "\x02h2\x08http/1.1";
@@ -116,6 +117,10 @@ static int flush_cipher(tg_tls *t) {
   return t->dead ? -1 : 0;
 }
 
+int tg_tls_handshake_failed(const tg_tls *t) {
+  return t->handshake_failed;
+}
+
 int tg_tls_feed(tg_tls *t, const uint8_t *data, size_t len) {
   if (t->dead)
     return TG_ECLOSED;
@@ -134,7 +139,10 @@ int tg_tls_feed(tg_tls *t, const uint8_t *data, size_t len) {
       int e = SSL_get_error(t->ssl, r);
       flush_cipher(t); /* alerts included */
       ERR_clear_error();
-      return e == SSL_ERROR_WANT_READ && !t->dead ? TG_OK : TG_ECLOSED;
+      if (e == SSL_ERROR_WANT_READ && !t->dead)
+        return TG_OK;
+      t->handshake_failed = e == SSL_ERROR_SSL;
+      return TG_ECLOSED;
     }
     t->ready = 1;
     const unsigned char *proto = NULL;

@@ -25,6 +25,8 @@
 typedef struct redaction_state {
   tg_redactor redactor;
   tg_metric_cell *pseudonymized, *masked, *deleted, *dropped_spans;
+  tg_metric_cell *pseudonymised_values; /* tailgate_processor_pseudonymised_values_total */
+  int random_key; /* pseudonymising with a random key (none configured) */
 } redaction_state;
 
 static int redaction_create(tg_instance *self, tg_errbuf *err) {
@@ -41,7 +43,8 @@ static int redaction_create(tg_instance *self, tg_errbuf *err) {
   int rc = tg_redaction_key_load(conf->key_env, conf->key_file, key, &which, why, sizeof why);
   if (rc == TG_OK && !key->configured) {
     rc = tg_redaction_key_random(key);
-    if (rc == TG_OK && (conf->pseudo_keys.n || conf->pseudo_key_patterns.n))
+    st->random_key = rc == TG_OK && (conf->pseudo_keys.n || conf->pseudo_key_patterns.n);
+    if (st->random_key)
       TG_LOG_WARN(self->service ? self->service->log : NULL, self->id,
                   "no pseudonymisation key configured (%s%s%s): using a random key; "
                   "pseudonyms will not be stable across restarts or replicas",
@@ -82,6 +85,20 @@ static int redaction_start(tg_instance *self, tg_errbuf *err) {
                         "Spans a processor accepted and then had to drop (shutdown deadline, out of memory).",
                         TG_METRIC_COUNTER, proc_label),
       proc_value);
+  st->pseudonymised_values = tg_metrics_series(
+      tg_metrics_family(m, "tailgate_processor_pseudonymised_values_total",
+                        "Attribute values a redaction processor replaced by their keyed "
+                        "pseudonym.",
+                        TG_METRIC_COUNTER, proc_label),
+      proc_value);
+  tg_metric_set(tg_metrics_series(
+                    tg_metrics_family(m, "tailgate_processor_redaction_random_key",
+                                      "1 when a redaction processor pseudonymises with a "
+                                      "random key (no key configured: pseudonyms change on "
+                                      "restart and differ between replicas), else 0.",
+                                      TG_METRIC_GAUGE, proc_label),
+                    proc_value),
+                st->random_key);
   (void)err;
   return TG_OK;
 }
@@ -93,6 +110,7 @@ static int redaction_consume(tg_instance *self, tg_batch *batch) {
   int rc = tg_redactor_batch(r, batch);
   if (rc == TG_OK) {
     tg_metric_add(st->pseudonymized, (int64_t)r->counts.pseudonymized);
+    tg_metric_add(st->pseudonymised_values, (int64_t)r->counts.pseudonymized);
     tg_metric_add(st->masked, (int64_t)r->counts.masked);
     tg_metric_add(st->deleted, (int64_t)r->counts.deleted);
   }

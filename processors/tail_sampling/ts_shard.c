@@ -11,6 +11,7 @@
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_error.h"
+#include "tg_metrics_service.h"
 #include "ts_prob.h"
 #include "ts_verdict.h"
 #include "ts_wire.h"
@@ -296,6 +297,8 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
     if (sh->not_sampled.capacity)
       return; /* the cache now answers for the rest of the trace */
   }
+  if (!t) /* a new trace: tailgate_service_received_traces_total, by its first resource */
+    tg_metrics_service_count_trace(sh->metrics->reg, h->rs, h->rs_len);
   if (!(t = ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, more))) {
     /* out of memory: make room by deciding the oldest, then try once more */
     if (sh->store.oldest) {

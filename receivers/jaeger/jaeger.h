@@ -12,6 +12,7 @@
 #include "tg_http_server.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "tg_metrics_receiver.h"
 #include "tg_tracectx_request.h"
 
 #include "jaeger_conf.h"
@@ -52,8 +53,7 @@ typedef enum tg_jaeger_drop {
 } tg_jaeger_drop;
 
 typedef struct tg_jaeger_counters {
-  tg_metric_cell *accepted;
-  tg_metric_cell *refused[TG_JAEGER_REFUSAL_COUNT_];
+  tg_receiver_metrics m; /* accepted, refused (by tg_jaeger_refusal), requests, latency */
   tg_metric_cell *dropped[TG_JAEGER_DROP_COUNT_]; /* UDP transports only */
 } tg_jaeger_counters;
 

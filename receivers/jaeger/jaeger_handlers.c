@@ -89,7 +89,7 @@ void tg_jaeger_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
   }
   const char *ct = tg_http_request_header(req, "content-type");
   if (!is_thrift_type(ct)) {
-    tg_metric_add(recv->counters[TG_JAEGER_THRIFT_HTTP].refused[TG_JAEGER_REFUSED_MALFORMED], 1);
+    tg_receiver_metrics_server_refused(&recv->counters[TG_JAEGER_THRIFT_HTTP].m, "malformed");
     text_reply(resp, 400, "unsupported content type: expected application/x-thrift or "
                           "application/vnd.apache.thrift.binary");
     return;
@@ -118,9 +118,7 @@ void tg_jaeger_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
 }
 
 static void on_refused(tg_jaeger_receiver *recv, tg_jaeger_transport t, const char *reason) {
-  tg_jaeger_refusal why =
-      !strcmp(reason, "too_large") ? TG_JAEGER_REFUSED_TOO_LARGE : TG_JAEGER_REFUSED_MALFORMED;
-  tg_metric_add(recv->counters[t].refused[why], 1);
+  tg_receiver_metrics_server_refused(&recv->counters[t].m, reason);
 }
 
 void tg_jaeger_on_refused_grpc(void *recv, const char *reason) {

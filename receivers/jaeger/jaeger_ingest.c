@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tg_error.h"
+#include "tg_metrics_service.h"
 #include "tg_service.h"
 
 /* As the otlp receiver: decoded form may be much larger than the wire, but bounded. */
@@ -19,41 +20,33 @@
 
 static const char *const transport_names[TG_JAEGER_TRANSPORT_COUNT_] = {
     "thrift_compact", "thrift_binary", "grpc", "thrift_http"};
-static const char *const refusal_names[TG_JAEGER_REFUSAL_COUNT_] = {
-    "invalid", "malformed", "backpressure", "too_large", "error"};
 static const char *const drop_names[TG_JAEGER_DROP_COUNT_] = {"undecodable", "queue_full",
                                                               "too_large", "shutdown"};
+
+_Static_assert((int)TG_JAEGER_REFUSED_INVALID == (int)TG_RECV_SPANS_INVALID &&
+                   (int)TG_JAEGER_REFUSED_MALFORMED == (int)TG_RECV_SPANS_MALFORMED &&
+                   (int)TG_JAEGER_REFUSED_BACKPRESSURE == (int)TG_RECV_SPANS_BACKPRESSURE &&
+                   (int)TG_JAEGER_REFUSED_TOO_LARGE == (int)TG_RECV_SPANS_TOO_LARGE &&
+                   (int)TG_JAEGER_REFUSED_ERROR == (int)TG_RECV_SPANS_ERROR &&
+                   (int)TG_JAEGER_REFUSAL_COUNT_ == (int)TG_RECV_SPANS_REFUSAL_COUNT_,
+               "the jaeger refusal reasons follow tg_recv_span_refusal");
 
 int tg_jaeger_counters_init(tg_jaeger_receiver *recv, tg_metrics *reg, const char *id) {
   memset(recv->counters, 0, sizeof recv->counters);
   if (!reg)
     return TG_OK;
-  static const char *const accepted_labels[] = {"receiver", "transport", NULL};
   static const char *const reason_labels[] = {"receiver", "transport", "reason", NULL};
-  tg_metric_family *accepted = tg_metrics_family(
-      reg, "tailgate_receiver_accepted_spans_total",
-      "Spans a receiver accepted and pushed into its pipelines.", TG_METRIC_COUNTER,
-      accepted_labels);
-  tg_metric_family *refused = tg_metrics_family(
-      reg, "tailgate_receiver_refused_spans_total",
-      "Spans a receiver refused, by reason (an undecodable body counts once).",
-      TG_METRIC_COUNTER, reason_labels);
   tg_metric_family *dropped = tg_metrics_family(
       reg, "tailgate_receiver_dropped_datagrams_total",
       "UDP datagrams a receiver dropped: undecodable, queue full, too large, or still "
       "queued at shutdown.",
       TG_METRIC_COUNTER, reason_labels);
-  if (!accepted || !refused || !dropped)
+  if (!dropped)
     return TG_ENOMEM;
   for (int t = 0; t < TG_JAEGER_TRANSPORT_COUNT_; t++) {
-    const char *values[] = {id, transport_names[t], NULL};
-    if (!(recv->counters[t].accepted = tg_metrics_series(accepted, values)))
-      return TG_ENOMEM;
-    for (int r = 0; r < TG_JAEGER_REFUSAL_COUNT_; r++) {
-      const char *rv[] = {id, transport_names[t], refusal_names[r]};
-      if (!(recv->counters[t].refused[r] = tg_metrics_series(refused, rv)))
-        return TG_ENOMEM;
-    }
+    int rc = tg_receiver_metrics_init(&recv->counters[t].m, reg, id, transport_names[t]);
+    if (rc != TG_OK)
+      return rc;
     for (int d = 0; t <= TG_JAEGER_THRIFT_BINARY && d < TG_JAEGER_DROP_COUNT_; d++) {
       const char *dv[] = {id, transport_names[t], drop_names[d]};
       if (!(recv->counters[t].dropped[d] = tg_metrics_series(dropped, dv)))
@@ -120,13 +113,14 @@ int tg_jaeger_push(tg_jaeger_receiver *recv, tg_jaeger_transport t, tg_batch *ba
     tg_batch_free(batch);
     return TG_OK;
   }
+  tg_metrics_service_count_batch(c->m.reg, batch);
   int rc = tg_consumer_push(&recv->instance->next, batch);
   if (rc == TG_OK)
-    tg_metric_add(c->accepted, (int64_t)spans);
+    tg_metric_add(c->m.accepted, (int64_t)spans);
   else if (rc == TG_EAGAIN || rc == TG_ECLOSED)
-    tg_metric_add(c->refused[TG_JAEGER_REFUSED_BACKPRESSURE], (int64_t)spans);
+    tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_BACKPRESSURE], (int64_t)spans);
   else
-    tg_metric_add(c->refused[TG_JAEGER_REFUSED_ERROR], (int64_t)spans);
+    tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_ERROR], (int64_t)spans);
   return rc;
 }
 
@@ -137,15 +131,14 @@ static void set_message(tg_jaeger_result *out, const char *text) {
       *p = '?';
 }
 
-void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const char *cid,
-                      const uint8_t *body,
-                      size_t len, tg_jaeger_result *out) {
+static void ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const char *cid,
+                   const uint8_t *body, size_t len, tg_jaeger_result *out) {
   memset(out, 0, sizeof *out);
   tg_jaeger_counters *c = &recv->counters[t];
   if (recv->stopping) {
     out->outcome = TG_JAEGER_UNAVAILABLE;
     set_message(out, "receiver is shutting down, retry later");
-    tg_metric_add(c->refused[TG_JAEGER_REFUSED_BACKPRESSURE], 1);
+    tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_BACKPRESSURE], 1);
     return;
   }
   tg_batch *batch;
@@ -156,22 +149,24 @@ void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const cha
     if (rc == TG_EDECODE) {
       out->outcome = TG_JAEGER_MALFORMED;
       set_message(out, detail[0] ? detail : "malformed request");
-      tg_metric_add(c->refused[TG_JAEGER_REFUSED_MALFORMED], 1);
+      tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_MALFORMED], 1);
+      tg_metric_add(c->m.refused_requests[TG_RECV_REQ_MALFORMED], 1);
     } else if (rc == TG_ETOOBIG) {
       out->outcome = TG_JAEGER_TOO_LARGE;
       set_message(out, "decoded request exceeds the receiver's memory bound");
-      tg_metric_add(c->refused[TG_JAEGER_REFUSED_TOO_LARGE], 1);
+      tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_TOO_LARGE], 1);
+      tg_metric_add(c->m.refused_requests[TG_RECV_REQ_TOO_LARGE], 1);
     } else {
       out->outcome = TG_JAEGER_INTERNAL;
       set_message(out, tg_strerror(rc));
-      tg_metric_add(c->refused[TG_JAEGER_REFUSED_ERROR], 1);
+      tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_ERROR], 1);
     }
     TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
                "refused %s request: %s", transport_names[t], out->message);
     return;
   }
   if (invalid)
-    tg_metric_add(c->refused[TG_JAEGER_REFUSED_INVALID], (int64_t)invalid);
+    tg_metric_add(c->m.refused[TG_JAEGER_REFUSED_INVALID], (int64_t)invalid);
   size_t spans = batch->span_count;
   rc = tg_jaeger_push(recv, t, batch);
   if (rc == TG_OK) {
@@ -194,4 +189,11 @@ void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const cha
   }
   TG_LOG_CID(recv->log, TG_LOG_DEBUG, recv->log_component, cid, NULL,
              "refused %s request: %s", transport_names[t], out->message);
+}
+
+void tg_jaeger_ingest(tg_jaeger_receiver *recv, tg_jaeger_transport t, const char *cid,
+                      const uint8_t *body, size_t len, tg_jaeger_result *out) {
+  uint64_t start = tg_receiver_metrics_now();
+  ingest(recv, t, cid, body, len, out);
+  tg_receiver_metrics_observe(&recv->counters[t].m, start);
 }

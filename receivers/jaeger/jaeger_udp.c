@@ -120,7 +120,7 @@ static void *decoder_main(void *arg) {
       drop(u, TG_JAEGER_DROP_TOO_LARGE);
     }
     if (invalid)
-      tg_metric_add(u->counters->refused[TG_JAEGER_REFUSED_INVALID], (int64_t)invalid);
+      tg_metric_add(u->counters->m.refused[TG_JAEGER_REFUSED_INVALID], (int64_t)invalid);
     if (batch && !batch->span_count) {
       tg_batch_free(batch);
       batch = NULL;
@@ -309,7 +309,7 @@ void tg_jaeger_udp_close(tg_jaeger_udp *u, int flush, void (*done)(void *ctx), v
     drop(u, TG_JAEGER_DROP_SHUTDOWN);
   }
   for (; u->out_len; u->out_len--, u->out_head = (u->out_head + 1) % u->out_cap) {
-    tg_metric_add(u->counters->refused[TG_JAEGER_REFUSED_BACKPRESSURE],
+    tg_metric_add(u->counters->m.refused[TG_JAEGER_REFUSED_BACKPRESSURE],
                   (int64_t)u->out[u->out_head]->span_count);
     tg_batch_free(u->out[u->out_head]);
   }

@@ -15,6 +15,7 @@
 #include "tg_http_server.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "tg_metrics_receiver.h"
 #include "tg_tracectx_request.h"
 
 #include "otlp_conf.h"
@@ -62,10 +63,7 @@ typedef struct tg_otlp_result {
 } tg_otlp_result;
 
 /* Per-transport metric cells, created at start, bumped on the hot path. */
-typedef struct tg_otlp_counters {
-  tg_metric_cell *accepted;
-  tg_metric_cell *refused[TG_OTLP_REFUSAL_COUNT_];
-} tg_otlp_counters;
+typedef tg_receiver_metrics tg_otlp_counters;
 
 /* The instance state (tg_instance.state). */
 typedef struct tg_otlp_receiver {

@@ -17,6 +17,7 @@
 
 #include "otlp_json.h"
 #include "tg_error.h"
+#include "tg_metrics_service.h"
 #include "tg_service.h"
 
 /* Decoded protobuf can be much larger than its wire form (an empty KeyValue is 2 bytes
@@ -26,36 +27,20 @@
 #define TG_OTLP_ARENA_SLACK (1u << 20)
 
 static const char *const transport_names[TG_OTLP_TRANSPORT_COUNT_] = {"grpc", "http"};
-static const char *const refusal_names[TG_OTLP_REFUSAL_COUNT_] = {
-    "invalid", "malformed", "backpressure", "too_large", "error"};
+
+_Static_assert((int)TG_OTLP_REFUSED_INVALID == (int)TG_RECV_SPANS_INVALID &&
+                   (int)TG_OTLP_REFUSED_MALFORMED == (int)TG_RECV_SPANS_MALFORMED &&
+                   (int)TG_OTLP_REFUSED_BACKPRESSURE == (int)TG_RECV_SPANS_BACKPRESSURE &&
+                   (int)TG_OTLP_REFUSED_TOO_LARGE == (int)TG_RECV_SPANS_TOO_LARGE &&
+                   (int)TG_OTLP_REFUSED_ERROR == (int)TG_RECV_SPANS_ERROR &&
+                   (int)TG_OTLP_REFUSAL_COUNT_ == (int)TG_RECV_SPANS_REFUSAL_COUNT_,
+               "the otlp refusal reasons follow tg_recv_span_refusal");
 
 int tg_otlp_counters_init(tg_otlp_receiver *recv, tg_metrics *reg, const char *id) {
-  memset(recv->counters, 0, sizeof recv->counters);
-  if (!reg)
-    return TG_OK;
-  static const char *const accepted_labels[] = {"receiver", "transport", NULL};
-  static const char *const refused_labels[] = {"receiver", "transport", "reason", NULL};
-  tg_metric_family *accepted = tg_metrics_family(
-      reg, "tailgate_receiver_accepted_spans_total",
-      "Spans a receiver accepted and pushed into its pipelines.", TG_METRIC_COUNTER,
-      accepted_labels);
-  tg_metric_family *refused = tg_metrics_family(
-      reg, "tailgate_receiver_refused_spans_total",
-      "Spans a receiver refused, by reason (an undecodable body counts once).",
-      TG_METRIC_COUNTER, refused_labels);
-  if (!accepted || !refused)
-    return TG_ENOMEM;
   for (int t = 0; t < TG_OTLP_TRANSPORT_COUNT_; t++) {
-    const char *values[] = {id, transport_names[t], NULL};
-    recv->counters[t].accepted = tg_metrics_series(accepted, values);
-    if (!recv->counters[t].accepted)
-      return TG_ENOMEM;
-    for (int r = 0; r < TG_OTLP_REFUSAL_COUNT_; r++) {
-      const char *rvalues[] = {id, transport_names[t], refusal_names[r]};
-      recv->counters[t].refused[r] = tg_metrics_series(refused, rvalues);
-      if (!recv->counters[t].refused[r])
-        return TG_ENOMEM;
-    }
+    int rc = tg_receiver_metrics_init(&recv->counters[t], reg, id, transport_names[t]);
+    if (rc != TG_OK)
+      return rc;
   }
   return TG_OK;
 }
@@ -126,9 +111,7 @@ static void bump(tg_otlp_receiver *recv, tg_otlp_transport t, tg_otlp_refusal wh
 
 static void on_server_refused(tg_otlp_receiver *recv, tg_otlp_transport t,
                               const char *reason) {
-  bump(recv, t,
-       !strcmp(reason, "too_large") ? TG_OTLP_REFUSED_TOO_LARGE : TG_OTLP_REFUSED_MALFORMED,
-       1);
+  tg_receiver_metrics_server_refused(&recv->counters[t], reason);
 }
 
 void tg_otlp_on_refused_grpc(void *recv, const char *reason) {
@@ -146,9 +129,9 @@ static void set_message(tg_otlp_result *out, const char *text) {
       *p = '?';
 }
 
-void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
-                    tg_otlp_format format, const uint8_t *body, size_t len,
-                    tg_otlp_result *out) {
+static void ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
+                   tg_otlp_format format, const uint8_t *body, size_t len,
+                   tg_otlp_result *out) {
   memset(out, 0, sizeof *out);
   if (recv->stopping) {
     out->outcome = TG_OTLP_UNAVAILABLE;
@@ -195,10 +178,12 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const c
       out->outcome = TG_OTLP_TOO_LARGE;
       set_message(out, "decoded request exceeds the receiver's memory bound");
       bump(recv, transport, TG_OTLP_REFUSED_TOO_LARGE, 1);
+      tg_metric_add(recv->counters[transport].refused_requests[TG_RECV_REQ_TOO_LARGE], 1);
     } else if (rc == TG_EDECODE) {
       out->outcome = TG_OTLP_MALFORMED;
       set_message(out, detail);
       bump(recv, transport, TG_OTLP_REFUSED_MALFORMED, 1);
+      tg_metric_add(recv->counters[transport].refused_requests[TG_RECV_REQ_MALFORMED], 1);
     } else {
       out->outcome = TG_OTLP_INTERNAL;
       set_message(out, tg_strerror(rc));
@@ -224,6 +209,7 @@ void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const c
     return;
   }
 
+  tg_metrics_service_count_batch(recv->counters[transport].reg, batch);
   /* The batch is no longer ours, except on TG_EAGAIN (back-pressure: not taken). */
   rc = tg_consumer_push(&recv->instance->next, batch);
   if (rc == TG_OK) {
@@ -268,4 +254,12 @@ void tg_otlp_trace_end(tg_request_trace *rt, const tg_otlp_result *result) {
   int ok = result->outcome == TG_OTLP_OK;
   tg_request_trace_end(rt, (int64_t)result->accepted_spans, result->rejected_spans,
                        outcomes[result->outcome], !ok);
+}
+
+void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
+                    tg_otlp_format format, const uint8_t *body, size_t len,
+                    tg_otlp_result *out) {
+  uint64_t start = tg_receiver_metrics_now();
+  ingest(recv, transport, cid, format, body, len, out);
+  tg_receiver_metrics_observe(&recv->counters[transport], start);
 }

@@ -13,6 +13,7 @@
 #include "tg_http_server.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "tg_metrics_receiver.h"
 #include "tg_tracectx_request.h"
 #include "translate/zipkin/zipkin_model.h"
 
@@ -51,10 +52,7 @@ typedef enum tg_zipkin_refusal {
   TG_ZIPKIN_REFUSAL_COUNT_
 } tg_zipkin_refusal;
 
-typedef struct tg_zipkin_counters {
-  tg_metric_cell *accepted;
-  tg_metric_cell *refused[TG_ZIPKIN_REFUSAL_COUNT_];
-} tg_zipkin_counters;
+typedef tg_receiver_metrics tg_zipkin_counters;
 
 typedef struct tg_zipkin_receiver {
   tg_instance *instance;

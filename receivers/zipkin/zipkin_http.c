@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "tg_error.h"
+#include "tg_metrics_service.h"
 #include "tg_service.h"
 
 #define ARENA_FACTOR 32
@@ -32,34 +33,20 @@
 
 static const char *const format_names[TG_ZIPKIN_FORMAT_COUNT_] = {"v2_json", "v2_proto",
                                                                   "v1_json"};
-static const char *const refusal_names[TG_ZIPKIN_REFUSAL_COUNT_] = {
-    "invalid", "malformed", "backpressure", "too_large", "error"};
+
+_Static_assert((int)TG_ZIPKIN_REFUSED_INVALID == (int)TG_RECV_SPANS_INVALID &&
+                   (int)TG_ZIPKIN_REFUSED_MALFORMED == (int)TG_RECV_SPANS_MALFORMED &&
+                   (int)TG_ZIPKIN_REFUSED_BACKPRESSURE == (int)TG_RECV_SPANS_BACKPRESSURE &&
+                   (int)TG_ZIPKIN_REFUSED_TOO_LARGE == (int)TG_RECV_SPANS_TOO_LARGE &&
+                   (int)TG_ZIPKIN_REFUSED_ERROR == (int)TG_RECV_SPANS_ERROR &&
+                   (int)TG_ZIPKIN_REFUSAL_COUNT_ == (int)TG_RECV_SPANS_REFUSAL_COUNT_,
+               "the zipkin refusal reasons follow tg_recv_span_refusal");
 
 int tg_zipkin_counters_init(tg_zipkin_receiver *recv, tg_metrics *reg, const char *id) {
-  memset(recv->counters, 0, sizeof recv->counters);
-  if (!reg)
-    return TG_OK;
-  static const char *const accepted_labels[] = {"receiver", "transport", NULL};
-  static const char *const reason_labels[] = {"receiver", "transport", "reason", NULL};
-  tg_metric_family *accepted = tg_metrics_family(
-      reg, "tailgate_receiver_accepted_spans_total",
-      "Spans a receiver accepted and pushed into its pipelines.", TG_METRIC_COUNTER,
-      accepted_labels);
-  tg_metric_family *refused = tg_metrics_family(
-      reg, "tailgate_receiver_refused_spans_total",
-      "Spans a receiver refused, by reason (an undecodable body counts once).",
-      TG_METRIC_COUNTER, reason_labels);
-  if (!accepted || !refused)
-    return TG_ENOMEM;
   for (int f = 0; f < TG_ZIPKIN_FORMAT_COUNT_; f++) {
-    const char *values[] = {id, format_names[f], NULL};
-    if (!(recv->counters[f].accepted = tg_metrics_series(accepted, values)))
-      return TG_ENOMEM;
-    for (int r = 0; r < TG_ZIPKIN_REFUSAL_COUNT_; r++) {
-      const char *rv[] = {id, format_names[f], refusal_names[r]};
-      if (!(recv->counters[f].refused[r] = tg_metrics_series(refused, rv)))
-        return TG_ENOMEM;
-    }
+    int rc = tg_receiver_metrics_init(&recv->counters[f], reg, id, format_names[f]);
+    if (rc != TG_OK)
+      return rc;
   }
   return TG_OK;
 }
@@ -168,10 +155,12 @@ static void ingest(tg_zipkin_receiver *recv, tg_zipkin_format f, const char *cid
       out->outcome = "malformed";
       printable(detail);
       tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_MALFORMED], 1);
+      tg_metric_add(c->refused_requests[TG_RECV_REQ_MALFORMED], 1);
       text_reply(resp, 400, detail[0] ? detail : "malformed request");
     } else if (rc == TG_ETOOBIG) {
       out->outcome = "too_large";
       tg_metric_add(c->refused[TG_ZIPKIN_REFUSED_TOO_LARGE], 1);
+      tg_metric_add(c->refused_requests[TG_RECV_REQ_TOO_LARGE], 1);
       text_reply(resp, 413, "decoded request exceeds the receiver's memory bound");
     } else {
       out->outcome = "internal";
@@ -194,6 +183,7 @@ static void ingest(tg_zipkin_receiver *recv, tg_zipkin_format f, const char *cid
                "accepted %s request: 0 spans", format_names[f]);
     return;
   }
+  tg_metrics_service_count_batch(c->reg, batch);
   rc = tg_consumer_push(&recv->instance->next, batch);
   if (rc == TG_OK) {
     out->accepted = spans;
@@ -234,9 +224,8 @@ void tg_zipkin_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
   }
   int f = format_of(tg_http_request_header(req, "content-type"), v1);
   if (f < 0) {
-    tg_metric_add(recv->counters[v1 ? TG_ZIPKIN_V1_JSON : TG_ZIPKIN_V2_JSON]
-                      .refused[TG_ZIPKIN_REFUSED_MALFORMED],
-                  1);
+    tg_receiver_metrics_server_refused(&recv->counters[v1 ? TG_ZIPKIN_V1_JSON : TG_ZIPKIN_V2_JSON],
+                                       "malformed");
     text_reply(resp, 415,
                v1 ? "unsupported media type: /api/v1/spans takes application/json"
                   : "unsupported media type: /api/v2/spans takes application/json or "
@@ -247,14 +236,14 @@ void tg_zipkin_http_handle(void *ctx, const tg_http_request *req, tg_http_respon
   ingest_result r;
   tg_request_trace_begin(&rt, req, tracer(recv), &recv->ids, recv->log_component,
                          format_names[f]);
+  uint64_t start = tg_receiver_metrics_now();
   ingest(recv, (tg_zipkin_format)f, rt.cid, req, resp, &r);
+  tg_receiver_metrics_observe(&recv->counters[f], start);
   tg_request_trace_end(&rt, (int64_t)r.accepted, (int64_t)r.refused, r.outcome,
                        strcmp(r.outcome, "ok") != 0);
 }
 
 void tg_zipkin_on_refused(void *vrecv, const char *reason) {
   tg_zipkin_receiver *recv = vrecv;
-  tg_zipkin_refusal why =
-      !strcmp(reason, "too_large") ? TG_ZIPKIN_REFUSED_TOO_LARGE : TG_ZIPKIN_REFUSED_MALFORMED;
-  tg_metric_add(recv->counters[TG_ZIPKIN_V2_JSON].refused[why], 1);
+  tg_receiver_metrics_server_refused(&recv->counters[TG_ZIPKIN_V2_JSON], reason);
 }

@@ -106,7 +106,7 @@ static int teardown(void **state) {
 static tg_jaeger_receiver *recv_of(fixture *f) { return f->instance.state; }
 
 static int64_t refused(fixture *f, tg_jaeger_transport t, tg_jaeger_refusal r) {
-  return tg_metric_get(recv_of(f)->counters[t].refused[r]);
+  return tg_metric_get(recv_of(f)->counters[t].m.refused[r]);
 }
 
 static int64_t dropped(fixture *f, tg_jaeger_transport t, tg_jaeger_drop d) {
@@ -184,7 +184,7 @@ static void test_thrift_http(void **state) {
                              &body, &resp), 202);
   tg_buf_free(&resp.body);
   assert_int_equal(f->sink.spans, 6);
-  assert_int_equal(tg_metric_get(recv_of(f)->counters[TG_JAEGER_THRIFT_HTTP].accepted), 6);
+  assert_int_equal(tg_metric_get(recv_of(f)->counters[TG_JAEGER_THRIFT_HTTP].m.accepted), 6);
   /* the spans are OTLP now, with the process as resource */
   tg_resource_spans *rs = f->sink.last->request.resource_spans[0];
   assert_string_equal(rs->resource->attributes[0]->key, "service.name");
@@ -357,7 +357,7 @@ static void test_udp_end_to_end(void **state) {
     size_t before = f->sink.spans;
     send_udp(port, dg.data, dg.len);
     RUN_UNTIL(f, f->sink.spans == before + 5);
-    assert_int_equal(tg_metric_get(recv->counters[p].accepted), 5);
+    assert_int_equal(tg_metric_get(recv->counters[p].m.accepted), 5);
     /* a truncated datagram: dropped and counted, the endpoint keeps serving */
     send_udp(port, dg.data, dg.len - 1);
     RUN_UNTIL(f, dropped(f, (tg_jaeger_transport)p, TG_JAEGER_DROP_UNDECODABLE) == 1);
