@@ -16,6 +16,8 @@
 # usage: bench/run_selfmetrics_bench.sh [--duration S] [--rate REQ_PER_S] [--scrapes N]
 #                                       [--tailgate BIN] [--loadgen BIN]
 #   defaults: 15 s, 1000 requests/s of 100 spans (100k spans/s, 2 connections), 1000 scrapes
+# Environment: NONE_FIRST=1 runs the baseline gateway first; LEVEL (detailed) and BASELINE
+# (none) choose the two levels compared (BASELINE=detailed measures run-to-run noise).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=15
@@ -166,23 +168,30 @@ run() {
   wait "$gw" 2>/dev/null || true
 }
 
-run detailed >"$WORK/normal.txt"
-run none >"$WORK/none.txt"
+LEVEL=${LEVEL:-detailed}
+BASELINE=${BASELINE:-none}
+if [ "${NONE_FIRST:-0}" = 1 ]; then
+  run "$BASELINE" >"$WORK/none.txt"
+  run "$LEVEL" >"$WORK/normal.txt"
+else
+  run "$LEVEL" >"$WORK/normal.txt"
+  run "$BASELINE" >"$WORK/none.txt"
+fi
 v() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/$1.txt"; }
 N_CORES=$(awk -v c="$(v normal load_cpu_s)" -v e="$(v normal load_elapsed_s)" 'BEGIN { printf "%.3f", c / e }')
 Z_CORES=$(awk -v c="$(v none load_cpu_s)" -v e="$(v none load_elapsed_s)" 'BEGIN { printf "%.3f", c / e }')
 PER_SCRAPE_MS=$(awk -v c="$(v normal burst_cpu_s)" -v n="$SCRAPES" 'BEGIN { printf "%.3f", c * 1000 / n }')
 OVERHEAD=$(awk -v p="$PER_SCRAPE_MS" -v c="$N_CORES" 'BEGIN { printf "%.3f", (p / 1000) / c * 100 }')
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-echo "== self-metrics overhead: $(v normal spans_per_sec) spans/s (level detailed, /metrics every 1 s) vs $(v none spans_per_sec) spans/s (level none)"
+echo "== self-metrics overhead: $(v normal spans_per_sec) spans/s (level $LEVEL, /metrics every 1 s) vs $(v none spans_per_sec) spans/s (level $BASELINE)"
 printf '%-48s %s\n' \
-  "gateway cores busy under load, detailed / none" "$N_CORES / $Z_CORES" \
+  "gateway cores busy under load, $LEVEL / $BASELINE" "$N_CORES / $Z_CORES" \
   "/metrics body" "$(v normal scrape_bytes) bytes, $(v normal samples) samples" \
   "gateway CPU per scrape ($SCRAPES back to back)" "$PER_SCRAPE_MS ms" \
   "overhead at 1 scrape/s" "$OVERHEAD % of the gateway's CPU" \
-  "idle RSS, detailed / none" "$(mib "$(v normal idle_rss_kb)") / $(mib "$(v none idle_rss_kb)") MiB" \
-  "RSS at the end of the load, detailed / none" "$(mib "$(v normal load_rss_kb)") / $(mib "$(v none load_rss_kb)") MiB" \
-  "peak RSS, detailed / none" "$(mib "$(v normal peak_rss_kb)") / $(mib "$(v none peak_rss_kb)") MiB" \
+  "idle RSS, $LEVEL / $BASELINE" "$(mib "$(v normal idle_rss_kb)") / $(mib "$(v none idle_rss_kb)") MiB" \
+  "RSS at the end of the load, $LEVEL / $BASELINE" "$(mib "$(v normal load_rss_kb)") / $(mib "$(v none load_rss_kb)") MiB" \
+  "peak RSS, $LEVEL / $BASELINE" "$(mib "$(v normal peak_rss_kb)") / $(mib "$(v none peak_rss_kb)") MiB" \
   "RSS growth over the $SCRAPES-scrape burst" "$(v normal burst_rss_growth_kb) KiB"
 printf '{"spans_per_sec":%s,"cores_normal":%s,"cores_none":%s,"per_scrape_cpu_ms":%s,"overhead_pct":%s,"idle_rss_kb_normal":%s,"idle_rss_kb_none":%s,"load_rss_kb_normal":%s,"load_rss_kb_none":%s,"burst_rss_growth_kb":%s,"scrape_bytes":%s}\n' \
   "$(v normal spans_per_sec)" "$N_CORES" "$Z_CORES" "$PER_SCRAPE_MS" "$OVERHEAD" "$(v normal idle_rss_kb)" \
