@@ -12,6 +12,8 @@
 //    every recording rule returns data, every alert's compared quantities return data, the
 //    alerts that must stay silent on a healthy gateway do, and the random-key alert goes
 //    pending (the config runs without TAILGATE_PSEUDONYM_KEY);
+//  - the per-service self-metrics count exactly the spans and traces sent, and the
+//    malformed requests are counted by reason;
 //  - the latency histogram carries trace_id exemplars of traces the sampler kept (and
 //    exported), so Grafana's exemplar links open a trace that Jaeger has.
 const { test } = require('node:test');
@@ -259,6 +261,18 @@ test('every dashboard panel and every rule returns data from a real Prometheus s
     }
     assert.deepEqual([...new Set(problems)], [], 'every panel reads emitted metrics and returns data');
     assert.ok(exprs >= 60, `${exprs} panel queries run`);
+  });
+
+  await t.test('per-service self-metrics count exactly the spans and traces sent', async () => {
+    // every span here is its own trace: per service, traces == spans
+    const want = { checkout: 42, cart: 21 };
+    for (const family of ['tailgate_service_received_spans_total', 'tailgate_service_received_traces_total']) {
+      const r = await run(`sum by (service_name) (${family})`, true);
+      assert.deepEqual(Object.fromEntries(r.map((x) => [x.metric.service_name, Number(x.value[1])])), want, family);
+    }
+    const refused = await run('sum by (receiver, transport, reason) (tailgate_receiver_refused_requests_total)', true);
+    assert.ok(refused.some((x) => x.metric.reason === 'malformed' && x.metric.transport === 'http' && Number(x.value[1]) === 2),
+      `two malformed OTLP/HTTP requests counted: ${JSON.stringify(refused)}`);
   });
 
   await t.test('rules: loaded, evaluated, recorded series and alert quantities return data', async () => {
