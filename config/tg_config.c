@@ -344,6 +344,12 @@ void tg_config_free(tg_config *config) {
   free_refs(config->extensions, config->n_extensions);
   tg_free(config->metrics_address);
   tg_free(config->traces_endpoint);
+  for (size_t i = 0; i < config->log_initial_fields.n; i++) {
+    tg_free(config->log_initial_fields.keys[i]);
+    tg_free(config->log_initial_fields.values[i]);
+  }
+  tg_free(config->log_initial_fields.keys);
+  tg_free(config->log_initial_fields.values);
   tg_free(config->source_name);
   tg_yaml_free(config->doc);
   tg_free(config);

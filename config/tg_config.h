@@ -65,6 +65,8 @@ typedef struct tg_config {
   size_t n_extensions;
   /* service.telemetry */
   int log_level;                 /* tg_log_level; logs.level, default info */
+  int log_encoding;              /* tg_log_encoding; logs.encoding, default json */
+  tg_conf_strmap log_initial_fields; /* logs.initial_fields: added to every log line */
   char *metrics_address;         /* metrics.address, default "0.0.0.0:8888"; NULL = off
                                     (written as "") */
   int metrics_level;             /* TG_METRICS_LEVEL_*; metrics.level, default normal */

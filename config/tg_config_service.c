@@ -25,6 +25,7 @@ typedef struct service_conf {
   const tg_yaml_node *pipelines;
   int log_level;
   int log_encoding;
+  tg_conf_strmap log_initial_fields;
   char *metrics_address;
   int metrics_level;
   uint64_t shutdown_ms;
@@ -49,7 +50,8 @@ _Static_assert(TG_LOG_DEBUG == 0 && TG_LOG_INFO == 1 && TG_LOG_WARN == 2 && TG_L
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_encodings[] = {"json", "console", NULL};
 static const char *const metrics_levels[] = {"none", "basic", "normal", "detailed", NULL};
-enum { ENCODING_CONSOLE = 1 };
+_Static_assert(TG_LOG_ENCODING_JSON == 0 && TG_LOG_ENCODING_CONSOLE == 1,
+               "log_encodings[] must follow tg_log_encoding");
 
 static const tg_conf_key service_keys[] = {
     TG_KEY_CUSTOM("extensions", service_conf, extensions, keep_node, NULL,
@@ -59,7 +61,9 @@ static const tg_conf_key service_keys[] = {
     TG_KEY_ENUM("telemetry.logs.level", service_conf, log_level, "info", log_levels,
                 "minimum level of tailgate's own logs"),
     TG_KEY_ENUM("telemetry.logs.encoding", service_conf, log_encoding, "json", log_encodings,
-                "tailgate always logs JSON"),
+                "json: one JSON object per line; console: tab-separated human-readable lines"),
+    TG_KEY_STRMAP("telemetry.logs.initial_fields", service_conf, log_initial_fields,
+                  "fields added to every log line (name: value)"),
     TG_KEY_STRING("telemetry.metrics.address", service_conf, metrics_address, "0.0.0.0:8888",
                   "host:port of the Prometheus endpoint for tailgate's own metrics; \"\" = off"),
     TG_KEY_ENUM("telemetry.metrics.level", service_conf, metrics_level, "normal",
@@ -503,13 +507,25 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
                 "b3, b3multi, jaeger, baggage)",
                 name);
   }
-  if (sc.log_encoding == ENCODING_CONSOLE) {
-    const tg_yaml_node *enc =
-        tg_yaml_get(tg_yaml_get(tg_yaml_get(node, "telemetry"), "logs"), "encoding");
-    tg_diag_add(diag, enc ? &enc->pos : where,
-                "service: telemetry.logs.encoding: \"console\" is not supported (tailgate "
-                "always logs JSON)");
+  cfg->log_encoding = sc.log_encoding; /* same order as tg_log_encoding */
+  for (size_t i = 0; i < sc.log_initial_fields.n; i++) {
+    const char *key = sc.log_initial_fields.keys[i];
+    int reserved = !key[0];
+    for (size_t k = 0; !reserved && tg_log_reserved_fields[k]; k++)
+      reserved = !strcmp(key, tg_log_reserved_fields[k]);
+    if (!reserved)
+      continue;
+    const tg_yaml_node *f =
+        tg_yaml_get(tg_yaml_get(tg_yaml_get(node, "telemetry"), "logs"), "initial_fields");
+    const tg_yaml_node *at = key[0] ? tg_yaml_get(f, key) : NULL;
+    tg_diag_add(diag, at ? &at->pos : f ? &f->pos : where,
+                "service: telemetry.logs.initial_fields: \"%s\" %s", key,
+                key[0] ? "is a field every log line already has (timestamp, level, message, "
+                         "service_name, component, correlation_id, error_code)"
+                       : "is not a field name");
   }
+  cfg->log_initial_fields = sc.log_initial_fields;
+  sc.log_initial_fields = (tg_conf_strmap){0};
   tg_conf_release(service_keys, N_KEYS(service_keys), &sc);
   if (!node)
     return;

@@ -135,6 +135,14 @@ static int run(tg_config *config) {
     return 1;
   a->config = config;
   tg_logger_init(&a->log, (tg_log_level)config->log_level, stdout);
+  tg_logger_set_encoding(&a->log, (tg_log_encoding)config->log_encoding);
+  if (tg_logger_set_initial_fields(&a->log, (const char *const *)config->log_initial_fields.keys,
+                                   (const char *const *)config->log_initial_fields.values,
+                                   config->log_initial_fields.n) != 0) {
+    tg_logger_destroy(&a->log);
+    tg_free(a);
+    return 1;
+  }
   a->metrics = tg_metrics_new();
   _Static_assert((int)TG_METRICS_LEVEL_BASIC == (int)TG_MLEVEL_BASIC &&
                      (int)TG_METRICS_LEVEL_NORMAL == (int)TG_MLEVEL_NORMAL &&

@@ -10,12 +10,18 @@
 #include "tg_log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "tg_alloc.h"
 #include "tg_clock.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "none"};
+
+const char *const tg_log_reserved_fields[] = {
+    "timestamp", "level", "message", "service_name", "component", "correlation_id",
+    "error_code", NULL};
 
 void tg_logger_init(tg_logger *log, tg_log_level level, FILE *out) {
   memset(log, 0, sizeof *log);
@@ -35,8 +41,7 @@ int tg_log_level_parse(const char *s) {
   return -1;
 }
 
-static void write_json_string(FILE *out, const char *s) {
-  fputc('"', out);
+static void write_escaped(FILE *out, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     switch (*p) {
     case '"':
@@ -61,7 +66,75 @@ static void write_json_string(FILE *out, const char *s) {
         fputc(*p, out);
     }
   }
+}
+
+static void write_json_string(FILE *out, const char *s) {
   fputc('"', out);
+  write_escaped(out, s);
+  fputc('"', out);
+}
+
+void tg_logger_set_encoding(tg_logger *log, tg_log_encoding encoding) {
+  log->encoding = encoding;
+}
+
+int tg_logger_set_initial_fields(tg_logger *log, const char *const *keys,
+                                 const char *const *values, size_t n) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    fputc(',', mem);
+    write_json_string(mem, keys[i]);
+    fputc(':', mem);
+    write_json_string(mem, values[i] ? values[i] : "");
+  }
+  if (fclose(mem) != 0 || !text) {
+    free(text); /* open_memstream's buffer is libc's */
+    return -1;
+  }
+  char *copy = n ? tg_strdup(text) : NULL;
+  free(text);
+  if (n && !copy)
+    return -1;
+  pthread_mutex_lock(&log->lock);
+  tg_free(log->initial_fields);
+  log->initial_fields = copy;
+  pthread_mutex_unlock(&log->lock);
+  return 0;
+}
+
+/* The console encoding: tab-separated columns, then the extra fields as one JSON
+ * object; the message is escaped as in JSON (no raw newline or tab can split a line). */
+static void emit_console_locked(tg_logger *log, const char *stamp, int level,
+                                const char *component, const char *correlation_id,
+                                const char *error_code, const char *message) {
+  FILE *out = log->out;
+  fprintf(out, "%s\t%s\t", stamp, level_names[level]);
+  write_escaped(out, component ? component : "-");
+  fputc('\t', out);
+  write_escaped(out, message);
+  if (correlation_id || error_code || log->initial_fields) {
+    int first = 1;
+    fputs("\t{", out);
+    if (correlation_id) {
+      fputs("\"correlation_id\":", out);
+      write_json_string(out, correlation_id);
+      first = 0;
+    }
+    if (error_code) {
+      fputs(first ? "\"error_code\":" : ",\"error_code\":", out);
+      write_json_string(out, error_code);
+      first = 0;
+    }
+    if (log->initial_fields) /* starts with a comma */
+      fputs(log->initial_fields + first, out);
+    fputc('}', out);
+  }
+  fputc('\n', out);
+  fflush(out);
 }
 
 /* Writes one line; the caller holds log->lock. */
@@ -76,6 +149,10 @@ static void emit_locked(tg_logger *log, int level, const char *component,
   size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(stamp + n, sizeof stamp - n, ".%06uZ", (unsigned)((now / 1000u) % 1000000u));
 
+  if (log->encoding == TG_LOG_ENCODING_CONSOLE) {
+    emit_console_locked(log, stamp, level, component, correlation_id, error_code, message);
+    return;
+  }
   FILE *out = log->out;
   fprintf(out, "{\"timestamp\":\"%s\",\"level\":\"%s\",\"message\":", stamp,
           level_names[level]);
@@ -94,6 +171,8 @@ static void emit_locked(tg_logger *log, int level, const char *component,
     fputs(",\"error_code\":", out);
     write_json_string(out, error_code);
   }
+  if (log->initial_fields)
+    fputs(log->initial_fields, out);
   fputs("}\n", out);
   fflush(out);
 }
@@ -222,4 +301,6 @@ void tg_logger_destroy(tg_logger *log) {
       emit_summary_locked(log, &log->sites[i], now);
   pthread_mutex_unlock(&log->lock);
   pthread_mutex_destroy(&log->lock);
+  tg_free(log->initial_fields);
+  log->initial_fields = NULL;
 }

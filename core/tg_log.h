@@ -1,6 +1,11 @@
 /* JSON logs on stdout, one object per line: timestamp (ISO-8601 UTC), level, message,
- * service_name, component, correlation_id, error_code. Thread-safe (exporter threads log
- * too). The TG_LOG_* macros check the level before formatting anything.
+ * service_name, component, correlation_id, error_code, then the configured initial fields
+ * (service.telemetry.logs.initial_fields). With the console encoding
+ * (service.telemetry.logs.encoding: console) a line reads instead, tab-separated:
+ *   2026-12-02T15:00:00.000000Z<TAB>info<TAB>component<TAB>message<TAB>{"k":"v",...}
+ * where the last column (correlation_id, error_code, initial fields as JSON) is left out
+ * when empty and a missing component is "-". Thread-safe (exporter threads log too). The
+ * TG_LOG_* macros check the level before formatting anything.
  *
  * Repeated warnings are rate-limited: warn and error lines from one call site (the same
  * format string and component) are written once per window (rate_limit_ms, default
@@ -38,8 +43,12 @@ typedef struct tg_log_site {
   char last[TG_LOG_LIMIT_MSG];
 } tg_log_site;
 
+typedef enum tg_log_encoding { TG_LOG_ENCODING_JSON, TG_LOG_ENCODING_CONSOLE } tg_log_encoding;
+
 typedef struct tg_logger {
   tg_log_level level;
+  tg_log_encoding encoding;
+  char *initial_fields;     /* owned: `,"k":"v"...` ready to append; NULL = none */
   FILE *out;                /* not owned */
   const char *service_name; /* "tailgate" */
   pthread_mutex_t lock;
@@ -49,8 +58,17 @@ typedef struct tg_logger {
 } tg_logger;
 
 void tg_logger_init(tg_logger *log, tg_log_level level, FILE *out);
-/* Writes the summaries still pending, then releases the lock. */
+/* Writes the summaries still pending, then releases the lock and the initial fields. */
 void tg_logger_destroy(tg_logger *log);
+
+/* Sets the line format (before any other thread logs). */
+void tg_logger_set_encoding(tg_logger *log, tg_log_encoding encoding);
+/* Sets the fields added to every line: n string pairs (copied and JSON-escaped once
+ * here). Call before other threads log. 0, or -1 when out of memory (fields unchanged). */
+int tg_logger_set_initial_fields(tg_logger *log, const char *const *keys,
+                                 const char *const *values, size_t n);
+/* The field names a line always has (initial_fields must not reuse them); NULL-ended. */
+extern const char *const tg_log_reserved_fields[];
 
 /* Writes a summary line for every call site whose window has ended with lines
  * suppressed, and frees it. Thread-safe; cheap when nothing is pending. */

@@ -246,10 +246,44 @@ static void test_service_section(void **state) {
                 "5s, 1m)\n"
                 "c.yaml:16:20: service: telemetry.traces.propagators: unknown \"zipkin\" (valid: "
                 "tracecontext, b3, b3multi, jaeger, baggage)\n"
-                "c.yaml:12:17: service: telemetry.logs.encoding: \"console\" is not supported "
-                "(tailgate always logs JSON)\n"
                 "c.yaml:8:30: service: extensions: \"pprof\" is not defined under extensions:\n"
                 "c.yaml:8:37: service: extensions: \"health_check\" is listed twice\n");
+}
+
+/* service.telemetry.logs: encoding and initial_fields are taken; a bad encoding and an
+ * initial field that would shadow a built-in one are positioned errors. */
+static void test_service_logs(void **state) {
+  (void)state;
+  tg_diag d;
+  tg_config *cfg = load("receivers:\n  otlp:\nexporters:\n  debug:\n"
+                        "service:\n  telemetry:\n    logs:\n      encoding: console\n"
+                        "      initial_fields:\n        env: prod\n        region: eu-1\n"
+                        "  pipelines:\n    traces:\n      receivers: [otlp]\n"
+                        "      exporters: [debug]\n",
+                        &d);
+  assert_string_equal(fake_diag_text(&d), "");
+  assert_non_null(cfg);
+  assert_int_equal(cfg->log_encoding, TG_LOG_ENCODING_CONSOLE);
+  assert_int_equal(cfg->log_initial_fields.n, 2);
+  assert_string_equal(cfg->log_initial_fields.keys[0], "env");
+  assert_string_equal(cfg->log_initial_fields.values[0], "prod");
+  assert_string_equal(cfg->log_initial_fields.keys[1], "region");
+  assert_string_equal(cfg->log_initial_fields.values[1], "eu-1");
+  assert_int_equal(cfg->metrics_level, TG_METRICS_LEVEL_NORMAL);
+  /* sha256 of the text above, from Python's hashlib */
+  assert_string_equal(cfg->sha256_prefix, "576ac94d03832c3a");
+  tg_config_free(cfg);
+  tg_diag_free(&d);
+  expect_errors("receivers:\n  otlp:\nexporters:\n  debug:\n"
+                "service:\n  telemetry:\n    logs:\n      encoding: logfmt\n"
+                "      initial_fields:\n        level: x\n        ok: y\n"
+                "  pipelines:\n    traces:\n      receivers: [otlp]\n"
+                "      exporters: [debug]\n",
+                "c.yaml:8:17: service: telemetry.logs.encoding: \"logfmt\" is not one of: json, "
+                "console\n"
+                "c.yaml:10:16: service: telemetry.logs.initial_fields: \"level\" is a field every "
+                "log line already has (timestamp, level, message, service_name, component, "
+                "correlation_id, error_code)\n");
 }
 
 static void test_component_settings_errors(void **state) {
@@ -448,6 +482,7 @@ int main(void) {
       cmocka_unit_test(test_pipeline_errors),
       cmocka_unit_test(test_connectors),
       cmocka_unit_test(test_service_section),
+      cmocka_unit_test(test_service_logs),
       cmocka_unit_test(test_component_settings_errors),
       cmocka_unit_test(test_env_errors_reported_with_others),
       cmocka_unit_test(test_default_config_with_fakes),

@@ -150,6 +150,37 @@ static void test_disabled(void **state) {
   cap_close(&c);
 }
 
+/* initial_fields end every JSON line, escaped; the console encoding writes tab-separated
+ * columns with the extra fields as one JSON object, and a newline in a message cannot
+ * split the line. */
+static void test_encodings_and_initial_fields(void **state) {
+  (void)state;
+  capture c;
+  cap_open(&c);
+  const char *keys[] = {"env", "team\"x"};
+  const char *values[] = {"prod", "a\nb"};
+  assert_int_equal(tg_logger_set_initial_fields(&c.log, keys, values, 2), 0);
+  TG_LOG_INFO(&c.log, "service", "started %d", 1);
+  tg_logger_set_encoding(&c.log, TG_LOG_ENCODING_CONSOLE);
+  TG_LOG_ERROR(&c.log, "exporter:otlp", "TG_EIO", "send failed:\n%s", "refused");
+  assert_int_equal(tg_logger_set_initial_fields(&c.log, NULL, NULL, 0), 0);
+  TG_LOG_INFO(&c.log, NULL, "plain");
+  TG_LOG_CID(&c.log, TG_LOG_INFO, "r", "abc", NULL, "with id");
+  int lines;
+  const char *text = cap_text(&c, &lines);
+  assert_int_equal(lines, 4);
+  assert_string_equal(
+      text,
+      "{\"timestamp\":\"1970-01-01T00:16:40.000000Z\",\"level\":\"info\",\"message\":"
+      "\"started 1\",\"service_name\":\"tailgate\",\"component\":\"service\",\"env\":"
+      "\"prod\",\"team\\\"x\":\"a\\nb\"}\n"
+      "1970-01-01T00:16:40.000000Z\terror\texporter:otlp\tsend failed:\\nrefused\t"
+      "{\"error_code\":\"TG_EIO\",\"env\":\"prod\",\"team\\\"x\":\"a\\nb\"}\n"
+      "1970-01-01T00:16:40.000000Z\tinfo\t-\tplain\n"
+      "1970-01-01T00:16:40.000000Z\tinfo\tr\twith id\t{\"correlation_id\":\"abc\"}\n");
+  cap_close(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_first_logged_rest_counted),
@@ -157,6 +188,7 @@ int main(void) {
       cmocka_unit_test(test_sites_and_levels_independent),
       cmocka_unit_test(test_eviction_keeps_counts),
       cmocka_unit_test(test_disabled),
+      cmocka_unit_test(test_encodings_and_initial_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
