@@ -119,10 +119,8 @@ test('kubectl kustomize is Debian\'s and there is something to render', () => {
   assert.ok(dirs.includes(path.join(KROOT, 'base')), 'deploy/kubernetes/base is a kustomization');
 });
 
-for (const dir of dirs) {
-  const rel = path.relative(ROOT, dir);
-  test(`${rel}: renders, validates against the Kubernetes schemas, matches tailgate`, async () => {
-    const objects = render(dir);
+// Every check of one rendered kustomization; throws an AssertionError on the first failure.
+async function checkObjects(objects) {
     assert.ok(objects.length > 0);
     for (const o of objects) {
       const Model = await modelFor(o.apiVersion, o.kind);
@@ -202,6 +200,12 @@ for (const dir of dirs) {
       const ref = h.spec.scaleTargetRef;
       assert.ok(workloads.some((w) => w.kind === ref.kind && w.metadata.name === ref.name), `HorizontalPodAutoscaler/${h.metadata.name} targets ${ref.kind}/${ref.name} of this render`);
     }
+}
+
+for (const dir of dirs) {
+  const rel = path.relative(ROOT, dir);
+  test(`${rel}: renders, validates against the Kubernetes schemas, matches tailgate`, async () => {
+    await checkObjects(render(dir));
   });
 }
 
@@ -217,13 +221,23 @@ test('base: the objects the issue lists', () => {
   assert.match(dep.spec.template.spec.volumes.find((v) => v.configMap).configMap.name, /^tailgate-config-[a-z0-9]+$/, 'hash-suffixed ConfigMap');
 });
 
-test('a broken manifest is caught: wrong probe port, schema violation', async () => {
-  const objects = render(path.join(KROOT, 'base'));
-  const dep = structuredClone(objects.find((o) => o.kind === 'Deployment'));
-  const Deployment = await modelFor('apps/v1', 'Deployment');
-  dep.spec.template.spec.containers[0].ports[0].containerPort = '4317';
-  assert.throws(() => new Deployment(dep).validate(), /containerPort must be integer/);
-  const c = objects.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0];
-  assert.throws(() => containerPort(c, 'no-such-port'));
-  assert.notEqual(containerPort(c, 'metrics').containerPort, 13133, 'the metrics port is not the health port');
+test('the checks catch broken manifests', async () => {
+  const base = render(path.join(KROOT, 'base'));
+  const mutate = (fn) => { const o = structuredClone(base); fn(o); return o; };
+  const dep = (o) => o.find((x) => x.kind === 'Deployment');
+  const c0 = (o) => dep(o).spec.template.spec.containers[0];
+  const cases = [
+    [(o) => { c0(o).ports[0].containerPort = '4317'; }, /containerPort must be integer/],
+    [(o) => { c0(o).readinessProbe.httpGet.port = 'metrics'; }, /readinessProbe on the health_check port/],
+    [(o) => { c0(o).livenessProbe.httpGet.path = '/health/ready'; }, /livenessProbe path/],
+    [(o) => { dep(o).spec.template.metadata.annotations['prometheus.io/port'] = '8889'; }, /prometheus\.io\/port/],
+    [(o) => { o.find((x) => x.kind === 'Service').spec.ports = o.find((x) => x.kind === 'Service').spec.ports.filter((p) => p.port !== 6831); }, /thrift_compact \(6831\/UDP\) exposed by a Service/],
+    [(o) => { c0(o).env = c0(o).env.filter((e) => e.name !== 'TAILGATE_PSEUDONYM_KEY'); }, /tailgate validate|from a Secret/],
+    [(o) => { c0(o).securityContext.readOnlyRootFilesystem = false; }, /read-only root/],
+    [(o) => { const cm = o.find((x) => x.kind === 'ConfigMap'); cm.data['tailgate.yaml'] = cm.data['tailgate.yaml'].replace('decision_wait: 10s', 'decision_wait: soon'); }, /tailgate validate/],
+    [(o) => { o.find((x) => x.kind === 'HorizontalPodAutoscaler').spec.scaleTargetRef.name = 'other'; }, /targets Deployment\/other/],
+    [(o) => { o.find((x) => x.kind === 'PodDisruptionBudget').spec.selector.matchLabels['app.kubernetes.io/name'] = 'other'; }, /PodDisruptionBudget\/tailgate selects a workload/],
+  ];
+  await checkObjects(base);
+  for (const [fn, re] of cases) await assert.rejects(checkObjects(mutate(fn)), re);
 });
