@@ -65,7 +65,9 @@ test('each mounted file passes its own checker', () => {
   const m = mounts(compose());
   const src = (target) => m.find((x) => x.target === target)?.source;
   // tailgate
-  const v = run(BIN, ['validate', src('/etc/tailgate/tailgate.yaml')]);
+  // with the environment compose gives the container (a variable set empty is not unset)
+  const composeEnv = compose().services.tailgate.environment || {};
+  const v = run(BIN, ['validate', src('/etc/tailgate/tailgate.yaml')], { env: { PATH: process.env.PATH, ...composeEnv } });
   assert.equal(v.status, 0, v.stdout + v.stderr);
   // Prometheus: rule_files through the mounts, then promtool check config
   const prom = readYaml(src('/etc/prometheus/prometheus.yml'));
