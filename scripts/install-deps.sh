@@ -11,7 +11,8 @@ build_pkgs=(meson ninja-build pkg-config gcc libgrpc-dev protobuf-c-compiler
   zlib1g-dev libhttp-parser-dev libsnappy-dev libpcre2-dev libcurl4-openssl-dev
   libjansson-dev libcrypt-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev prometheus curl docker-compose openssl
-  thrift-compiler python3-thrift python3-prometheus-client apache2-utils python3-aiohttp)
+  thrift-compiler python3-thrift python3-prometheus-client apache2-utils python3-aiohttp
+  prometheus-alertmanager)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
@@ -42,5 +43,26 @@ if [ "${1:-}" = "--test" ]; then
     echo "install-deps: npm packages for tests/interop"
     (cd "$here/tests/interop" && npm ci --no-audit --no-fund --loglevel=error)
     touch "$stamp"
+  fi
+  # tests/deploy: its own npm packages (kubernetes-models, yaml), and Debian's kubectl
+  # (kubernetes-client, for `kubectl kustomize`) unpacked into build-tools/ rather than
+  # installed, so it never collides with another kubectl on the machine
+  lock="$here/tests/deploy/package-lock.json"
+  stamp="$here/tests/deploy/node_modules/.tailgate-installed"
+  if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    echo "install-deps: npm packages for tests/deploy"
+    (cd "$here/tests/deploy" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$stamp"
+  fi
+  kc="$here/build-tools/kubernetes-client"
+  if [ ! -x "$kc/usr/bin/kubectl" ]; then
+    echo "install-deps: Debian's kubernetes-client into build-tools/"
+    dl=$(mktemp -d)
+    chmod 777 "$dl"  # apt's download user writes here
+    (cd "$dl" && apt-get download kubernetes-client >/dev/null 2>&1 ||
+      { ${sudo:-} apt-get update -qq && apt-get download kubernetes-client >/dev/null; })
+    mkdir -p "$kc"
+    dpkg-deb -x "$dl"/kubernetes-client_*.deb "$kc"
+    rm -rf "$dl"
   fi
 fi

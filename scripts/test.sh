@@ -6,6 +6,8 @@
 #   4. configuration files: the embedded default, tests/data/config/good-real, deploy/
 #   5. interop tests with real clients (node --test tests/interop)
 #   6. docker-compose.yaml validation
+#   7. deploy and monitoring files (node --test tests/deploy): Kubernetes manifests,
+#      compose-mounted files and their checkers, Alertmanager inhibition
 # Exits non-zero on the first failing stage; prints a closing "N passed, N failed" line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,7 +79,12 @@ for f in tests/data/config/good-real/*.yaml deploy/compose/tailgate.yaml; do
 done
 if command -v promtool >/dev/null; then
   promtool check config deploy/compose/prometheus.yml >/dev/null && passed=$((passed + 1))
+  if promtool check rules monitoring/prometheus/rules/*.yml >/dev/null &&
+     promtool test rules monitoring/prometheus/tests/*.test.yml; then
+    passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
+if amtool check-config monitoring/alertmanager/alertmanager.yml >/dev/null; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 echo "== 5. interop tests with real clients"
 node_out=build/interop.out
@@ -90,6 +97,15 @@ passed=$((passed + ${np:-0})); failed=$((failed + ${nf:-0}))
 
 echo "== 6. docker-compose.yaml"
 if docker-compose -f docker-compose.yaml config -q; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+echo "== 7. deploy and monitoring files"
+deploy_out=build/deploy.out
+TAILGATE_BIN="$root/build/tailgate" node --test --test-reporter=spec tests/deploy/ 2>&1 | tee "$deploy_out"
+deploy_rc=${PIPESTATUS[0]}
+np=$(sed -n 's/^ℹ pass \([0-9]*\)/\1/p' "$deploy_out" | tail -1)
+nf=$(sed -n 's/^ℹ fail \([0-9]*\)/\1/p' "$deploy_out" | tail -1)
+passed=$((passed + ${np:-0})); failed=$((failed + ${nf:-0}))
+[ "$deploy_rc" -eq 0 ] || failed=$((failed + (${nf:-0} == 0 ? 1 : 0)))
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
