@@ -339,8 +339,8 @@ typedef struct tg_http_server_http_conf {
   TG_KEY_STRLIST(prefix "cors.allowed_origins", st, f.allowed_origins,                       \
                  "origins allowed (exact, one '*' wildcard as https://*.example.com, or *)"),\
   TG_KEY_STRLIST(prefix "cors.allowed_headers", st, f.allowed_headers,                       \
-                 "request headers allowed besides Accept, Content-Type, X-Requested-With " \
-                 "(* = any)"),                                                               \
+                 "request headers allowed besides Accept, Accept-Language, "              \
+                 "Content-Language, Content-Type, Origin, X-Requested-With (* = any)"),     \
   TG_KEY_INT(prefix "cors.max_age", st, f.cors_max_age_s, "0", 0, 86400,                     \
              "seconds browsers may cache a preflight answer (0 = not sent)"),               \
   TG_KEY_STRMAP(prefix "response_headers", st, f.response_headers,                           \
