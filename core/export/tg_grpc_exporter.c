@@ -220,7 +220,7 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
   if (!creds)
     return TG_ECONFIG;
 
-  grpc_arg args[12];
+  grpc_arg args[13];
   size_t n = 0;
   args[n].type = GRPC_ARG_INTEGER;
   args[n].key = (char *)GRPC_ARG_ENABLE_RETRIES;
@@ -240,6 +240,13 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS;
     args[n++].value.integer = c->keepalive_time_ms > INT32_MAX ? INT32_MAX : (int)c->keepalive_time_ms;
+  }
+  if (c->keepalive_time_ms) {
+    /* gRPC core stops after 2 PINGs without data by default; grpc-go (the Collector's
+     * client) keeps pinging every keepalive.time, which is what the key promises. */
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA;
+    args[n++].value.integer = 0;
   }
   if (c->keepalive_timeout_ms) {
     args[n].type = GRPC_ARG_INTEGER;

@@ -406,6 +406,69 @@ test('max_connection_age: GOAWAY NO_ERROR at the age; gRPC client balancer_name 
   await gw.stop();
 });
 
+// A minimal gRPC server on node's http2 that answers Export with an empty response and
+// counts the PING frames each connection receives.
+async function pingCountingGrpcServer() {
+  const srv = http2.createServer();
+  const state = { pings: [], calls: 0, sessions: new Set() };
+  srv.on('session', (s) => {
+    state.sessions.add(s);
+    s.on('ping', () => state.pings.push(Date.now()));
+    s.on('close', () => state.sessions.delete(s));
+  });
+  srv.on('stream', (stream) => {
+    state.calls++;
+    stream.resume();
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  state.port = srv.address().port;
+  state.close = () => new Promise((resolve) => {
+    for (const s of state.sessions) s.destroy();
+    srv.close(() => resolve());
+  });
+  return state;
+}
+
+test('gRPC client keepalive: the otlp exporter PINGs every keepalive.time on an idle channel', async (t) => {
+  const backend = await pingCountingGrpcServer();
+  t.after(() => backend.close());
+  const [httpPort, health, metrics] = await freePorts(3);
+  const config = {
+    receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${httpPort}` } } } },
+    exporters: { otlp: { endpoint: `127.0.0.1:${backend.port}`, tls: { insecure: true },
+      compression: 'none', keepalive: { time: '1s', timeout: '5s', permit_without_stream: true } } },
+    extensions: { health_check: { endpoint: `127.0.0.1:${health}` } },
+    service: {
+      extensions: ['health_check'],
+      telemetry: { metrics: { address: `127.0.0.1:${metrics}` } },
+      pipelines: { traces: { receivers: ['otlp'], exporters: ['otlp'] } },
+    },
+  };
+  const gw = await startGw(config, { health, metrics });
+  t.after(async () => { await gw.kill(); gw.cleanup(); });
+  const r = await request1(httpPort, { method: 'POST', body: pbRequest('ka'),
+    headers: { 'content-type': 'application/x-protobuf' } });
+  assert.equal(r.status, 200);
+  await waitFor(() => backend.calls >= 1, { timeoutMs: 10000, what: 'the Export call' });
+  const callAt = Date.now();
+  // the channel is idle now: with keepalive.time 1s PINGs keep coming (gRPC core's
+  // default would stop after two without data; it spaces later ones further apart)
+  const since = () => backend.pings.filter((at) => at >= callAt - 100);
+  await waitFor(() => since().length >= 3, { timeoutMs: 9000, what: '3 PINGs on the idle channel' })
+    .catch((e) => { throw new Error(`${e.message}; PINGs at ${JSON.stringify(backend.pings.map((x) => x - callAt))} ms`); });
+  const after = since();
+  for (let i = 1; i < after.length; i++) {
+    const gap = after[i] - after[i - 1];
+    assert.ok(gap >= 800, `PINGs ${gap} ms apart (keepalive.time 1s)`);
+  }
+  await gw.stop();
+});
+
 test('config refusals name the key and its position', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-compatnet-'));
   try {
