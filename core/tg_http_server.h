@@ -295,8 +295,9 @@ static inline void tg_http_conf_parse_include_metadata(const tg_yaml_node *node,
   TG_KEY_BOOL(prefix ".keepalive.enforcement_policy.permit_without_stream", st,              \
               f.permit_without_stream, "false",                                              \
               "allow PINGs while no call is open (else each is a strike)"),                 \
-  TG_KEY_SIZE(prefix ".read_buffer_size", st, f.read_buffer_size, "512KiB", 0, 16777216,     \
-              "bytes read from a connection per read (0 = 64KiB)"),                         \
+  TG_KEY_SIZE(prefix ".read_buffer_size", st, f.read_buffer_size, "0", 0, 16777216,          \
+              "bytes read from a connection per read, allocated per connection "           \
+              "(0 = 64KiB)"),                                                               \
   TG_KEY_SIZE(prefix ".write_buffer_size", st, f.write_buffer_size, "0", 0, 67108864,        \
               "response bytes queued per connection before it stops reading (0 = 1MiB)"),   \
   TG_KEY_CUSTOM(prefix ".include_metadata", st, f.include_metadata,                          \
