@@ -268,7 +268,8 @@ static int prw_create(tg_instance *self, tg_errbuf *err) {
   st->conf = c;
   st->external = tg_calloc(c->external_labels.n + 1, sizeof *st->external);
   for (size_t i = 0; st->external && i < c->external_labels.n; i++)
-    st->external[i] = (tg_mlabel){c->external_labels.keys[i], c->external_labels.values[i]};
+    st->external[i] = (tg_mlabel){.name = c->external_labels.keys[i],
+                                   .value = c->external_labels.values[i]};
   if (c->namespace_ && *c->namespace_) {
     size_t n = strlen(c->namespace_);
     if ((st->prefix = tg_malloc(n + 2))) {
