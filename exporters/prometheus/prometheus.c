@@ -387,6 +387,8 @@ static int prom_consume(tg_instance *self, tg_batch *batch) {
   prom_state *st = self->state;
   const tg_metric_source *src = batch->metrics;
   tg_batch_free(batch);
+  if (src && (src->delta || src->exponential))
+    return TG_ECONFIG; /* validate says why (metric_refuses_why) */
   if (!src)
     return TG_OK; /* nothing to serve in a batch without a source */
   for (size_t i = 0; i < st->n_sources; i++)
@@ -436,6 +438,11 @@ const tg_component tg_exporter_prometheus = {
     .kind = TG_EXPORTER,
     .type = "prometheus",
     .signals = TG_SIGNAL_METRICS,
+    .metric_refuses = TG_MTRAIT_DELTA | TG_MTRAIT_EXPONENTIAL,
+    .metric_refuses_why =
+        "Prometheus scrapes cumulative counters and its text formats have no "
+        "exponential histograms: send them with an otlp or otlphttp exporter, or "
+        "use AGGREGATION_TEMPORALITY_CUMULATIVE and explicit buckets here",
     .conf_size = sizeof(prom_conf),
     .keys = prom_keys,
     .n_keys = sizeof prom_keys / sizeof prom_keys[0],

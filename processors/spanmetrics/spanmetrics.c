@@ -801,6 +801,12 @@ static void sm_stop(tg_instance *self, tg_stop_done_fn done) {
   }
 }
 
+static unsigned sm_traits(const void *conf) {
+  const tg_spanmetrics_conf *c = conf;
+  return (c->temporality == TG_SPANMETRICS_DELTA ? TG_MTRAIT_DELTA : 0) |
+         (c->exponential && !c->histogram_disable ? TG_MTRAIT_EXPONENTIAL : 0);
+}
+
 #define SM_DESCRIPTOR(sym, kind_, create_fn, doc_)                                     \
   const tg_component sym = {                                                         \
       .abi = TG_COMPONENT_ABI,                                                       \
@@ -813,6 +819,7 @@ static void sm_stop(tg_instance *self, tg_stop_done_fn done) {
       .keys = tg_spanmetrics_conf_keys,                                              \
       .n_keys = TG_SPANMETRICS_CONF_N_KEYS,                                          \
       .conf_check = tg_spanmetrics_conf_check,                                       \
+      .metric_traits = sm_traits,                                                    \
       .ops = {.create = create_fn, .start = sm_start, .consume = sm_consume,          \
               .stop = sm_stop, .destroy = sm_destroy},                               \
       .doc = doc_,                                                                   \
