@@ -64,6 +64,10 @@ typedef struct tg_mpoint {
   const tg_mlabel *labels;
   size_t n_labels;
   const char *label_text;
+  /* label_text without the TG_MLABEL_RESOURCE labels (the Prometheus exporter's
+   * resource_to_telemetry_conversion off); NULL = the same as label_text */
+  const char *label_text_point;
+  uint64_t updated_mono_ms; /* when the series last counted (tg_clock_mono_ms); 0 = unknown */
   uint64_t count;
   double sum;
   const uint64_t *buckets;

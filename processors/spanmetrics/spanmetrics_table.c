@@ -87,6 +87,7 @@ typedef struct tg_sm_series {
   size_t n_labels;
   tg_mlabel *labels;
   char *label_text;
+  char *label_text_point; /* NULL: no resource-only labels */
   uint64_t start_unix_nano;
 } tg_sm_series;
 
@@ -304,9 +305,12 @@ static int append_escaped(tg_buf *out, const char *s) {
 static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
                                 const char *const *values, const size_t *lens,
                                 size_t n_labels, uint64_t now_ms) {
-  tg_buf vals, text;
+  tg_buf vals, text, ptext; /* ptext: without resource-only labels */
   tg_buf_init(&vals, 0);
   tg_buf_init(&text, 0);
+  tg_buf_init(&ptext, 0);
+  int own_names = names == (const char *const *)t->names;
+  size_t n_point = 0, n_resource = 0;
   size_t offsets[65];
   size_t n_present = 0;
   int rc = TG_OK;
@@ -325,17 +329,33 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
       rc = append_escaped(&text, (const char *)vals.data + offsets[n_present]);
     if (!rc)
       rc = tg_buf_append(&text, "\"", 1);
+    if (own_names && t->where[i] == TG_MLABEL_RESOURCE) {
+      n_resource++;
+    } else {
+      if (!rc && n_point++)
+        rc = tg_buf_append(&ptext, ",", 1);
+      if (!rc)
+        rc = tg_buf_appendf(&ptext, "%s=\"", names[i]);
+      if (!rc)
+        rc = append_escaped(&ptext, (const char *)vals.data + offsets[n_present]);
+      if (!rc)
+        rc = tg_buf_append(&ptext, "\"", 1);
+    }
     n_present++;
   }
   if (!rc)
     rc = tg_buf_append(&text, "", 1);
+  if (!rc)
+    rc = tg_buf_append(&ptext, "", 1);
+  if (!n_resource)
+    ptext.len = 0; /* the same as text: not stored */
   tg_sm_series *s = NULL;
   size_t nb = t->n_bounds + 1;
   size_t key_room = (t->key.len + 7) & ~(size_t)7; /* keeps the buckets aligned */
   size_t copies = t->delta ? 2 : 1; /* delta: the live counts and the closed interval's */
   size_t exp_room = t->exp_max_size ? tg_sm_exphist_bytes(t->exp_max_size) : 0;
   size_t size = sizeof *s + key_room + copies * (nb * sizeof(uint64_t) + exp_room) +
-                n_present * sizeof(tg_mlabel) + vals.len + text.len;
+                n_present * sizeof(tg_mlabel) + vals.len + text.len + ptext.len;
   if (!rc)
     s = tg_calloc(1, size);
   if (s) {
@@ -367,6 +387,11 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
     p += vals.len;
     memcpy(p, text.data, text.len);
     s->label_text = (char *)p;
+    p += text.len;
+    if (ptext.len) {
+      memcpy(p, ptext.data, ptext.len);
+      s->label_text_point = (char *)p;
+    }
     for (size_t i = 0, k = 0; i < n_labels; i++)
       if (values[i]) {
         s->labels[k].name = names[i];
@@ -391,6 +416,7 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
   }
   tg_buf_free(&vals);
   tg_buf_free(&text);
+  tg_buf_free(&ptext);
   return s;
 }
 
@@ -696,6 +722,8 @@ static int point_of(const tg_sm_table *t, const tg_sm_series *s, int histogram, 
   *p = (tg_mpoint){.labels = s->labels,
                    .n_labels = s->n_labels,
                    .label_text = s->label_text,
+                   .label_text_point = s->label_text_point,
+                   .updated_mono_ms = s->last_ms,
                    .count = t->delta ? s->r_calls : s->calls,
                    .start_unix_nano = t->delta ? s->r_start : s->start_unix_nano,
                    .time_unix_nano = t->delta ? s->r_time : 0};

@@ -22,7 +22,7 @@
 
 static char *render(tg_prom_format fmt, const char *prefix, const char *konst) {
   const tg_metric_source *srcs[] = {&fake_source};
-  tg_prom_render_opts o = {fmt, prefix, konst};
+  tg_prom_render_opts o = {.format = fmt, .name_prefix = prefix, .const_labels = konst};
   tg_buf b;
   tg_buf_init(&b, 0);
   assert_int_equal(tg_prom_render(srcs, 1, &o, &b), 0);
@@ -113,7 +113,7 @@ static void test_negotiation(void **state) {
 static void test_output_limit(void **state) {
   (void)state;
   const tg_metric_source *srcs[] = {&fake_source};
-  tg_prom_render_opts o = {TG_PROM_TEXT, NULL, NULL};
+  tg_prom_render_opts o = {.format = TG_PROM_TEXT, .name_prefix = NULL, .const_labels = NULL};
   tg_buf b;
   tg_buf_init(&b, 100); /* far too small: a clean error, not an overrun */
   assert_int_equal(tg_prom_render(srcs, 1, &o, &b), TG_ETOOBIG);
@@ -226,7 +226,7 @@ static void many_init(void) {
 /* Renders through the stream in slices of max_bytes; checks each slice's bound. */
 static void stream_all(const tg_metric_source *const *srcs, size_t n, tg_prom_format fmt,
                        size_t max_bytes, tg_buf *all, size_t *slices) {
-  tg_prom_render_opts o = {fmt, NULL, "k=\"v\""};
+  tg_prom_render_opts o = {.format = fmt, .name_prefix = NULL, .const_labels = "k=\"v\""};
   tg_prom_stream *st = tg_prom_stream_new(srcs, n, &o);
   assert_non_null(st);
   tg_buf slice;
@@ -252,7 +252,7 @@ static void test_stream_equals_render(void **state) {
   const tg_metric_source *srcs[] = {&many_source, &fake_source, &many_source};
   for (int om = 0; om < 2; om++) {
     tg_prom_format fmt = om ? TG_PROM_OPENMETRICS : TG_PROM_TEXT;
-    tg_prom_render_opts o = {fmt, NULL, "k=\"v\""};
+    tg_prom_render_opts o = {.format = fmt, .name_prefix = NULL, .const_labels = "k=\"v\""};
     tg_buf whole;
     tg_buf_init(&whole, 0);
     assert_int_equal(tg_prom_render(srcs, 3, &o, &whole), TG_OK);
@@ -276,7 +276,7 @@ static void test_stream_equals_render(void **state) {
   }
   assert_int_equal(many_open_cursors, 0);
   /* abandoned half way: free closes the open cursor */
-  tg_prom_render_opts o = {TG_PROM_TEXT, NULL, NULL};
+  tg_prom_render_opts o = {.format = TG_PROM_TEXT, .name_prefix = NULL, .const_labels = NULL};
   tg_prom_stream *st = tg_prom_stream_new(srcs, 3, &o);
   tg_buf b;
   tg_buf_init(&b, 0);
@@ -294,7 +294,7 @@ static void test_gzip_stream_round_trip(void **state) {
   (void)state;
   many_init();
   const tg_metric_source *srcs[] = {&many_source};
-  tg_prom_render_opts o = {TG_PROM_OPENMETRICS, NULL, NULL};
+  tg_prom_render_opts o = {.format = TG_PROM_OPENMETRICS, .name_prefix = NULL, .const_labels = NULL};
   tg_buf whole;
   tg_buf_init(&whole, 0);
   assert_int_equal(tg_prom_render(srcs, 1, &o, &whole), TG_OK);
