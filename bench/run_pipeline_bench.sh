@@ -28,7 +28,8 @@
 #   STORAGE=batch|always|never: the otlp exporter keeps its sending queue on disk
 #   (file_storage with that fsync policy, in the work directory or STORAGE_DIR),
 #   EXPORTER=otlp|otlphttp (otlp): the gateway's exporter (otlphttp posts to the sink's
-#   OTLP/HTTP receiver), COMPRESSION (none) and COMPRESSION_LEVEL (0 = default): its
+#   OTLP/HTTP receiver), COMPRESSION (none) and COMPRESSION_LEVEL (unset: the key is not
+#   written, so older binaries run too): its
 #   `compression` and `compression_params.level`.
 set -euo pipefail
 
@@ -117,7 +118,7 @@ if [ -n "${SELFTRACE:-}" ]; then
 fi
 EXPORTER=${EXPORTER:-otlp}
 COMPRESSION=${COMPRESSION:-none}
-COMPRESSION_LEVEL=${COMPRESSION_LEVEL:-0}
+COMPRESSION_LEVEL=${COMPRESSION_LEVEL:-}
 SINK_RX2= SINK_RX2_LIST=
 case "$EXPORTER" in
   otlp) EXP_CONF="otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}" ;;
@@ -128,7 +129,8 @@ case "$EXPORTER" in
     EXP_CONF="otlphttp: {endpoint: \"http://127.0.0.1:$SINK_OTLPHTTP\"" ;;
   *) echo "run_pipeline_bench: EXPORTER must be otlp or otlphttp" >&2; exit 2 ;;
 esac
-EXP_CONF="$EXP_CONF, compression: $COMPRESSION, compression_params: {level: $COMPRESSION_LEVEL}"
+EXP_CONF="$EXP_CONF, compression: $COMPRESSION"
+[ -n "$COMPRESSION_LEVEL" ] && EXP_CONF="$EXP_CONF, compression_params: {level: $COMPRESSION_LEVEL}"
 cat >"$WORK/sink.yaml" <<EOF
 # The sink accepts big messages: a batch of 8192 spans of ~530 bytes is ~4.3 MB, over the
 # default 4 MiB gRPC receive limit (the Collector has the same default).
