@@ -32,11 +32,11 @@ static int zstd_decode(const uint8_t *in, size_t len, size_t limit, tg_buf *out)
   ZSTD_inBuffer zin = {in, len, 0};
   size_t produced = 0, last = 1;
   while (zin.pos < zin.size || last != 0) {
-    if ((rc = tg_buf_reserve(out, ZSTD_OUT_CHUNK)) != TG_OK)
-      break;
     size_t room = ZSTD_OUT_CHUNK;
     if (limit && room > limit - produced)
       room = limit - produced + 1; /* one byte past the limit tells us it was passed */
+    if ((rc = tg_buf_reserve(out, room)) != TG_OK)
+      break;
     ZSTD_outBuffer zout = {out->data + out->len, room, 0};
     size_t before_in = zin.pos;
     last = ZSTD_decompressStream(d, &zout, &zin);
