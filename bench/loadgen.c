@@ -96,6 +96,7 @@ typedef struct options {
   int quiet;
   int user_id;              /* add a user_id attribute to every span (redaction benchmark) */
   const char *authorization; /* Authorization header / metadata value; NULL = none */
+  const char *dump;          /* --dump FILE: write requests and exit */
 } options;
 
 /* --------------------------------------------------------------- clock */
@@ -591,6 +592,36 @@ static void patch_request(connection *c, slot *s) {
     put_le64(s->buf + site->start, now - L->ago_start_ns[i]);
     put_le64(s->buf + site->end, now - L->ago_end_ns[i]);
   }
+}
+
+/* --dump: o->requests requests (default 64) cycling through the variants, patched as a
+ * connection would send them, each written as a 4-byte big-endian length + its bytes. */
+static int dump_requests(const options *o, run_shared *run) {
+  FILE *f = fopen(o->dump, "wb");
+  if (!f) {
+    fprintf(stderr, "tg_loadgen: %s: %s\n", o->dump, strerror(errno));
+    return 2;
+  }
+  connection c = {.run = run};
+  uint64_t n = o->requests ? o->requests : 64;
+  int rc = 0;
+  for (uint64_t k = 0; k < n && !rc; k++) {
+    slot s = {.tmpl = &run->templates[k % N_VARIANTS]};
+    s.len = s.tmpl->len;
+    s.buf = xcalloc(s.len, 1);
+    memcpy(s.buf, s.tmpl->buf, s.len);
+    patch_request(&c, &s);
+    uint8_t hdr[4] = {(uint8_t)(s.len >> 24), (uint8_t)(s.len >> 16), (uint8_t)(s.len >> 8),
+                      (uint8_t)s.len};
+    if (fwrite(hdr, 1, 4, f) != 4 || fwrite(s.buf, 1, s.len, f) != s.len)
+      rc = 2;
+    free(s.buf);
+  }
+  if (fclose(f) || rc) {
+    fprintf(stderr, "tg_loadgen: writing %s failed\n", o->dump);
+    return 2;
+  }
+  return 0;
 }
 
 static void record(connection *c, uint64_t latency_ns, int code, int ok, int64_t rejected,
@@ -1111,6 +1142,9 @@ static void usage(FILE *f) {
           "  --connections N        threads, each with its own connection (default 4)\n"
           "  --inflight N           gRPC calls outstanding per connection (default 1)\n"
           "  --duration S           seconds to run (default 10; ignored with --requests)\n"
+          "  --dump FILE            write --requests N encoded requests (ids and times patched\n"
+          "                         as for sending) back to back to FILE, each prefixed by its\n"
+          "                         length (4 bytes, big endian), and exit (bench_compress)\n"
           "  --requests N           total requests to send, then stop\n"
           "  --timeout MS           per-request deadline (default 10000)\n"
           "  --gzip                 compress requests (grpc-encoding / Content-Encoding gzip)\n"
@@ -1148,7 +1182,7 @@ static int parse_options(int argc, char **argv, options *o) {
                  .attrs_per_span = 10, .spans_per_trace = 5, .connections = 4,
                  .inflight = 1, .duration_s = 10, .timeout_ms = 10000};
   enum { O_TARGET = 1000, O_SPR, O_APS, O_SPT, O_DT, O_RATE, O_CONN, O_INFL, O_DUR, O_REQ,
-         O_TMO, O_GZIP, O_QUIET, O_HELP, O_USER, O_AUTH };
+         O_TMO, O_GZIP, O_QUIET, O_HELP, O_USER, O_AUTH, O_DUMP };
   static const struct option longopts[] = {
       {"target", required_argument, NULL, O_TARGET},
       {"spans-per-request", required_argument, NULL, O_SPR},
@@ -1166,6 +1200,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"help", no_argument, NULL, O_HELP},
       {"user-id", no_argument, NULL, O_USER},
       {"authorization", required_argument, NULL, O_AUTH},
+      {"dump", required_argument, NULL, O_DUMP},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1186,6 +1221,7 @@ static int parse_options(int argc, char **argv, options *o) {
     case O_QUIET: o->quiet = 1; break;
     case O_USER: o->user_id = 1; break;
     case O_AUTH: o->authorization = optarg; break;
+    case O_DUMP: o->dump = optarg; break;
     case O_HELP: usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }
@@ -1252,6 +1288,8 @@ int main(int argc, char **argv) {
   atomic_init(&run->stop, 0);
   pthread_barrier_init(&run->ready, NULL, (unsigned)o.connections);
 
+  if (o.dump)
+    return dump_requests(&o, run);
   if (o.transport == T_GRPC)
     grpc_init();
   else

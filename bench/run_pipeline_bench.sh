@@ -26,7 +26,11 @@
 #   SPANMETRICS=1, which uses that port),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers),
 #   STORAGE=batch|always|never: the otlp exporter keeps its sending queue on disk
-#   (file_storage with that fsync policy, in the work directory or STORAGE_DIR).
+#   (file_storage with that fsync policy, in the work directory or STORAGE_DIR),
+#   EXPORTER=otlp|otlphttp (otlp): the gateway's exporter (otlphttp posts to the sink's
+#   OTLP/HTTP receiver), COMPRESSION (none) and COMPRESSION_LEVEL (unset: the key is not
+#   written, so older binaries run too): its
+#   `compression` and `compression_params.level`.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -93,12 +97,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Seven distinct free loopback ports, chosen while all are held open.
-read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS SPARE < <(
+# Eight distinct free loopback ports, chosen while all are held open.
+read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS SPARE SINK_OTLPHTTP < <(
   python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(7):
+for _ in range(8):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -112,16 +116,31 @@ if [ -n "${SELFTRACE:-}" ]; then
   SINK_HTTP=", http: {endpoint: 127.0.0.1:$SPARE}"
   ST_TEL=", traces: {endpoint: \"http://127.0.0.1:$SPARE/v1/traces\", sampling_ratio: $SELFTRACE}"
 fi
+EXPORTER=${EXPORTER:-otlp}
+COMPRESSION=${COMPRESSION:-none}
+COMPRESSION_LEVEL=${COMPRESSION_LEVEL:-}
+SINK_RX2= SINK_RX2_LIST=
+case "$EXPORTER" in
+  otlp) EXP_CONF="otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}" ;;
+  otlphttp)
+    # A second otlp receiver on its own port: the SELFTRACE one may hold the spare port.
+    SINK_RX2=", otlp/h: {protocols: {http: {endpoint: 127.0.0.1:$SINK_OTLPHTTP, max_request_body_size: 256MiB}}}"
+    SINK_RX2_LIST=", otlp/h"
+    EXP_CONF="otlphttp: {endpoint: \"http://127.0.0.1:$SINK_OTLPHTTP\"" ;;
+  *) echo "run_pipeline_bench: EXPORTER must be otlp or otlphttp" >&2; exit 2 ;;
+esac
+EXP_CONF="$EXP_CONF, compression: $COMPRESSION"
+[ -n "$COMPRESSION_LEVEL" ] && EXP_CONF="$EXP_CONF, compression_params: {level: $COMPRESSION_LEVEL}"
 cat >"$WORK/sink.yaml" <<EOF
 # The sink accepts big messages: a batch of 8192 spans of ~530 bytes is ~4.3 MB, over the
 # default 4 MiB gRPC receive limit (the Collector has the same default).
-receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}$SINK_HTTP}}}
+receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}$SINK_HTTP}}$SINK_RX2}
 exporters: {nop: {}}
 extensions: {health_check: {endpoint: 127.0.0.1:$SINK_HEALTH}}
 service:
   extensions: [health_check]
   telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
-  pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
+  pipelines: {traces: {receivers: [otlp$SINK_RX2_LIST], exporters: [nop]}}
 EOF
 REDACTION=${REDACTION:-}
 RD_PROC= RD_LIST=
@@ -162,12 +181,12 @@ processors:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
       - {name: slow, type: latency, latency: {threshold_ms: 1000}}
       - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}
-exporters: {${SM_EXP}otlp: {endpoint: 127.0.0.1:$SINK_GRPC, tls: {insecure: true}, compression: none${ST_QUEUE}}}
+exporters: {${SM_EXP}${EXP_CONF}${ST_QUEUE}}}
 extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}${ST_EXT}}
 service:
   extensions: [health_check${ST_LIST}]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}$ST_TEL}
-  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [otlp]}${SM_PIPE}}
+  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [$EXPORTER]}${SM_PIPE}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.
@@ -284,7 +303,7 @@ GW_CORES=$(awk -v c="$GW_CPU_LOAD" -v e="$ELAPSED" 'BEGIN { if (e > 0) printf "%
 echo "== tg_loadgen"
 sed '$d' "$WORK/loadgen.out"
 [ -s "$WORK/loadgen.err" ] && sed 's/^/loadgen stderr: /' "$WORK/loadgen.err" | head -n 5
-echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> otlp${STORAGE:+ with a disk queue, fsync: $STORAGE}) -> sink (otlp -> nop)"
+echo "== pipeline: loadgen -> gateway (otlp grpc -> ${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS (batch $BATCH_SIZE/$BATCH_TIMEOUT) -> $EXPORTER, compression $COMPRESSION${STORAGE:+, a disk queue, fsync: $STORAGE}) -> sink (otlp -> nop)"
 printf '%-34s %s\n' \
   "spans/s accepted by gateway" "$SPS" \
   "spans delivered to sink" "$DELIVERED of $SPANS_OK accepted" \

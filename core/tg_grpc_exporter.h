@@ -29,6 +29,7 @@ typedef struct tg_otlpexp_conf {
   tg_conf_strmap headers;
   char *authenticator; /* auth.authenticator: its header joins `headers` at start */
   int compression;
+  int64_t compression_level; /* compression_params.level: 0 = default (gzip 1) */
   uint64_t timeout_ms;
   uint64_t keepalive_time_ms, keepalive_timeout_ms; /* 0 = gRPC defaults */
   bool keepalive_permit_without_stream;
@@ -63,6 +64,8 @@ extern const char *const tg_otlpexp_balancer_values[];
                 "authenticator extension whose credentials every call carries"),             \
   TG_KEY_ENUM("compression", tg_otlpexp_conf, compression, compression_default,              \
               tg_otlpexp_compression_values, "message compression: none | gzip"),            \
+  TG_KEY_INT("compression_params.level", tg_otlpexp_conf, compression_level, "0", 0, 12,     \
+             "gzip level 1-12 (0 = default, 1), compressed by tailgate on the sender"),    \
   TG_KEY_DURATION("timeout", tg_otlpexp_conf, timeout_ms, "5s", 1, 3600000, timeout_doc),    \
   TG_KEY_DURATION("keepalive.time", tg_otlpexp_conf, keepalive_time_ms, "0", 0, 86400000,    \
                   "ping after this long idle (0 = gRPC default, off)"),                      \

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "tg_buf.h"
+#include "tg_codec.h"
 #include "tg_conf.h"
 #include "tg_error.h"
 #include "tg_export_queue.h"
@@ -44,7 +45,27 @@ struct tg_instance;
 typedef struct tg_http_worker {
   tg_http_client http; /* keep-alive handle, capped response body, Retry-After */
   tg_buf body;         /* the request being sent (encoded or compressed), reused */
+  tg_compressor *compressor; /* made at the first compressed send, reused (NULL = none) */
 } tg_http_worker;
+
+/* The compression key rows of a conf struct st: `compression` (an int enum over
+ * tg_codec_values, default def) and `compression_params.level` (int64_t, 0 = the codec's
+ * default; checked per codec by tg_http_compression_check). */
+#define TG_HTTP_COMPRESSION_KEYS(st, cf, lf, def)                                      \
+  TG_KEY_ENUM("compression", st, cf, def, tg_codec_values,                             \
+              "request body compression: none | gzip | zstd | snappy"),                \
+  TG_KEY_INT("compression_params.level", st, lf, "0", -7, 19,                          \
+             "compression level (0 = the codec's default: gzip 1, zstd 3; gzip 1-12, "  \
+             "zstd -7-19, snappy has none)")
+
+/* Why codec and level do not go together (a message for "compression_params.level"), or
+ * NULL when they do. */
+const char *tg_http_compression_problem(int codec, int64_t level);
+
+/* On a sender thread: replaces w->body with in[0..len) compressed by codec at level
+ * (compressor state made once per worker and reused). TG_OK, TG_ENOMEM, TG_EINVAL. */
+int tg_http_worker_compress(tg_http_worker *w, int codec, int64_t level, const uint8_t *in,
+                            size_t len);
 
 /* A zeroed worker of size bytes (>= sizeof(tg_http_worker)) whose client is initialised
  * from opts (which it copies what it needs from). Returns it (the caller's sender thread

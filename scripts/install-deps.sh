@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs=(meson ninja-build pkg-config gcc libgrpc-dev protobuf-c-compiler
   libprotobuf-c-dev protobuf-compiler libnghttp2-dev libssl-dev libuv1-dev libyaml-dev
   zlib1g-dev libhttp-parser-dev libsnappy-dev libpcre2-dev libcurl4-openssl-dev
-  libjansson-dev libcrypt-dev)
+  libjansson-dev libcrypt-dev libdeflate-dev libzstd-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev prometheus curl docker-compose openssl
   thrift-compiler python3-thrift python3-prometheus-client apache2-utils python3-aiohttp
   prometheus-alertmanager)

@@ -38,7 +38,29 @@ void tg_http_worker_fini(void *ctx, void *worker) {
     return;
   tg_http_client_fini(&w->http);
   tg_buf_free(&w->body);
+  tg_compressor_free(w->compressor);
   tg_free(w);
+}
+
+const char *tg_http_compression_problem(int codec, int64_t level) {
+  if (codec == TG_CODEC_NONE || tg_codec_level_ok(codec, (int)level))
+    return NULL;
+  switch (codec) {
+  case TG_CODEC_GZIP: return "gzip takes levels 1 to 12 (0 = default)";
+  case TG_CODEC_ZSTD: return "zstd takes levels -7 to 19 (0 = default)";
+  default: return "snappy has no levels (0 only)";
+  }
+}
+
+int tg_http_worker_compress(tg_http_worker *w, int codec, int64_t level, const uint8_t *in,
+                            size_t len) {
+  if (!w->compressor) {
+    w->compressor = tg_compressor_new(codec, (int)level);
+    if (!w->compressor)
+      return tg_codec_level_ok(codec, (int)level) ? TG_ENOMEM : TG_EINVAL;
+  }
+  w->body.len = 0;
+  return tg_compressor_compress(w->compressor, in, len, &w->body);
 }
 
 void tg_http_worker_abort(void *ctx, void *worker) {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tg_gzip.h"
+#include "tg_codec.h"
 #include "tg_http_internal.h"
 
 size_t tg_http_max_header_count(const tg_http_router *r) {
@@ -158,12 +158,16 @@ int tg_http_decode_body(const tg_http_router *r, const char *content_encoding,
     return TG_EUNSUPPORTED;
   if (!content_encoding || !*content_encoding || strcasecmp(content_encoding, "identity") == 0)
     return TG_OK;
-  if (strcasecmp(content_encoding, "gzip") != 0 && strcasecmp(content_encoding, "x-gzip") != 0 &&
-      strcasecmp(content_encoding, "deflate") != 0)
+  /* gzip, x-gzip and deflate go to zlib's inflate; zstd and snappy (framed or block) to
+   * tg_codec's bounded decoders, as the Collector's confighttp accepts them. */
+  int codec = strcasecmp(content_encoding, "deflate") == 0
+                  ? TG_CODEC_GZIP
+                  : tg_codec_from_token(content_encoding, strlen(content_encoding));
+  if (codec <= TG_CODEC_NONE)
     return TG_EUNSUPPORTED;
   if (len == 0)
     return TG_OK; /* an empty body stays empty */
-  int rc = tg_gzip_inflate(body, len, r->max_body_bytes, out);
+  int rc = tg_codec_decompress(codec, body, len, r->max_body_bytes, out);
   if (rc == TG_OK)
     *decoded = 1;
   return rc;

@@ -4,8 +4,9 @@
  * Data path: consume encodes the batch once and queues the bytes (the shared sending
  * queue, core/export); each sender thread owns one libcurl client (core/tg_http_send.h),
  * so connections are kept alive and reused per thread with no locking, and POSTs one
- * request at a time (gzip-compressed on the sender thread, so the loop thread never
- * compresses).
+ * request at a time (compressed on the sender thread with the worker's reused compressor
+ * state, tg_codec.h, so the loop thread never compresses; gzip by default, as every
+ * OTLP/HTTP receiver reads it, at level 1: see docs/BENCHMARKS.md "Compression").
  *
  * Classification (OTLP/HTTP spec): 2xx delivered (a partial_success in the body is
  * logged and its rejected spans counted failed); 429, 502, 503, 504 retryable, honouring
@@ -29,7 +30,6 @@
 #include "tg_component.h"
 #include "tg_otlp_metrics.h"
 #include "tg_export_queue.h"
-#include "tg_gzip.h"
 #include "tg_http_exporter.h"
 #include "tg_http_send.h"
 #include "tg_service.h"
@@ -39,7 +39,6 @@
 #define OTLPHTTP_MAX_RESPONSE (64u * 1024u) /* response bodies we read, at most */
 #define OTLPHTTP_MAX_RETRY_AFTER_MS (3600u * 1000u)
 
-enum { OTLPHTTP_COMPRESS_NONE, OTLPHTTP_COMPRESS_GZIP };
 enum { OTLPHTTP_ENC_PROTO, OTLPHTTP_ENC_JSON };
 
 typedef struct otlphttp_conf {
@@ -49,7 +48,8 @@ typedef struct otlphttp_conf {
   tg_http_tls_conf tls;
   tg_conf_strmap headers;
   char *authenticator;
-  int compression;
+  int compression;            /* TG_CODEC_* */
+  int64_t compression_level; /* 0 = the codec's default */
   int encoding;
   uint64_t timeout_ms;
   uint64_t read_buffer_size, write_buffer_size; /* 0 = libcurl's */
@@ -69,7 +69,6 @@ typedef struct otlphttp_state {
 
 typedef tg_http_worker otlphttp_worker; /* body: the compressed request */
 
-static const char *const compression_values[] = {"none", "gzip", NULL};
 static const char *const encoding_values[] = {"proto", "json", NULL};
 
 static const tg_conf_key otlphttp_keys[] = {
@@ -82,8 +81,7 @@ static const tg_conf_key otlphttp_keys[] = {
     TG_KEY_BOOL("tls.insecure", otlphttp_conf, tls.insecure, "false",
                 "accepted for compatibility; the URL scheme selects TLS"),
     TG_HTTP_EXPORTER_KEYS(otlphttp_conf, tls, headers, authenticator),
-    TG_KEY_ENUM("compression", otlphttp_conf, compression, "gzip", compression_values,
-                "request body compression: none | gzip"),
+    TG_HTTP_COMPRESSION_KEYS(otlphttp_conf, compression, compression_level, "gzip"),
     TG_KEY_ENUM("encoding", otlphttp_conf, encoding, "proto", encoding_values,
                 "body encoding: proto (json is not supported yet)"),
     TG_KEY_DURATION("timeout", otlphttp_conf, timeout_ms, "30s", 1, 3600000,
@@ -174,6 +172,9 @@ static void otlphttp_conf_check(const void *vconf, const tg_yaml_node *node, con
   tg_free(murl);
   if (c->encoding == OTLPHTTP_ENC_JSON)
     tg_diag_add(diag, pos, "%s: encoding: json is not supported yet; use proto", what);
+  const char *why = tg_http_compression_problem(c->compression, c->compression_level);
+  if (why)
+    tg_diag_add(diag, pos, "%s: compression_params.level: %s", what, why);
   tg_http_conf_check(&c->tls, &c->headers, tg_http_header_problem, pos, what, diag);
 }
 
@@ -245,11 +246,13 @@ static tg_send_result send_attempt(otlphttp_state *st, otlphttp_worker *w,
                                    const tg_export_item *item, tg_send_outcome *out) {
   const uint8_t *body = item->data;
   size_t body_len = item->len;
-  if (st->conf->compression == OTLPHTTP_COMPRESS_GZIP) {
-    w->body.len = 0;
-    int rc = tg_gzip_deflate(item->data, item->len, &w->body);
+  const otlphttp_conf *c = st->conf;
+  if (c->compression != TG_CODEC_NONE) {
+    int rc = tg_http_worker_compress(w, c->compression, c->compression_level, item->data,
+                                     item->len);
     if (rc != TG_OK) {
-      snprintf(out->detail, sizeof out->detail, "gzip: %s", tg_strerror(rc));
+      snprintf(out->detail, sizeof out->detail, "%s: %s", tg_codec_token(c->compression),
+               tg_strerror(rc));
       return TG_SEND_RETRYABLE; /* out of memory is transient */
     }
     body = w->body.data;
@@ -315,6 +318,9 @@ static int otlphttp_create(tg_instance *self, tg_errbuf *err) {
     return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
   if (c->encoding == OTLPHTTP_ENC_JSON)
     return tg_errf(err, TG_ECONFIG, "%s: encoding: json is not supported yet; use proto", id);
+  const char *why = tg_http_compression_problem(c->compression, c->compression_level);
+  if (why)
+    return tg_errf(err, TG_ECONFIG, "%s: compression_params.level: %s", id, why);
   int rc = tg_http_exporter_check_headers(&c->headers, tg_http_header_problem, id, err);
   if (rc)
     return rc;
@@ -349,10 +355,12 @@ static int otlphttp_start(tg_instance *self, tg_errbuf *err) {
   const otlphttp_conf *c = st->conf;
   const char *id = st->log_name;
   otlphttp_conf *mc = self->conf;
-  static const char *const fixed[] = {"Content-Type: application/x-protobuf",
-                                      "Expect:", /* no 100-continue round trip */
-                                      "Content-Encoding: gzip"};
-  size_t n_fixed = c->compression == OTLPHTTP_COMPRESS_GZIP ? 3 : 2;
+  static const char *const encodings[TG_CODEC_COUNT] = {
+      NULL, "Content-Encoding: gzip", "Content-Encoding: zstd", "Content-Encoding: snappy"};
+  const char *fixed[] = {"Content-Type: application/x-protobuf",
+                         "Expect:", /* no 100-continue round trip */
+                         encodings[c->compression]};
+  size_t n_fixed = c->compression != TG_CODEC_NONE ? 3 : 2;
   int rc = tg_http_exporter_start(self, st->queue, id, mc->authenticator, &mc->headers, fixed,
                                   n_fixed, &st->headers, err);
   if (rc)
@@ -389,5 +397,6 @@ const tg_component tg_exporter_otlphttp = {
             .destroy = otlphttp_destroy,
             .ready = tg_queued_exporter_ready},
     .doc = "Sends traces and metrics as OTLP/HTTP protobuf (POST <endpoint>/v1/traces, "
-           "/v1/metrics; gzip) through a bounded sending queue with retries (libcurl).",
+           "/v1/metrics; gzip, zstd or snappy) through a bounded sending queue with retries "
+           "(libcurl).",
 };
