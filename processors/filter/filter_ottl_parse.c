@@ -63,6 +63,11 @@ static int is_lower(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
 static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static int is_ident_char(char c) { return is_lower(c) || is_upper(c) || is_digit(c); }
 
+static int tok_is(const parser *p, const char *word) {
+  size_t n = strlen(word);
+  return p->t == T_IDENT && p->end - p->start == n && memcmp(p->s + p->start, word, n) == 0;
+}
+
 /* A '+' or '-' is a sign when a value may start here (not after a value). */
 static int value_ended(tok t) {
   return t == T_IDENT || t == T_UPPER || t == T_STRING || t == T_INT || t == T_FLOAT ||
@@ -70,7 +75,9 @@ static int value_ended(tok t) {
 }
 
 static void next(parser *p) {
-  p->prev = p->t;
+  /* after `and`, `or`, `not` a value starts: a following '-' is a sign */
+  int after_keyword = tok_is(p, "and") || tok_is(p, "or") || tok_is(p, "not");
+  p->prev = after_keyword ? T_OP : p->t;
   const char *s = p->s;
   size_t i = p->pos, n = p->len;
   while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -169,10 +176,6 @@ static void next(parser *p) {
   p->end = p->pos = j;
 }
 
-static int tok_is(const parser *p, const char *word) {
-  size_t n = strlen(word);
-  return p->t == T_IDENT && p->end - p->start == n && memcmp(p->s + p->start, word, n) == 0;
-}
 
 /* Decodes the string literal of the current token into a malloc'd NUL-terminated buffer. */
 static char *unquote(parser *p, size_t *out_len) {
