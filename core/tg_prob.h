@@ -1,5 +1,6 @@
 /* Consistent probability sampling (OpenTelemetry's tracestate `ot=th:` rules) shared by the
- * tail sampler's probabilistic policy and the probabilistic_sampler processor: thresholds, randomness from the trace ID, and tracestate edits.
+ * tail sampler's probabilistic policy and the probabilistic_sampler processor:
+ * thresholds, randomness from the trace ID, and tracestate edits.
  * Pure functions, no state: every replica computes the same answer for the same trace. */
 #ifndef TG_PROB_H
 #define TG_PROB_H
