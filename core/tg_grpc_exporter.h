@@ -33,6 +33,7 @@ typedef struct tg_otlpexp_conf {
   uint64_t keepalive_time_ms, keepalive_timeout_ms; /* 0 = gRPC defaults */
   bool keepalive_permit_without_stream;
   int balancer_name;
+  uint64_t read_buffer_size, write_buffer_size; /* 0 = gRPC defaults */
   tg_retry_conf retry;
   tg_queue_conf queue;
 } tg_otlpexp_conf;
@@ -71,11 +72,18 @@ extern const char *const tg_otlpexp_balancer_values[];
               keepalive_permit_without_stream, "false", "ping even with no call open"),      \
   TG_KEY_ENUM("balancer_name", tg_otlpexp_conf, balancer_name, "round_robin",                \
               tg_otlpexp_balancer_values, "load balancing over resolved addresses"),         \
+  TG_KEY_SIZE("read_buffer_size", tg_otlpexp_conf, read_buffer_size, "0", 0, 67108864,       \
+              "bytes gRPC reads from the socket at once (0 = gRPC default)"),                \
+  TG_KEY_SIZE("write_buffer_size", tg_otlpexp_conf, write_buffer_size, "0", 0, 67108864,     \
+              "bytes gRPC buffers before writing to the socket (0 = gRPC default)"),         \
   TG_EXPORT_QUEUE_KEYS(tg_otlpexp_conf, retry, queue)
 
 /* endpoint → gRPC target ("host:port") and whether to use TLS. Accepts "host:port",
  * "http://host:port" (always plaintext), "https://host:port" (always TLS), an optional
- * trailing "/". Returns TG_OK with *target allocated (tg_free), or TG_ECONFIG with err. */
+ * trailing "/", and gRPC's own target syntax passed through unchanged (TLS per
+ * tls.insecure): "dns:[//authority/]host[:port]", "ipv4:addr:port[,addr:port...]",
+ * "ipv6:[addr]:port[,...]", "unix:path" — several addresses give balancer_name
+ * something to balance over. Returns TG_OK with *target allocated (tg_free), or TG_ECONFIG with err. */
 int tg_otlpexp_parse_endpoint(const char *endpoint, bool insecure, char **target,
                               bool *use_tls, tg_errbuf *err);
 

@@ -53,6 +53,10 @@ typedef struct tg_http_client_opts {
   uint64_t max_retry_after_ms;    /* cap of a parsed Retry-After */
   tg_selftrace *tracer;           /* service.telemetry.traces; NULL = off: no headers */
   const char *exporter;           /* the exporter's id, for its tailgate.export spans */
+  /* confighttp read_buffer_size / write_buffer_size: libcurl's receive buffer
+   * (CURLOPT_BUFFERSIZE) and upload buffer (CURLOPT_UPLOAD_BUFFERSIZE), clamped to what
+   * libcurl accepts; 0 = libcurl's defaults. */
+  size_t read_buffer_size, write_buffer_size;
 } tg_http_client_opts;
 
 typedef struct tg_http_client {

@@ -107,6 +107,45 @@ typedef struct tg_http_route {
   void *ctx;
 } tg_http_route;
 
+/* gRPC's server keepalive (grpc-go's keepalive.ServerParameters and EnforcementPolicy,
+ * the Collector's configgrpc keepalive.*), for HTTP/2 connections. Every field 0 = off.
+ *  time_ms, timeout_ms: after time_ms without a byte from the client the server sends a
+ *    PING; without any byte within timeout_ms after it, the connection is closed.
+ *  max_age_ms, age_grace_ms: a connection older than max_age_ms gets GOAWAY NO_ERROR (no
+ *    new streams; open ones finish) and is closed age_grace_ms later at the latest, or
+ *    at once when no request is in progress.
+ *  enforce: police the client's PINGs: a PING sooner than min_time_ms after the previous
+ *    one, or (unless permit_without_stream) while no stream is open, is a strike; the
+ *    third strike gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" and the connection
+ *    closes. A response (HEADERS or DATA sent) clears the strikes, as in grpc-go. */
+typedef struct tg_http_keepalive {
+  uint64_t time_ms, timeout_ms;
+  uint64_t max_age_ms, age_grace_ms;
+  int enforce;
+  uint64_t min_time_ms;
+  int permit_without_stream;
+} tg_http_keepalive;
+
+/* CORS for browser clients (the Collector's confighttp cors.*, rs/cors semantics).
+ *  allowed_origins: exact origins ("https://app.example.com"), patterns with one '*'
+ *    standing for any run of characters (scheme, host prefix ".example.com", suffix), or
+ *    "*" for any origin (answered as "*").
+ *  allowed_headers: request headers a preflight may ask for besides the always-allowed
+ *    Accept, Accept-Language, Content-Language, Content-Type, Origin and
+ *    X-Requested-With; "*" allows any.
+ *  max_age_s: Access-Control-Max-Age of preflight answers; 0 = not sent.
+ * A preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered 204 by
+ * the server itself; it carries the Access-Control-Allow-* headers only when the origin,
+ * the method (GET, POST, HEAD) and every requested header are allowed. An actual request
+ * from an allowed origin gets Access-Control-Allow-Origin and Vary: Origin. */
+typedef struct tg_http_cors {
+  const char *const *allowed_origins;
+  size_t n_allowed_origins;
+  const char *const *allowed_headers;
+  size_t n_allowed_headers;
+  uint64_t max_age_s;
+} tg_http_cors;
+
 typedef struct tg_http_server_options {
   const char *endpoint;        /* "host:port"; port 0 picks a free one */
   const char *tls_cert_file;   /* PEM; NULL = plaintext */
@@ -133,6 +172,22 @@ typedef struct tg_http_server_options {
   void *on_refused_ctx;
   /* Every request to every route must pass this check (tg_http_auth); {NULL} = none. */
   tg_http_auth auth;
+  /* Socket buffer sizes (SO_RCVBUF / SO_SNDBUF) of accepted connections; 0 = the
+   * system's. */
+  size_t read_buffer_size, write_buffer_size;
+  /* gRPC keepalive (HTTP/2 connections; tg_http_keepalive). */
+  tg_http_keepalive keepalive;
+  /* Plain HTTP responses: CORS (NULL = none), extra headers on every response, and the
+   * Content-Encodings accepted (NULL = every one the server decodes). All copied. */
+  const tg_http_cors *cors;
+  const char *const *response_header_names, *const *response_header_values;
+  size_t n_response_headers;
+  const char *const *encodings; /* names ("" = identity); n_encodings of them */
+  size_t n_encodings;
+  /* The whole of a request (headers and body) must arrive within read_timeout of its
+   * first byte; a response must be written out within write_timeout of being queued.
+   * 0 = no such bound (tg_http_deadline.h). */
+  uint64_t read_timeout_ms, write_timeout_ms;
 } tg_http_server_options;
 
 /* The connection limits a receiver exposes per listener, with the Collector's confighttp
@@ -179,6 +234,163 @@ static inline void tg_http_server_conf_apply(const tg_http_server_conf *conf,
   opts->max_concurrent_streams = (uint32_t)conf->max_concurrent_streams;
 }
 
+/* The Collector's configgrpc server keys that tg_http_server_conf does not hold: gRPC
+ * keepalive, buffer sizes and include_metadata. A receiver embeds one per gRPC listener
+ * and lists TG_GRPC_SERVER_CONF_KEYS(prefix, ...) in its key table.
+ * keepalive.server_parameters.max_connection_idle, when set, replaces idle_timeout. */
+typedef struct tg_grpc_server_conf {
+  uint64_t max_connection_idle_ms, max_connection_age_ms, max_connection_age_grace_ms;
+  uint64_t keepalive_time_ms, keepalive_timeout_ms;
+  _Bool enforcement_policy; /* keepalive.enforcement_policy present */
+  uint64_t min_time_ms;
+  _Bool permit_without_stream;
+  uint64_t read_buffer_size, write_buffer_size;
+  _Bool include_metadata;
+} tg_grpc_server_conf;
+
+/* include_metadata: false is the only value tailgate can honour (no processor reads
+ * client metadata); true is refused at its position, saying so. */
+static inline void tg_http_conf_parse_include_metadata(const tg_yaml_node *node, void *field,
+                                                       tg_diag *diag) {
+  _Bool v = 0;
+  if (node->kind == TG_YAML_NULL)
+    return;
+  if (node->kind != TG_YAML_SCALAR || tg_conf_parse_bool(node->scalar, &v) != 0) {
+    tg_diag_add(diag, &node->pos, "include_metadata: expected true or false");
+    return;
+  }
+  if (v)
+    tg_diag_add(diag, &node->pos,
+                "include_metadata: true is not supported: no tailgate processor reads "
+                "client metadata (the Collector's batch metadata_keys, headers_setter); "
+                "request headers already reach the authenticator (auth.authenticator)");
+  *(_Bool *)field = v;
+}
+
+#define TG_GRPC_SERVER_CONF_N_KEYS 11
+#define TG_GRPC_SERVER_CONF_KEYS(prefix, st, f)                                              \
+  TG_KEY_DURATION(prefix ".keepalive.server_parameters.max_connection_idle", st,             \
+                  f.max_connection_idle_ms, "0", 0, 86400000,                                \
+                  "close a connection with no open stream after this (GOAWAY); "            \
+                  "0 = idle_timeout"),                                                       \
+  TG_KEY_DURATION(prefix ".keepalive.server_parameters.max_connection_age", st,              \
+                  f.max_connection_age_ms, "0", 0, 31536000000.0,                            \
+                  "send GOAWAY to a connection this old (0 = never)"),                      \
+  TG_KEY_DURATION(prefix ".keepalive.server_parameters.max_connection_age_grace", st,        \
+                  f.max_connection_age_grace_ms, "0", 0, 31536000000.0,                      \
+                  "after that GOAWAY, close the connection at the latest this much later "   \
+                  "(0 = at once when no call is open, else when the calls end)"),           \
+  TG_KEY_DURATION(prefix ".keepalive.server_parameters.time", st, f.keepalive_time_ms,       \
+                  "2h", 1000, 31536000000.0,                                                 \
+                  "send a PING after this long without a byte from the client"),            \
+  TG_KEY_DURATION(prefix ".keepalive.server_parameters.timeout", st, f.keepalive_timeout_ms, \
+                  "20s", 1, 86400000,                                                        \
+                  "close the connection when nothing arrives this long after that PING"),   \
+  TG_KEY_PRESENT(prefix ".keepalive.enforcement_policy", st, f.enforcement_policy,           \
+                 "police client PINGs (absent: every PING is answered)"),                   \
+  TG_KEY_DURATION(prefix ".keepalive.enforcement_policy.min_time", st, f.min_time_ms, "5m",  \
+                  0, 86400000,                                                               \
+                  "PINGs closer than this are strikes; the third gets GOAWAY "              \
+                  "ENHANCE_YOUR_CALM too_many_pings"),                                       \
+  TG_KEY_BOOL(prefix ".keepalive.enforcement_policy.permit_without_stream", st,              \
+              f.permit_without_stream, "false",                                              \
+              "allow PINGs while no call is open (else each is a strike)"),                 \
+  TG_KEY_SIZE(prefix ".read_buffer_size", st, f.read_buffer_size, "0", 0, 16777216,          \
+              "bytes read from a connection per read, allocated per connection "           \
+              "(0 = 64KiB)"),                                                               \
+  TG_KEY_SIZE(prefix ".write_buffer_size", st, f.write_buffer_size, "0", 0, 67108864,        \
+              "response bytes queued per connection before it stops reading (0 = 1MiB)"),   \
+  TG_KEY_CUSTOM(prefix ".include_metadata", st, f.include_metadata,                          \
+                tg_http_conf_parse_include_metadata, NULL,                                   \
+                "false only: no processor reads client metadata")
+
+/* Copies a tg_grpc_server_conf into opts (after tg_http_server_conf_apply). */
+static inline void tg_grpc_server_conf_apply(const tg_grpc_server_conf *conf,
+                                             tg_http_server_options *opts) {
+  if (conf->max_connection_idle_ms)
+    opts->idle_timeout_ms = conf->max_connection_idle_ms;
+  opts->keepalive.max_age_ms = conf->max_connection_age_ms;
+  opts->keepalive.age_grace_ms = conf->max_connection_age_grace_ms;
+  opts->keepalive.time_ms = conf->keepalive_time_ms;
+  opts->keepalive.timeout_ms = conf->keepalive_timeout_ms;
+  opts->keepalive.enforce = conf->enforcement_policy;
+  opts->keepalive.min_time_ms = conf->min_time_ms;
+  opts->keepalive.permit_without_stream = conf->permit_without_stream;
+  opts->read_buffer_size = (size_t)conf->read_buffer_size;
+  opts->write_buffer_size = (size_t)conf->write_buffer_size;
+}
+
+/* The Collector's confighttp server keys that tg_http_server_conf does not hold: cors.*,
+ * response_headers, compression_algorithms, read_timeout, write_timeout and
+ * include_metadata. A receiver embeds one per HTTP listener and lists
+ * TG_HTTP_SERVER_HTTP_KEYS(prefix, ...) (prefix ends in "." or is ""). */
+typedef struct tg_http_server_http_conf {
+  _Bool cors;                   /* cors present */
+  tg_conf_strlist allowed_origins, allowed_headers;
+  int64_t cors_max_age_s;
+  tg_conf_strmap response_headers;
+  tg_conf_strlist compression_algorithms; /* empty = every supported encoding */
+  uint64_t read_timeout_ms, write_timeout_ms;
+  _Bool include_metadata;
+} tg_http_server_http_conf;
+
+#define TG_HTTP_SERVER_HTTP_N_KEYS 9
+#define TG_HTTP_SERVER_HTTP_KEYS(prefix, st, f)                                              \
+  TG_KEY_PRESENT(prefix "cors", st, f.cors, "answer browsers' CORS requests"),               \
+  TG_KEY_STRLIST(prefix "cors.allowed_origins", st, f.allowed_origins,                       \
+                 "origins allowed (exact, one '*' wildcard as https://*.example.com, or *)"),\
+  TG_KEY_STRLIST(prefix "cors.allowed_headers", st, f.allowed_headers,                       \
+                 "request headers allowed besides Accept, Accept-Language, "              \
+                 "Content-Language, Content-Type, Origin, X-Requested-With (* = any)"),     \
+  TG_KEY_INT(prefix "cors.max_age", st, f.cors_max_age_s, "0", 0, 86400,                     \
+             "seconds browsers may cache a preflight answer (0 = not sent)"),               \
+  TG_KEY_STRMAP(prefix "response_headers", st, f.response_headers,                           \
+                "headers added to every HTTP response"),                                    \
+  TG_KEY_STRLIST(prefix "compression_algorithms", st, f.compression_algorithms,              \
+                 "Content-Encodings accepted (\"\" = identity; absent: all supported)"),    \
+  TG_KEY_DURATION(prefix "read_timeout", st, f.read_timeout_ms, "0", 0, 86400000,            \
+                  "a whole request must arrive within this of its first byte (0 = no bound)"),\
+  TG_KEY_DURATION(prefix "write_timeout", st, f.write_timeout_ms, "0", 0, 86400000,          \
+                  "a response must be written out within this of being queued "            \
+                  "(0 = no bound)"),                                                         \
+  TG_KEY_CUSTOM(prefix "include_metadata", st, f.include_metadata,                           \
+                tg_http_conf_parse_include_metadata, NULL,                                   \
+                "false only: no processor reads client metadata")
+
+/* Why a tg_http_server_http_conf cannot be used, or NULL: every compression algorithm
+ * must be one the server decodes (tg_http_server_encoding_supported), cors needs
+ * allowed_origins, and response_headers must be valid header lines. buf receives the
+ * message (it names the offending entry). */
+const char *tg_http_server_http_conf_problem(const tg_http_server_http_conf *conf, char *buf,
+                                             size_t len);
+
+/* Copies a tg_http_server_http_conf into opts (pointers into conf, which must outlive
+ * tg_http_server_create; the server copies them). cors must point at storage that lives
+ * as long as opts. */
+static inline void tg_http_server_http_conf_apply(const tg_http_server_http_conf *conf,
+                                                  tg_http_cors *cors,
+                                                  tg_http_server_options *opts) {
+  if (conf->cors) {
+    cors->allowed_origins = (const char *const *)conf->allowed_origins.items;
+    cors->n_allowed_origins = conf->allowed_origins.n;
+    cors->allowed_headers = (const char *const *)conf->allowed_headers.items;
+    cors->n_allowed_headers = conf->allowed_headers.n;
+    cors->max_age_s = (uint64_t)conf->cors_max_age_s;
+    opts->cors = cors;
+  }
+  opts->response_header_names = (const char *const *)conf->response_headers.keys;
+  opts->response_header_values = (const char *const *)conf->response_headers.values;
+  opts->n_response_headers = conf->response_headers.n;
+  opts->encodings = (const char *const *)conf->compression_algorithms.items;
+  opts->n_encodings = conf->compression_algorithms.n;
+  opts->read_timeout_ms = conf->read_timeout_ms;
+  opts->write_timeout_ms = conf->write_timeout_ms;
+}
+
+/* 1 when the server decodes request bodies with this Content-Encoding ("" and
+ * "identity": no encoding), else 0. */
+int tg_http_server_encoding_supported(const char *name);
+
 /* requests: requests answered (any status); bad_requests: malformed or rejected (400, 415,
  * 417, 431, gRPC 12/13 from framing); too_large: 413 or gRPC 8; disconnects: the peer went
  * away (or idled out, or reset its stream) with a request started but not answered.
@@ -188,6 +400,12 @@ typedef struct tg_http_server_stats {
   uint64_t connections_accepted, connections_refused;
   uint64_t requests, bad_requests, too_large, disconnects;
   uint64_t refused_per_peer, header_timeouts, body_timeouts, idle_closed;
+  /* keepalive_timeouts: no answer to the server's PING within keepalive timeout;
+   * too_many_pings: GOAWAY ENHANCE_YOUR_CALM for the client's PINGs; max_age_goaways:
+   * connections told to go at max_connection_age; read_timeouts, write_timeouts:
+   * closed by read_timeout / write_timeout. */
+  uint64_t keepalive_timeouts, too_many_pings, max_age_goaways;
+  uint64_t read_timeouts, write_timeouts;
 } tg_http_server_stats;
 
 /* Creates a server (no I/O yet). Copies what it needs from opts. NULL + err on failure

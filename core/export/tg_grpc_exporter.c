@@ -220,7 +220,7 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
   if (!creds)
     return TG_ECONFIG;
 
-  grpc_arg args[8];
+  grpc_arg args[13];
   size_t n = 0;
   args[n].type = GRPC_ARG_INTEGER;
   args[n].key = (char *)GRPC_ARG_ENABLE_RETRIES;
@@ -241,6 +241,13 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
     args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS;
     args[n++].value.integer = c->keepalive_time_ms > INT32_MAX ? INT32_MAX : (int)c->keepalive_time_ms;
   }
+  if (c->keepalive_time_ms) {
+    /* gRPC core stops after 2 PINGs without data by default; grpc-go (the Collector's
+     * client) keeps pinging every keepalive.time, which is what the key promises. */
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA;
+    args[n++].value.integer = 0;
+  }
   if (c->keepalive_timeout_ms) {
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
@@ -251,6 +258,16 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
     args[n++].value.integer = 1;
+  }
+  if (c->read_buffer_size) {
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_TCP_READ_CHUNK_SIZE;
+    args[n++].value.integer = (int)c->read_buffer_size;
+  }
+  if (c->write_buffer_size) {
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE;
+    args[n++].value.integer = (int)c->write_buffer_size;
   }
   grpc_channel_args cargs = {.num_args = n, .args = args};
   g->channel = grpc_channel_create(g->target, creds, &cargs);

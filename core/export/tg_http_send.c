@@ -113,6 +113,16 @@ int tg_http_client_init(tg_http_client *c, const tg_http_client_opts *o) {
   c->base_headers = o->headers;
   curl_easy_setopt(h, CURLOPT_USERAGENT, "tailgate/" TG_VERSION);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+  if (o->read_buffer_size) /* libcurl: 1 KiB .. 10 MiB */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE,
+                     (long)(o->read_buffer_size < 1024       ? 1024
+                            : o->read_buffer_size > 10485760 ? 10485760
+                                                             : o->read_buffer_size));
+  if (o->write_buffer_size) /* libcurl: 16 KiB .. 2 MiB */
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE,
+                     (long)(o->write_buffer_size < 16384     ? 16384
+                            : o->write_buffer_size > 2097152 ? 2097152
+                                                             : o->write_buffer_size));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)o->timeout_ms);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, c);

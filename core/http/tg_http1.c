@@ -36,6 +36,7 @@ struct tg_http1 {
   int headers_done;   /* later header callbacks are chunked trailers: ignored */
   tg_buf body;
   int reject_status;  /* 404/405 decided at headers; answered at message end */
+  int preflight;      /* a CORS preflight: answered 204 by the server at message end */
   const tg_http_route *route;
   const char *path, *query; /* into url, valid from headers complete to the next message */
   char allow[128];
@@ -62,7 +63,14 @@ static void emit(tg_http1 *h, const uint8_t *d, size_t n) {
     h->sink_dead = 1;
 }
 
+static const char *find_header(const tg_http1 *h, const char *name);
+
 static void send_response(tg_http1 *h, tg_http_response *resp, const char *allow, int head_only) {
+  tg_http_decor decor = {.n = 0};
+  if (h->headers_done)
+    tg_http_decorate(h->r, find_header(h, "origin"), h->preflight,
+                     find_header(h, "access-control-request-method"),
+                     find_header(h, "access-control-request-headers"), &decor);
   tg_buf out;
   tg_buf_init(&out, 0);
   int st = resp->status;
@@ -87,6 +95,8 @@ static void send_response(tg_http1 *h, tg_http_response *resp, const char *allow
   for (size_t i = 0; rc == TG_OK && i < resp->n_extra; i++)
     if (resp->extra[i].name && resp->extra[i].value)
       rc = tg_buf_appendf(&out, "%s: %s\r\n", resp->extra[i].name, resp->extra[i].value);
+  for (size_t i = 0; rc == TG_OK && i < decor.n; i++)
+    rc = tg_buf_appendf(&out, "%s: %s\r\n", decor.h[i].name, decor.h[i].value);
   if (rc == TG_OK && allow && *allow)
     rc = tg_buf_appendf(&out, "Allow: %s\r\n", allow);
   if (rc == TG_OK && h->closing)
@@ -129,6 +139,7 @@ static void reset_request(tg_http1 *h) {
   h->headers_done = 0;
   h->body.len = 0;
   h->reject_status = 0;
+  h->preflight = 0;
   h->route = NULL;
   h->path = "/";
   h->query = NULL;
@@ -260,6 +271,12 @@ static int on_headers_complete(http_parser *p) {
     return -1;
   }
   split_url(h, &h->path, &h->query);
+  if (tg_http_cors_is_preflight(h->r, http_method_str((enum http_method)p->method),
+                                find_header(h, "origin"),
+                                find_header(h, "access-control-request-method"))) {
+    h->preflight = 1; /* answered by the server at message end, whatever the path */
+    return 0;
+  }
   int found = tg_http_route_find(h->r, http_method_str((enum http_method)p->method), h->path,
                                  0, &h->route, h->allow, sizeof h->allow);
   if (found == TG_HTTP_ROUTE_NOT_FOUND)
@@ -311,6 +328,14 @@ static void answer(tg_http1 *h, http_parser *p) {
     h->closing = 1;
   if (h->reject_status) {
     send_error(h, h->reject_status, h->allow, h->closing);
+    return;
+  }
+  if (h->preflight) {
+    tg_http_response resp;
+    tg_http_response_error(&resp, 204, NULL);
+    tg_buf_free(&resp.body);
+    resp.content_type = NULL;
+    send_response(h, &resp, NULL, 0);
     return;
   }
   const char *method = http_method_str((enum http_method)p->method);

@@ -55,6 +55,7 @@ typedef struct h2_stream {
   int reject_status;    /* refusal decided at the headers, answered at END_STREAM:
                            an HTTP status, or a gRPC status when grpc_reject is set */
   int grpc_reject;
+  int preflight;        /* a CORS preflight: the server answers 204 at END_STREAM */
   const char *reject_msg;
   char allow[128];      /* Allow: of a 405 */
   int early;            /* ... before the request ended: reset after it is sent */
@@ -86,6 +87,10 @@ struct tg_http2 {
   int protocol_error;   /* a callback found a connection error: GOAWAY PROTOCOL_ERROR */
   int32_t opened[STREAM_ID_RING]; /* client stream IDs seen opened, increasing */
   size_t n_opened;      /* total ever; the ring holds the last STREAM_ID_RING */
+  /* keepalive enforcement (grpc-go's handlePing): the client's last PING, strikes since
+   * the last response frame, and whether a response frame went out since that PING */
+  int pinged, ping_strikes, reset_strikes;
+  uint64_t last_ping_ms;
 };
 
 /* ---- streams ---- */
@@ -197,7 +202,12 @@ static void mark_responded(tg_http2 *h, h2_stream *st) {
 
 /* Plain HTTP over h2. Takes resp->body. */
 static void submit_http(tg_http2 *h, h2_stream *st, tg_http_response *resp, const char *allow) {
-  nghttp2_nv nva[10];
+  nghttp2_nv nva[10 + TG_HTTP_DECOR_MAX];
+  tg_http_decor decor = {.n = 0};
+  if (st->headers_complete)
+    tg_http_decorate(h->r, find_header(st, "origin"), st->preflight,
+                     find_header(st, "access-control-request-method"),
+                     find_header(st, "access-control-request-headers"), &decor);
   size_t n = 0;
   char status[8], clen[24];
   char names[4][64];
@@ -227,6 +237,8 @@ static void submit_http(tg_http2 *h, h2_stream *st, tg_http_response *resp, cons
     names[i][k] = '\0';
     nva[n++] = (nghttp2_nv)MAKE_NV(names[i], resp->extra[i].value);
   }
+  for (size_t i = 0; i < decor.n; i++)
+    nva[n++] = (nghttp2_nv)MAKE_NV(decor.h[i].name, decor.h[i].value);
   if (allow && *allow)
     nva[n++] = (nghttp2_nv)MAKE_NV("allow", allow);
   mark_responded(h, st);
@@ -339,6 +351,11 @@ static void headers_done(tg_http2 *h, h2_stream *st) {
 
   const tg_http_route *route;
   char allow[128];
+  if (tg_http_cors_is_preflight(r, st->method, find_header(st, "origin"),
+                                find_header(st, "access-control-request-method"))) {
+    st->preflight = 1;
+    return;
+  }
   if (tg_http_route_find(r, st->method, st->path, 1, &route, NULL, 0) == TG_HTTP_ROUTE_FOUND) {
     if (!grpc_ct) {
       tg_http_note_bad_request(r);
@@ -455,6 +472,11 @@ static void request_done(tg_http2 *h, h2_stream *st) {
   st->remote_done = 1;
   if (st->responded)
     return;
+  if (st->preflight) {
+    h->r->stats->requests++;
+    submit_http_error(h, st, 204, NULL); /* no body; tg_http_decorate adds the answer */
+    return;
+  }
   if (st->reject_status) {
     h->r->stats->requests++;
     if (st->grpc_reject)
@@ -560,9 +582,50 @@ overflow:
   return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream only */
 }
 
+/* A client PING under keepalive.enforcement_policy, as grpc-go's server judges it: a
+ * PING sooner than min_time after the previous one (or, without permit_without_stream,
+ * within two hours while no stream is open) is a strike, unless a response frame went
+ * out since; the third strike is answered with GOAWAY ENHANCE_YOUR_CALM
+ * "too_many_pings" and the connection closes. */
+static void police_ping(tg_http2 *h) {
+  const tg_http_keepalive *k = &h->r->keepalive;
+  if (!k->enforce)
+    return;
+  uint64_t now = tg_clock_mono_ms(), last = h->last_ping_ms;
+  int before = h->pinged;
+  h->pinged = 1;
+  h->last_ping_ms = now;
+  if (h->reset_strikes) {
+    h->reset_strikes = 0;
+    h->ping_strikes = 0;
+    return;
+  }
+  uint64_t min_gap = h->n_streams == 0 && !k->permit_without_stream ? 2 * 3600 * 1000
+                                                                     : k->min_time_ms;
+  if (!before || now >= last + min_gap)
+    return;
+  if (++h->ping_strikes <= 2)
+    return;
+  static const char why[] = "too_many_pings";
+  h->r->stats->too_many_pings++;
+  TG_LOG_WARN(h->r->log, h->r->name,
+              "closing connection from %s: too many PINGs (keepalive.enforcement_policy "
+              "min_time %llu ms, permit_without_stream %s)",
+              h->peer, (unsigned long long)k->min_time_ms,
+              k->permit_without_stream ? "true" : "false");
+  nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(h->session),
+                        NGHTTP2_ENHANCE_YOUR_CALM, (const uint8_t *)why, sizeof why - 1);
+  h->closing = 1; /* the GOAWAY is flushed by tg_http2_feed before it reports the close */
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   (void)session;
   tg_http2 *h = ud;
+  if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    police_ping(h);
+    return 0;
+  }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
     return 0;
   h2_stream *st = get_stream(h, frame->hd.stream_id);
@@ -625,6 +688,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
   tg_http2 *h = ud;
+  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)
+    h->reset_strikes = 1;
   if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
       !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
     return 0;
@@ -714,6 +779,10 @@ int tg_http2_feed(tg_http2 *h, const uint8_t *data, size_t len) {
   if (h->closing || h->sink_dead)
     return TG_ECLOSED;
   ssize_t n = nghttp2_session_mem_recv(h->session, data, len);
+  if (n >= 0 && h->closing) { /* police_ping sent GOAWAY: stop there */
+    flush(h);
+    return TG_ECLOSED;
+  }
   if (n < 0) {
     TG_LOG_DEBUG(h->r->log, h->r->name, "http2 session error from %s: %s", h->peer,
                  nghttp2_strerror((int)n));
@@ -797,6 +866,24 @@ void tg_http2_goaway(tg_http2 *h) {
   nghttp2_session_terminate_session(h->session, NGHTTP2_NO_ERROR);
   flush(h);
   h->closing = 1;
+}
+
+int tg_http2_ping(tg_http2 *h) {
+  if (h->closing || h->sink_dead)
+    return TG_ECLOSED;
+  if (nghttp2_submit_ping(h->session, NGHTTP2_FLAG_NONE, NULL) != 0)
+    return TG_ENOMEM;
+  flush(h);
+  return TG_OK;
+}
+
+void tg_http2_drain(tg_http2 *h) {
+  if (h->closing || h->sink_dead)
+    return;
+  nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(h->session), NGHTTP2_NO_ERROR,
+                        NULL, 0);
+  flush(h);
 }
 
 void tg_http2_free(tg_http2 *h) {

@@ -160,6 +160,17 @@ void tg_http_conn_shutdown(tg_http_conn *c) {
   c->closed = 1;
 }
 
+int tg_http_conn_ping(tg_http_conn *c) {
+  if (c->closed)
+    return TG_ECLOSED;
+  return c->h2 ? tg_http2_ping(c->h2) : TG_EUNSUPPORTED;
+}
+
+void tg_http_conn_drain(tg_http_conn *c) {
+  if (c->h2 && !c->closed)
+    tg_http2_drain(c->h2);
+}
+
 void tg_http_conn_free(tg_http_conn *c) {
   if (!c)
     return;

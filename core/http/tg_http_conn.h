@@ -29,6 +29,13 @@ typedef struct tg_http_router {
   void (*on_refused)(void *ctx, const char *reason); /* see tg_http_server_options */
   void *on_refused_ctx;
   tg_http_auth auth;               /* checked before every handler; {NULL} = none */
+  tg_http_keepalive keepalive;     /* HTTP/2: the client-PING policy (enforce, min_time) */
+  const tg_http_cors *cors;        /* plain HTTP: CORS; NULL = none */
+  const char *const *response_header_names; /* added to every plain HTTP response */
+  const char *const *response_header_values;
+  size_t n_response_headers;
+  const char *const *encodings;    /* Content-Encodings accepted; n_encodings 0 = all */
+  size_t n_encodings;
 } tg_http_router;
 
 enum { TG_HTTP_PROTO_AUTO = 0, TG_HTTP_PROTO_H1 = 1, TG_HTTP_PROTO_H2 = 2 };
@@ -74,6 +81,13 @@ int tg_http_conn_phase(const tg_http_conn *conn);
 /* Ends the connection politely before the transport closes it (idle or deadline):
  * HTTP/2 sends GOAWAY; HTTP/1.x sends nothing. Afterwards feed returns TG_ECLOSED. */
 void tg_http_conn_shutdown(tg_http_conn *conn);
+
+/* gRPC keepalive (HTTP/2 only). ping: sends a PING (TG_OK), TG_EUNSUPPORTED when the
+ * connection is not HTTP/2 (yet). drain: GOAWAY NO_ERROR naming the last stream taken, so
+ * the client opens no new stream while open ones finish; nothing for HTTP/1.x (the
+ * transport closes it between requests). */
+int tg_http_conn_ping(tg_http_conn *conn);
+void tg_http_conn_drain(tg_http_conn *conn);
 
 /* Frees the connection and every request/stream state it holds (releasing any streamed
  * response body). NULL is fine. */

@@ -53,6 +53,26 @@ size_t tg_http_max_header_bytes(const tg_http_router *r);
 int tg_http_decode_body(const tg_http_router *r, const char *content_encoding,
                         const uint8_t *body, size_t len, tg_buf *out, int *decoded);
 
+/* --- response decoration: CORS and response_headers (tg_http_cors.c) --- */
+enum { TG_HTTP_MAX_RESPONSE_HEADERS = 32, TG_HTTP_DECOR_MAX = 6 + TG_HTTP_MAX_RESPONSE_HEADERS };
+typedef struct tg_http_decor {
+  tg_http_header h[TG_HTTP_DECOR_MAX]; /* lower-case names; values borrowed */
+  size_t n;
+  char max_age[24];
+} tg_http_decor;
+/* 1 when origin is allowed by c (exact, one-'*' pattern or "*"; case-insensitive). */
+int tg_http_cors_origin_allowed(const tg_http_cors *c, const char *origin);
+/* 1 when the request is a CORS preflight the server answers itself (cors configured,
+ * OPTIONS, Origin and Access-Control-Request-Method present). */
+int tg_http_cors_is_preflight(const tg_http_router *r, const char *method, const char *origin,
+                              const char *request_method);
+/* The headers to add to a plain HTTP response: for a preflight (answered 204) the
+ * Access-Control-Allow-* answer, else Vary/Allow-Origin for an allowed origin; then
+ * r->response_headers. Values point into the arguments, r and d. */
+void tg_http_decorate(const tg_http_router *r, const char *origin, int preflight,
+                      const char *request_method, const char *request_headers,
+                      tg_http_decor *d);
+
 /* --- HTTP/1.x engine (tg_http1.c) --- */
 typedef struct tg_http1 tg_http1;
 tg_http1 *tg_http1_new(const tg_http_router *r, const char *peer, tg_http_sink sink);
@@ -83,6 +103,10 @@ int tg_http2_pump(tg_http2 *h, size_t max_bytes);
 int tg_http2_phase(const tg_http2 *h);
 /* Sends GOAWAY NO_ERROR (idle or deadline close); the engine then wants no more input. */
 void tg_http2_goaway(tg_http2 *h);
+/* Keepalive: sends a PING (TG_OK, TG_ECLOSED, TG_ENOMEM); drain sends GOAWAY NO_ERROR with
+ * the last stream taken (open streams finish, no new ones start). */
+int tg_http2_ping(tg_http2 *h);
+void tg_http2_drain(tg_http2 *h);
 void tg_http2_free(tg_http2 *h);
 
 /* --- gRPC framing (tg_grpc.c) --- */

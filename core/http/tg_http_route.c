@@ -123,9 +123,39 @@ void tg_http_response_error(tg_http_response *resp, int status, const char *text
     tg_buf_append(&resp->body, "\n", 1);
 }
 
+/* compression_algorithms: an encoding outside the configured list is refused like an
+ * unknown one (415); "" and "identity" both name the absence of an encoding. */
+static int encoding_listed(const tg_http_router *r, const char *content_encoding) {
+  if (!r->n_encodings)
+    return 1;
+  const char *ce = content_encoding ? content_encoding : "";
+  int identity = !*ce || strcasecmp(ce, "identity") == 0;
+  for (size_t i = 0; i < r->n_encodings; i++) {
+    const char *e = r->encodings[i] ? r->encodings[i] : "";
+    if (identity ? (!*e || strcasecmp(e, "identity") == 0)
+                 : (strcasecmp(e, ce) == 0 ||
+                    (strcasecmp(e, "gzip") == 0 && strcasecmp(ce, "x-gzip") == 0)))
+      return 1;
+  }
+  return 0;
+}
+
+int tg_http_server_encoding_supported(const char *name) {
+  tg_http_server_stats stats = {0};
+  tg_http_router r = {.max_body_bytes = 1, .stats = &stats};
+  tg_buf out;
+  tg_buf_init(&out, 0);
+  int decoded = 0;
+  int rc = tg_http_decode_body(&r, name, (const uint8_t *)"", 0, &out, &decoded);
+  tg_buf_free(&out);
+  return rc != TG_EUNSUPPORTED;
+}
+
 int tg_http_decode_body(const tg_http_router *r, const char *content_encoding,
                         const uint8_t *body, size_t len, tg_buf *out, int *decoded) {
   *decoded = 0;
+  if (!encoding_listed(r, content_encoding))
+    return TG_EUNSUPPORTED;
   if (!content_encoding || !*content_encoding || strcasecmp(content_encoding, "identity") == 0)
     return TG_OK;
   if (strcasecmp(content_encoding, "gzip") != 0 && strcasecmp(content_encoding, "x-gzip") != 0 &&
@@ -160,4 +190,53 @@ int tg_http_response_add_header(tg_http_response *resp, const char *name, const 
   resp->extra[resp->n_extra].value = value;
   resp->n_extra++;
   return TG_OK;
+}
+
+const char *tg_http_server_http_conf_problem(const tg_http_server_http_conf *conf, char *buf,
+                                             size_t len) {
+  for (size_t i = 0; i < conf->compression_algorithms.n; i++) {
+    const char *e = conf->compression_algorithms.items[i];
+    if (!tg_http_server_encoding_supported(e)) {
+      snprintf(buf, len,
+               "compression_algorithms: \"%s\" is not supported (supported: \"\", identity, "
+               "gzip, deflate%s)",
+               e, tg_http_server_encoding_supported("zstd") ? ", zstd, snappy" : "");
+      return buf;
+    }
+  }
+  if (conf->cors && !conf->allowed_origins.n)
+    return snprintf(buf, len, "cors: allowed_origins must list at least one origin"), buf;
+  for (size_t i = 0; i < conf->allowed_origins.n; i++) {
+    const char *o = conf->allowed_origins.items[i];
+    const char *star = strchr(o, '*');
+    if (!*o || (star && strchr(star + 1, '*'))) {
+      snprintf(buf, len, "cors.allowed_origins: \"%s\": expected an origin with at most one '*'",
+               o);
+      return buf;
+    }
+  }
+  if (conf->response_headers.n > TG_HTTP_MAX_RESPONSE_HEADERS) {
+    snprintf(buf, len, "response_headers: at most %d headers", TG_HTTP_MAX_RESPONSE_HEADERS);
+    return buf;
+  }
+  for (size_t i = 0; i < conf->response_headers.n; i++) {
+    const char *k = conf->response_headers.keys[i], *v = conf->response_headers.values[i];
+    int bad = !*k || strlen(k) > 64;
+    for (const char *c = k; *c && !bad; c++)
+      bad = !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *c));
+    for (const unsigned char *c = (const unsigned char *)v; *c && !bad; c++)
+      bad = *c < 0x20 && *c != '\t';
+    if (!bad && (!strncasecmp(k, "content-", 8) || !strcasecmp(k, "connection") ||
+                 !strcasecmp(k, "transfer-encoding")))
+      bad = 2;
+    if (bad) {
+      snprintf(buf, len,
+               bad == 2 ? "response_headers.%s: the server sets this header itself"
+                        : "response_headers.%s: not a valid header name and value",
+               k);
+      return buf;
+    }
+  }
+  return NULL;
 }

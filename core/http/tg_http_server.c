@@ -23,6 +23,16 @@
  * drained below OUT_LOW. A connection that wants to close stops reading and closes once
  * its queue is empty (or the idle timer fires first).
  *
+ * Keepalive and whole-request bounds (the Collector's configgrpc keepalive.* and
+ * confighttp read_timeout / write_timeout), on the same timer: after keepalive time
+ * without a byte an HTTP/2 connection gets a PING and is closed when nothing arrives
+ * within keepalive timeout; at max_connection_age it gets GOAWAY NO_ERROR and closes as
+ * soon as no call is open (or at the grace); read_timeout bounds a request from its first
+ * byte to its end, write_timeout the time queued output takes to drain. The client-PING
+ * policy (enforcement_policy) is the HTTP/2 engine's (tg_http2.c): it needs the frames.
+ * read_buffer_size sizes the per-connection read buffer; write_buffer_size the output
+ * bytes queued before reading pauses (OUT_HIGH by default).
+ *
  * Streamed responses (tg_http_body_stream): one slice of at most SLICE bytes per write
  * completion, while the queue is below OUT_LOW, so a large body is produced at the pace the
  * peer reads it and never holds the loop for more than one slice. Write progress counts
@@ -61,8 +71,13 @@ typedef struct srv_conn {
   tg_peer_key peer_key;
   tg_http_deadline deadline;
   uint64_t last_read_ms;
+  uint64_t born_ms;         /* accepted (max_connection_age) */
+  uint64_t ping_sent_ms;    /* keepalive PING outstanding since; 0 = none */
+  uint64_t request_since_ms; /* the current request's first byte (read_timeout) */
+  uint64_t write_since_ms;  /* the output queue became non-empty (write_timeout) */
+  int draining;             /* GOAWAY sent at max_connection_age */
   char peer[64];
-  uint8_t rbuf[READ_BUF];
+  uint8_t rbuf[];           /* srv->read_buf bytes */
 } srv_conn;
 
 typedef struct write_req {
@@ -92,6 +107,14 @@ struct tg_http_server {
   tg_tls_reload tls_reload; /* replaces tls when its files change */
   size_t max_connections, max_per_peer;
   tg_http_deadline_conf deadlines;
+  tg_http_keepalive keepalive;
+  uint64_t read_timeout_ms, write_timeout_ms;
+  size_t read_buf, out_high, out_low; /* read_buffer_size, write_buffer_size (and 1/4) */
+  tg_http_cors cors;
+  char **strs;  /* every string copied from the options (cors, headers, encodings) */
+  size_t n_strs;
+  char **str_lists; /* the arrays the router and cors point into */
+  size_t n_str_lists;
   tg_peer_table *peers;
   srv_conn *conns;
   size_t n_conns;     /* connections whose memory is alive (accepted or refused) */
@@ -104,6 +127,47 @@ struct tg_http_server {
 static void conn_close(srv_conn *c);
 static void conn_read_start(srv_conn *c);
 
+static void server_free_copies(tg_http_server *srv) {
+  for (size_t i = 0; i < srv->n_strs; i++)
+    tg_free(srv->strs[i]);
+  for (size_t i = 0; i < srv->n_str_lists; i++)
+    tg_free(srv->str_lists[i]);
+  tg_free(srv->strs);
+  tg_free(srv->str_lists);
+  srv->strs = srv->str_lists = NULL;
+  srv->n_strs = srv->n_str_lists = 0;
+}
+
+/* A copy of the n strings of v (NULL entries become ""), lower-cased when lower is set,
+ * owned by the server; NULL on out of memory (n == 0 gives a valid empty array). */
+static const char *const *server_copy_strv(tg_http_server *srv, const char *const *v, size_t n,
+                                           int lower) {
+  char **list = tg_calloc(n ? n : 1, sizeof *list);
+  char **grown_lists = list ? tg_realloc(srv->str_lists, (srv->n_str_lists + 1) * sizeof *list)
+                            : NULL;
+  if (!grown_lists) {
+    tg_free(list);
+    return NULL;
+  }
+  srv->str_lists = grown_lists;
+  srv->str_lists[srv->n_str_lists++] = (char *)list;
+  char **grown = tg_realloc(srv->strs, (srv->n_strs + n + 1) * sizeof *grown);
+  if (!grown)
+    return NULL;
+  srv->strs = grown;
+  for (size_t i = 0; i < n; i++) {
+    char *copy = tg_strdup(v && v[i] ? v[i] : "");
+    if (!copy)
+      return NULL;
+    srv->strs[srv->n_strs++] = copy;
+    for (char *c = copy; lower && *c; c++)
+      if (*c >= 'A' && *c <= 'Z')
+        *c = (char)(*c - 'A' + 'a');
+    list[i] = copy;
+  }
+  return (const char *const *)list;
+}
+
 static void server_maybe_finish(tg_http_server *srv) {
   if (!srv->closing || srv->listener_open || srv->n_conns || srv->tick_handles)
     return;
@@ -112,6 +176,7 @@ static void server_maybe_finish(tg_http_server *srv) {
   tg_tls_ctx_free(srv->tls);
   tg_tls_reload_free(&srv->tls_reload);
   tg_peer_table_free(srv->peers);
+  server_free_copies(srv);
   tg_free(srv->routes);
   tg_free(srv->name);
   tg_free(srv);
@@ -172,7 +237,7 @@ static void on_write_done(uv_write_t *req, int status) {
   if (streaming) {
     c->last_read_ms = uv_now(c->srv->loop); /* the peer is reading: not idle */
     conn_arm(c);
-    if (c->queued < OUT_LOW) {
+    if (c->queued < c->srv->out_low) {
       int rc = tg_http_conn_pump(c->http, SLICE);
       if (c->closing)
         return;
@@ -181,12 +246,14 @@ static void on_write_done(uv_write_t *req, int status) {
       streaming = rc > 0;
     }
   }
+  if (c->draining && !c->want_close && !streaming && !tg_http_conn_in_request(c->http))
+    c->want_close = 1; /* max_connection_age: the last call's answer is going out */
   if (c->want_close) {
     if (c->queued == 0 && !streaming)
       conn_close(c);
     return;
   }
-  if (!c->reading && c->queued < OUT_LOW && !tg_http_conn_input_paused(c->http))
+  if (!c->reading && c->queued < c->srv->out_low && !tg_http_conn_input_paused(c->http))
     conn_read_start(c);
 }
 
@@ -194,7 +261,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   srv_conn *c = handle->data;
   buf->base = (char *)c->rbuf;
-  buf->len = sizeof c->rbuf;
+  buf->len = c->srv->read_buf;
 }
 
 static int conn_write(void *ctx, const uint8_t *data, size_t len) {
@@ -212,15 +279,101 @@ static int conn_write(void *ctx, const uint8_t *data, size_t len) {
     tg_free(w);
     return -1;
   }
+  if (c->queued == 0)
+    c->write_since_ms = uv_now(c->srv->loop);
   c->queued += len;
   return 0;
 }
 
-static uint64_t conn_due(const srv_conn *c) {
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* The deadlines of the connection's own (tg_http_deadline.h), and never more than
+ * idle_timeout without a byte. */
+static uint64_t conn_base_due(const srv_conn *c) {
   const tg_http_server *srv = c->srv;
   uint64_t due = tg_http_deadline_due(&c->deadline, &srv->deadlines);
   uint64_t silent = c->last_read_ms + srv->deadlines.idle_timeout_ms;
   return silent < due ? silent : due;
+}
+
+/* The next moment something is due: the base deadlines, read_timeout, write_timeout,
+ * the keepalive PING (or its answer) and max_connection_age (and its grace). */
+static uint64_t conn_due(const srv_conn *c) {
+  const tg_http_server *srv = c->srv;
+  const tg_http_keepalive *k = &srv->keepalive;
+  uint64_t due = conn_base_due(c);
+  if (srv->read_timeout_ms && c->deadline.phase != TG_HTTP_PHASE_IDLE)
+    due = min_u64(due, c->request_since_ms + srv->read_timeout_ms);
+  if (srv->write_timeout_ms && c->queued)
+    due = min_u64(due, c->write_since_ms + srv->write_timeout_ms);
+  if (k->time_ms)
+    due = min_u64(due, c->ping_sent_ms ? c->ping_sent_ms + k->timeout_ms
+                                       : c->last_read_ms + k->time_ms);
+  if (k->max_age_ms && !c->draining)
+    due = min_u64(due, c->born_ms + k->max_age_ms);
+  else if (k->max_age_ms && k->age_grace_ms)
+    due = min_u64(due, c->born_ms + k->max_age_ms + k->age_grace_ms);
+  return due;
+}
+
+/* 1 when the connection was closed by one of the keepalive / read / write bounds, or
+ * the timer was re-armed for the next of them; 0 to go on with the base deadlines. */
+static int conn_check_bounds(srv_conn *c, uint64_t now) {
+  tg_http_server *srv = c->srv;
+  const tg_http_keepalive *k = &srv->keepalive;
+  const char *why = NULL;
+  uint64_t *count = NULL;
+  int polite = 1; /* HTTP/2: GOAWAY before the close */
+  if (srv->write_timeout_ms && c->queued && now >= c->write_since_ms + srv->write_timeout_ms) {
+    why = "response not written out within write_timeout";
+    count = &srv->stats.write_timeouts;
+    polite = 0;
+  } else if (srv->read_timeout_ms && c->deadline.phase != TG_HTTP_PHASE_IDLE &&
+             now >= c->request_since_ms + srv->read_timeout_ms) {
+    why = "request not complete within read_timeout";
+    count = &srv->stats.read_timeouts;
+  } else if (k->time_ms && c->ping_sent_ms && now >= c->ping_sent_ms + k->timeout_ms) {
+    why = "no answer to the keepalive PING within keepalive timeout";
+    count = &srv->stats.keepalive_timeouts;
+  } else if (k->max_age_ms && c->draining && k->age_grace_ms &&
+             now >= c->born_ms + k->max_age_ms + k->age_grace_ms) {
+    why = "max_connection_age_grace passed"; /* counted at the GOAWAY already */
+    polite = 0;
+  }
+  if (why) {
+    if (count)
+      (*count)++;
+    if (c->http && tg_http_conn_in_request(c->http))
+      srv->stats.disconnects++;
+    TG_LOG_WARN(srv->router.log, srv->router.name, "closing connection from %s: %s", c->peer,
+                why);
+    if (c->http && polite)
+      tg_http_conn_shutdown(c->http);
+    conn_close(c);
+    return 1;
+  }
+  if (k->max_age_ms && !c->draining && now >= c->born_ms + k->max_age_ms) {
+    srv->stats.max_age_goaways++;
+    c->draining = 1;
+    TG_LOG_DEBUG(srv->router.log, srv->router.name, "connection from %s reached "
+                 "max_connection_age: GOAWAY", c->peer);
+    if (c->http && !tg_http_conn_in_request(c->http) && !tg_http_conn_streaming(c->http)) {
+      tg_http_conn_shutdown(c->http); /* nothing open: GOAWAY and close */
+      conn_close(c);
+      return 1;
+    }
+    if (c->http)
+      tg_http_conn_drain(c->http);
+    conn_arm(c);
+    return 1;
+  }
+  if (k->time_ms && !c->ping_sent_ms && now >= c->last_read_ms + k->time_ms && c->http &&
+      tg_http_conn_ping(c->http) == TG_OK) {
+    c->ping_sent_ms = now;
+    conn_arm(c);
+    return 1;
+  }
+  return 0;
 }
 
 static void on_deadline(uv_timer_t *timer);
@@ -237,6 +390,12 @@ static void on_deadline(uv_timer_t *timer) {
     return;
   uint64_t now = uv_now(srv->loop);
   if (now < conn_due(c)) {
+    conn_arm(c);
+    return;
+  }
+  if (conn_check_bounds(c, now))
+    return;
+  if (now < conn_base_due(c)) {
     conn_arm(c);
     return;
   }
@@ -282,15 +441,21 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  if (c->deadline.phase == TG_HTTP_PHASE_IDLE)
+    c->request_since_ms = uv_now(c->srv->loop); /* a new request may start here */
   int rc = tg_http_conn_feed(c->http, (const uint8_t *)buf->base, (size_t)nread);
   if (c->closing)
     return;
   c->last_read_ms = uv_now(c->srv->loop);
+  c->ping_sent_ms = 0; /* any byte answers the keepalive PING */
+  if (c->draining && rc == TG_OK && !tg_http_conn_in_request(c->http) &&
+      !tg_http_conn_streaming(c->http))
+    rc = TG_ECLOSED; /* max_connection_age: the last call ended */
   tg_http_deadline_note(&c->deadline, c->last_read_ms, tg_http_conn_phase(c->http),
                         (size_t)nread);
   conn_arm(c);
   int streaming = tg_http_conn_streaming(c->http);
-  if (streaming && c->queued < OUT_LOW) { /* e.g. an HTTP/2 window update: next slice */
+  if (streaming && c->queued < c->srv->out_low) { /* e.g. an HTTP/2 window update: next slice */
     int prc = tg_http_conn_pump(c->http, SLICE);
     if (c->closing)
       return;
@@ -306,7 +471,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       conn_close(c);
     return;
   }
-  if (c->queued >= OUT_HIGH || tg_http_conn_input_paused(c->http)) {
+  if (c->queued >= c->srv->out_high || tg_http_conn_input_paused(c->http)) {
     c->reading = 0;
     uv_read_stop(stream); /* resumed by on_write_done once the peer drains */
   }
@@ -339,7 +504,7 @@ static void format_peer(uv_tcp_t *tcp, char *out, size_t len) {
 /* Accepts the connection libuv has pending and admits or refuses it. */
 static void accept_one(tg_http_server *srv) {
   uv_stream_t *listener = (uv_stream_t *)&srv->listener;
-  srv_conn *c = tg_calloc(1, sizeof *c);
+  srv_conn *c = tg_calloc(1, sizeof *c + srv->read_buf);
   if (!c) {
     /* Accept into a throwaway handle would also need memory: leave it in the backlog. */
     return;
@@ -410,6 +575,7 @@ static void accept_one(tg_http_server *srv) {
   srv->n_active++;
   srv->stats.connections_accepted++;
   c->last_read_ms = uv_now(srv->loop);
+  c->born_ms = c->request_since_ms = c->last_read_ms;
   tg_http_deadline_start(&c->deadline, c->last_read_ms);
   conn_arm(c);
   conn_read_start(c);
@@ -522,8 +688,47 @@ tg_http_server *tg_http_server_create(uv_loop_t *loop, const tg_http_server_opti
   srv->router.on_refused = opts->on_refused;
   srv->router.on_refused_ctx = opts->on_refused_ctx;
   srv->router.auth = opts->auth;
+  srv->keepalive = opts->keepalive;
+  if (srv->keepalive.time_ms && !srv->keepalive.timeout_ms)
+    srv->keepalive.timeout_ms = 20000;
+  srv->router.keepalive = srv->keepalive;
+  srv->read_timeout_ms = opts->read_timeout_ms;
+  srv->write_timeout_ms = opts->write_timeout_ms;
+  srv->read_buf = opts->read_buffer_size ? opts->read_buffer_size : READ_BUF;
+  if (srv->read_buf < 4096)
+    srv->read_buf = 4096;
+  srv->out_high = opts->write_buffer_size ? opts->write_buffer_size : OUT_HIGH;
+  srv->out_low = srv->out_high / 4;
+  if (opts->cors) {
+    srv->cors = *opts->cors;
+    srv->cors.allowed_origins =
+        server_copy_strv(srv, opts->cors->allowed_origins, opts->cors->n_allowed_origins, 0);
+    srv->cors.allowed_headers =
+        server_copy_strv(srv, opts->cors->allowed_headers, opts->cors->n_allowed_headers, 0);
+    if (!srv->cors.allowed_origins || !srv->cors.allowed_headers)
+      goto nomem;
+    srv->router.cors = &srv->cors;
+  }
+  if (opts->n_response_headers) {
+    srv->router.response_header_names =
+        server_copy_strv(srv, opts->response_header_names, opts->n_response_headers, 1);
+    srv->router.response_header_values =
+        server_copy_strv(srv, opts->response_header_values, opts->n_response_headers, 0);
+    if (!srv->router.response_header_names || !srv->router.response_header_values)
+      goto nomem;
+    srv->router.n_response_headers = opts->n_response_headers;
+  }
+  if (opts->n_encodings) {
+    srv->router.encodings = server_copy_strv(srv, opts->encodings, opts->n_encodings, 0);
+    if (!srv->router.encodings)
+      goto nomem;
+    srv->router.n_encodings = opts->n_encodings;
+  }
   return srv;
+nomem:
+  tg_errf(err, TG_ENOMEM, "http server: out of memory");
 fail:
+  server_free_copies(srv);
   tg_tls_ctx_free(srv->tls);
   tg_tls_reload_free(&srv->tls_reload);
   tg_peer_table_free(srv->peers);

@@ -33,6 +33,16 @@ int tg_otlpexp_parse_endpoint(const char *endpoint, bool insecure, char **target
     return tg_errf(err, TG_ECONFIG, "endpoint is required (host:port)");
   const char *p = endpoint;
   *use_tls = !insecure;
+  static const char *const grpc_schemes[] = {"dns:", "ipv4:", "ipv6:", "unix:"};
+  for (size_t i = 0; i < sizeof grpc_schemes / sizeof grpc_schemes[0]; i++) {
+    size_t sl = strlen(grpc_schemes[i]);
+    if (strncmp(p, grpc_schemes[i], sl) != 0)
+      continue;
+    if (!p[sl] || strpbrk(p, " \t\r\n"))
+      return tg_errf(err, TG_ECONFIG, "endpoint \"%s\": empty or blank gRPC target", endpoint);
+    *target = tg_strdup(p); /* gRPC's resolver parses its own target syntax */
+    return *target ? TG_OK : tg_errf(err, TG_ENOMEM, "out of memory");
+  }
   if (!strncmp(p, "https://", 8)) {
     p += 8;
     *use_tls = true;

@@ -50,6 +50,7 @@ typedef struct otlphttp_conf {
   int compression;
   int encoding;
   uint64_t timeout_ms;
+  uint64_t read_buffer_size, write_buffer_size; /* 0 = libcurl's */
   tg_retry_conf retry;
   tg_queue_conf queue;
 } otlphttp_conf;
@@ -82,6 +83,10 @@ static const tg_conf_key otlphttp_keys[] = {
                 "body encoding: proto (json is not supported yet)"),
     TG_KEY_DURATION("timeout", otlphttp_conf, timeout_ms, "30s", 1, 3600000,
                     "deadline of each request (the Collector's default, 30s)"),
+    TG_KEY_SIZE("read_buffer_size", otlphttp_conf, read_buffer_size, "0", 0, 67108864,
+                "libcurl receive buffer (clamped to 1KiB..10MiB; 0 = libcurl's 16KiB)"),
+    TG_KEY_SIZE("write_buffer_size", otlphttp_conf, write_buffer_size, "0", 0, 67108864,
+                "libcurl upload buffer (clamped to 16KiB..2MiB; 0 = libcurl's 64KiB)"),
     TG_EXPORT_QUEUE_KEYS(otlphttp_conf, retry, queue),
 };
 
@@ -148,6 +153,8 @@ static int worker_init(void *ctx, unsigned index, void **out) {
       .url = st->url,
       .headers = st->headers,
       .timeout_ms = c->timeout_ms,
+      .read_buffer_size = (size_t)c->read_buffer_size,
+      .write_buffer_size = (size_t)c->write_buffer_size,
       .tls = &c->tls,
       .max_body = OTLPHTTP_MAX_RESPONSE,
       .retry_after = TG_RETRY_AFTER_SECONDS_OR_DATE,

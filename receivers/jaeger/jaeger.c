@@ -88,6 +88,11 @@ static tg_http_server *open_server(tg_jaeger_receiver *recv, int grpc, tg_errbuf
       .auth = tg_auth_server_http(auth),
   };
   tg_http_server_conf_apply(grpc ? &c->grpc_limits : &c->http_limits, &opts);
+  tg_http_cors cors;
+  if (grpc)
+    tg_grpc_server_conf_apply(&c->grpc_net, &opts);
+  else
+    tg_http_server_http_conf_apply(&c->http_net, &cors, &opts);
   tg_http_server *srv = tg_http_server_create(recv->instance->service->loop, &opts, err);
   if (!srv)
     return NULL;

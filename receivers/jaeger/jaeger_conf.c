@@ -60,6 +60,8 @@ const tg_conf_key tg_jaeger_conf_keys[] = {
     UDP_KEYS("thrift_binary", 1, "0.0.0.0:6832"),
     TG_HTTP_SERVER_CONF_KEYS("protocols.grpc", C, grpc_limits),
     TG_HTTP_SERVER_CONF_KEYS("protocols.thrift_http", C, http_limits),
+    TG_GRPC_SERVER_CONF_KEYS("protocols.grpc", C, grpc_net),
+    TG_HTTP_SERVER_HTTP_KEYS("protocols.thrift_http.", C, http_net),
 };
 
 static int is_set(const char *s) { return s && *s; }
@@ -95,7 +97,12 @@ const char *tg_jaeger_conf_problem(const tg_jaeger_conf *c) {
 
 void tg_jaeger_conf_check(const void *conf, const tg_yaml_node *node, const char *what,
                           tg_diag *diag) {
-  const char *problem = tg_jaeger_conf_problem(conf);
+  const tg_jaeger_conf *c = conf;
+  const char *problem = tg_jaeger_conf_problem(c);
   if (problem)
     tg_diag_add(diag, node ? &node->pos : NULL, "%s: %s", what, problem);
+  char buf[256];
+  if (c->thrift_http &&
+      (problem = tg_http_server_http_conf_problem(&c->http_net, buf, sizeof buf)))
+    tg_diag_add(diag, node ? &node->pos : NULL, "%s: protocols.thrift_http.%s", what, problem);
 }

@@ -33,16 +33,19 @@ typedef struct tg_jaeger_conf {
   tg_jaeger_tls_conf grpc_tls;
   char *grpc_authenticator; /* protocols.grpc.auth.authenticator; NULL = none */
   tg_http_server_conf grpc_limits; /* protocols.grpc.{read_header_timeout, ...} */
+  tg_grpc_server_conf grpc_net;  /* protocols.grpc.{keepalive.*, read_buffer_size, ...} */
   _Bool thrift_http;
   char *http_endpoint; /* "0.0.0.0:14268" */
   uint64_t http_max_request_body_size;
   tg_jaeger_tls_conf http_tls;
   char *http_authenticator; /* protocols.thrift_http.auth.authenticator */
   tg_http_server_conf http_limits; /* protocols.thrift_http.{read_header_timeout, ...} */
+  tg_http_server_http_conf http_net; /* protocols.thrift_http.{cors.*, ...} */
   tg_jaeger_udp_conf udp[2]; /* indexed by tg_thrift_protocol: compact, binary */
 } tg_jaeger_conf;
 
-#define TG_JAEGER_CONF_N_KEYS (28 + 2 * TG_HTTP_SERVER_CONF_N_KEYS)
+#define TG_JAEGER_CONF_N_KEYS                                                               \
+  (28 + 2 * TG_HTTP_SERVER_CONF_N_KEYS + TG_GRPC_SERVER_CONF_N_KEYS + TG_HTTP_SERVER_HTTP_N_KEYS)
 extern const tg_conf_key tg_jaeger_conf_keys[TG_JAEGER_CONF_N_KEYS];
 
 /* NULL when conf is consistent, else a static message: at least one protocol, no empty

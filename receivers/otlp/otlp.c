@@ -97,6 +97,11 @@ static tg_http_server *open_server(tg_otlp_receiver *recv, tg_otlp_transport t,
       .auth = tg_auth_server_http(&recv->auth[t]),
   };
   tg_http_server_conf_apply(grpc ? &conf->grpc_limits : &conf->http_limits, &opts);
+  tg_http_cors cors;
+  if (grpc)
+    tg_grpc_server_conf_apply(&conf->grpc_net, &opts);
+  else
+    tg_http_server_http_conf_apply(&conf->http_net, &cors, &opts);
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)
     return NULL;

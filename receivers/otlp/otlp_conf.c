@@ -47,6 +47,8 @@ const tg_conf_key tg_otlp_conf_keys[] = {
                   "authenticator extension every OTLP/HTTP request must pass"),
     TG_HTTP_SERVER_CONF_KEYS("protocols.grpc", C, grpc_limits),
     TG_HTTP_SERVER_CONF_KEYS("protocols.http", C, http_limits),
+    TG_GRPC_SERVER_CONF_KEYS("protocols.grpc", C, grpc_net),
+    TG_HTTP_SERVER_HTTP_KEYS("protocols.http.", C, http_net),
 };
 
 
@@ -89,7 +91,11 @@ const char *tg_otlp_conf_problem(const tg_otlp_conf *conf) {
 
 void tg_otlp_conf_check(const void *conf, const tg_yaml_node *node, const char *what,
                         tg_diag *diag) {
-  const char *problem = tg_otlp_conf_problem(conf);
+  const tg_otlp_conf *c = conf;
+  const char *problem = tg_otlp_conf_problem(c);
   if (problem)
     tg_diag_add(diag, node ? &node->pos : NULL, "%s: %s", what, problem);
+  char buf[256];
+  if (c->http && (problem = tg_http_server_http_conf_problem(&c->http_net, buf, sizeof buf)))
+    tg_diag_add(diag, node ? &node->pos : NULL, "%s: protocols.http.%s", what, problem);
 }

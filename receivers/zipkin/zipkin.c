@@ -36,6 +36,7 @@ static const tg_conf_key zipkin_keys[] = {
     TG_KEY_STRING("auth.authenticator", C, authenticator, NULL,
                   "authenticator extension every Zipkin request must pass"),
     TG_HTTP_SERVER_CONF_KEYS_AT("", C, limits),
+    TG_HTTP_SERVER_HTTP_KEYS("", C, net),
 };
 
 static int is_set(const char *s) { return s && *s; }
@@ -53,6 +54,10 @@ static void zipkin_conf_check(const void *conf, const tg_yaml_node *node, const 
                               tg_diag *diag) {
   const char *problem = conf_problem(conf);
   if (problem)
+    tg_diag_add(diag, node ? &node->pos : NULL, "%s: %s", what, problem);
+  char buf[256];
+  if ((problem = tg_http_server_http_conf_problem(&((const tg_zipkin_conf *)conf)->net, buf,
+                                                  sizeof buf)))
     tg_diag_add(diag, node ? &node->pos : NULL, "%s: %s", what, problem);
 }
 
@@ -106,6 +111,8 @@ static int zipkin_start(tg_instance *self, tg_errbuf *err) {
       .auth = tg_auth_server_http(&recv->auth),
   };
   tg_http_server_conf_apply(&c->limits, &opts);
+  tg_http_cors cors;
+  tg_http_server_http_conf_apply(&c->net, &cors, &opts);
   tg_http_server *srv = tg_http_server_create(self->service->loop, &opts, err);
   if (!srv)
     return TG_EIO;

@@ -31,6 +31,7 @@ typedef struct tg_zipkin_conf {
   uint64_t tls_reload_interval_ms; /* re-read changed TLS files; 0 = never */
   char *authenticator;             /* auth.authenticator; NULL = none */
   tg_http_server_conf limits;      /* read_header_timeout, idle_timeout, ... */
+  tg_http_server_http_conf net;    /* cors.*, response_headers, compression_algorithms, ... */
 } tg_zipkin_conf;
 
 /* Request formats, in the order of the `transport` label values. */

@@ -36,8 +36,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   tg_http_route routes[2] = {{"POST", "/echo", 0, echo, NULL},
                              {"POST", "/test.Svc/Call", 1, grpc, NULL}};
   tg_http_server_stats stats = {0};
+  /* CORS, response_headers, compression_algorithms and the PING policy are on, so the
+   * preflight path, Access-Control-Request-Headers splitting and PING strikes are fuzzed. */
+  static const char *const origins[] = {"https://*.example.com", "http://a"};
+  static const char *const allowed[] = {"x-tenant"};
+  static const char *const names[] = {"x-served-by"}, *const values[] = {"fuzz"};
+  static const char *const encodings[] = {"", "gzip"};
+  static const tg_http_cors cors = {origins, 2, allowed, 1, 60};
   tg_http_router router = {.routes = routes, .n_routes = 2, .max_body_bytes = 4096,
-                           .max_concurrent_streams = 8, .stats = &stats};
+                           .max_concurrent_streams = 8, .stats = &stats, .cors = &cors,
+                           .response_header_names = names, .response_header_values = values,
+                           .n_response_headers = 1, .encodings = encodings, .n_encodings = 2,
+                           .keepalive = {.enforce = 1, .min_time_ms = 1000}};
   size_t total = 0;
   tg_http_conn *c = tg_http_conn_new(&router, FUZZ_HTTP_PROTO, NULL, "fuzz:1", sink, &total);
   if (!c)

@@ -9,6 +9,8 @@
 
 #include "exp_test_util.h"
 #include "tg_export_queue.h"
+#include "tg_alloc.h"
+#include "tg_grpc_exporter.h"
 
 extern const tg_component tg_exporter_otlp;
 
@@ -46,6 +48,22 @@ static void test_parse_endpoint(void **state) {
   assert_int_equal(exp_setup(&fx, &tg_exporter_otlp, "otlp/b", "endpoint: http://[::1]:4317\n",
                              &err), TG_OK);
   exp_teardown(&fx);
+  /* gRPC's own target syntax passes through unchanged; TLS follows tls.insecure */
+  char *target = NULL;
+  bool tls = true;
+  assert_int_equal(tg_otlpexp_parse_endpoint("ipv4:127.0.0.1:1,127.0.0.1:2", true, &target, &tls,
+                                             &err), TG_OK);
+  assert_string_equal(target, "ipv4:127.0.0.1:1,127.0.0.1:2");
+  assert_false(tls);
+  tg_free(target);
+  assert_int_equal(tg_otlpexp_parse_endpoint("dns:///collector.example:4317", false, &target,
+                                             &tls, &err), TG_OK);
+  assert_string_equal(target, "dns:///collector.example:4317");
+  assert_true(tls);
+  tg_free(target);
+  assert_int_equal(tg_otlpexp_parse_endpoint("ipv4:", true, &target, &tls, &err), TG_ECONFIG);
+  assert_int_equal(tg_otlpexp_parse_endpoint("dns:a b:1", true, &target, &tls, &err), TG_ECONFIG);
+  assert_int_equal(tg_otlpexp_parse_endpoint("ftp://a:1", true, &target, &tls, &err), TG_ECONFIG);
 }
 
 static const char *unreachable_yaml =
