@@ -276,7 +276,7 @@ static double stage_alone(stage *s, double secs, enum mode mode) {
 
 static void scrape(tg_prom_format fmt, int gzip, double *ms, size_t *bytes) {
   const tg_metric_source *src[] = {g_source};
-  tg_prom_render_opts o = {fmt, NULL, NULL};
+  tg_prom_render_opts o = {.format = fmt, .name_prefix = NULL, .const_labels = NULL};
   double best = 1e9;
   for (int rep = 0; rep < 10; rep++) {
     tg_buf b, gz;
@@ -324,7 +324,7 @@ int main(int argc, char **argv) {
     tg_buf b;
     tg_buf_init(&b, 0);
     const tg_metric_source *src[] = {g_source};
-    tg_prom_render_opts o = {TG_PROM_TEXT, NULL, NULL};
+    tg_prom_render_opts o = {.format = TG_PROM_TEXT, .name_prefix = NULL, .const_labels = NULL};
     tg_prom_render(src, 1, &o, &b);
     tg_buf_append(&b, "", 1);
     for (const char *p = (const char *)b.data; (p = strstr(p, "\ntraces_span_metrics_calls_total{")); p++)

@@ -115,6 +115,8 @@ void tg_conf_release(const tg_conf_key *keys, size_t n_keys, void *conf);
 int tg_conf_parse_int(const char *s, int64_t *out);
 int tg_conf_parse_double(const char *s, double *out);
 int tg_conf_parse_duration_ms(const char *s, uint64_t *out);
+/* The same duration syntax at nanosecond resolution ("100us" = 100000); a bare "0" is 0. */
+int tg_conf_parse_duration_ns(const char *s, uint64_t *out);
 int tg_conf_parse_size(const char *s, uint64_t *out);
 int tg_conf_parse_bool(const char *s, _Bool *out);
 

@@ -91,7 +91,8 @@ static const struct {
     {"ms", 1000000},     {"s", 1000000000ull}, {"m", 60000000000ull}, {"h", 3600000000000ull},
 };
 
-const char *tg_conf_duration_detail(const char *s, uint64_t *out) {
+/* The whole Go-style duration in nanoseconds (shared by the ms and ns parsers). */
+static const char *duration_ns_detail(const char *s, uint64_t *out) {
   static const char *const bad = "is not a duration (examples: 250ms, 5s, 1m30s, 2h)";
   const char *p = s;
   if (*p == '-')
@@ -145,10 +146,23 @@ const char *tg_conf_duration_detail(const char *s, uint64_t *out) {
         return "is too large";
     }
   }
+  *out = total;
+  return NULL;
+}
+
+const char *tg_conf_duration_detail(const char *s, uint64_t *out) {
+  uint64_t total;
+  const char *why = duration_ns_detail(s, &total);
+  if (why)
+    return why;
   if (total % 1000000)
     return "is finer than the millisecond resolution";
   *out = total / 1000000;
   return NULL;
+}
+
+int tg_conf_parse_duration_ns(const char *s, uint64_t *out) {
+  return duration_ns_detail(s, out) ? -1 : 0;
 }
 
 static const struct {

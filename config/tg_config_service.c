@@ -455,6 +455,58 @@ static void check_authenticators(checker *ck) {
   }
 }
 
+/* Metrics a producer emits that an exporter of the same pipeline cannot carry (delta
+ * counts or exponential histograms into a Prometheus exporter) are refused here, at the
+ * exporter's place in the pipeline (or at the processor placement's metrics_exporter),
+ * with the exporter's reason; start refuses the same. */
+static unsigned metric_traits_of(const tg_config_component *c) {
+  return c && c->component && c->component->metric_traits && c->conf
+             ? c->component->metric_traits(c->conf)
+             : 0;
+}
+
+static void refuse_traits(checker *ck, const tg_yaml_pos *pos, const char *what,
+                          const tg_config_component *producer, const tg_config_component *to,
+                          unsigned traits) {
+  unsigned bad = to && to->component ? traits & to->component->metric_refuses : 0;
+  if (!bad)
+    return;
+  tg_diag_add(ck->diag, pos, "%s: exporter \"%.100s\" cannot take the metrics of \"%.100s\": "
+              "they use %s, and %s", what, to->id, producer->id,
+              bad & TG_MTRAIT_DELTA ? "delta temporality (aggregation_temporality: "
+                                      "AGGREGATION_TEMPORALITY_DELTA)"
+                                    : "exponential histograms (histogram.exponential)",
+              to->component->metric_refuses_why ? to->component->metric_refuses_why
+                                                : "this exporter cannot carry them");
+}
+
+static void check_metric_traits(checker *ck) {
+  const tg_config *cfg = ck->cfg;
+  for (size_t i = 0; i < cfg->n_pipelines; i++) {
+    const tg_config_pipeline *p = &cfg->pipelines[i];
+    if (p->signal != TG_SIGNAL_METRICS)
+      continue;
+    char what[160];
+    snprintf(what, sizeof what, "service::pipelines::%.100s", p->name);
+    for (size_t r = 0; r < p->n_receivers; r++) {
+      unsigned traits = metric_traits_of(p->receivers[r].target);
+      for (size_t e = 0; traits && e < p->n_exporters; e++)
+        refuse_traits(ck, &p->exporters[e].pos, what, p->receivers[r].target,
+                      p->exporters[e].target, traits);
+    }
+  }
+  for (size_t i = 0; i < cfg->n_components; i++) {
+    const tg_config_component *c = &cfg->components[i];
+    unsigned traits = c->kind == TG_PROCESSOR ? metric_traits_of(c) : 0;
+    const tg_yaml_node *to = traits ? tg_yaml_get(c->node, "metrics_exporter") : NULL;
+    if (!to || to->kind != TG_YAML_SCALAR || !to->scalar)
+      continue;
+    char what[160];
+    snprintf(what, sizeof what, "processors::%.100s: metrics_exporter", c->id);
+    refuse_traits(ck, &to->pos, what, c, find(cfg, TG_EXPORTER, to->scalar), traits);
+  }
+}
+
 void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_yaml_pos *where,
                             tg_diag *diag) {
   checker ck = {cfg, diag, NULL};
@@ -524,5 +576,6 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
     check_connectors(&ck);
   check_authenticators(&ck);
   check_storage_refs(&ck);
+  check_metric_traits(&ck);
   tg_free(ck.used);
 }

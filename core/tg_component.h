@@ -137,7 +137,17 @@ typedef struct tg_component {
   const tg_auth_ops *auth; /* extensions that authenticate; NULL otherwise */
   tg_component_command command; /* optional (name NULL: none) */
   const tg_storage_ops *storage; /* extensions offering storage (file_storage); else NULL */
+  /* Metrics producers (spanmetrics): the TG_MTRAIT_* of the metrics a configuration
+   * emits; NULL = none. Metrics exporters: the traits they cannot carry
+   * (metric_refuses) and why (metric_refuses_why, one clause). validate and start
+   * refuse a pipeline that joins them, with that reason. */
+  unsigned (*metric_traits)(const void *conf);
+  unsigned metric_refuses;
+  const char *metric_refuses_why;
 } tg_component;
+
+/* Traits of a metrics source (tg_metric_source.h: delta, exponential). */
+enum { TG_MTRAIT_DELTA = 1, TG_MTRAIT_EXPONENTIAL = 2 };
 
 /* An instance: one configured use of a component ("otlp/backend"). The builder owns the
  * instance struct, its id and conf; the component owns `state`. */

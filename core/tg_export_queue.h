@@ -124,6 +124,8 @@ typedef struct tg_export_item {
   size_t span_count;
   struct tg_batch *batch; /* not yet encoded (a read-only reference) */
   unsigned attempt;       /* set by the queue before each send: 1 = the first */
+  unsigned signal;        /* 0: traces; TG_SIGNAL_METRICS: an ExportMetricsServiceRequest
+                             (span_count then counts data points) */
 } tg_export_item;
 
 /* What a send reports beyond its result. The queue zeroes it before each attempt. */
@@ -183,6 +185,12 @@ int tg_export_queue_start(tg_export_queue *q);
  * (an item larger than max_bytes is still accepted into an empty queue, so no request
  * is refused forever), TG_ECLOSED after stop began. Refusals count enqueue_failed. */
 int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t span_count);
+
+/* As tg_export_queue_push for an encoded ExportMetricsServiceRequest of n_points data
+ * points (the item's signal says metrics, so senders pick the metrics method or URL).
+ * A queue kept on disk refuses it (TG_EUNSUPPORTED: records there carry no signal). */
+int tg_export_queue_push_metrics(tg_export_queue *q, uint8_t *data, size_t len,
+                                 size_t n_points);
 
 /* The exporters' consume: queues the batch (ownership transfers, except on TG_EAGAIN:
  * then the batch is untouched and still the caller's, per tg_component.h); a sender

@@ -21,11 +21,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum tg_mkind { TG_MKIND_COUNTER, TG_MKIND_HISTOGRAM } tg_mkind;
+/* TG_MKIND_EXP_HISTOGRAM: a base-2 exponential histogram (OTLP only: the Prometheus text
+ * formats cannot carry it, so Prometheus consumers refuse a source that has one). */
+typedef enum tg_mkind { TG_MKIND_COUNTER, TG_MKIND_HISTOGRAM, TG_MKIND_EXP_HISTOGRAM } tg_mkind;
+
+/* Where a label goes in OTLP (Prometheus consumers render every label alike). */
+enum { TG_MLABEL_POINT, TG_MLABEL_RESOURCE, TG_MLABEL_BOTH };
 
 typedef struct tg_mlabel {
-  const char *name;  /* a valid Prometheus label name */
-  const char *value; /* any UTF-8; consumers escape */
+  const char *name;      /* a valid Prometheus label name */
+  const char *value;     /* any UTF-8; consumers escape */
+  const char *otel_name; /* the attribute's OpenTelemetry name ("service.name"); NULL = name */
+  int where;             /* TG_MLABEL_*: a data point or resource attribute (OTLP) */
 } tg_mlabel;
 
 typedef struct tg_mexemplar {
@@ -44,6 +51,8 @@ typedef struct tg_mfamily {
   tg_mkind kind;
   const double *bounds;
   size_t n_bounds;
+  const char *otel_name; /* OTLP metric name ("traces.span.metrics.calls"); NULL = name */
+  const char *unit;      /* OTLP unit ("ms", "s", "1"); NULL = none */
 } tg_mfamily;
 
 /* One series of a family at collect time. Counters: `count`. Histograms: `count`, `sum`
@@ -55,11 +64,24 @@ typedef struct tg_mpoint {
   const tg_mlabel *labels;
   size_t n_labels;
   const char *label_text;
+  /* label_text without the TG_MLABEL_RESOURCE labels (the Prometheus exporter's
+   * resource_to_telemetry_conversion off); NULL = the same as label_text */
+  const char *label_text_point;
+  uint64_t updated_mono_ms; /* when the series last counted (tg_clock_mono_ms); 0 = unknown */
   uint64_t count;
   double sum;
   const uint64_t *buckets;
   const tg_mexemplar *const *exemplars;
-  uint64_t start_unix_nano; /* when the series was created */
+  uint64_t start_unix_nano; /* when the series was created (delta: the interval began) */
+  uint64_t time_unix_nano;  /* delta: when the interval closed; 0 = now */
+  /* TG_MKIND_EXP_HISTOGRAM: count, sum, and the buckets at `scale`: exp_counts[i] holds
+   * the values in (base^(exp_offset+i), base^(exp_offset+i+1)], base = 2^(2^-scale);
+   * zero_count the values <= 0. exemplars: NULL or one pointer. */
+  int32_t scale;
+  int32_t exp_offset;
+  const uint64_t *exp_counts;
+  size_t n_exp_counts;
+  uint64_t zero_count;
 } tg_mpoint;
 
 typedef struct tg_metric_visitor {
@@ -70,9 +92,25 @@ typedef struct tg_metric_visitor {
   void *ctx;
 } tg_metric_visitor;
 
+struct tg_metric_source;
+/* Called on the loop thread when the producer closes a flush interval (below). */
+typedef void (*tg_metric_flush_fn)(void *ctx, const struct tg_metric_source *src);
+
 typedef struct tg_metric_source {
   const char *name;           /* the producer's instance id, for logs */
   uint64_t flush_interval_ms; /* how often push exporters should collect */
+  /* Delta temporality: collect visits the counts of the last closed flush interval only
+   * (series without spans in it are left out), valid until the next flush; the
+   * Prometheus formats cannot say that, so Prometheus consumers refuse such a source.
+   * 0: cumulative (counts since the series began). */
+  int delta;
+  int exponential; /* some family is TG_MKIND_EXP_HISTOGRAM */
+  /* Optional (NULL = none): registers fn(ctx, src), called on the loop thread every
+   * flush_interval_ms right after the producer closed an interval (and once more when
+   * it stops), so a push exporter collects each interval exactly once; required to
+   * consume a delta source. ctx must outlive the producer's stop. Returns 0, or
+   * TG_ENOMEM / TG_ETOOBIG (at most 8 subscribers). */
+  int (*subscribe)(const struct tg_metric_source *src, tg_metric_flush_fn fn, void *ctx);
   /* Visits every family and series (families in a stable order, each family's series
    * contiguous). Loop thread only. Returns 0 or the visitor's non-zero code. */
   int (*collect)(const struct tg_metric_source *src, const tg_metric_visitor *visitor);

@@ -540,6 +540,8 @@ static int push_item(tg_export_queue *q, tg_export_item item) {
   int rc = TG_OK;
   if (q->closing || q->stopped)
     rc = TG_ECLOSED;
+  else if (q->dq && item.signal)
+    rc = TG_EUNSUPPORTED;
   else if (q->dq)
     rc = disk_append(q, &item);
   else if (q->count >= q->cap || (!q->qc.enabled && q->count >= q->idle))
@@ -571,6 +573,12 @@ static int push_item(tg_export_queue *q, tg_export_item item) {
 
 int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t span_count) {
   return push_item(q, (tg_export_item){.data = data, .len = len, .span_count = span_count});
+}
+
+int tg_export_queue_push_metrics(tg_export_queue *q, uint8_t *data, size_t len,
+                                 size_t n_points) {
+  return push_item(q, (tg_export_item){.data = data, .len = len, .span_count = n_points,
+                                       .signal = TG_SIGNAL_METRICS});
 }
 
 /* Memory a batch holds (its own arena and those it shares): what it costs while queued. */

@@ -37,7 +37,9 @@
 #include "rpc_status.pb-c.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"
+#include "tg_component.h"
 #include "tg_log.h"
+#include "tg_otlp_metrics.h"
 #include "tg_selftrace.h"
 #include "tg_span-t.h"
 #include "tg_version.h"
@@ -447,8 +449,12 @@ static tg_send_result grpc_send(void *ctx, void *vw, const tg_export_item *item,
     snprintf(out->detail, sizeof out->detail, "shutting down");
     return TG_SEND_PERMANENT;
   }
+  /* metrics requests (tg_otlp_metrics.c) share the channel and queue of an OTLP exporter */
+  grpc_slice method = item->signal == TG_SIGNAL_METRICS
+                          ? grpc_slice_from_static_string(TG_OTLP_METRICS_METHOD)
+                          : g->method;
   grpc_call *call = grpc_channel_create_call(g->channel, NULL, GRPC_PROPAGATE_DEFAULTS, w->cq,
-                                             g->method, NULL, deadline, NULL);
+                                             method, NULL, deadline, NULL);
   w->call = call;
   pthread_mutex_unlock(&w->lock);
   if (!call) {

@@ -19,6 +19,7 @@
 #include "tg_grpc_exporter.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
+#include "tg_otlp_metrics.h"
 #include "tg_service.h"
 
 static const tg_conf_key otlpexp_keys[] = {
@@ -124,17 +125,18 @@ const tg_component tg_exporter_otlp = {
     .abi = TG_COMPONENT_ABI,
     .kind = TG_EXPORTER,
     .type = "otlp",
-    .signals = TG_SIGNAL_TRACES,
+    .signals = TG_SIGNAL_TRACES | TG_SIGNAL_METRICS,
     .conf_size = sizeof(tg_otlpexp_conf),
     .keys = otlpexp_keys,
     .n_keys = sizeof otlpexp_keys / sizeof otlpexp_keys[0],
     .conf_check = otlpexp_conf_check,
     .ops = {.create = otlpexp_create,
             .start = otlpexp_start,
-            .consume = tg_queued_exporter_consume,
+            .consume = tg_otlp_exporter_consume, /* metrics: tg_otlp_metrics.h */
             .stop = tg_queued_exporter_stop,
             .destroy = tg_otlpexp_instance_destroy,
             .ready = tg_queued_exporter_ready},
-    .doc = "Sends traces as OTLP/gRPC (ExportTraceServiceRequest) through a bounded sending "
-           "queue with retries (gRPC C core).",
+    .doc = "Sends traces and metrics as OTLP/gRPC (ExportTraceServiceRequest, "
+           "ExportMetricsServiceRequest) through a bounded sending queue with retries (gRPC C "
+           "core).",
 };

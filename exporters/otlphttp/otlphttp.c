@@ -27,6 +27,7 @@
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_component.h"
+#include "tg_otlp_metrics.h"
 #include "tg_export_queue.h"
 #include "tg_gzip.h"
 #include "tg_http_exporter.h"
@@ -44,6 +45,7 @@ enum { OTLPHTTP_ENC_PROTO, OTLPHTTP_ENC_JSON };
 typedef struct otlphttp_conf {
   char *endpoint;        /* base URL; traces go to endpoint + "/v1/traces" */
   char *traces_endpoint; /* full URL, overrides endpoint */
+  char *metrics_endpoint; /* full URL for metrics, overrides endpoint + "/v1/metrics" */
   tg_http_tls_conf tls;
   tg_conf_strmap headers;
   char *authenticator;
@@ -58,7 +60,8 @@ typedef struct otlphttp_conf {
 typedef struct otlphttp_state {
   tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
   const otlphttp_conf *conf;
-  char *url;
+  char *url;         /* traces; NULL: traces are refused */
+  char *metrics_url; /* NULL: metrics are refused */
   char *log_name;
   struct curl_slist *headers; /* shared read-only by every handle */
   tg_selftrace *tracer;       /* the service's self-tracer; NULL = off */
@@ -74,6 +77,8 @@ static const tg_conf_key otlphttp_keys[] = {
                   "base URL (http:// or https://); traces go to <endpoint>/v1/traces"),
     TG_KEY_STRING("traces_endpoint", otlphttp_conf, traces_endpoint, NULL,
                   "full URL for traces (overrides endpoint)"),
+    TG_KEY_STRING("metrics_endpoint", otlphttp_conf, metrics_endpoint, NULL,
+                  "full URL for metrics (overrides <endpoint>/v1/metrics)"),
     TG_KEY_BOOL("tls.insecure", otlphttp_conf, tls.insecure, "false",
                 "accepted for compatibility; the URL scheme selects TLS"),
     TG_HTTP_EXPORTER_KEYS(otlphttp_conf, tls, headers, authenticator),
@@ -97,36 +102,64 @@ static int url_ok(const char *url) {
          url[strncmp(url, "http://", 7) ? 8 : 7] != '\0' && !strpbrk(url, " \t\r\n");
 }
 
-/* The traces URL from the conf (tg_free), or NULL with err. */
-static char *traces_url(const otlphttp_conf *c, tg_errbuf *err) {
-  if (c->traces_endpoint) {
-    if (!url_ok(c->traces_endpoint)) {
-      tg_errf(err, TG_ECONFIG, "traces_endpoint \"%s\": expected an http:// or https:// URL",
-              c->traces_endpoint);
+/* A signal's URL (tg_free): `full` (traces_endpoint, metrics_endpoint) as given, else the
+ * base endpoint + path; NULL with err: TG_ENOTFOUND when neither is set, TG_ECONFIG for a
+ * bad URL. */
+static char *signal_url(const char *full, const char *full_key, const char *base,
+                        const char *path, tg_errbuf *err, int *code) {
+  *code = TG_OK;
+  if (full) {
+    if (!url_ok(full)) {
+      *code = tg_errf(err, TG_ECONFIG, "%s \"%s\": expected an http:// or https:// URL",
+                      full_key, full);
       return NULL;
     }
-    return tg_strdup(c->traces_endpoint);
+    return tg_strdup(full);
   }
-  if (!c->endpoint) {
-    tg_errf(err, TG_ECONFIG, "endpoint or traces_endpoint is required");
+  if (!base) {
+    *code = tg_errf(err, TG_ENOTFOUND, "endpoint or %s is required", full_key);
     return NULL;
   }
-  if (!url_ok(c->endpoint)) {
-    tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected an http:// or https:// URL",
-            c->endpoint);
+  if (!url_ok(base)) {
+    *code = tg_errf(err, TG_ECONFIG, "endpoint \"%s\": expected an http:// or https:// URL",
+                    base);
     return NULL;
   }
-  size_t len = strlen(c->endpoint);
-  while (len && c->endpoint[len - 1] == '/')
+  size_t len = strlen(base), pl = strlen(path);
+  while (len && base[len - 1] == '/')
     len--;
-  char *url = tg_malloc(len + sizeof "/v1/traces");
+  char *url = tg_malloc(len + pl + 1);
   if (!url) {
-    tg_errf(err, TG_ENOMEM, "out of memory");
+    *code = tg_errf(err, TG_ENOMEM, "out of memory");
     return NULL;
   }
-  memcpy(url, c->endpoint, len);
-  memcpy(url + len, "/v1/traces", sizeof "/v1/traces");
+  memcpy(url, base, len);
+  memcpy(url + len, path, pl + 1);
   return url;
+}
+
+/* Both URLs; a signal without one gets NULL (its data is then refused), but at least one
+ * is required. TG_OK or an error with err. */
+static int signal_urls(const otlphttp_conf *c, char **traces, char **metrics, tg_errbuf *err) {
+  tg_errbuf terr, merr;
+  int tcode, mcode;
+  *traces = signal_url(c->traces_endpoint, "traces_endpoint", c->endpoint, "/v1/traces", &terr,
+                       &tcode);
+  *metrics = signal_url(c->metrics_endpoint, "metrics_endpoint", c->endpoint, "/v1/metrics",
+                        &merr, &mcode);
+  int rc = TG_OK;
+  if (!*traces && tcode != TG_ENOTFOUND)
+    rc = tg_errf(err, tcode, "%s", terr.msg);
+  else if (!*metrics && mcode != TG_ENOTFOUND)
+    rc = tg_errf(err, mcode, "%s", merr.msg);
+  else if (!*traces && !*metrics)
+    rc = tg_errf(err, TG_ECONFIG, "endpoint, traces_endpoint or metrics_endpoint is required");
+  if (rc) {
+    tg_free(*traces);
+    tg_free(*metrics);
+    *traces = *metrics = NULL;
+  }
+  return rc;
 }
 
 static void otlphttp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
@@ -134,10 +167,11 @@ static void otlphttp_conf_check(const void *vconf, const tg_yaml_node *node, con
   const otlphttp_conf *c = vconf;
   const tg_yaml_pos *pos = node ? &node->pos : NULL;
   tg_errbuf err;
-  char *url = traces_url(c, &err);
-  if (!url)
+  char *url, *murl;
+  if (signal_urls(c, &url, &murl, &err))
     tg_diag_add(diag, pos, "%s: %s", what, err.msg);
   tg_free(url);
+  tg_free(murl);
   if (c->encoding == OTLPHTTP_ENC_JSON)
     tg_diag_add(diag, pos, "%s: encoding: json is not supported yet; use proto", what);
   tg_http_conf_check(&c->tls, &c->headers, tg_http_header_problem, pos, what, diag);
@@ -221,6 +255,9 @@ static tg_send_result send_attempt(otlphttp_state *st, otlphttp_worker *w,
     body = w->body.data;
     body_len = w->body.len;
   }
+  /* metrics requests (tg_otlp_metrics.c) share the queue and the handle: pick the URL */
+  curl_easy_setopt(w->http.easy, CURLOPT_URL,
+                   item->signal == TG_SIGNAL_METRICS ? st->metrics_url : st->url);
   long code = 0;
   tg_send_result sent = tg_http_client_post(&w->http, body, body_len, &code, out);
   if (sent != TG_SEND_OK)
@@ -265,6 +302,7 @@ static void otlphttp_destroy(tg_instance *self) {
   tg_export_queue_free(st->queue); /* joins the senders before the shared headers go */
   curl_slist_free_all(st->headers);
   tg_free(st->url);
+  tg_free(st->metrics_url);
   tg_free(st->log_name);
   tg_free(st);
   self->state = NULL;
@@ -286,8 +324,7 @@ static int otlphttp_create(tg_instance *self, tg_errbuf *err) {
   self->state = st;
   st->conf = c;
   tg_errbuf uerr;
-  st->url = traces_url(c, &uerr);
-  if (!st->url) {
+  if (signal_urls(c, &st->url, &st->metrics_url, &uerr)) {
     otlphttp_destroy(self);
     return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
   }
@@ -321,25 +358,36 @@ static int otlphttp_start(tg_instance *self, tg_errbuf *err) {
   if (rc)
     return rc;
   if (self->service && self->service->log)
-    TG_LOG_INFO(self->service->log, id, "exporting OTLP/HTTP to %s", st->url);
+    TG_LOG_INFO(self->service->log, id, "exporting OTLP/HTTP to %s%s%s",
+                st->url ? st->url : "", st->url && st->metrics_url ? " and " : "",
+                st->metrics_url ? st->metrics_url : "");
   return TG_OK;
+}
+
+/* Traces go to the queue; a metrics source is subscribed to (tg_otlp_metrics.h). A signal
+ * without a URL is refused. */
+static int otlphttp_consume(tg_instance *self, tg_batch *batch) {
+  const otlphttp_state *st = self->state;
+  if (!(batch->metrics ? st->metrics_url : st->url))
+    return TG_ECONFIG;
+  return tg_otlp_exporter_consume(self, batch);
 }
 
 const tg_component tg_exporter_otlphttp = {
     .abi = TG_COMPONENT_ABI,
     .kind = TG_EXPORTER,
     .type = "otlphttp",
-    .signals = TG_SIGNAL_TRACES,
+    .signals = TG_SIGNAL_TRACES | TG_SIGNAL_METRICS,
     .conf_size = sizeof(otlphttp_conf),
     .keys = otlphttp_keys,
     .n_keys = sizeof otlphttp_keys / sizeof otlphttp_keys[0],
     .conf_check = otlphttp_conf_check,
     .ops = {.create = otlphttp_create,
             .start = otlphttp_start,
-            .consume = tg_queued_exporter_consume,
+            .consume = otlphttp_consume,
             .stop = tg_queued_exporter_stop,
             .destroy = otlphttp_destroy,
             .ready = tg_queued_exporter_ready},
-    .doc = "Sends traces as OTLP/HTTP protobuf (POST <endpoint>/v1/traces, gzip) through a "
-           "bounded sending queue with retries (libcurl).",
+    .doc = "Sends traces and metrics as OTLP/HTTP protobuf (POST <endpoint>/v1/traces, "
+           "/v1/metrics; gzip) through a bounded sending queue with retries (libcurl).",
 };

@@ -31,7 +31,33 @@ typedef struct render_ctx {
   size_t n_le;
   char bucket_name[320]; /* prefix + family + "_bucket" */
   size_t bucket_name_len;
+  char fname[256]; /* the family's name as rendered (unit suffix cut when asked) */
+  char ts[40];     /* " <timestamp>" after each sample, or "" */
+  size_t ts_len;
 } render_ctx;
+
+/* The family's name without a unit suffix when add_metric_suffixes is off. */
+static void family_name(render_ctx *c, const tg_mfamily *f) {
+  snprintf(c->fname, sizeof c->fname, "%s", f->name);
+  if (!c->opts->no_suffixes || !f->unit)
+    return;
+  const char *suffix = !strcmp(f->unit, "ms") ? "_milliseconds" : !strcmp(f->unit, "s") ? "_seconds" : NULL;
+  size_t n = strlen(c->fname), sl = suffix ? strlen(suffix) : 0;
+  if (suffix && n > sl && !strcmp(c->fname + n - sl, suffix))
+    c->fname[n - sl] = '\0';
+}
+
+static void set_timestamp(render_ctx *c) {
+  c->ts_len = 0;
+  c->ts[0] = '\0';
+  uint64_t ms = c->opts->timestamp_ms;
+  if (!ms)
+    return;
+  int n = c->om ? snprintf(c->ts, sizeof c->ts, " %llu.%03llu", (unsigned long long)(ms / 1000),
+                           (unsigned long long)(ms % 1000)) /* OpenMetrics: seconds */
+                : snprintf(c->ts, sizeof c->ts, " %llu", (unsigned long long)ms);
+  c->ts_len = n > 0 ? (size_t)n : 0;
+}
 
 static int put(tg_buf *b, const char *s, size_t n) { return tg_buf_append(b, s, n); }
 static int puts_(tg_buf *b, const char *s) { return tg_buf_append(b, s, strlen(s)); }
@@ -90,10 +116,16 @@ static int put_hex(tg_buf *b, const uint8_t *p, size_t n) {
 }
 
 /* `{const,labels[,le="x"]}` or nothing when there are no labels at all. */
+/* The series' labels as rendered: without resource-only labels unless asked. */
+static const char *label_text(const render_ctx *c, const tg_mpoint *p) {
+  return !c->opts->resource_labels && p->label_text_point ? p->label_text_point : p->label_text;
+}
+
 static int put_labels(render_ctx *c, const tg_mpoint *p, const char *le) {
   tg_buf *b = c->out;
   const char *k = c->opts->const_labels;
-  int has_k = k && *k, has_l = p->label_text && *p->label_text;
+  const char *lt = label_text(c, p);
+  int has_k = k && *k, has_l = lt && *lt;
   if (!has_k && !has_l && !le)
     return TG_OK;
   int rc = put(b, "{", 1);
@@ -102,7 +134,7 @@ static int put_labels(render_ctx *c, const tg_mpoint *p, const char *le) {
   if (!rc && has_k && has_l)
     rc = put(b, ",", 1);
   if (!rc && has_l)
-    rc = puts_(b, p->label_text);
+    rc = puts_(b, lt);
   if (!rc && le) {
     if (has_k || has_l)
       rc = put(b, ",", 1);
@@ -119,7 +151,7 @@ static int put_labels(render_ctx *c, const tg_mpoint *p, const char *le) {
 static int put_name(render_ctx *c, const tg_mfamily *f, const char *suffix) {
   int rc = c->opts->name_prefix ? puts_(c->out, c->opts->name_prefix) : TG_OK;
   if (!rc)
-    rc = puts_(c->out, f->name);
+    rc = puts_(c->out, c->fname[0] ? c->fname : f->name);
   return rc || !suffix ? rc : puts_(c->out, suffix);
 }
 
@@ -151,7 +183,9 @@ static int on_family(void *ctx, const tg_mfamily *f) {
   render_ctx *c = ctx;
   tg_buf *b = c->out;
   int counter = f->kind == TG_MKIND_COUNTER;
-  const char *suffix = counter && !c->om ? "_total" : NULL;
+  family_name(c, f);
+  set_timestamp(c);
+  const char *suffix = counter && !c->om && !c->opts->no_suffixes ? "_total" : NULL;
   int rc = puts_(b, "# HELP ");
   if (!rc)
     rc = put_name(c, f, suffix);
@@ -172,7 +206,7 @@ static int on_family(void *ctx, const tg_mfamily *f) {
     c->le_len[i] = format_double(c->le[i], sizeof c->le[i], f->bounds[i], c->om);
   c->le_len[c->n_le] = (size_t)snprintf(c->le[c->n_le], sizeof c->le[c->n_le], "+Inf");
   int n = snprintf(c->bucket_name, sizeof c->bucket_name, "%s%s_bucket",
-                   c->opts->name_prefix ? c->opts->name_prefix : "", f->name);
+                   c->opts->name_prefix ? c->opts->name_prefix : "", c->fname);
   c->bucket_name_len = n > 0 && (size_t)n < sizeof c->bucket_name ? (size_t)n : 0;
   return c->bucket_name_len ? TG_OK : TG_EINVAL;
 }
@@ -181,14 +215,19 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
   render_ctx *c = ctx;
   tg_buf *b = c->out;
   int rc;
+  if (c->opts->expire_ms && p->updated_mono_ms &&
+      c->opts->now_mono_ms > p->updated_mono_ms + c->opts->expire_ms)
+    return TG_OK; /* metric_expiration: idle too long */
   if (f->kind == TG_MKIND_COUNTER) {
-    rc = put_name(c, f, "_total");
+    rc = put_name(c, f, c->opts->no_suffixes && !c->om ? NULL : "_total");
     if (!rc)
       rc = put_labels(c, p, NULL);
     if (!rc)
       rc = put(b, " ", 1);
     if (!rc)
       rc = put_u64(b, p->count);
+    if (!rc && c->ts_len)
+      rc = put(b, c->ts, c->ts_len);
     if (!rc && c->om && p->exemplars && p->exemplars[0])
       rc = put_exemplar(c, p->exemplars[0]);
     return rc ? rc : put(b, "\n", 1);
@@ -196,7 +235,8 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
   /* Bucket lines are nearly all of a scrape: written with one reserve each and no
    * per-piece bounds checks (see the design note at the top). */
   const char *k = c->opts->const_labels;
-  size_t kl = k ? strlen(k) : 0, ll = p->label_text ? strlen(p->label_text) : 0;
+  const char *lt = label_text(c, p);
+  size_t kl = k ? strlen(k) : 0, ll = lt ? strlen(lt) : 0;
   uint64_t cum = 0;
   rc = TG_OK;
   for (size_t i = 0; !rc && i <= c->n_le; i++) {
@@ -207,7 +247,7 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
       for (size_t m = c->n_le; m <= f->n_bounds; m++)
         cum += p->buckets[m];
     }
-    size_t need = c->bucket_name_len + kl + ll + c->le_len[i] + 48;
+    size_t need = c->bucket_name_len + kl + ll + c->le_len[i] + c->ts_len + 48;
     if ((rc = tg_buf_reserve(b, need)))
       break;
     char *w = (char *)b->data + b->len;
@@ -220,7 +260,7 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
       *w++ = ',';
     }
     if (ll) {
-      memcpy(w, p->label_text, ll);
+      memcpy(w, lt, ll);
       w += ll;
       *w++ = ',';
     }
@@ -239,6 +279,8 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
     } while (v);
     memcpy(w, tmp + t, sizeof tmp - t);
     w += sizeof tmp - t;
+    memcpy(w, c->ts, c->ts_len);
+    w += c->ts_len;
     b->len = (size_t)(w - (char *)b->data);
     if (c->om && p->exemplars && p->exemplars[i])
       rc = put_exemplar(c, p->exemplars[i]);
@@ -253,6 +295,8 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
     rc = put(b, " ", 1);
   if (!rc)
     rc = tg_prom_append_double(b, p->sum, 0);
+  if (!rc && c->ts_len)
+    rc = put(b, c->ts, c->ts_len);
   if (!rc)
     rc = put(b, "\n", 1);
   if (!rc)
@@ -263,6 +307,8 @@ static int on_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
     rc = put(b, " ", 1);
   if (!rc)
     rc = put_u64(b, p->count);
+  if (!rc && c->ts_len)
+    rc = put(b, c->ts, c->ts_len);
   return rc ? rc : put(b, "\n", 1);
 }
 

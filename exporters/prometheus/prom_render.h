@@ -15,6 +15,12 @@ typedef struct tg_prom_render_opts {
   tg_prom_format format;
   const char *name_prefix;  /* "ns_" prepended to family names, or NULL */
   const char *const_labels; /* rendered `a="x",b="y"` added to every series, or NULL */
+  uint64_t timestamp_ms;    /* send_timestamps: written after every sample; 0 = none */
+  int resource_labels;      /* resource_to_telemetry_conversion: resource-only labels too */
+  int no_suffixes;          /* add_metric_suffixes false: no unit suffix, and no _total in
+                               text 0.0.4 (OpenMetrics requires it on counter samples) */
+  uint64_t expire_ms;       /* metric_expiration: leave out series idle this long (0 = off) */
+  uint64_t now_mono_ms;     /* for expire_ms */
 } tg_prom_render_opts;
 
 /* Appends every family of every source to out. OpenMetrics output carries exemplars and

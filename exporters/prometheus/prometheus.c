@@ -27,6 +27,7 @@
 #include "prom_gzip.h"
 #include "prom_render.h"
 #include "tg_alloc.h"
+#include "tg_clock.h"
 #include "tg_component.h"
 #include "tg_http_server.h"
 #include "tg_service.h"
@@ -44,6 +45,10 @@ typedef struct prom_conf {
   tg_conf_strmap const_labels;
   bool enable_open_metrics;
   char *tls_cert_file, *tls_key_file;
+  bool send_timestamps;
+  uint64_t metric_expiration_ms;
+  bool resource_to_telemetry;
+  bool add_metric_suffixes;
 } prom_conf;
 
 #define C prom_conf
@@ -55,6 +60,14 @@ static const tg_conf_key prom_keys[] = {
                 "answer OpenMetrics (with exemplars) when the scraper asks for it"),
     TG_KEY_STRING("tls.cert_file", C, tls_cert_file, NULL, "PEM certificate: serve HTTPS"),
     TG_KEY_STRING("tls.key_file", C, tls_key_file, NULL, "PEM private key"),
+    TG_KEY_BOOL("send_timestamps", C, send_timestamps, "false",
+                "write the scrape time after every sample"),
+    TG_KEY_DURATION("metric_expiration", C, metric_expiration_ms, "5m", 0, 0,
+                    "leave out series that counted nothing for this long (0 = never)"),
+    TG_KEY_BOOL("resource_to_telemetry_conversion.enabled", C, resource_to_telemetry, "false",
+                "resource attributes (spanmetrics resource_metrics_key_attributes) as labels"),
+    TG_KEY_BOOL("add_metric_suffixes", C, add_metric_suffixes, "true",
+                "unit suffix (_milliseconds) and _total on counters (text format)"),
 };
 #undef C
 
@@ -276,7 +289,17 @@ static void on_metrics(void *ctx, const tg_http_request *req, tg_http_response *
   int rc = sc ? TG_OK : TG_ENOMEM;
   if (!rc) {
     sc->st = st;
-    sc->opts = (tg_prom_render_opts){fmt, st->prefix, st->const_labels};
+    const prom_conf *pc = st->conf;
+    uint64_t now_mono = tg_clock_mono_ms();
+    sc->opts = (tg_prom_render_opts){
+        .format = fmt,
+        .name_prefix = st->prefix,
+        .const_labels = st->const_labels,
+        .timestamp_ms = pc->send_timestamps ? tg_clock_unix_nano() / 1000000u : 0,
+        .resource_labels = pc->resource_to_telemetry,
+        .no_suffixes = !pc->add_metric_suffixes,
+        .expire_ms = pc->metric_expiration_ms,
+        .now_mono_ms = now_mono};
     sc->start_ns = uv_hrtime();
     tg_buf_init(&sc->text, 0);
     sc->gzip = accepts_gzip(tg_http_request_header(req, "accept-encoding"));
@@ -387,6 +410,8 @@ static int prom_consume(tg_instance *self, tg_batch *batch) {
   prom_state *st = self->state;
   const tg_metric_source *src = batch->metrics;
   tg_batch_free(batch);
+  if (src && (src->delta || src->exponential))
+    return TG_ECONFIG; /* validate says why (metric_refuses_why) */
   if (!src)
     return TG_OK; /* nothing to serve in a batch without a source */
   for (size_t i = 0; i < st->n_sources; i++)
@@ -436,6 +461,11 @@ const tg_component tg_exporter_prometheus = {
     .kind = TG_EXPORTER,
     .type = "prometheus",
     .signals = TG_SIGNAL_METRICS,
+    .metric_refuses = TG_MTRAIT_DELTA | TG_MTRAIT_EXPONENTIAL,
+    .metric_refuses_why =
+        "Prometheus scrapes cumulative counters and its text formats have no "
+        "exponential histograms: send them with an otlp or otlphttp exporter, or "
+        "use AGGREGATION_TEMPORALITY_CUMULATIVE and explicit buckets here",
     .conf_size = sizeof(prom_conf),
     .keys = prom_keys,
     .n_keys = sizeof prom_keys / sizeof prom_keys[0],

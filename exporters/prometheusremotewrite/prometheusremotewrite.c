@@ -268,7 +268,8 @@ static int prw_create(tg_instance *self, tg_errbuf *err) {
   st->conf = c;
   st->external = tg_calloc(c->external_labels.n + 1, sizeof *st->external);
   for (size_t i = 0; st->external && i < c->external_labels.n; i++)
-    st->external[i] = (tg_mlabel){c->external_labels.keys[i], c->external_labels.values[i]};
+    st->external[i] = (tg_mlabel){.name = c->external_labels.keys[i],
+                                   .value = c->external_labels.values[i]};
   if (c->namespace_ && *c->namespace_) {
     size_t n = strlen(c->namespace_);
     if ((st->prefix = tg_malloc(n + 2))) {
@@ -343,6 +344,8 @@ static int prw_consume(tg_instance *self, tg_batch *batch) {
   prw_state *st = self->state;
   const tg_metric_source *src = batch->metrics;
   tg_batch_free(batch);
+  if (src && (src->delta || src->exponential))
+    return TG_ECONFIG; /* validate says why (metric_refuses_why) */
   if (!src)
     return TG_OK;
   for (size_t i = 0; i < st->n_sources; i++)
@@ -382,6 +385,11 @@ const tg_component tg_exporter_prometheusremotewrite = {
     .kind = TG_EXPORTER,
     .type = "prometheusremotewrite",
     .signals = TG_SIGNAL_METRICS,
+    .metric_refuses = TG_MTRAIT_DELTA | TG_MTRAIT_EXPONENTIAL,
+    .metric_refuses_why =
+        "Prometheus remote write carries cumulative counters and tailgate writes "
+        "no native histograms: send them with an otlp or otlphttp exporter, or "
+        "use AGGREGATION_TEMPORALITY_CUMULATIVE and explicit buckets here",
     .conf_size = sizeof(prw_conf),
     .keys = prw_keys,
     .n_keys = sizeof prw_keys / sizeof prw_keys[0],

@@ -151,7 +151,7 @@ static int on_family(void *ctx, const tg_mfamily *f) {
 static size_t build_labels(enc_ctx *c, const tg_mpoint *p, int with_le, tg_mlabel *out,
                            size_t *name_at, size_t *le_at) {
   size_t n = 0;
-  out[n++] = (tg_mlabel){"__name__", c->name};
+  out[n++] = (tg_mlabel){.name = "__name__", .value = c->name};
   for (size_t i = 0; i < p->n_labels && n < MAX_LABELS - 2; i++)
     out[n++] = p->labels[i];
   for (size_t i = 0; i < c->opts->n_external && n < MAX_LABELS - 2; i++) {
@@ -162,7 +162,7 @@ static size_t build_labels(enc_ctx *c, const tg_mpoint *p, int with_le, tg_mlabe
       out[n++] = c->opts->external_labels[i];
   }
   if (with_le)
-    out[n++] = (tg_mlabel){"le", ""};
+    out[n++] = (tg_mlabel){.name = "le", .value = ""};
   qsort(out, n, sizeof *out, cmp_label);
   for (size_t i = 0; i < n; i++) {
     if (!strcmp(out[i].name, "__name__"))

@@ -15,6 +15,11 @@
  * retries, and counting first would count those spans twice. So consume resolves each
  * span's series first (into a reused scratch array), pushes, and then commits.
  *
+ * Flushes: every metrics_flush_interval the producer closes an interval and tells the
+ * consumers that subscribed (the OTLP exporters, tg_metric_source.h), and once more at
+ * stop; with delta temporality the table then moves its counts to the closed interval
+ * and restarts from zero, so each consumer sends each span exactly once.
+ *
  * Cardinality: the table holds at most aggregation_cardinality_limit series and at most
  * max_series_per_service of them per service_name; past either bound a new label set
  * counts in the otel_metric_overflow="true" series and in
@@ -35,6 +40,7 @@
 
 enum { DIM_SERVICE, DIM_SPAN_NAME, DIM_KIND, DIM_STATUS, N_DEFAULT_DIMS };
 #define MAX_LABELS (N_DEFAULT_DIMS + 32)
+#define MAX_SUBSCRIBERS 8
 
 static const char *const default_dim_names[N_DEFAULT_DIMS] = {"service.name", "span.name",
                                                               "span.kind", "status.code"};
@@ -62,11 +68,22 @@ typedef struct sm_state {
   /* label i: which default dimension (0..3) or extra dimension (4..) */
   int label_source[MAX_LABELS];
   char *label_names[MAX_LABELS];
+  const char *label_otel[MAX_LABELS];
+  int label_where[MAX_LABELS];
   size_t n_labels;
   double *bounds;
   size_t n_bounds;
   double ns_per_unit;
   char *calls_name, *duration_name;
+  char *calls_otel, *duration_otel;
+  struct {
+    tg_metric_flush_fn fn;
+    void *ctx;
+  } subs[MAX_SUBSCRIBERS];
+  size_t n_subs;
+  uv_timer_t flush_timer;
+  int flush_live;
+  int closing; /* handles still closing at stop */
   tg_mfamily calls, duration;
   tg_metric_source source;
   uv_timer_t timer;
@@ -206,10 +223,31 @@ static void sm_destroy(tg_instance *self) {
   tg_free(st->bounds);
   tg_free(st->calls_name);
   tg_free(st->duration_name);
+  tg_free(st->calls_otel);
+  tg_free(st->duration_otel);
   tg_free(st->pending);
   tg_free(st);
   self->state = NULL;
 }
+
+static int sm_subscribe(const tg_metric_source *src, tg_metric_flush_fn fn, void *ctx) {
+  sm_state *st = src->ctx;
+  if (st->n_subs == MAX_SUBSCRIBERS)
+    return TG_ETOOBIG;
+  st->subs[st->n_subs].fn = fn;
+  st->subs[st->n_subs].ctx = ctx;
+  st->n_subs++;
+  return TG_OK;
+}
+
+/* Closes an interval (delta: the table's counts move to it) and tells the subscribers. */
+static void flush_now(sm_state *st) {
+  tg_sm_table_flush(st->table, tg_clock_unix_nano());
+  for (size_t i = 0; i < st->n_subs; i++)
+    st->subs[i].fn(st->subs[i].ctx, &st->source);
+}
+
+static void on_flush(uv_timer_t *timer) { flush_now(timer->data); }
 
 static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err) {
   const tg_spanmetrics_conf *c = self->conf;
@@ -234,11 +272,23 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
     if (excluded(c, default_dim_names[d]))
       continue;
     st->label_source[st->n_labels] = d;
+    st->label_otel[st->n_labels] = default_dim_names[d];
+    st->label_where[st->n_labels] = d == DIM_SERVICE ? TG_MLABEL_BOTH : TG_MLABEL_POINT;
     st->label_names[st->n_labels++] = prom_name(default_dim_names[d], NULL, 1);
   }
   for (size_t i = 0; i < c->dimensions.n && st->n_labels < MAX_LABELS; i++) {
     st->label_source[st->n_labels] = N_DEFAULT_DIMS + (int)i;
+    st->label_otel[st->n_labels] = c->dimensions.names[i];
+    st->label_where[st->n_labels] = TG_MLABEL_POINT;
     st->label_names[st->n_labels++] = prom_name(c->dimensions.names[i], NULL, 1);
+  }
+  /* resource_metrics_key_attributes: label sources after the dimensions, read from the
+   * resource only; in OTLP they are attributes of the resource, not of the points */
+  for (size_t i = 0; i < c->resource_key_attributes.n && st->n_labels < MAX_LABELS; i++) {
+    st->label_source[st->n_labels] = N_DEFAULT_DIMS + (int)(c->dimensions.n + i);
+    st->label_otel[st->n_labels] = c->resource_key_attributes.items[i];
+    st->label_where[st->n_labels] = TG_MLABEL_RESOURCE;
+    st->label_names[st->n_labels++] = prom_name(c->resource_key_attributes.items[i], NULL, 1);
   }
   for (size_t i = 0; i < st->n_labels; i++) {
     if (!st->label_names[i]) {
@@ -270,7 +320,17 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
   const char *ns = c->namespace_ ? c->namespace_ : "";
   st->calls_name = prom_name(ns, "_calls", 0);
   st->duration_name = prom_name(ns, seconds ? "_duration_seconds" : "_duration_milliseconds", 0);
-  if (!st->bounds || !st->calls_name || !st->duration_name) {
+  /* OTLP names as the Collector's connector writes them: "<namespace>.calls" */
+  size_t nsl = strlen(ns);
+  st->calls_otel = tg_malloc(nsl + sizeof ".duration");
+  st->duration_otel = tg_malloc(nsl + sizeof ".duration");
+  if (st->calls_otel && st->duration_otel) {
+    snprintf(st->calls_otel, nsl + sizeof ".duration", "%s%s", ns, nsl ? ".calls" : "calls");
+    snprintf(st->duration_otel, nsl + sizeof ".duration", "%s%s", ns,
+             nsl ? ".duration" : "duration");
+  }
+  if (!st->bounds || !st->calls_name || !st->duration_name || !st->calls_otel ||
+      !st->duration_otel) {
     sm_destroy(self);
     return tg_errf(err, TG_ENOMEM, "out of memory");
   }
@@ -278,13 +338,17 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
     st->bounds[i] = seconds ? ms[i] / 1000.0 : ms[i];
   st->calls = (tg_mfamily){.name = st->calls_name,
                            .help = "Spans counted by service, operation, kind and status.",
-                           .kind = TG_MKIND_COUNTER};
+                           .kind = TG_MKIND_COUNTER,
+                           .otel_name = st->calls_otel};
   st->duration = (tg_mfamily){.name = st->duration_name,
                               .help = seconds ? "Span durations in seconds."
                                               : "Span durations in milliseconds.",
-                              .kind = TG_MKIND_HISTOGRAM,
-                              .bounds = st->bounds,
-                              .n_bounds = st->n_bounds};
+                              .kind = c->exponential ? TG_MKIND_EXP_HISTOGRAM
+                                                     : TG_MKIND_HISTOGRAM,
+                              .bounds = c->exponential ? NULL : st->bounds,
+                              .n_bounds = c->exponential ? 0 : st->n_bounds,
+                              .otel_name = st->duration_otel,
+                              .unit = seconds ? "s" : "ms"};
   st->service_label = st->span_label = SIZE_MAX;
   for (size_t i = 0; i < st->n_labels; i++) {
     if (st->label_source[i] == DIM_SERVICE)
@@ -295,7 +359,12 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
   tg_sm_table_conf tc = {.label_names = (const char *const *)st->label_names,
                       .n_labels = st->n_labels,
                       .bounds = st->bounds,
-                      .n_bounds = st->n_bounds,
+                      .n_bounds = c->exponential ? 0 : st->n_bounds,
+                      .label_otel_names = st->label_otel,
+                      .label_where = st->label_where,
+                      .exp_max_size = c->exponential ? (uint32_t)c->exponential_max_size : 0,
+                      .delta = c->temporality == TG_SPANMETRICS_DELTA,
+                      .max_candidates = (unsigned)c->exemplars_max_per_point,
                       .limit = tg_spanmetrics_limit(c),
                       .service_label = st->service_label,
                       .per_service_limit = tg_spanmetrics_per_service_limit(c),
@@ -308,6 +377,9 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
   }
   st->source = (tg_metric_source){.name = self->id,
                                   .flush_interval_ms = c->flush_interval_ms,
+                                  .delta = c->temporality == TG_SPANMETRICS_DELTA,
+                                  .exponential = c->exponential && !c->histogram_disable,
+                                  .subscribe = sm_subscribe,
                                   .collect = sm_collect,
                                   .ctx = st,
                                   .open = sm_open,
@@ -384,6 +456,16 @@ static int sm_start(tg_instance *self, tg_errbuf *err) {
     }
   }
   int rc = st->is_processor ? announce_to_exporter(st, err) : announce(st, &self->next, err);
+  if (rc == TG_OK && st->source.delta && !st->n_subs)
+    rc = tg_errf(err, TG_ECONFIG, "aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA needs "
+                 "an exporter that sends OTLP metrics (otlp, otlphttp)");
+  if (rc == TG_OK && st->n_subs && svc && svc->loop) {
+    uv_timer_init(svc->loop, &st->flush_timer);
+    st->flush_timer.data = st;
+    st->flush_live = 1;
+    uv_timer_start(&st->flush_timer, on_flush, st->conf->flush_interval_ms,
+                   st->conf->flush_interval_ms);
+  }
   /* the timer last: a start that fails leaves no handle to close (stop is not called) */
   if (rc == TG_OK && st->conf->expiration_ms && svc && svc->loop) {
     uint64_t every = st->conf->expiration_ms < 1000 ? st->conf->expiration_ms : 1000;
@@ -504,6 +586,13 @@ static int wire_span(void *vctx, const tg_sm_wire_span *span) {
     }
     default: {
       size_t d = (size_t)(src - N_DEFAULT_DIMS);
+      if (d >= c->dimensions.n) { /* a resource key attribute: the resource only */
+        const char *key = c->resource_key_attributes.items[d - c->dimensions.n];
+        if (!tg_sm_wire_attr(span->resource, 1, key, strlen(key), &v, numbuf[l],
+                             sizeof numbuf[l]))
+          v = (tg_sm_bytes){0};
+        break;
+      }
       const char *key = c->dimensions.names[d];
       size_t kl = strlen(key);
       if (!tg_sm_wire_attr(span->msg, 9, key, kl, &v, numbuf[l], sizeof numbuf[l]) &&
@@ -599,6 +688,13 @@ static long resolve_batch(sm_state *st, tg_batch *batch, uint64_t now_ms) {
           }
           default: {
             size_t d = (size_t)(src - N_DEFAULT_DIMS);
+            if (d >= c->dimensions.n) { /* a resource key attribute: the resource only */
+              values[l] = attr_string(find_attr(rattrs, n_rattrs,
+                                                c->resource_key_attributes
+                                                    .items[d - c->dimensions.n]),
+                                      numbuf[l], sizeof numbuf[l]);
+              break;
+            }
             const tg_any_value *v = find_attr(span->attributes, span->n_attributes,
                                               c->dimensions.names[d]);
             if (!v)
@@ -673,7 +769,12 @@ static int sm_consume(tg_instance *self, tg_batch *batch) {
 
 static void on_timer_closed(uv_handle_t *h) {
   sm_state *st = h->data;
-  st->timer_live = 0;
+  if (h == (uv_handle_t *)&st->timer)
+    st->timer_live = 0;
+  else
+    st->flush_live = 0;
+  if (--st->closing)
+    return;
   tg_stop_done_fn done = st->stop_done;
   st->stop_done = NULL;
   if (done)
@@ -682,13 +783,28 @@ static void on_timer_closed(uv_handle_t *h) {
 
 static void sm_stop(tg_instance *self, tg_stop_done_fn done) {
   sm_state *st = self->state;
-  if (!st || !st->timer_live) {
+  if (st && st->flush_live) /* the last interval, while the exporters still take it */
+    flush_now(st);
+  if (!st || (!st->timer_live && !st->flush_live)) {
     done(self);
     return;
   }
   st->stop_done = done;
-  uv_timer_stop(&st->timer);
-  uv_close((uv_handle_t *)&st->timer, on_timer_closed);
+  st->closing = st->timer_live + st->flush_live;
+  if (st->timer_live) {
+    uv_timer_stop(&st->timer);
+    uv_close((uv_handle_t *)&st->timer, on_timer_closed);
+  }
+  if (st->flush_live) {
+    uv_timer_stop(&st->flush_timer);
+    uv_close((uv_handle_t *)&st->flush_timer, on_timer_closed);
+  }
+}
+
+static unsigned sm_traits(const void *conf) {
+  const tg_spanmetrics_conf *c = conf;
+  return (c->temporality == TG_SPANMETRICS_DELTA ? TG_MTRAIT_DELTA : 0) |
+         (c->exponential && !c->histogram_disable ? TG_MTRAIT_EXPONENTIAL : 0);
 }
 
 #define SM_DESCRIPTOR(sym, kind_, create_fn, doc_)                                     \
@@ -703,6 +819,7 @@ static void sm_stop(tg_instance *self, tg_stop_done_fn done) {
       .keys = tg_spanmetrics_conf_keys,                                              \
       .n_keys = TG_SPANMETRICS_CONF_N_KEYS,                                          \
       .conf_check = tg_spanmetrics_conf_check,                                       \
+      .metric_traits = sm_traits,                                                    \
       .ops = {.create = create_fn, .start = sm_start, .consume = sm_consume,          \
               .stop = sm_stop, .destroy = sm_destroy},                               \
       .doc = doc_,                                                                   \

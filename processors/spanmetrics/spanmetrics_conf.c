@@ -6,12 +6,15 @@
 #include <string.h>
 
 #include "tg_alloc.h"
+#include "tg_yaml.h"
 
 const double tg_spanmetrics_default_buckets_ms[16] = {
     2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000};
 
 static const char *const units[] = {"ms", "s", NULL};
-static const char *const temporalities[] = {"AGGREGATION_TEMPORALITY_CUMULATIVE", NULL};
+/* Indexes match TG_SPANMETRICS_CUMULATIVE / _DELTA. */
+static const char *const temporalities[] = {"AGGREGATION_TEMPORALITY_CUMULATIVE",
+                                            "AGGREGATION_TEMPORALITY_DELTA", NULL};
 
 /* ---- dimensions: [{name: x, default: y}, ...] ---- */
 
@@ -80,7 +83,7 @@ static void parse_dims(const tg_yaml_node *node, void *field, tg_diag *diag) {
   }
 }
 
-/* ---- histogram.explicit.buckets: [2ms, 10ms, 1s] ---- */
+/* ---- histogram.explicit.buckets: [100us, 2ms, 10ms, 1s] ---- */
 
 static void free_buckets(void *field) {
   tg_spanmetrics_buckets *b = field;
@@ -109,20 +112,23 @@ static void parse_buckets(const tg_yaml_node *node, void *field, tg_diag *diag) 
   }
   for (size_t i = 0; i < node->n; i++) {
     const tg_yaml_node *item = node->items[i];
-    uint64_t ms;
-    if (item->kind != TG_YAML_SCALAR || tg_conf_parse_duration_ms(item->scalar, &ms) || !ms) {
+    uint64_t ns;
+    if (item->kind != TG_YAML_SCALAR || tg_conf_parse_duration_ns(item->scalar, &ns) || !ns) {
       tg_diag_add(diag, &item->pos, "spanmetrics: histogram.explicit.buckets[%zu]: expected "
-                  "a positive duration in whole milliseconds (\"5ms\", \"1s\")", i);
+                  "a positive duration (\"100us\", \"5ms\", \"1s\")", i);
       free_buckets(b);
       return;
     }
-    if (b->n && (double)ms <= b->ms[b->n - 1]) {
+    /* ns / 1e6 is the nearest double to the exact millisecond value, so bounds written
+     * the same way compare equal whatever unit spelled them ("1000us" == "1ms"). */
+    double ms = (double)ns / 1e6;
+    if (b->n && ms <= b->ms[b->n - 1]) {
       tg_diag_add(diag, &item->pos, "spanmetrics: histogram.explicit.buckets[%zu]: buckets "
                   "must be strictly ascending", i);
       free_buckets(b);
       return;
     }
-    b->ms[b->n++] = (double)ms;
+    b->ms[b->n++] = ms;
   }
 }
 
@@ -158,7 +164,24 @@ const tg_conf_key tg_spanmetrics_conf_keys[TG_SPANMETRICS_CONF_N_KEYS] = {
                     3600000, "how long a span waits for its trace's sampling decision"),
     TG_KEY_ENUM("aggregation_temporality", C, temporality,
                 "AGGREGATION_TEMPORALITY_CUMULATIVE", temporalities,
-                "only cumulative (what Prometheus expects)"),
+                "CUMULATIVE (what Prometheus expects) or DELTA: counts since the previous "
+                "flush, reset every metrics_flush_interval (OTLP exporters only)"),
+    TG_KEY_PRESENT("histogram.exponential", C, exponential,
+                   "base-2 exponential histogram instead of explicit buckets (OTLP exporters "
+                   "only)"),
+    TG_KEY_INT("histogram.exponential.max_size", C, exponential_max_size, "160", 4,
+               TG_SPANMETRICS_EXP_MAX_SIZE,
+               "most buckets per exponential histogram; the scale drops to fit"),
+    TG_KEY_INT("exemplars.max_per_data_point", C, exemplars_max_per_point, "0", 0, 8,
+               "exemplar candidates a series holds at once (0 = 8); at most one exemplar "
+               "per bucket is shown"),
+    TG_KEY_INT("delta_temporality.metric_timestamp_cache_size", C, delta_timestamp_cache_size,
+               "10000", 1, 100000000,
+               "accepted for compatibility: every series keeps its last flush time while it "
+               "lives (bounded by aggregation_cardinality_limit)"),
+    TG_KEY_STRLIST("resource_metrics_key_attributes", C, resource_key_attributes,
+                   "resource attributes that (with service.name) tell resources apart: "
+                   "labels of every series, resource attributes in OTLP"),
     TG_KEY_INT("resource_metrics_cache_size", C, resource_metrics_cache_size, "1000", 0,
                100000000, "accepted for compatibility; the cardinality limit bounds memory"),
     TG_KEY_INT("dimensions_cache_size", C, dimensions_cache_size, "1000", 0, 100000000,
@@ -195,8 +218,26 @@ void tg_spanmetrics_conf_check(const void *conf, const tg_yaml_node *node, const
         tg_diag_add(diag, pos, "%s: namespace: only printable ASCII", what);
         break;
       }
-  if (c->dimensions.n > 32)
-    tg_diag_add(diag, pos, "%s: dimensions: at most 32", what);
+  if (c->dimensions.n + c->resource_key_attributes.n > 32)
+    tg_diag_add(diag, pos, "%s: dimensions and resource_metrics_key_attributes: at most 32 "
+                "together", what);
+  const tg_yaml_node *hist = tg_yaml_get(node, "histogram");
+  if (c->exponential && c->buckets.n)
+    tg_diag_add(diag, hist ? &hist->pos : pos, "%s: histogram: use either explicit or "
+                "exponential, not both", what);
+  if (c->exponential && c->histogram_disable)
+    tg_diag_add(diag, hist ? &hist->pos : pos, "%s: histogram: exponential with disable: "
+                "true", what);
+  for (size_t i = 0; i < c->resource_key_attributes.n; i++) {
+    const char *a = c->resource_key_attributes.items[i];
+    if (!strcmp(a, "service.name"))
+      tg_diag_add(diag, pos, "%s: resource_metrics_key_attributes: service.name is always a "
+                  "key", what);
+    for (size_t k = 0; k < c->dimensions.n; k++)
+      if (!strcmp(a, c->dimensions.names[k]))
+        tg_diag_add(diag, pos, "%s: resource_metrics_key_attributes: \"%.100s\" is also a "
+                    "dimension", what, a);
+  }
 }
 
 size_t tg_spanmetrics_limit(const tg_spanmetrics_conf *c) {

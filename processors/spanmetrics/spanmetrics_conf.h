@@ -17,13 +17,19 @@ typedef struct tg_spanmetrics_dims {
   size_t n;
 } tg_spanmetrics_dims;
 
-/* `histogram.explicit.buckets:` as milliseconds, strictly ascending; n == 0: defaults. */
+/* `histogram.explicit.buckets:` as milliseconds (fractions below one millisecond allowed:
+ * "100us" is 0.1), strictly ascending; n == 0: defaults. */
 typedef struct tg_spanmetrics_buckets {
   double *ms;
   size_t n;
 } tg_spanmetrics_buckets;
 
 enum { TG_SPANMETRICS_UNIT_MS, TG_SPANMETRICS_UNIT_S };
+enum { TG_SPANMETRICS_CUMULATIVE, TG_SPANMETRICS_DELTA };
+
+/* histogram.exponential.max_size: the Collector's default and tailgate's ceiling. */
+#define TG_SPANMETRICS_EXP_DEFAULT_SIZE 160
+#define TG_SPANMETRICS_EXP_MAX_SIZE 4096
 
 typedef struct tg_spanmetrics_conf {
   bool histogram_disable;
@@ -38,7 +44,12 @@ typedef struct tg_spanmetrics_conf {
   int64_t max_series_per_service;   /* 0 = tg_spanmetrics_per_service_limit's default */
   bool exemplars_enabled;
   uint64_t exemplar_candidate_ttl_ms;
-  int temporality;
+  int temporality;                  /* TG_SPANMETRICS_CUMULATIVE | _DELTA */
+  bool exponential;                 /* histogram.exponential present */
+  int64_t exponential_max_size;     /* buckets per exponential histogram */
+  int64_t exemplars_max_per_point;  /* 0 = one per bucket (and one per counter) */
+  int64_t delta_timestamp_cache_size;
+  tg_conf_strlist resource_key_attributes; /* resource_metrics_key_attributes */
   int64_t resource_metrics_cache_size; /* accepted for compatibility, unused */
   int64_t dimensions_cache_size;       /* accepted for compatibility, unused */
   char *metrics_exporter;           /* processor placement: exporter fed with the metrics */
@@ -48,7 +59,7 @@ typedef struct tg_spanmetrics_conf {
  * "unlimited"): every table has a bound. */
 #define TG_SPANMETRICS_MAX_SERIES 1000000
 
-#define TG_SPANMETRICS_CONF_N_KEYS 16
+#define TG_SPANMETRICS_CONF_N_KEYS 21
 extern const tg_conf_key tg_spanmetrics_conf_keys[TG_SPANMETRICS_CONF_N_KEYS];
 void tg_spanmetrics_conf_check(const void *conf, const tg_yaml_node *node, const char *what,
                                tg_diag *diag);

@@ -23,6 +23,11 @@
  * least one series, so it is bounded by the series count); each series points at its
  * service entry, and expiry gives the series back to its service.
  *
+ * Exponential histograms and delta temporality: a series then carries an exponential
+ * histogram (spanmetrics_exphist.c) in the same block instead of explicit buckets, and a
+ * delta table a second copy of its counts: tg_sm_table_flush moves the live counts there
+ * (what collect reports until the next flush) and restarts the live ones from zero.
+ *
  * Slices: a cursor (tg_sm_table_cursor_*) snapshots the series pointers and pins the
  * table; expiry waits while a cursor is open, so a scrape rendered across loop iterations
  * never sees a freed series, and a growth of the slot array does not disturb it. */
@@ -30,6 +35,7 @@
 
 #include <string.h>
 
+#include "spanmetrics_exphist.h"
 #include "tg_alloc.h"
 #include "tg_buf.h"
 #include "tg_error.h"
@@ -69,11 +75,19 @@ typedef struct tg_sm_series {
   uint64_t *buckets; /* n_bounds + 1, non-cumulative */
   sm_exemplars *ex;
   unsigned cand_used; /* bit i: ex->cand[i] holds a candidate (kept here: one cache line) */
+  tg_sm_exphist *exp;  /* exponential tables: the live histogram */
   /* cold: rendering only */
+  uint64_t r_calls;     /* delta tables: the last closed interval */
+  double r_sum;
+  uint64_t *r_buckets;
+  tg_sm_exphist *r_exp;
+  uint64_t r_start, r_time;
+  uint64_t delta_start; /* when the current interval began for this series (0 = unknown) */
   sm_service *svc; /* the service entry this series counts against */
   size_t n_labels;
   tg_mlabel *labels;
   char *label_text;
+  char *label_text_point; /* NULL: no resource-only labels */
   uint64_t start_unix_nano;
 } tg_sm_series;
 
@@ -86,6 +100,12 @@ typedef struct sm_slot {
 
 struct tg_sm_table {
   char **names;
+  char **otel_names; /* NULL entries: as names */
+  int *where;
+  uint32_t exp_max_size;
+  int delta;
+  unsigned max_candidates;
+  uint64_t last_flush_ns;
   size_t n_labels;
   double *bounds;
   size_t n_bounds;
@@ -129,16 +149,30 @@ tg_sm_table *tg_sm_table_new(const tg_sm_table_conf *c) {
   t->per_service_limit = c->per_service_limit ? c->per_service_limit : t->limit;
   t->exemplars = c->exemplars;
   t->ttl_ms = c->candidate_ttl_ms;
+  t->exp_max_size = c->exp_max_size;
+  if (t->exp_max_size && t->exp_max_size < 4)
+    t->exp_max_size = 4;
+  t->delta = c->delta;
+  t->max_candidates = c->max_candidates && c->max_candidates < TG_SM_CANDIDATES
+                          ? c->max_candidates
+                          : TG_SM_CANDIDATES;
   t->names = tg_calloc(c->n_labels, sizeof *t->names);
+  t->otel_names = tg_calloc(c->n_labels, sizeof *t->otel_names);
+  t->where = tg_calloc(c->n_labels, sizeof *t->where);
   t->bounds = tg_calloc(c->n_bounds + 1, sizeof *t->bounds);
   t->cap = 64;
   t->slots = tg_calloc(t->cap, sizeof *t->slots);
   t->svc_cap = 16;
   t->svcs = tg_calloc(t->svc_cap, sizeof *t->svcs);
   tg_buf_init(&t->key, 0);
-  int ok = t->names && t->bounds && t->slots && t->svcs;
-  for (size_t i = 0; ok && i < c->n_labels; i++)
+  int ok = t->names && t->otel_names && t->where && t->bounds && t->slots && t->svcs;
+  for (size_t i = 0; ok && i < c->n_labels; i++) {
     ok = (t->names[i] = tg_strdup(c->label_names[i])) != NULL;
+    if (ok && c->label_otel_names && c->label_otel_names[i])
+      ok = (t->otel_names[i] = tg_strdup(c->label_otel_names[i])) != NULL;
+    if (c->label_where)
+      t->where[i] = c->label_where[i];
+  }
   if (!ok) {
     tg_sm_table_free(t);
     return NULL;
@@ -165,7 +199,11 @@ void tg_sm_table_free(tg_sm_table *t) {
   tg_free(t->svcs);
   for (size_t i = 0; t->names && i < t->n_labels; i++)
     tg_free(t->names[i]);
+  for (size_t i = 0; t->otel_names && i < t->n_labels; i++)
+    tg_free(t->otel_names[i]);
   tg_free(t->names);
+  tg_free(t->otel_names);
+  tg_free(t->where);
   tg_free(t->bounds);
   tg_free(t->slots);
   tg_buf_free(&t->key);
@@ -267,9 +305,12 @@ static int append_escaped(tg_buf *out, const char *s) {
 static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
                                 const char *const *values, const size_t *lens,
                                 size_t n_labels, uint64_t now_ms) {
-  tg_buf vals, text;
+  tg_buf vals, text, ptext; /* ptext: without resource-only labels */
   tg_buf_init(&vals, 0);
   tg_buf_init(&text, 0);
+  tg_buf_init(&ptext, 0);
+  int own_names = names == (const char *const *)t->names;
+  size_t n_point = 0, n_resource = 0;
   size_t offsets[65];
   size_t n_present = 0;
   int rc = TG_OK;
@@ -288,15 +329,33 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
       rc = append_escaped(&text, (const char *)vals.data + offsets[n_present]);
     if (!rc)
       rc = tg_buf_append(&text, "\"", 1);
+    if (own_names && t->where[i] == TG_MLABEL_RESOURCE) {
+      n_resource++;
+    } else {
+      if (!rc && n_point++)
+        rc = tg_buf_append(&ptext, ",", 1);
+      if (!rc)
+        rc = tg_buf_appendf(&ptext, "%s=\"", names[i]);
+      if (!rc)
+        rc = append_escaped(&ptext, (const char *)vals.data + offsets[n_present]);
+      if (!rc)
+        rc = tg_buf_append(&ptext, "\"", 1);
+    }
     n_present++;
   }
   if (!rc)
     rc = tg_buf_append(&text, "", 1);
+  if (!rc)
+    rc = tg_buf_append(&ptext, "", 1);
+  if (!n_resource)
+    ptext.len = 0; /* the same as text: not stored */
   tg_sm_series *s = NULL;
   size_t nb = t->n_bounds + 1;
   size_t key_room = (t->key.len + 7) & ~(size_t)7; /* keeps the buckets aligned */
-  size_t size = sizeof *s + key_room + nb * sizeof(uint64_t) + n_present * sizeof(tg_mlabel) +
-                vals.len + text.len;
+  size_t copies = t->delta ? 2 : 1; /* delta: the live counts and the closed interval's */
+  size_t exp_room = t->exp_max_size ? tg_sm_exphist_bytes(t->exp_max_size) : 0;
+  size_t size = sizeof *s + key_room + copies * (nb * sizeof(uint64_t) + exp_room) +
+                n_present * sizeof(tg_mlabel) + vals.len + text.len + ptext.len;
   if (!rc)
     s = tg_calloc(1, size);
   if (s) {
@@ -307,6 +366,20 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
     p += key_room;
     s->buckets = (uint64_t *)p;
     p += nb * sizeof(uint64_t);
+    if (t->delta) {
+      s->r_buckets = (uint64_t *)p;
+      p += nb * sizeof(uint64_t);
+    }
+    if (exp_room) {
+      s->exp = (tg_sm_exphist *)p;
+      tg_sm_exphist_init(s->exp, t->exp_max_size);
+      p += exp_room;
+      if (t->delta) {
+        s->r_exp = (tg_sm_exphist *)p;
+        tg_sm_exphist_init(s->r_exp, t->exp_max_size);
+        p += exp_room;
+      }
+    }
     s->labels = (tg_mlabel *)p;
     p += n_present * sizeof(tg_mlabel);
     memcpy(p, vals.data, vals.len);
@@ -314,10 +387,17 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
     p += vals.len;
     memcpy(p, text.data, text.len);
     s->label_text = (char *)p;
+    p += text.len;
+    if (ptext.len) {
+      memcpy(p, ptext.data, ptext.len);
+      s->label_text_point = (char *)p;
+    }
     for (size_t i = 0, k = 0; i < n_labels; i++)
       if (values[i]) {
         s->labels[k].name = names[i];
         s->labels[k].value = v + offsets[k];
+        s->labels[k].otel_name = names == (const char *const *)t->names ? t->otel_names[i] : NULL;
+        s->labels[k].where = names == (const char *const *)t->names ? t->where[i] : 0;
         k++;
       }
     s->n_labels = n_present;
@@ -336,6 +416,7 @@ static tg_sm_series *series_new(tg_sm_table *t, const char *const *names,
   }
   tg_buf_free(&vals);
   tg_buf_free(&text);
+  tg_buf_free(&ptext);
   return s;
 }
 
@@ -362,16 +443,19 @@ static void observe(const tg_sm_table *t, tg_sm_series *s, double value, const u
                     const uint8_t *span_id, uint64_t end_unix_nano, uint64_t now_ms) {
   s->calls++;
   s->sum += value;
-  s->buckets[tg_sm_bucket_index(t->bounds, t->n_bounds, value)]++;
+  if (s->exp)
+    tg_sm_exphist_add(s->exp, value);
+  else
+    s->buckets[tg_sm_bucket_index(t->bounds, t->n_bounds, value)]++;
   s->last_ms = now_ms;
   if (!s->start_unix_nano)
     s->start_unix_nano = end_unix_nano;
-  if (!s->ex || !trace_id || s->cand_used == (1u << TG_SM_CANDIDATES) - 1)
+  if (!s->ex || !trace_id || s->cand_used == (1u << t->max_candidates) - 1)
     return;
   static const uint8_t zero[16];
   if (!memcmp(trace_id, zero, 16))
     return;
-  for (size_t i = 0; i < TG_SM_CANDIDATES; i++) {
+  for (size_t i = 0; i < t->max_candidates; i++) {
     sm_candidate *c = &s->ex->cand[i];
     if (s->cand_used & (1u << i))
       continue;
@@ -631,28 +715,78 @@ static void resolve_candidates(const tg_sm_table *t, tg_sm_series *s, tg_kept_tr
   }
 }
 
+/* A series as a point of the calls family (histogram 0) or the duration family; delta
+ * tables report the last closed interval. Returns 0 when the series has nothing to
+ * report (a delta series without spans in the interval). */
+static int point_of(const tg_sm_table *t, const tg_sm_series *s, int histogram, tg_mpoint *p) {
+  *p = (tg_mpoint){.labels = s->labels,
+                   .n_labels = s->n_labels,
+                   .label_text = s->label_text,
+                   .label_text_point = s->label_text_point,
+                   .updated_mono_ms = s->last_ms,
+                   .count = t->delta ? s->r_calls : s->calls,
+                   .start_unix_nano = t->delta ? s->r_start : s->start_unix_nano,
+                   .time_unix_nano = t->delta ? s->r_time : 0};
+  if (t->delta && !s->r_calls)
+    return 0;
+  if (!histogram) {
+    p->exemplars = s->ex ? s->ex->counter_ptr : NULL;
+    return 1;
+  }
+  p->sum = t->delta ? s->r_sum : s->sum;
+  p->exemplars = s->ex ? s->ex->bucket_ptr : NULL;
+  const tg_sm_exphist *h = t->delta ? s->r_exp : s->exp;
+  if (h) {
+    p->scale = h->scale;
+    p->exp_offset = h->offset;
+    p->exp_counts = h->counts;
+    p->n_exp_counts = h->n;
+    p->zero_count = h->zero_count;
+  } else {
+    p->buckets = t->delta ? s->r_buckets : s->buckets;
+  }
+  return 1;
+}
+
 static int visit_family(tg_sm_table *t, const tg_mfamily *f, int histogram,
                         const tg_metric_visitor *v) {
   int rc = v->family(v->ctx, f);
   for (size_t i = 0; !rc && i <= t->cap; i++) {
     tg_sm_series *s = i < t->cap ? t->slots[i].s : t->overflow;
-    if (!s)
-      continue;
-    tg_mpoint p = {.labels = s->labels,
-                   .n_labels = s->n_labels,
-                   .label_text = s->label_text,
-                   .count = s->calls,
-                   .start_unix_nano = s->start_unix_nano};
-    if (histogram) {
-      p.sum = s->sum;
-      p.buckets = s->buckets;
-      p.exemplars = s->ex ? s->ex->bucket_ptr : NULL;
-    } else {
-      p.exemplars = s->ex ? s->ex->counter_ptr : NULL;
-    }
-    rc = v->point(v->ctx, f, &p);
+    tg_mpoint p;
+    if (s && point_of(t, s, histogram, &p))
+      rc = v->point(v->ctx, f, &p);
   }
   return rc;
+}
+
+static void flush_series(tg_sm_table *t, tg_sm_series *s, uint64_t now_ns) {
+  s->r_calls = s->calls;
+  s->r_sum = s->sum;
+  s->r_start = s->delta_start ? s->delta_start
+               : t->last_flush_ns && t->last_flush_ns > s->start_unix_nano ? t->last_flush_ns
+                                                                           : s->start_unix_nano;
+  s->r_time = now_ns;
+  s->delta_start = now_ns;
+  memcpy(s->r_buckets, s->buckets, (t->n_bounds + 1) * sizeof *s->buckets);
+  s->calls = 0;
+  s->sum = 0;
+  memset(s->buckets, 0, (t->n_bounds + 1) * sizeof *s->buckets);
+  if (s->exp) {
+    memcpy(s->r_exp, s->exp, tg_sm_exphist_bytes(t->exp_max_size));
+    tg_sm_exphist_init(s->exp, t->exp_max_size);
+  }
+}
+
+void tg_sm_table_flush(tg_sm_table *t, uint64_t now_unix_nano) {
+  if (!t->delta)
+    return;
+  for (size_t i = 0; i <= t->cap; i++) {
+    tg_sm_series *s = i < t->cap ? t->slots[i].s : t->overflow;
+    if (s)
+      flush_series(t, s, now_unix_nano);
+  }
+  t->last_flush_ns = now_unix_nano;
 }
 
 int tg_sm_table_collect(tg_sm_table *t, const tg_mfamily *calls, const tg_mfamily *duration,
@@ -697,22 +831,6 @@ tg_sm_cursor *tg_sm_table_cursor_open(tg_sm_table *t) {
   return c;
 }
 
-static tg_mpoint point_of(const tg_sm_series *s, int histogram) {
-  tg_mpoint p = {.labels = s->labels,
-                 .n_labels = s->n_labels,
-                 .label_text = s->label_text,
-                 .count = s->calls,
-                 .start_unix_nano = s->start_unix_nano};
-  if (histogram) {
-    p.sum = s->sum;
-    p.buckets = s->buckets;
-    p.exemplars = s->ex ? s->ex->bucket_ptr : NULL;
-  } else {
-    p.exemplars = s->ex ? s->ex->counter_ptr : NULL;
-  }
-  return p;
-}
-
 int tg_sm_table_cursor_next(tg_sm_table *t, tg_sm_cursor *c, const tg_mfamily *calls,
                             const tg_mfamily *duration, tg_kept_traces *kept, uint64_t now_ms,
                             const tg_metric_visitor *v, size_t max_points, int *done) {
@@ -738,8 +856,9 @@ int tg_sm_table_cursor_next(tg_sm_table *t, tg_sm_cursor *c, const tg_mfamily *c
     tg_sm_series *s = c->series[c->pos++];
     if (c->family == 0 && s->ex) /* exemplars resolved once per scrape, before use */
       resolve_candidates(t, s, kept, now_ms);
-    tg_mpoint p = point_of(s, c->family == 1);
-    rc = v->point(v->ctx, f, &p);
+    tg_mpoint p;
+    if (point_of(t, s, c->family == 1, &p))
+      rc = v->point(v->ctx, f, &p);
     visited++;
   }
   *done = c->family >= 2;

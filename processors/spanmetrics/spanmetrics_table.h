@@ -23,6 +23,12 @@ typedef struct tg_sm_table_conf {
   uint64_t candidate_ttl_ms;      /* how long a candidate waits for a sampling decision */
   size_t service_label;           /* index of the service_name label (SIZE_MAX = none) */
   size_t per_service_limit;       /* series one service value may hold (0 = limit) */
+  const char *const *label_otel_names; /* NULL or n_labels OpenTelemetry names (copied) */
+  const int *label_where;         /* NULL or n_labels TG_MLABEL_* (copied) */
+  uint32_t exp_max_size;          /* > 0: exponential histograms of this many buckets
+                                     (>= 4; bounds are then ignored) */
+  int delta;                      /* delta temporality: tg_sm_table_flush closes intervals */
+  unsigned max_candidates;        /* exemplar candidates per series (1..8; 0 = 8) */
 } tg_sm_table_conf;
 
 /* Candidates kept per series while their traces await a sampling decision. */
@@ -62,6 +68,13 @@ int tg_sm_table_add(tg_sm_table *t, const char *const *values, double value,
 /* Removes series (the overflow series too) not updated since now_ms - max_age_ms.
  * Returns how many were removed. */
 size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms);
+
+/* Closes a flush interval at now_unix_nano. Delta tables: every series' counts since the
+ * previous flush become what collect and the cursors visit (series with none are left
+ * out; each point's start is the previous flush, or the series' first span when it is
+ * newer) and the live counts restart from zero. Cumulative tables: nothing. Must not be
+ * called while a cursor is open (delta sources have no Prometheus consumer). */
+void tg_sm_table_flush(tg_sm_table *t, uint64_t now_unix_nano);
 
 /* Series currently held (overflow series included when it exists). */
 size_t tg_sm_table_size(const tg_sm_table *t);

@@ -7,10 +7,13 @@
 #include "tg_metric_source.h"
 
 static const double fake_bounds[] = {2, 4.5};
-static const tg_mfamily fake_calls = {"rpc_calls", "Calls.", TG_MKIND_COUNTER, NULL, 0};
-static const tg_mfamily fake_dur = {"rpc_duration_milliseconds", "Durations.",
-                                    TG_MKIND_HISTOGRAM, fake_bounds, 2};
-static const tg_mlabel fake_labels[] = {{"service_name", "a\"b"}, {"span_kind", "SPAN_KIND_SERVER"}};
+static const tg_mfamily fake_calls = {.name = "rpc_calls", .help = "Calls.",
+                                      .kind = TG_MKIND_COUNTER};
+static const tg_mfamily fake_dur = {.name = "rpc_duration_milliseconds", .help = "Durations.",
+                                    .kind = TG_MKIND_HISTOGRAM, .bounds = fake_bounds,
+                                    .n_bounds = 2};
+static const tg_mlabel fake_labels[] = {{.name = "service_name", .value = "a\"b"},
+                                        {.name = "span_kind", .value = "SPAN_KIND_SERVER"}};
 static const uint64_t fake_buckets[] = {1, 0, 2};
 static const tg_mexemplar fake_ex = {.value = 3.25,
                                      .time_unix_nano = 1700000000123000000ull,

@@ -22,12 +22,86 @@
 
 static char *render(tg_prom_format fmt, const char *prefix, const char *konst) {
   const tg_metric_source *srcs[] = {&fake_source};
-  tg_prom_render_opts o = {fmt, prefix, konst};
+  tg_prom_render_opts o = {.format = fmt, .name_prefix = prefix, .const_labels = konst};
   tg_buf b;
   tg_buf_init(&b, 0);
   assert_int_equal(tg_prom_render(srcs, 1, &o, &b), 0);
   tg_buf_append(&b, "", 1);
   return (char *)b.data;
+}
+
+/* A source for the Collector keys: one counter series with a resource-only label
+ * (env) last updated at mono 1000, one histogram series updated at mono 9000. */
+static const tg_mlabel keys_labels[] = {
+    {.name = "service_name", .value = "s", .where = TG_MLABEL_BOTH},
+    {.name = "env", .value = "prod", .where = TG_MLABEL_RESOURCE}};
+static const tg_mfamily keys_calls = {.name = "c", .help = "C.", .kind = TG_MKIND_COUNTER};
+static const double keys_bounds[] = {1};
+static const tg_mfamily keys_dur = {.name = "d_milliseconds", .help = "D.",
+                                    .kind = TG_MKIND_HISTOGRAM, .bounds = keys_bounds,
+                                    .n_bounds = 1, .unit = "ms"};
+static const uint64_t keys_buckets[] = {1, 1};
+
+static int keys_collect(const tg_metric_source *src, const tg_metric_visitor *v) {
+  (void)src;
+  tg_mpoint c = {.labels = keys_labels, .n_labels = 2,
+                 .label_text = "service_name=\"s\",env=\"prod\"",
+                 .label_text_point = "service_name=\"s\"", .updated_mono_ms = 1000, .count = 4};
+  tg_mpoint h = {.labels = keys_labels, .n_labels = 1, .label_text = "service_name=\"s\"",
+                 .updated_mono_ms = 9000, .count = 2, .sum = 2.5, .buckets = keys_buckets};
+  int rc = v->family(v->ctx, &keys_calls);
+  if (!rc)
+    rc = v->point(v->ctx, &keys_calls, &c);
+  if (!rc)
+    rc = v->family(v->ctx, &keys_dur);
+  return rc ? rc : v->point(v->ctx, &keys_dur, &h);
+}
+
+static const tg_metric_source keys_source = {.name = "keys", .collect = keys_collect};
+
+static char *render_keys(const tg_prom_render_opts *o) {
+  const tg_metric_source *srcs[] = {&keys_source};
+  tg_buf b;
+  tg_buf_init(&b, 0);
+  assert_int_equal(tg_prom_render(srcs, 1, o, &b), 0);
+  tg_buf_append(&b, "", 1);
+  return (char *)b.data;
+}
+
+static void test_collector_keys(void **state) {
+  (void)state;
+  /* defaults: no timestamps, resource-only labels left out, suffixes */
+  tg_prom_render_opts o = {.format = TG_PROM_TEXT};
+  char *s = render_keys(&o);
+  assert_string_equal(s,
+      "# HELP c_total C.\n# TYPE c_total counter\nc_total{service_name=\"s\"} 4\n"
+      "# HELP d_milliseconds D.\n# TYPE d_milliseconds histogram\n"
+      "d_milliseconds_bucket{service_name=\"s\",le=\"1\"} 1\n"
+      "d_milliseconds_bucket{service_name=\"s\",le=\"+Inf\"} 2\n"
+      "d_milliseconds_sum{service_name=\"s\"} 2.5\n"
+      "d_milliseconds_count{service_name=\"s\"} 2\n");
+  tg_free(s);
+  /* send_timestamps (ms in text), resource_to_telemetry_conversion, add_metric_suffixes
+   * off, metric_expiration: the counter idle 9 s > 5 s is left out */
+  o = (tg_prom_render_opts){.format = TG_PROM_TEXT, .timestamp_ms = 1700000000123ull,
+                            .resource_labels = 1, .no_suffixes = 1, .expire_ms = 5000,
+                            .now_mono_ms = 10000};
+  s = render_keys(&o);
+  assert_string_equal(s,
+      "# HELP c C.\n# TYPE c counter\n"
+      "# HELP d D.\n# TYPE d histogram\n"
+      "d_bucket{service_name=\"s\",le=\"1\"} 1 1700000000123\n"
+      "d_bucket{service_name=\"s\",le=\"+Inf\"} 2 1700000000123\n"
+      "d_sum{service_name=\"s\"} 2.5 1700000000123\n"
+      "d_count{service_name=\"s\"} 2 1700000000123\n");
+  tg_free(s);
+  /* OpenMetrics: timestamps in seconds, _total kept on counter samples; resource labels */
+  o = (tg_prom_render_opts){.format = TG_PROM_OPENMETRICS, .timestamp_ms = 1700000000123ull,
+                            .resource_labels = 1, .no_suffixes = 1};
+  s = render_keys(&o);
+  assert_non_null(strstr(s, "c_total{service_name=\"s\",env=\"prod\"} 4 1700000000.123\n"));
+  assert_non_null(strstr(s, "d_count{service_name=\"s\"} 2 1700000000.123\n# EOF\n"));
+  tg_free(s);
 }
 
 static void test_text_format(void **state) {
@@ -113,7 +187,7 @@ static void test_negotiation(void **state) {
 static void test_output_limit(void **state) {
   (void)state;
   const tg_metric_source *srcs[] = {&fake_source};
-  tg_prom_render_opts o = {TG_PROM_TEXT, NULL, NULL};
+  tg_prom_render_opts o = {.format = TG_PROM_TEXT, .name_prefix = NULL, .const_labels = NULL};
   tg_buf b;
   tg_buf_init(&b, 100); /* far too small: a clean error, not an overrun */
   assert_int_equal(tg_prom_render(srcs, 1, &o, &b), TG_ETOOBIG);
@@ -226,7 +300,7 @@ static void many_init(void) {
 /* Renders through the stream in slices of max_bytes; checks each slice's bound. */
 static void stream_all(const tg_metric_source *const *srcs, size_t n, tg_prom_format fmt,
                        size_t max_bytes, tg_buf *all, size_t *slices) {
-  tg_prom_render_opts o = {fmt, NULL, "k=\"v\""};
+  tg_prom_render_opts o = {.format = fmt, .name_prefix = NULL, .const_labels = "k=\"v\""};
   tg_prom_stream *st = tg_prom_stream_new(srcs, n, &o);
   assert_non_null(st);
   tg_buf slice;
@@ -252,7 +326,7 @@ static void test_stream_equals_render(void **state) {
   const tg_metric_source *srcs[] = {&many_source, &fake_source, &many_source};
   for (int om = 0; om < 2; om++) {
     tg_prom_format fmt = om ? TG_PROM_OPENMETRICS : TG_PROM_TEXT;
-    tg_prom_render_opts o = {fmt, NULL, "k=\"v\""};
+    tg_prom_render_opts o = {.format = fmt, .name_prefix = NULL, .const_labels = "k=\"v\""};
     tg_buf whole;
     tg_buf_init(&whole, 0);
     assert_int_equal(tg_prom_render(srcs, 3, &o, &whole), TG_OK);
@@ -276,7 +350,7 @@ static void test_stream_equals_render(void **state) {
   }
   assert_int_equal(many_open_cursors, 0);
   /* abandoned half way: free closes the open cursor */
-  tg_prom_render_opts o = {TG_PROM_TEXT, NULL, NULL};
+  tg_prom_render_opts o = {.format = TG_PROM_TEXT, .name_prefix = NULL, .const_labels = NULL};
   tg_prom_stream *st = tg_prom_stream_new(srcs, 3, &o);
   tg_buf b;
   tg_buf_init(&b, 0);
@@ -294,7 +368,7 @@ static void test_gzip_stream_round_trip(void **state) {
   (void)state;
   many_init();
   const tg_metric_source *srcs[] = {&many_source};
-  tg_prom_render_opts o = {TG_PROM_OPENMETRICS, NULL, NULL};
+  tg_prom_render_opts o = {.format = TG_PROM_OPENMETRICS, .name_prefix = NULL, .const_labels = NULL};
   tg_buf whole;
   tg_buf_init(&whole, 0);
   assert_int_equal(tg_prom_render(srcs, 1, &o, &whole), TG_OK);
@@ -345,6 +419,7 @@ int main(void) {
       cmocka_unit_test(test_gzip_round_trip),
       cmocka_unit_test(test_stream_equals_render),
       cmocka_unit_test(test_gzip_stream_round_trip),
+      cmocka_unit_test(test_collector_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,8 @@ static const Prometheus__TimeSeries *find(const captured *c, const char *name, c
   return NULL;
 }
 
-static const tg_mlabel external[] = {{"cluster", "eu1"}, {"service_name", "ignored"}};
+static const tg_mlabel external[] = {{.name = "cluster", .value = "eu1"},
+                                     {.name = "service_name", .value = "ignored"}};
 
 static void encode(captured *c, size_t max_bytes) {
   memset(c, 0, sizeof *c);

@@ -26,11 +26,13 @@ extern const tg_component tg_processor_spanmetrics, tg_connector_spanmetrics;
 static const double bounds[] = {2, 4, 6, 8, 10, 50, 100, 200, 400, 800,
                                 1000, 1400, 2000, 5000, 10000, 15000};
 static const char *const names3[] = {"service_name", "span_name", "extra"};
-static const tg_mfamily calls_f = {"calls", "h", TG_MKIND_COUNTER, NULL, 0};
-static const tg_mfamily dur_f = {"duration_milliseconds", "h", TG_MKIND_HISTOGRAM, bounds, 16};
+static const tg_mfamily calls_f = {.name = "calls", .help = "h", .kind = TG_MKIND_COUNTER};
+static const tg_mfamily dur_f = {.name = "duration_milliseconds", .help = "h",
+                                 .kind = TG_MKIND_HISTOGRAM, .bounds = bounds, .n_bounds = 16};
 
 static tg_sm_table *table(size_t limit, int exemplars) {
-  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, exemplars, 60000, 0, 0};
+  tg_sm_table_conf c = {.label_names = names3, .n_labels = 3, .bounds = bounds, .n_bounds = 16,
+                        .limit = limit, .exemplars = exemplars, .candidate_ttl_ms = 60000};
   tg_sm_table *t = tg_sm_table_new(&c);
   assert_non_null(t);
   return t;
@@ -129,7 +131,8 @@ static void test_expiration(void **state) {
 }
 
 static tg_sm_table *table_shared(size_t limit, size_t per_service) {
-  tg_sm_table_conf c = {names3, 3, bounds, 16, limit, 0, 60000, 0, per_service};
+  tg_sm_table_conf c = {.label_names = names3, .n_labels = 3, .bounds = bounds, .n_bounds = 16,
+                        .limit = limit, .candidate_ttl_ms = 60000, .per_service_limit = per_service};
   tg_sm_table *t = tg_sm_table_new(&c);
   assert_non_null(t);
   return t;
