@@ -25,6 +25,11 @@
 #   RATIO, tracecontext) to the sink's OTLP/HTTP receiver on the spare port (not with
 #   SPANMETRICS=1, which uses that port),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers),
+#   FRONT=filter|probabilistic_sampler|resource|resourcedetection: one of the processors
+#   tracing pipelines put in front of sampling, before batch, configured to pass every span
+#   (filter: two OTTL conditions that match nothing; probabilistic_sampler: 100 %, so every
+#   span gets ot=th:0; resource: one upsert; resourcedetection: [env, system]): the cost of
+#   decoding the wire segments for them (docs/BENCHMARKS.md, "Processors in front of sampling"),
 #   STORAGE=batch|always|never: the otlp exporter keeps its sending queue on disk
 #   (file_storage with that fsync policy, in the work directory or STORAGE_DIR),
 #   EXPORTER=otlp|otlphttp (otlp): the gateway's exporter (otlphttp posts to the sink's
@@ -160,6 +165,17 @@ if [ "${SPANMETRICS:-0}" = 1 ]; then
   SM_LIST="spanmetrics, " SM_EXP="prometheus: {endpoint: 127.0.0.1:$SPARE}, "
   SM_PIPE=", metrics: {exporters: [prometheus]}"
 fi
+# FRONT=<processor>: a processor in front of batch that lets every span through.
+FR_PROC= FR_LIST=
+case "${FRONT:-}" in
+  "") ;;
+  filter) FR_PROC="filter: {traces: {span: ['attributes[\"http.route\"] == \"/health\"', 'IsMatch(name, \"^GET /ready\")']}}" ;;
+  probabilistic_sampler) FR_PROC="probabilistic_sampler: {sampling_percentage: 100}" ;;
+  resource) FR_PROC="resource: {attributes: [{key: deployment.environment, value: prod, action: upsert}]}" ;;
+  resourcedetection) FR_PROC="resourcedetection: {detectors: [env, system]}" ;;
+  *) echo "run_pipeline_bench: FRONT must be filter, probabilistic_sampler, resource or resourcedetection" >&2; exit 2 ;;
+esac
+[ -n "$FR_PROC" ] && FR_LIST="${FRONT}, "
 # STORAGE=<fsync policy>: a persistent sending queue (docs/BENCHMARKS.md, disk queue).
 ST_EXT= ST_LIST= ST_QUEUE=
 if [ -n "${STORAGE:-}" ]; then
@@ -172,6 +188,7 @@ cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
   ${RD_PROC}
+  ${FR_PROC}
   ${SM_PROC%, }
   batch: {send_batch_size: $BATCH_SIZE, timeout: $BATCH_TIMEOUT}
   tail_sampling:
@@ -186,7 +203,7 @@ extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}${ST_EXT}}
 service:
   extensions: [health_check${ST_LIST}]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}$ST_TEL}
-  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [$EXPORTER]}${SM_PIPE}}
+  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${FR_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [$EXPORTER]}${SM_PIPE}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.

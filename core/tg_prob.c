@@ -5,7 +5,7 @@
  *
  * Salted randomness uses 64-bit FNV-1a over salt || trace id: simple, fast, stable across
  * platforms and releases (it is part of the sampling contract, so it must never change). */
-#include "ts_prob.h"
+#include "tg_prob.h"
 
 #include <math.h>
 #include <string.h>
