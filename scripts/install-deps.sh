@@ -11,7 +11,8 @@ build_pkgs=(meson ninja-build pkg-config gcc libgrpc-dev protobuf-c-compiler
   zlib1g-dev libhttp-parser-dev libsnappy-dev libpcre2-dev libcurl4-openssl-dev
   libjansson-dev libcrypt-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev prometheus curl docker-compose openssl
-  thrift-compiler python3-thrift python3-prometheus-client apache2-utils python3-aiohttp)
+  thrift-compiler python3-thrift python3-prometheus-client apache2-utils python3-aiohttp
+  dnsmasq-base)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then

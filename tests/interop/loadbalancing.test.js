@@ -87,11 +87,23 @@ async function samplerCounts(s) {
   return {
     received: metricValue(m, 'tailgate_processor_tail_sampling_spans_received_total'),
     decided: metricValue(m, 'tailgate_processor_tail_sampling_traces_decided_total'),
+    inMemory: metricValue(m, 'tailgate_processor_tail_sampling_traces_in_memory'),
   };
 }
 async function totals(samplers) {
   const c = await Promise.all(samplers.map(samplerCounts));
-  return { received: c.reduce((a, x) => a + x.received, 0), decided: c.reduce((a, x) => a + x.decided, 0), each: c };
+  return {
+    received: c.reduce((a, x) => a + x.received, 0),
+    decided: c.reduce((a, x) => a + x.decided, 0),
+    inMemory: c.reduce((a, x) => a + x.inMemory, 0),
+    each: c,
+  };
+}
+// Every sampler has decided everything it holds (so a split trace's second half is counted).
+async function allDecided(samplers, atLeast) {
+  await waitFor(async () => { const t = await totals(samplers); return t.decided >= atLeast && t.inMemory === 0; },
+    { timeoutMs: 15000, what: `${atLeast}+ traces decided, none in memory` });
+  return (await totals(samplers)).decided;
 }
 
 // trace id → {sink index, spans}
@@ -170,7 +182,7 @@ describe('loadbalancing exporter: static ring of three samplers', () => {
       await back.forceFlush();
       closeTraces(traces); // the roots go in later requests, over the other protocol
       await front.forceFlush();
-      await waitFor(async () => (await totals(samplers)).decided >= 300, { timeoutMs: 15000, what: '300 traces decided' });
+      await allDecided(samplers, 300);
       const kept = traces.filter(expectedKept).map((t) => t.traceId).sort();
       await waitFor(async () => samplers.reduce((a, s) => a + s.sink.spanCount, 0) >= kept.length * 3,
         { timeoutMs: 10000, what: 'kept spans at the sinks' });
@@ -284,8 +296,7 @@ describe('loadbalancing exporter: DNS membership changes under load', { skip: !h
     const { lb, samplers, dns, front, back, gws, providers } = run;
     try {
       // no split: the 300 open traces and 100 fresh ones were each decided by one sampler
-      await waitFor(async () => (await totals(samplers)).decided >= 400, { timeoutMs: 15000, what: '400 traces decided' });
-      assert.equal((await totals(samplers)).decided, 400, 'no trace decided by two samplers');
+      assert.equal(await allDecided(samplers, 400), 400, 'no trace decided by two samplers');
       assert.equal(run.split, 0, 'split traces');
       assert.ok((await samplerCounts(samplers[3])).received > 0, 'the new sampler takes new traces');
 
@@ -327,9 +338,8 @@ describe('loadbalancing exporter: DNS membership changes under load', { skip: !h
   test('without stickiness the same change splits traces (the check above can fail)', async () => {
     const run = await membershipRun({ stickiness: '0s' });
     try {
-      await waitFor(async () => (await totals(run.samplers)).decided >= 400, { timeoutMs: 15000, what: '400+ traces decided' });
       // traces whose root now hashes to the new sampler were decided twice
-      await waitFor(async () => (await totals(run.samplers)).decided > 400, { timeoutMs: 8000, what: 'split traces decided twice' });
+      assert.ok(await allDecided(run.samplers, 400) > 400, 'split traces are decided twice');
     } finally {
       await run.dns.stop();
       await Promise.all(run.providers.map((p) => p.shutdown().catch(() => {})));
