@@ -172,7 +172,8 @@ static int ensure_outs(lb_exporter *lb) {
   return TG_OK;
 }
 
-/* Turns every non-empty out into a request on its backend. Returns spans queued. */
+/* Turns every non-empty out into a request on its backend: the out's buffer itself
+ * becomes the request (no copy), and the out starts empty again. Returns spans queued. */
 static size_t dispatch(lb_exporter *lb) {
   size_t spans = 0;
   for (size_t i = 0; i < lb->n_backends; i++) {
@@ -180,26 +181,34 @@ static size_t dispatch(lb_exporter *lb) {
     if (!o->spans)
       continue;
     lb_item *it = tg_calloc(1, sizeof *it);
-    uint8_t *data = it ? tg_malloc(o->len) : NULL;
-    if (!data) {
-      tg_free(it);
+    if (!it) {
       tg_metric_add(lb->m_failed, (int64_t)o->spans);
       continue;
     }
-    memcpy(data, o->data, o->len);
-    it->data = data;
+    it->data = o->data;
     it->len = o->len;
     it->spans = o->spans;
     spans += o->spans;
+    memset(o, 0, sizeof *o);
     lb_backend_push(lb->backends[i], it);
   }
-  /* keep big scratch buffers from pinning memory after a burst */
-  for (size_t i = 0; i < lb->n_backends; i++)
-    if (lb->outs[i].cap > (8u << 20)) {
-      tg_free(lb->outs[i].data);
-      memset(&lb->outs[i], 0, sizeof lb->outs[i]);
-    }
   return spans;
+}
+
+/* Sizes every out for its share of `bytes` of input, so a split rarely reallocates. */
+static int presize_outs(lb_exporter *lb, size_t bytes) {
+  size_t want = bytes / (lb->n_backends ? lb->n_backends : 1) * 5 / 4 + 4096;
+  for (size_t i = 0; i < lb->n_backends; i++) {
+    lb_out *o = &lb->outs[i];
+    if (o->cap >= want)
+      continue;
+    uint8_t *d = tg_realloc(o->data, want);
+    if (!d)
+      return TG_ENOMEM;
+    o->data = d;
+    o->cap = want;
+  }
+  return TG_OK;
 }
 
 static void add_pending(lb_exporter *lb, lb_item *item) {
@@ -223,7 +232,9 @@ void lb_reroute(lb_exporter *lb, lb_item *item) {
     lb_item_free(item);
     return;
   }
-  int rc = lb_split_request(&lb->split, item->data, item->len);
+  int rc = presize_outs(lb, item->len);
+  if (rc == TG_OK)
+    rc = lb_split_request(&lb->split, item->data, item->len);
   if (rc == TG_OK) {
     tg_metric_add(lb->m_rerouted, (int64_t)dispatch(lb));
     lb_item_free(item);
@@ -397,9 +408,15 @@ static int lb_consume(tg_instance *self, tg_batch *batch) {
     if (!buf)
       return TG_EAGAIN;
     tg_batch_encode(batch, buf);
-    rc = lb_split_request(&lb->split, buf, len);
+    rc = presize_outs(lb, len);
+    if (rc == TG_OK)
+      rc = lb_split_request(&lb->split, buf, len);
     tg_free(buf);
   } else {
+    size_t bytes = 0;
+    for (size_t i = 0; i < batch->n_wire; i++)
+      bytes += batch->wire[i].len + 16;
+    rc = presize_outs(lb, bytes);
     for (size_t i = 0; rc == TG_OK && i < batch->n_wire; i++)
       rc = lb_split_resource_spans(&lb->split, batch->wire[i].data, batch->wire[i].len);
   }
