@@ -243,7 +243,9 @@ int lb_resolver_start(lb_resolver *r, tg_errbuf *err) {
       return tg_errf(err, TG_ECONFIG, "resolver.dns.nameserver: expected ip:port");
     memcpy(ip, c->dns_nameserver, il);
     ip[il] = 0;
-    if (uv_ip4_addr(ip, atoi(colon + 1), &r->ns))
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || port < 1 || port > 65535 || uv_ip4_addr(ip, (int)port, &r->ns))
       return tg_errf(err, TG_ECONFIG, "resolver.dns.nameserver \"%s\": expected ipv4:port",
                      c->dns_nameserver);
     if (uv_udp_init(loop, &r->udp))

@@ -17,6 +17,10 @@
 #include "tg_error.h"
 #include "tg_span-t.h"
 #include "tg_trace_id.h"
+#include "exp_test_util.h"
+#include "lb.h"
+
+extern const tg_component tg_exporter_loadbalancing;
 
 static uint64_t xs = 88172645463325252ull;
 static uint64_t rnd(void) {
@@ -364,11 +368,72 @@ static void test_dns_codec(void **state) {
   assert_int_equal(lb_dns_parse_a(r, o, 0x1234, addrs, 4, &na), -1);
 }
 
+/* ---- configuration (the Collector's keys and ours) ---- */
+
+static int setup_yaml(const char *yaml) {
+  exp_fixture fx;
+  tg_errbuf err;
+  int rc = exp_setup(&fx, &tg_exporter_loadbalancing, "loadbalancing", yaml, &err);
+  exp_teardown(&fx);
+  return rc;
+}
+
+static void test_config(void **state) {
+  (void)state;
+  exp_fixture fx;
+  tg_errbuf err;
+  assert_int_equal(exp_setup(&fx, &tg_exporter_loadbalancing, "loadbalancing",
+                             "protocol: {otlp: {tls: {insecure: true}, timeout: 2s,\n"
+                             "  sending_queue: {queue_size: 10, num_consumers: 1}}}\n"
+                             "resolver: {dns: {hostname: samplers.test, nameserver: "
+                             "'127.0.0.1:5353'}}\n",
+                             &err),
+                   TG_OK);
+  const lb_conf *c = fx.inst.conf;
+  assert_int_equal(c->routing_key, LB_KEY_TRACE_ID);
+  assert_int_equal(c->stickiness_ms, 35000);
+  assert_int_equal(c->sticky_max_traces, 262144);
+  assert_int_equal(c->dns_port, 4317);
+  assert_int_equal(c->dns_interval_ms, 5000);
+  assert_int_equal(c->dns_timeout_ms, 1000);
+  assert_int_equal(c->otlp.timeout_ms, 2000);
+  assert_int_equal(c->otlp.queue.queue_size, 10);
+  assert_true(c->otlp.tls.insecure);
+  /* the stickiness table's bytes are published at create */
+  assert_int_equal(exp_metric(&fx, "tailgate_exporter_loadbalancer_sticky_bytes",
+                              TG_METRIC_GAUGE),
+                   262144 * 32);
+  exp_teardown(&fx);
+  assert_int_equal(setup_yaml("routing_key: service\nresolver: {static: {hostnames: [a, "
+                              "'b:4318']}}\n"),
+                   TG_OK);
+  /* refusals */
+  assert_int_not_equal(setup_yaml("resolver: {static: {hostnames: [a]}, dns: {hostname: b}}\n"),
+                       TG_OK);
+  assert_int_not_equal(setup_yaml("routing_key: attributes\nresolver: {static: {hostnames: "
+                                  "[a]}}\n"),
+                       TG_OK);
+  assert_int_not_equal(setup_yaml("routing_attributes: [x]\nresolver: {static: {hostnames: "
+                                  "[a]}}\n"),
+                       TG_OK);
+  assert_int_not_equal(setup_yaml("routing_key: traceid\nresolver: {static: {hostnames: "
+                                  "[a]}}\n"),
+                       TG_OK);
+  assert_int_not_equal(setup_yaml("protocol: {otlp: {endpoint: 'x:1'}}\nresolver: {static: "
+                                  "{hostnames: [a]}}\n"),
+                       TG_OK);
+  assert_int_not_equal(setup_yaml("resolver: {static: {hostnames: [a]}}\n"
+                                  "routing_stickiness: 5\n"), /* a duration needs a unit */
+                       TG_OK);
+  assert_int_not_equal(setup_yaml("protocol: {otlp: {tls: {insecure: true}}}\n"), TG_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ring_moves_one_nth), cmocka_unit_test(test_sticky_table),
       cmocka_unit_test(test_split_by_trace_id),  cmocka_unit_test(test_split_by_service),
       cmocka_unit_test(test_split_refusals),     cmocka_unit_test(test_dns_codec),
+      cmocka_unit_test(test_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
