@@ -33,8 +33,8 @@ static uint64_t rnd(void) {
 static char *names_buf[32];
 static void make_names(size_t n) {
   for (size_t i = 0; i < n; i++) {
-    names_buf[i] = malloc(32);
-    snprintf(names_buf[i], 32, "10.0.0.%zu:4317", i + 1);
+    names_buf[i] = malloc(48);
+    snprintf(names_buf[i], 48, "10.0.0.%zu:4317", i + 1);
   }
 }
 static void free_names(size_t n) {
