@@ -36,6 +36,9 @@
 #   OTLP/HTTP receiver), COMPRESSION (none) and COMPRESSION_LEVEL (unset: the key is not
 #   written, so older binaries run too): its
 #   `compression` and `compression_params.level`.
+#   LOADBALANCING=1: the gateway's exporter is `loadbalancing` (routing_key traceID,
+#   stickiness on) over three backends, the sink's three receivers on 127.0.0.1/2/3
+#   with one port (the sink counts what all three got).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -136,16 +139,22 @@ case "$EXPORTER" in
 esac
 EXP_CONF="$EXP_CONF, compression: $COMPRESSION"
 [ -n "$COMPRESSION_LEVEL" ] && EXP_CONF="$EXP_CONF, compression_params: {level: $COMPRESSION_LEVEL}"
+SINK_RECV="otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}$SINK_HTTP}}"
+SINK_RECV_LIST=otlp
+if [ "${LOADBALANCING:-0}" = 1 ]; then
+  SINK_RECV="$SINK_RECV, otlp/b: {protocols: {grpc: {endpoint: 127.0.0.2:$SINK_GRPC, max_recv_msg_size_mib: 64}}}, otlp/c: {protocols: {grpc: {endpoint: 127.0.0.3:$SINK_GRPC, max_recv_msg_size_mib: 64}}}"
+  SINK_RECV_LIST="otlp, otlp/b, otlp/c"
+fi
 cat >"$WORK/sink.yaml" <<EOF
 # The sink accepts big messages: a batch of 8192 spans of ~530 bytes is ~4.3 MB, over the
 # default 4 MiB gRPC receive limit (the Collector has the same default).
-receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}$SINK_HTTP}}$SINK_RX2}
+receivers: {$SINK_RECV$SINK_RX2}
 exporters: {nop: {}}
 extensions: {health_check: {endpoint: 127.0.0.1:$SINK_HEALTH}}
 service:
   extensions: [health_check]
   telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
-  pipelines: {traces: {receivers: [otlp$SINK_RX2_LIST], exporters: [nop]}}
+  pipelines: {traces: {receivers: [$SINK_RECV_LIST$SINK_RX2_LIST], exporters: [nop]}}
 EOF
 REDACTION=${REDACTION:-}
 RD_PROC= RD_LIST=
@@ -184,6 +193,12 @@ if [ -n "${STORAGE:-}" ]; then
   ST_LIST=", file_storage/q"
   ST_QUEUE=", sending_queue: {storage: file_storage/q, queue_size: 100000}"
 fi
+GW_EXP="${EXP_CONF}${ST_QUEUE}}"
+GW_EXP_LIST=$EXPORTER
+if [ "${LOADBALANCING:-0}" = 1 ]; then
+  GW_EXP="loadbalancing: {protocol: {otlp: {tls: {insecure: true}, compression: none}}, resolver: {static: {hostnames: [127.0.0.1:$SINK_GRPC, 127.0.0.2:$SINK_GRPC, 127.0.0.3:$SINK_GRPC]}}}"
+  GW_EXP_LIST=loadbalancing
+fi
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors:
@@ -198,12 +213,12 @@ processors:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
       - {name: slow, type: latency, latency: {threshold_ms: 1000}}
       - {name: rest, type: probabilistic, probabilistic: {sampling_percentage: 10}}
-exporters: {${SM_EXP}${EXP_CONF}${ST_QUEUE}}}
+exporters: {${SM_EXP}${GW_EXP}}
 extensions: {health_check: {endpoint: 127.0.0.1:$GW_HEALTH}${ST_EXT}}
 service:
   extensions: [health_check${ST_LIST}]
   telemetry: {metrics: {address: 127.0.0.1:$GW_METRICS}$ST_TEL}
-  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${FR_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [$EXPORTER]}${SM_PIPE}}
+  pipelines: {traces: {receivers: [otlp], processors: [${RD_LIST}${FR_LIST}${SM_LIST}$PIPELINE_PROCESSORS], exporters: [$GW_EXP_LIST]}${SM_PIPE}}
 EOF
 
 # Waits until http://127.0.0.1:PORT/health/ready answers 2xx, or fails with the log.
@@ -342,6 +357,12 @@ if [ -n "${STORAGE:-}" ]; then
   FS_MAX=$(metric_sum "$GW_METRICS" tailgate_disk_queue_fsync_max_microseconds)
   printf '%-34s %s\n' "disk queue fdatasync calls" \
     "${FS_N:-0} (mean $(awk -v a="${FS_US:-0}" -v n="${FS_N:-0}" 'BEGIN { if (n > 0) printf "%.0f", a / n; else print 0 }') us, max ${FS_MAX:-0} us)"
+fi
+if [ "${LOADBALANCING:-0}" = 1 ]; then
+  printf '%-34s %s\n' "loadbalancing: spans per backend" \
+    "$(curl -fsS --max-time 2 "http://127.0.0.1:$GW_METRICS/metrics" | awk '/^tailgate_exporter_loadbalancer_backend_spans_total/ { printf "%s ", $2 }')" \
+    "loadbalancing: stickiness table" \
+    "$(metric_sum "$GW_METRICS" tailgate_exporter_loadbalancer_sticky_traces) slots used, $(( $(metric_sum "$GW_METRICS" tailgate_exporter_loadbalancer_sticky_bytes) / 1048576 )) MiB fixed, $(metric_sum "$GW_METRICS" tailgate_exporter_loadbalancer_sticky_evicted_total) evicted"
 fi
 if [ -n "$PERF_OUT" ]; then
   echo "perf data: gateway $PERF_OUT, sink $PERF_OUT.sink (perf report -i FILE --no-children)"

@@ -12,7 +12,7 @@ build_pkgs=(meson ninja-build pkg-config gcc libgrpc-dev protobuf-c-compiler
   libjansson-dev libcrypt-dev libdeflate-dev libzstd-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev prometheus curl docker-compose openssl
   thrift-compiler python3-thrift python3-prometheus-client apache2-utils python3-aiohttp
-  prometheus-alertmanager)
+  prometheus-alertmanager dnsmasq-base)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
