@@ -16,6 +16,7 @@ int tg_service_build(tg_service *svc, const tg_config *config, tg_errbuf *err) {
   tg_service_graph *graph = NULL;
   if (!svc->kept && !(svc->kept = tg_kept_traces_new(KEPT_TRACES_CAPACITY)))
     return tg_errf(err, TG_ENOMEM, "out of memory");
+  svc->config = config;
   int rc = tg_pipeline_graph_build(svc, config, &graph, err);
   if (rc != TG_OK) {
     tg_pipeline_graph_free(graph);

@@ -257,3 +257,56 @@ describe('service.telemetry levels and logs', () => {
     } finally { await gw.stop(); gw.cleanup(); }
   });
 });
+
+describe('zpages and pprof extensions', () => {
+  test('zpages serve the service, pipelines and extensions; pprof serves process figures, not Go profiles', async () => {
+    const [zp, pp] = await freePorts(2);
+    const gw = await startGateway((p) => {
+      const c = baseConfig(p, {});
+      c.extensions.zpages = { endpoint: `127.0.0.1:${zp}` };
+      c.extensions.pprof = { endpoint: `127.0.0.1:${pp}` };
+      c.service.extensions.push('zpages', 'pprof');
+      return c;
+    });
+    try {
+      const get = async (port, p) => {
+        const r = await httpGet(port, p);
+        return { status: r.status, body: r.body.toString('utf8') };
+      };
+      const sha = crypto.createHash('sha256').update(fs.readFileSync(gw.configPath)).digest('hex').slice(0, 16);
+      const servicez = await get(zp, '/debug/servicez');
+      assert.equal(servicez.status, 200);
+      assert.match(servicez.body, /^version: \S+\nuptime_seconds: \d+\n/);
+      assert.match(servicez.body, new RegExp(`\nconfig_sha256: ${sha}\npipelines: 1\n$`));
+      const pipelinez = await get(zp, '/debug/pipelinez');
+      assert.equal(pipelinez.body, 'traces:\n  receivers:\n    otlp (receivers) ready\n  processors:\n' +
+        '    batch (processors) ready\n  exporters:\n    debug (exporters) ready\n');
+      assert.equal((await get(zp, '/debug/extensionz')).body, 'health_check (health_check)\nzpages (zpages)\npprof (pprof)\n');
+      const tracez = await get(zp, '/debug/tracez');
+      assert.equal(tracez.status, 404);
+      assert.match(tracez.body, /no in-process span samples/);
+      const index = await get(pp, '/debug/pprof/');
+      assert.equal(index.status, 200);
+      assert.match(index.body, new RegExp(`^pid: ${gw.pid}\n`));
+      assert.match(index.body, new RegExp(`perf record -g -p ${gw.pid}`));
+      const heap = await get(pp, '/debug/pprof/heap');
+      assert.equal(heap.status, 501);
+      assert.match(heap.body, /no Go profile to serve/);
+    } finally { await gw.stop(); gw.cleanup(); }
+  });
+
+  test('pprof keys that ask for Go profiles are positioned errors', () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tailgate-pprof-'));
+    try {
+      const file = path.join(d, 'c.yaml');
+      fs.writeFileSync(file, 'receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  debug: {}\n' +
+        'extensions:\n  pprof:\n    save_to_file: cpu.prof\n    block_profile_fraction: 3\n' +
+        'service:\n  extensions: [pprof]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n');
+      const { BIN } = require('./lib/gateway');
+      const r = spawnSync(BIN, ['validate', file], { encoding: 'utf8', timeout: 10000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /c\.yaml:10:29: extensions::pprof: block_profile_fraction: tailgate is not a Go program/);
+      assert.match(r.stderr, /c\.yaml:9:19: extensions::pprof: save_to_file: tailgate cannot write a Go CPU profile; record the equivalent with `perf record -g -p <pid> -o cpu\.prof`/);
+    } finally { fs.rmSync(d, { recursive: true, force: true }); }
+  });
+});
