@@ -7,7 +7,8 @@
 #   5. interop tests with real clients (node --test tests/interop)
 #   6. docker-compose.yaml validation
 #   7. deploy and monitoring files (node --test tests/deploy): Kubernetes manifests,
-#      compose-mounted files and their checkers, Alertmanager inhibition
+#      compose-mounted files and their checkers, Alertmanager inhibition, the Dockerfile's
+#      runtime packages
 # Exits non-zero on the first failing stage; prints a closing "N passed, N failed" line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
