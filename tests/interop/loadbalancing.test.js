@@ -437,6 +437,29 @@ describe('loadbalancing exporter: removing a sampler under load', { skip: !haveD
     }
   });
 
+  test('shutdown_drain: not ready at once, still receiving; a second SIGTERM ends the drain', async () => {
+    const s = await startSampler('500ms', '127.0.0.1', 0, '60s');
+    const p = provider('frontend', 'grpc', `http://${s.endpoint}`);
+    try {
+      process.kill(s.pid, 'SIGTERM');
+      await waitFor(async () => (await httpGet(s.ports.health, '/health/ready', 500)).status === 503,
+        { timeoutMs: 3000, what: 'not ready after SIGTERM' });
+      assert.equal((await httpGet(s.ports.health, '/health/live', 500)).status, 200, 'still live');
+      const ts = openTraces(p, p, 20, 'drain');
+      closeTraces(ts);
+      await p.forceFlush();
+      await waitFor(async () => (await samplerCounts(s)).received === 60, { timeoutMs: 5000, what: '60 spans received while draining' });
+      await waitFor(async () => (await samplerCounts(s)).decided === 20, { timeoutMs: 5000, what: '20 traces decided while draining' });
+      assert.ok(!s.exit, 'still running within the 60 s drain');
+      const t0 = Date.now();
+      await s.stop({ timeoutMs: 8000 }); // the second SIGTERM: the drain ends, exit 0
+      assert.ok(Date.now() - t0 < 8000);
+    } finally {
+      await p.shutdown().catch(() => {});
+      await stopAll([s]);
+    }
+  });
+
   test('the same removal without shutdown_drain splits traces (the check above can fail)', async () => {
     const run = await removalRun({ drain: null });
     try {
