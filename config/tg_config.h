@@ -71,6 +71,8 @@ typedef struct tg_config {
                                     (written as "") */
   int metrics_level;             /* TG_METRICS_LEVEL_*; metrics.level, default normal */
   uint64_t shutdown_grace_ms;    /* service.shutdown_timeout (ours), default 10 s */
+  uint64_t shutdown_drain_ms;    /* service.shutdown_drain (ours), default 0: not ready but
+                                    running this long after a signal, then stop */
   int debug_endpoints;           /* telemetry.debug_endpoints (ours): /debug/sampling */
   char *traces_endpoint;         /* traces.endpoint: OTLP/HTTP URL of tailgate's own spans;
                                     NULL = self-tracing off */

@@ -29,6 +29,7 @@ typedef struct service_conf {
   char *metrics_address;
   int metrics_level;
   uint64_t shutdown_ms;
+  uint64_t drain_ms;
   _Bool debug_endpoints;
   char *traces_endpoint;
   double traces_ratio;
@@ -72,6 +73,10 @@ static const tg_conf_key service_keys[] = {
                 "ours: serve /debug/sampling on the metrics address"),
     TG_KEY_DURATION("shutdown_timeout", service_conf, shutdown_ms, "10s", 0, 0,
                     "how long stop waits for components to flush"),
+    TG_KEY_DURATION("shutdown_drain", service_conf, drain_ms, "0", 0, 86400000,
+                    "ours: on SIGTERM/SIGINT, /health/ready answers 503 at once but every "
+                    "component keeps running this long before the shutdown (0 = stop at "
+                    "once); a second signal ends the drain"),
     TG_KEY_STRING("telemetry.traces.endpoint", service_conf, traces_endpoint, "",
                   "OTLP/HTTP URL for tailgate's own spans (e.g. http://host:4318/v1/traces); "
                   "\"\" = off"),
@@ -523,6 +528,7 @@ void tg_config_load_service(tg_config *cfg, const tg_yaml_node *node, const tg_y
   cfg->log_level = sc.log_level; /* same order as tg_log_level */
   cfg->metrics_level = sc.metrics_level;
   cfg->shutdown_grace_ms = sc.shutdown_ms;
+  cfg->shutdown_drain_ms = sc.drain_ms;
   cfg->debug_endpoints = sc.debug_endpoints;
   if (sc.metrics_address && sc.metrics_address[0]) {
     char host[300], why[160];

@@ -1,6 +1,9 @@
 /* tailgate entry point: command line, configuration, the service's lifecycle on one libuv
  * loop, and signals (SIGTERM/SIGINT: stop accepting, flush, exit 0; a second signal
- * exits at once; a watchdog bounds the whole shutdown). */
+ * exits at once; a watchdog bounds the whole shutdown). With service.shutdown_drain, the
+ * first signal only turns /health/ready to 503 (so the orchestrator and DNS drop this
+ * instance) while every component keeps running for the drain; then the shutdown runs
+ * as above. A second signal during the drain ends it at once; a third exits. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +26,8 @@ typedef struct app {
   uv_loop_t loop;
   uv_signal_t sigterm, sigint;
   uv_timer_t watchdog;
+  uv_timer_t drain; /* service.shutdown_drain after the first signal */
+  int drain_active;
   uv_timer_t log_flush; /* writes the rate-limited warnings' summaries (tg_log.h) */
   tg_logger log;
   tg_metrics *metrics;
@@ -91,6 +96,7 @@ static void on_telemetry_stopped(void *ctx) {
   close_handle((uv_handle_t *)&a->sigterm);
   close_handle((uv_handle_t *)&a->sigint);
   close_handle((uv_handle_t *)&a->watchdog);
+  close_handle((uv_handle_t *)&a->drain);
   close_handle((uv_handle_t *)&a->log_flush);
 }
 
@@ -120,13 +126,37 @@ static void begin_shutdown(app *a, const char *why) {
   tg_service_stop(&a->service, on_service_stopped);
 }
 
+static void on_drain_done(uv_timer_t *timer) {
+  app *a = timer->data;
+  a->drain_active = 0;
+  begin_shutdown(a, "drain over");
+}
+
 static void on_signal(uv_signal_t *handle, int signum) {
   app *a = handle->data;
+  const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (a->drain_active) {
+    TG_LOG_INFO(&a->log, "service", "second signal (%s): ending the drain", name);
+    uv_timer_stop(&a->drain);
+    a->drain_active = 0;
+    begin_shutdown(a, name);
+    return;
+  }
   if (++a->signals_seen > 1) {
     TG_LOG_WARN(&a->log, "service", "second signal (%s): exiting at once", strsignal(signum));
     _exit(1);
   }
-  begin_shutdown(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  uint64_t drain = a->config->shutdown_drain_ms;
+  if (drain && a->service.graph) {
+    a->service.draining = 1;
+    a->drain_active = 1;
+    TG_LOG_INFO(&a->log, "service",
+                "%s: not ready; draining for %llu ms before stopping (signal again to stop now)",
+                name, (unsigned long long)drain);
+    uv_timer_start(&a->drain, on_drain_done, drain, 0);
+    return;
+  }
+  begin_shutdown(a, name);
 }
 
 static int run(tg_config *config) {
@@ -157,8 +187,9 @@ static int run(tg_config *config) {
   uv_signal_init(&a->loop, &a->sigterm);
   uv_signal_init(&a->loop, &a->sigint);
   uv_timer_init(&a->loop, &a->watchdog);
+  uv_timer_init(&a->loop, &a->drain);
   uv_timer_init(&a->loop, &a->log_flush);
-  a->sigterm.data = a->sigint.data = a->watchdog.data = a->log_flush.data = a;
+  a->sigterm.data = a->sigint.data = a->watchdog.data = a->drain.data = a->log_flush.data = a;
   uv_timer_start(&a->log_flush, on_log_flush, 1000, 1000);
   uv_unref((uv_handle_t *)&a->log_flush); /* never keeps the loop alive by itself */
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);

@@ -106,7 +106,7 @@ void tg_service_destroy(tg_service *svc) {
 
 int tg_service_ready(const tg_service *svc) {
   const tg_service_graph *g = svc->graph;
-  if (!g || g->stopping || g->n_started < g->n_instances)
+  if (!g || svc->draining || g->stopping || g->n_started < g->n_instances)
     return 0;
   for (size_t i = 0; i < g->n_instances; i++)
     if (g->instances[i]->component->kind != TG_EXTENSION &&

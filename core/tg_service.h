@@ -31,6 +31,7 @@ struct tg_service {
   int debug_endpoints;  /* service.telemetry.debug_endpoints: instances keep what
                            the /debug/sampling route asks about (set before tg_service_build) */
   struct tg_selftrace *selftrace; /* tailgate's own spans (tg_selftrace.h); NULL = off */
+  int draining; /* set by main on a signal with shutdown_drain: not ready, still running */
   const struct tg_config *config; /* what tg_service_build was given (for read-only pages
                                      such as zpages); the caller keeps it alive */
 };

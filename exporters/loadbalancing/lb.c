@@ -22,6 +22,14 @@
  * says, so adding a sampler moves only new traces. When the owner has left, the trace
  * moves to the ring's owner and split_traces counts it.
  *
+ * Departing backends: with stickiness on, a backend the resolver drops is not retired at
+ * once. It leaves the ring (no new trace goes to it) but keeps its sender, and spans of
+ * traces whose sticky entry names it keep going to it, so a sampler that drains on
+ * SIGTERM (service.shutdown_drain) decides its open traces whole. It is retired — its
+ * queue handed back and re-split, its traces moved (counted as split) — when a send to
+ * it fails, or routing_stickiness after it left (when every entry naming it has
+ * expired). If its endpoint comes back before that, it rejoins the ring as it is.
+ *
  * Lifecycle: create parses and allocates (no I/O); start opens the async handle, starts
  * the resolver (the static one creates the senders at once); stop drains every sender
  * within the shutdown grace, counts what is left as failed, closes the handles and
@@ -151,23 +159,32 @@ static int64_t pick(void *ctx, int by_trace, const uint8_t id[16], uint64_t hash
   for (size_t i = 0; i < lb->n_backends; i++)
     if (lb->backends[i]->id == s->owner)
       return (int64_t)i; /* the owner is still in the ring: the trace stays */
+  for (size_t i = 0; i < lb->n_departing; i++)
+    if (lb->departing[i]->id == s->owner && !atomic_load(&lb->departing[i]->failed))
+      return (int64_t)(lb->n_backends + i); /* the owner is draining: the trace stays */
   s->owner = want; /* the owner left: the trace moves, and was split */
   tg_metric_add(lb->m_split, 1);
   return m;
 }
 
+/* Outs: one per ring member, then one per departing backend. */
+static lb_backend *out_backend(lb_exporter *lb, size_t i) {
+  return i < lb->n_backends ? lb->backends[i] : lb->departing[i - lb->n_backends];
+}
+
 static int ensure_outs(lb_exporter *lb) {
-  if (lb->outs_cap < lb->n_backends) {
-    lb_out *o = tg_realloc(lb->outs, lb->n_backends * sizeof *o);
+  size_t n = lb->n_backends + lb->n_departing;
+  if (lb->outs_cap < n) {
+    lb_out *o = tg_realloc(lb->outs, n * sizeof *o);
     if (!o)
       return TG_ENOMEM;
-    memset(o + lb->outs_cap, 0, (lb->n_backends - lb->outs_cap) * sizeof *o);
+    memset(o + lb->outs_cap, 0, (n - lb->outs_cap) * sizeof *o);
     lb->outs = o;
-    lb->outs_cap = lb->n_backends;
+    lb->outs_cap = n;
   }
   lb->split.outs = lb->outs;
-  lb->split.n_outs = lb->n_backends;
-  lb_outs_reset(lb->outs, lb->n_backends);
+  lb->split.n_outs = n;
+  lb_outs_reset(lb->outs, n);
   lb->now_ms = uv_now(lb->self->service->loop);
   return TG_OK;
 }
@@ -176,7 +193,7 @@ static int ensure_outs(lb_exporter *lb) {
  * becomes the request (no copy), and the out starts empty again. Returns spans queued. */
 static size_t dispatch(lb_exporter *lb) {
   size_t spans = 0;
-  for (size_t i = 0; i < lb->n_backends; i++) {
+  for (size_t i = 0; i < lb->n_backends + lb->n_departing; i++) {
     lb_out *o = &lb->outs[i];
     if (!o->spans)
       continue;
@@ -190,7 +207,7 @@ static size_t dispatch(lb_exporter *lb) {
     it->spans = o->spans;
     spans += o->spans;
     memset(o, 0, sizeof *o);
-    lb_backend_push(lb->backends[i], it);
+    lb_backend_push(out_backend(lb, i), it);
   }
   return spans;
 }
@@ -251,6 +268,90 @@ static void update_sticky_gauges(lb_exporter *lb) {
   tg_metric_set(lb->m_sticky_evicted, (int64_t)lb->sticky.evicted);
 }
 
+static void retire(lb_exporter *lb, lb_backend *gone, lb_item **moved) {
+  lb_item *q = lb_backend_leave(gone);
+  while (q) {
+    lb_item *next = q->next;
+    q->next = *moved;
+    *moved = q;
+    q = next;
+  }
+  gone->next_retired = lb->retired;
+  lb->retired = gone;
+}
+
+/* A backend the resolver dropped: departing (stickiness on, room in the list) or retired
+ * at once. Loop thread. */
+static void drop(lb_exporter *lb, lb_backend *gone, lb_item **moved) {
+  tg_service *svc = lb->self->service;
+  if (lb->sticky_on && lb->n_departing == lb->departing_cap) {
+    size_t cap = lb->departing_cap ? lb->departing_cap * 2 : 4;
+    lb_backend **d = tg_realloc(lb->departing, cap * sizeof *d);
+    if (d) {
+      lb->departing = d;
+      lb->departing_cap = cap;
+    }
+  }
+  if (lb->sticky_on && lb->n_departing < lb->departing_cap) {
+    gone->departed_ms = uv_now(svc->loop);
+    lb_backend_depart(gone);
+    lb->departing[lb->n_departing++] = gone;
+    if (svc->log)
+      TG_LOG_INFO(svc->log, lb->id, "backend %s left the ring; it keeps its sticky traces "
+                  "for up to %llu ms", gone->endpoint,
+                  (unsigned long long)lb->conf->stickiness_ms);
+    return;
+  }
+  retire(lb, gone, moved);
+  if (svc->log)
+    TG_LOG_INFO(svc->log, lb->id, "backend %s left the ring", gone->endpoint);
+}
+
+/* Retires the departing backends that failed a send or whose sticky entries have all
+ * expired (routing_stickiness since they left; `all`: every one); re-routes what they
+ * held. Loop thread. */
+static void retire_departing(lb_exporter *lb, bool all) {
+  if (!lb->n_departing)
+    return;
+  tg_service *svc = lb->self->service;
+  uint64_t now = uv_now(svc->loop);
+  lb_item *moved = NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < lb->n_departing; i++) {
+    lb_backend *b = lb->departing[i];
+    bool failed = atomic_load(&b->failed);
+    if (!all && !failed && now - b->departed_ms < lb->conf->stickiness_ms) {
+      lb->departing[k++] = b;
+      continue;
+    }
+    retire(lb, b, &moved);
+    if (svc->log)
+      TG_LOG_INFO(svc->log, lb->id, "departing backend %s retired (%s)", b->endpoint,
+                  failed ? "a send failed" : "its sticky traces expired");
+  }
+  lb->n_departing = k;
+  while (moved) {
+    lb_item *next = moved->next;
+    lb_reroute(lb, moved);
+    moved = next;
+  }
+}
+
+/* The departing backend with this endpoint, taken out of the departing list, or NULL. */
+static lb_backend *take_departing(lb_exporter *lb, const char *endpoint) {
+  for (size_t i = 0; i < lb->n_departing; i++) {
+    lb_backend *b = lb->departing[i];
+    if (strcmp(b->endpoint, endpoint) || atomic_load(&b->failed))
+      continue;
+    memmove(lb->departing + i, lb->departing + i + 1,
+            (lb->n_departing - i - 1) * sizeof *lb->departing);
+    lb->n_departing--;
+    lb_backend_rejoin(b);
+    return b;
+  }
+  return NULL;
+}
+
 void lb_set_endpoints(lb_exporter *lb, char **eps, size_t n) {
   if (lb->stopping)
     return;
@@ -272,21 +373,17 @@ void lb_set_endpoints(lb_exporter *lb, char **eps, size_t n) {
   for (size_t i = 0; i < n; i++) {
     /* both lists are sorted: the old backends before eps[i] that are not it are gone */
     while (j < lb->n_backends && strcmp(lb->backends[j]->endpoint, eps[i]) < 0) {
-      lb_backend *gone = lb->backends[j++];
-      lb_item *q = lb_backend_leave(gone);
-      while (q) {
-        lb_item *next = q->next;
-        q->next = moved;
-        moved = q;
-        q = next;
-      }
-      gone->next_retired = lb->retired;
-      lb->retired = gone;
-      if (svc && svc->log)
-        TG_LOG_INFO(svc->log, lb->id, "backend %s left the ring", gone->endpoint);
+      drop(lb, lb->backends[j++], &moved);
     }
     if (j < lb->n_backends && !strcmp(lb->backends[j]->endpoint, eps[i])) {
       nb[k++] = lb->backends[j++];
+      continue;
+    }
+    lb_backend *back = take_departing(lb, eps[i]);
+    if (back) {
+      if (svc && svc->log)
+        TG_LOG_INFO(svc->log, lb->id, "departing backend %s rejoined the ring", eps[i]);
+      nb[k++] = back;
       continue;
     }
     tg_errbuf err;
@@ -305,18 +402,7 @@ void lb_set_endpoints(lb_exporter *lb, char **eps, size_t n) {
     nb[k++] = b;
   }
   while (j < lb->n_backends) {
-    lb_backend *gone = lb->backends[j++];
-    lb_item *q = lb_backend_leave(gone);
-    while (q) {
-      lb_item *next = q->next;
-      q->next = moved;
-      moved = q;
-      q = next;
-    }
-    gone->next_retired = lb->retired;
-    lb->retired = gone;
-    if (svc && svc->log)
-      TG_LOG_INFO(svc->log, lb->id, "backend %s left the ring", gone->endpoint);
+    drop(lb, lb->backends[j++], &moved);
   }
   for (size_t i = 0; i < k; i++)
     names[i] = nb[i]->endpoint;
@@ -333,6 +419,7 @@ void lb_set_endpoints(lb_exporter *lb, char **eps, size_t n) {
   lb->n_backends = k;
   tg_free(names);
   tg_metric_set(lb->m_endpoints, (int64_t)k);
+  retire_departing(lb, false);
   /* what the leavers had queued, then what waited for any backend */
   while (moved) {
     lb_item *next = moved->next;
@@ -371,6 +458,8 @@ static void on_async(uv_async_t *h) {
   lb_item *ret = lb->ret;
   lb->ret = NULL;
   pthread_mutex_unlock(&lb->ret_lock);
+  if (!lb->stopping)
+    retire_departing(lb, false); /* a failed one first: what it handed back moves */
   while (ret) {
     lb_item *next = ret->next;
     lb_reroute(lb, ret);
@@ -393,10 +482,11 @@ static int lb_consume(tg_instance *self, tg_batch *batch) {
     tg_batch_free(batch);
     return TG_ECLOSED;
   }
+  retire_departing(lb, false);
   if (!lb->n_backends)
     return TG_EAGAIN;
-  for (size_t i = 0; i < lb->n_backends; i++)
-    if (!lb_backend_ready(lb->backends[i]))
+  for (size_t i = 0; i < lb->n_backends + lb->n_departing; i++)
+    if (!lb_backend_ready(out_backend(lb, i)))
       return TG_EAGAIN;
   if (ensure_outs(lb) != TG_OK)
     return TG_EAGAIN;
@@ -459,6 +549,9 @@ static void lb_destroy(tg_instance *self) {
     return;
   for (size_t i = 0; i < lb->n_backends; i++)
     lb_backend_free(lb->backends[i]);
+  for (size_t i = 0; i < lb->n_departing; i++)
+    lb_backend_free(lb->departing[i]);
+  tg_free(lb->departing);
   while (lb->retired) {
     lb_backend *b = lb->retired;
     lb->retired = b->next_retired;
@@ -614,6 +707,8 @@ static void lb_stop(tg_instance *self, tg_stop_done_fn done) {
   uint64_t deadline = tg_clock_mono_ms() + grace / 2;
   for (size_t i = 0; i < lb->n_backends; i++)
     lb_backend_stop(lb->backends[i], deadline);
+  for (size_t i = 0; i < lb->n_departing; i++)
+    lb_backend_stop(lb->departing[i], deadline); /* their traces' last spans */
   while (lb->retired) {
     lb_backend *b = lb->retired;
     lb->retired = b->next_retired;

@@ -51,6 +51,9 @@ typedef struct lb_backend {
   lb_item *head, *tail;
   size_t n_items, bytes, busy;
   bool leaving;  /* out of the ring: hand queued and failing requests back */
+  bool departing; /* out of the ring but still sending its sticky traces (lb.c) */
+  atomic_bool failed; /* a send failed while departing: the loop thread retires it */
+  uint64_t departed_ms; /* loop clock when it left the ring */
   bool stopping; /* service stop: drain, then exit */
   bool aborting; /* stop deadline passed */
   pthread_t *threads;
@@ -78,6 +81,10 @@ struct lb_exporter {
   lb_splitter split;
   lb_out *outs;
   size_t outs_cap;
+  /* left the ring, still owning sticky traces (routing_stickiness): outs index
+   * n_backends + i; retired when a send fails or routing_stickiness after leaving */
+  lb_backend **departing;
+  size_t n_departing, departing_cap;
   lb_backend *retired; /* left the ring, threads still finishing */
   /* requests handed back by sender threads (ret_lock) */
   pthread_mutex_t ret_lock;
@@ -115,6 +122,11 @@ int lb_backend_start(lb_backend *b, tg_errbuf *err);
 void lb_backend_push(lb_backend *b, lb_item *item);
 /* 1 while the backend's queue has room (items and bytes). */
 int lb_backend_ready(lb_backend *b);
+/* Out of the ring but still serving its sticky traces: a retryable send failure from now
+ * on sets b->failed and hands the request back instead of backing off. */
+void lb_backend_depart(lb_backend *b);
+/* Back in the ring (its endpoint reappeared before it was retired). */
+void lb_backend_rejoin(lb_backend *b);
 /* Out of the ring: the threads finish their in-flight sends and exit; returns the
  * queued requests (the caller re-routes them). */
 lb_item *lb_backend_leave(lb_backend *b);

@@ -9,7 +9,10 @@
  * returns its queue to the exporter at once, and a sender whose send fails while its
  * backend is leaving hands the request back (lb->ret, then uv_async) — never drops it.
  * A retryable failure while the backend is still in the ring backs off as
- * retry_on_failure says (the resolver is what declares a backend gone).
+ * retry_on_failure says (the resolver is what declares a backend gone). A departing
+ * backend (out of the ring, still sending the traces that stick to it) does not back
+ * off: its first retryable failure marks it failed and hands the request back, and the
+ * loop thread retires it (lb.c), so its traces move at once.
  *
  * Counting: every span queued is counted once, as sent, failed (permanent error, retries
  * exhausted, left at shutdown) or re-routed (handed back; counted again where it lands). */
@@ -86,13 +89,21 @@ static void deliver(lb_backend *b, void *w, lb_item *item, uint64_t *seed) {
     }
     pthread_mutex_lock(&b->lock);
     bool leaving = b->leaving, aborting = b->aborting;
+    if (b->departing && !leaving && !aborting && r == TG_SEND_RETRYABLE) {
+      atomic_store(&b->failed, true); /* before the hand-back: on_async retires first */
+      pthread_mutex_unlock(&b->lock);
+      hand_back(lb, item);
+      return;
+    }
     uint64_t delay = UINT64_MAX;
     if (r == TG_SEND_RETRYABLE && !leaving && !aborting)
       delay = tg_backoff_next(&bo, &c->otlp.retry, rnd01(seed), out.retry_after_ms,
                               tg_clock_mono_ms());
     if (delay != UINT64_MAX) {
       wait_ms(b, delay);
-      bool gone = b->leaving;
+      bool gone = b->leaving || b->departing;
+      if (b->departing && !b->leaving)
+        atomic_store(&b->failed, true); /* failing when it left the ring: retire it */
       pthread_mutex_unlock(&b->lock);
       if (gone) {
         hand_back(lb, item);
@@ -237,6 +248,19 @@ int lb_backend_ready(lb_backend *b) {
   int ok = b->n_items < (size_t)q->queue_size && (!q->max_bytes || b->bytes < q->max_bytes);
   pthread_mutex_unlock(&b->lock);
   return ok;
+}
+
+void lb_backend_depart(lb_backend *b) {
+  pthread_mutex_lock(&b->lock);
+  b->departing = true;
+  pthread_cond_broadcast(&b->cond); /* a sender in back-off gives up at its next failure */
+  pthread_mutex_unlock(&b->lock);
+}
+
+void lb_backend_rejoin(lb_backend *b) {
+  pthread_mutex_lock(&b->lock);
+  b->departing = false;
+  pthread_mutex_unlock(&b->lock);
 }
 
 lb_item *lb_backend_leave(lb_backend *b) {

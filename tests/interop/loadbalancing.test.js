@@ -15,7 +15,11 @@
 //    port): adding a sampler while traces are open splits none with routing_stickiness,
 //    and splits some without it (so the test can fail); removing one (SIGTERM) loses
 //    nothing; a SIGKILLed sampler's queued data reaches the others once DNS drops it,
-//    counted as re-routed.
+//    counted as re-routed;
+//  - removing a sampler while its traces are open (SIGTERM with service.shutdown_drain:
+//    not ready at once, DNS drops it, it keeps receiving for the drain; the LB keeps it as
+//    departing for its sticky traces) splits none: every trace decided exactly once, each
+//    kept trace whole in one sink; without the drain the same removal splits traces.
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -123,7 +127,7 @@ function keptBySink(sinks) {
   return out;
 }
 
-function samplerConfig(ports, sinkPort, grpcEndpoint, decisionWait) {
+function samplerConfig(ports, sinkPort, grpcEndpoint, decisionWait, drain) {
   const c = baseConfig(ports, {
     processors: {
       tail_sampling: { decision_wait: decisionWait, num_workers: 1, policies: POLICIES },
@@ -133,13 +137,14 @@ function samplerConfig(ports, sinkPort, grpcEndpoint, decisionWait) {
     exporters: { otlp: { endpoint: `127.0.0.1:${sinkPort}`, tls: { insecure: true } } },
   });
   c.receivers.otlp.protocols = { grpc: { endpoint: grpcEndpoint } };
+  if (drain) c.service.shutdown_drain = drain;
   return c;
 }
 
-async function startSampler(decisionWait, host = '127.0.0.1', port = 0) {
+async function startSampler(decisionWait, host = '127.0.0.1', port = 0, drain = null) {
   const sink = await startSink({ http: false });
   const gw = await startGateway((ports) => samplerConfig(ports, sink.grpcPort,
-    `${host}:${port || ports.grpc}`, decisionWait));
+    `${host}:${port || ports.grpc}`, decisionWait, drain));
   gw.sink = sink;
   gw.endpoint = `${host}:${port || gw.ports.grpc}`;
   return gw;
@@ -348,6 +353,129 @@ describe('loadbalancing exporter: DNS membership changes under load', { skip: !h
       await run.dns.stop();
       await Promise.all(run.providers.map((p) => p.shutdown().catch(() => {})));
       await stopAll(run.gws.reverse());
+    }
+  });
+});
+
+// ---- removal: SIGTERM one sampler while its traces are open ----
+
+async function removalRun({ drain }) {
+  const gws = [];
+  const providers = [];
+  let dns = null;
+  try {
+    const port = await freePort();
+    const samplers = [];
+    for (const x of [2, 3, 4]) { const s = await startSampler('2s', `127.0.0.${x}`, port, drain); samplers.push(s); gws.push(s); }
+    dns = await startDns(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    const lb = await startGateway((ports) => lbConfig(ports,
+      { dns: { hostname: 'samplers.test', port, interval: '200ms', timeout: '500ms', nameserver: `127.0.0.1:${dns.port}` } },
+      { routing_stickiness: '3s' }));
+    gws.push(lb);
+    await waitEndpoints(lb, 3);
+    const front = provider('frontend', 'grpc', `http://127.0.0.1:${lb.ports.grpc}`);
+    const back = provider('backend', 'http/json', `http://127.0.0.1:${lb.ports.http}`);
+    providers.push(front, back);
+    // 300 traces open across the removal: children before, roots after
+    const open = openTraces(front, back, 300, 'open');
+    await back.forceFlush();
+    await waitFor(async () => (await totals(samplers)).received === 600, { timeoutMs: 5000, what: 'children at the samplers' });
+    const gone = samplers[0];
+    const goneHeld = (await samplerCounts(gone)).received / 2; // its open traces
+    const stopped = gone.stop({ timeoutMs: 30000 }); // SIGTERM
+    if (drain) {
+      await waitFor(async () => (await httpGet(gone.ports.health, '/health/ready', 500)).status === 503,
+        { timeoutMs: 3000, what: 'draining sampler not ready' });
+    }
+    dns.set(['127.0.0.3', '127.0.0.4']); // what Kubernetes does once the pod is not ready
+    await waitEndpoints(lb, 2);
+    closeTraces(open);
+    const fresh = openTraces(front, back, 100, 'fresh');
+    closeTraces(fresh);
+    await Promise.all([front.forceFlush(), back.forceFlush()]);
+    const traces = [...open, ...fresh];
+    return { lb, samplers, gone, goneHeld, stopped, dns, gws, providers, traces };
+  } catch (e) {
+    if (dns) await dns.stop();
+    await Promise.all(providers.map((p) => p.shutdown().catch(() => {})));
+    await stopAll(gws.reverse());
+    throw e;
+  }
+}
+
+async function endRemoval(run) {
+  await run.dns.stop();
+  await Promise.all(run.providers.map((p) => p.shutdown().catch(() => {})));
+  await stopAll(run.gws.reverse());
+}
+
+describe('loadbalancing exporter: removing a sampler under load', { skip: !haveDnsmasq && 'dnsmasq not installed (scripts/install-deps.sh --test)' }, () => {
+  test('SIGTERM with shutdown_drain: no open trace is split (every trace decided once, kept traces whole)', async () => {
+    const run = await removalRun({ drain: '8s' });
+    try {
+      const { lb, samplers, gone, traces } = run;
+      assert.ok(run.goneHeld > 20, `the removed sampler held open traces (${run.goneHeld})`);
+      // while the removed sampler still drains: all 1200 spans in, every trace decided once
+      await waitFor(async () => (await totals(samplers)).received === 1200, { timeoutMs: 6000, what: 'all 1200 spans received' });
+      assert.equal(await allDecided(samplers, 400), 400, 'no trace decided by two samplers');
+      assert.ok(!gone.exit, 'the removed sampler was still draining');
+      assert.equal(await lbMetric(lb, 'tailgate_exporter_loadbalancer_split_traces_total'), 0, 'split traces');
+      await run.stopped; // the drain ends, then the normal shutdown: exit 0
+      const kept = traces.filter(expectedKept).map((t) => t.traceId).sort();
+      await waitFor(async () => samplers.reduce((a, s) => a + s.sink.spanCount, 0) >= kept.length * 3,
+        { timeoutMs: 10000, what: 'kept spans at the sinks' });
+      const got = keptBySink(samplers.map((s) => s.sink));
+      assert.deepEqual([...got.keys()].sort(), kept, 'kept set = what one sampler keeps');
+      for (const [id, g] of got) {
+        assert.equal(g.sinks.size, 1, `trace ${id} kept by one sampler`);
+        assert.equal(g.spans, 3, `trace ${id} whole`);
+      }
+      assert.equal(await lbMetric(lb, 'tailgate_exporter_send_failed_spans_total'), 0, 'nothing lost');
+      await lb.stop();
+    } finally {
+      await endRemoval(run);
+    }
+  });
+
+  test('shutdown_drain: not ready at once, still receiving; a second SIGTERM ends the drain', async () => {
+    const s = await startSampler('500ms', '127.0.0.1', 0, '60s');
+    const p = provider('frontend', 'grpc', `http://${s.endpoint}`);
+    try {
+      process.kill(s.pid, 'SIGTERM');
+      await waitFor(async () => (await httpGet(s.ports.health, '/health/ready', 500)).status === 503,
+        { timeoutMs: 3000, what: 'not ready after SIGTERM' });
+      assert.equal((await httpGet(s.ports.health, '/health/live', 500)).status, 200, 'still live');
+      const ts = openTraces(p, p, 20, 'drain');
+      closeTraces(ts);
+      await p.forceFlush();
+      await waitFor(async () => (await samplerCounts(s)).received === 60, { timeoutMs: 5000, what: '60 spans received while draining' });
+      await waitFor(async () => (await samplerCounts(s)).decided === 20, { timeoutMs: 5000, what: '20 traces decided while draining' });
+      assert.ok(!s.exit, 'still running within the 60 s drain');
+      const t0 = Date.now();
+      await s.stop({ timeoutMs: 8000 }); // the second SIGTERM: the drain ends, exit 0
+      assert.ok(Date.now() - t0 < 8000);
+    } finally {
+      await p.shutdown().catch(() => {});
+      await stopAll([s]);
+    }
+  });
+
+  test('the same removal without shutdown_drain splits traces (the check above can fail)', async () => {
+    const run = await removalRun({ drain: null });
+    try {
+      await run.stopped;
+      // the stopped sampler decided its open traces at once; their roots go to a new owner
+      await waitFor(async () => (await lbMetric(run.lb, 'tailgate_exporter_loadbalancer_split_traces_total')) > 0,
+        { timeoutMs: 10000, what: 'split traces counted' });
+      const rest = run.samplers.slice(1);
+      // its traces' roots reached the rest, which decided those traces a second time
+      await waitFor(async () => (await totals(rest)).received === 1200 - 2 * run.goneHeld,
+        { timeoutMs: 10000, what: 'the removed sampler\'s roots re-routed to the rest' });
+      assert.equal(await allDecided(rest, 400), 400, `the rest decided the ${run.goneHeld} removed-sampler traces again`);
+      assert.equal(await lbMetric(run.lb, 'tailgate_exporter_loadbalancer_split_traces_total'), run.goneHeld,
+        'every open trace of the removed sampler split');
+    } finally {
+      await endRemoval(run);
     }
   });
 });

@@ -52,6 +52,7 @@ static void test_minimal(void **state) {
   assert_string_equal(cfg->metrics_address, "0.0.0.0:8888");
   assert_int_equal(cfg->metrics_level, TG_METRICS_LEVEL_NORMAL);
   assert_int_equal(cfg->shutdown_grace_ms, 10000);
+  assert_int_equal(cfg->shutdown_drain_ms, 0); /* no drain unless asked */
   const tg_config_component *otlp = tg_config_find(cfg, TG_RECEIVER, "otlp");
   assert_non_null(otlp);
   assert_string_equal(otlp->type, "otlp");
@@ -74,6 +75,7 @@ static void test_full(void **state) {
                         "service:\n"
                         "  extensions: [health_check]\n"
                         "  shutdown_timeout: 30s\n"
+                        "  shutdown_drain: 45s\n"
                         "  telemetry:\n    logs: {level: debug, encoding: json}\n"
                         "    metrics: {address: \"\", level: detailed}\n"
                         "  pipelines:\n"
@@ -96,6 +98,7 @@ static void test_full(void **state) {
   assert_null(cfg->metrics_address);
   assert_int_equal(cfg->metrics_level, TG_METRICS_LEVEL_DETAILED);
   assert_int_equal(cfg->shutdown_grace_ms, 30000);
+  assert_int_equal(cfg->shutdown_drain_ms, 45000);
   const tg_config_component *b = tg_config_find(cfg, TG_PROCESSOR, "batch");
   assert_int_equal(((fake_batch_conf *)b->conf)->timeout_ms, 1000);
   tg_config_free(cfg);

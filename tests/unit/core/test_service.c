@@ -111,6 +111,10 @@ static void test_two_pipelines_share_receiver_and_exporter(void **state) {
 
   assert_int_equal(tg_service_start(&svc, &err), TG_OK);
   assert_true(tg_service_ready(&svc));
+  svc.draining = 1; /* shutdown_drain: not ready while everything still runs */
+  assert_false(tg_service_ready(&svc));
+  svc.draining = 0;
+  assert_true(tg_service_ready(&svc));
 
   /* what the receiver pushes reaches both pipelines; the batch processors hold it */
   assert_int_equal(tg_consumer_push(&otlp->next, spans_batch(7)), TG_OK);
