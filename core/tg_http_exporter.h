@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include <curl/curl.h>
+#include "tg_lazy_curl.h" /* <curl/curl.h>, and libcurl calls through the dlopen'd table */
 
 #include "tg_buf.h"
 #include "tg_codec.h"

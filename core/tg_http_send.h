@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
+#include "tg_lazy_curl.h" /* <curl/curl.h>, and libcurl calls through the dlopen'd table */
 
 #include "tg_buf.h"
 #include "tg_conf.h"
@@ -79,8 +79,10 @@ typedef struct tg_http_client {
   char trace_lines[TG_SELFTRACE_MAX_HEADERS][TG_HTTP_TRACE_LINE];
 } tg_http_client;
 
-/* libcurl's process-wide init, once per process whoever calls first (pthread_once; never
- * cleaned up, as libcurl advises for libraries). Returns NULL, or libcurl's reason. */
+/* Loads libcurl (tg_lazy_curl.h) and runs its process-wide init, once per process whoever
+ * calls first (pthread_once; never cleaned up, as libcurl advises for libraries). Every
+ * libcurl user calls this before its first libcurl call. Returns NULL, or the reason
+ * ("cannot load libcurl.so.4: ..." or libcurl's init error). */
 const char *tg_http_global_init(void);
 
 /* Sets up c (which the caller allocates) for POSTs to opts->url: keep-alive, no signals,

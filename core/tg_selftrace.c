@@ -13,7 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "tg_lazy_curl.h" /* <curl/curl.h>, and libcurl calls through the dlopen'd table */
+#include "tg_http_send.h" /* tg_http_global_init: loads libcurl */
 
 #include "tg_alloc.h"
 #include "trace_service.pb-c.h"
@@ -401,6 +402,11 @@ static void *sender(void *arg) {
 
 tg_selftrace *tg_selftrace_create(const char *endpoint, double ratio, unsigned propagators,
                                   tg_logger *log, tg_errbuf *err) {
+  const char *why = tg_http_global_init(); /* libcurl, before the sender thread uses it */
+  if (why) {
+    tg_errf(err, TG_EIO, "self-tracing: libcurl init failed: %s", why);
+    return NULL;
+  }
   tg_selftrace *t = tg_calloc(1, sizeof *t);
   if (!t) {
     tg_errf(err, TG_ENOMEM, "self-tracing: out of memory");

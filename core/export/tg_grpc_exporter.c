@@ -33,14 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/compression.h>
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/slice.h>
-#include <grpc/support/alloc.h>
-#include <grpc/support/time.h>
+#include "tg_lazy_grpc.h" /* <grpc/...>, and gRPC calls through the dlopen'd table */
 
 #include "tg_grpc_exporter.h"
 #include "rpc_status.pb-c.h"
@@ -205,6 +198,9 @@ int tg_otlpexp_grpc_start(tg_otlpexp_grpc *g, tg_errbuf *err) {
   if (g->channel)
     return TG_OK;
   if (!g->grpc_inited) {
+    const char *why = tg_lazy_grpc_load();
+    if (why)
+      return tg_errf(err, TG_EIO, "%s: %s", g->log_name, why);
     grpc_init();
     g->grpc_inited = 1;
   }

@@ -7,7 +7,9 @@
  * status classification stays with them.
  *
  * The one piece of process-wide state is libcurl's global init: a pthread_once_t, never
- * reset and never cleaned up, as libcurl's documentation recommends for libraries. */
+ * reset and never cleaned up, as libcurl's documentation recommends for libraries. It
+ * first loads libcurl (tg_lazy_curl.h: the executable does not link it), so every libcurl
+ * user calls tg_http_global_init before its first libcurl call. */
 #include "tg_http_send.h"
 
 #include <pthread.h>
@@ -23,13 +25,20 @@
 #include "tg_version.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT; /* the documented global */
-static CURLcode curl_init_rc = CURLE_OK;              /* written once under curl_once */
+static const char *curl_init_why;                      /* written once under curl_once */
 
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+  curl_init_why = tg_lazy_curl_load();
+  if (!curl_init_why) {
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+      curl_init_why = curl_easy_strerror(rc);
+  }
+}
 
 const char *tg_http_global_init(void) {
   pthread_once(&curl_once, curl_init_once);
-  return curl_init_rc == CURLE_OK ? NULL : curl_easy_strerror(curl_init_rc);
+  return curl_init_why;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
