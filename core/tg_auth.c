@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "tg_alloc.h"
+#include "tg_hmac.h"
 #include "tg_service.h"
 
 tg_instance *tg_auth_find(tg_service *svc, const char *id) {
@@ -159,7 +160,7 @@ int tg_auth_client_apply(tg_service *svc, const char *id, tg_conf_strmap *header
 }
 
 void tg_auth_secret_digest(const void *s, size_t len, unsigned char out[TG_AUTH_DIGEST_LEN]) {
-  SHA256(len ? s : (const void *)"", len, out);
+  tg_sha256(len ? s : (const void *)"", len, out); /* not SHA256(): see tg_hmac.c */
 }
 
 int tg_auth_secret_equal(const void *a, size_t a_len, const void *b, size_t b_len) {

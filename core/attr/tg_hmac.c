@@ -4,7 +4,10 @@
  * allocate a provider context per copy, and EVP_MAC_init with a NULL key re-derives
  * through the provider on every value; copying a SHA256_CTX is a 112-byte struct copy. The
  * API is deprecated in 3.0 but kept (same assembly block function underneath), so this
- * file alone suppresses the deprecation. bench/bench_redaction.c measures the variants. */
+ * file alone suppresses the deprecation. bench/bench_redaction.c measures the variants.
+ * tg_sha256 uses it too: OpenSSL 3's one-shot SHA256() is EVP_Q_digest, whose first call
+ * initialises the provider machinery and reads openssl.cnf, about 2 MB of resident
+ * libcrypto and heap in an otherwise idle process (docs/ARCHITECTURE.md "Idle memory"). */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "tg_hmac.h"
 
@@ -19,7 +22,7 @@ _Static_assert(SHA256_CBLOCK == 64, "SHA-256 block size");
 void tg_hmac_init(tg_hmac *h, const uint8_t *key, size_t len) {
   uint8_t block[SHA256_CBLOCK] = {0}, pad[SHA256_CBLOCK];
   if (len > SHA256_CBLOCK)
-    SHA256(key, len, block);
+    tg_sha256(key, len, block);
   else if (len)
     memcpy(block, key, len);
   SHA256_CTX *in = (SHA256_CTX *)h->inner, *out = (SHA256_CTX *)h->outer;
@@ -50,7 +53,11 @@ void tg_hmac_sha256(const tg_hmac *h, const void *data, size_t len, uint8_t out[
 void tg_hmac_clear(tg_hmac *h) { OPENSSL_cleanse(h, sizeof *h); }
 
 void tg_sha256(const void *data, size_t len, uint8_t out[TG_SHA256_LEN]) {
-  SHA256(data, len, out);
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, data, len);
+  SHA256_Final(out, &c);
+  OPENSSL_cleanse(&c, sizeof c);
 }
 
 void tg_hex(const uint8_t *in, size_t len, char *out) {

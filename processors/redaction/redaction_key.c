@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "tg_error.h"
 
@@ -83,7 +83,9 @@ int tg_redaction_key_load(const char *key_env, const char *key_file, tg_redactio
 
 int tg_redaction_key_random(tg_redaction_key *key) {
   memset(key, 0, sizeof *key);
-  if (RAND_bytes(key->bytes, 32) != 1)
+  /* getrandom, not RAND_bytes: OpenSSL's DRBG would initialise its providers (~2 MB
+   * resident) in a process that otherwise never needs them (docs/ARCHITECTURE.md). */
+  if (getrandom(key->bytes, 32, 0) != 32)
     return TG_EIO;
   key->len = 32;
   return TG_OK;
