@@ -1,5 +1,8 @@
 /* Decision cache: a ring of IDs plus chained buckets indexing the ring. Evicting the
- * ring's oldest slot unlinks it from its chain, so a lookup never sees a forgotten ID. */
+ * ring's oldest slot unlinks it from its chain, so a lookup never sees a forgotten ID.
+ * Buckets and chain links hold slot + 1 with 0 for "none", so the bucket array starts as
+ * calloc'd zero pages that only become resident as traces are decided (issue 14: a 0xff
+ * fill made 2 MB of an idle process's heap resident at the default cache sizes). */
 #include "ts_cache.h"
 
 #include <string.h>
@@ -25,12 +28,11 @@ int ts_cache_init(ts_cache *c, size_t capacity) {
   c->ids = tg_malloc(capacity * sizeof *c->ids);
   c->next = tg_malloc(capacity * sizeof *c->next);
   c->when_ms = tg_malloc(capacity * sizeof *c->when_ms);
-  c->buckets = tg_malloc(nb * sizeof *c->buckets);
+  c->buckets = tg_calloc(nb, sizeof *c->buckets);
   if (!c->ids || !c->next || !c->when_ms || !c->buckets) {
     ts_cache_free(c);
     return -1;
   }
-  memset(c->buckets, 0xff, nb * sizeof *c->buckets);
   c->capacity = capacity;
   c->bucket_mask = nb - 1;
   return 0;
@@ -47,9 +49,9 @@ void ts_cache_free(ts_cache *c) {
 
 static void unlink_slot(ts_cache *c, uint32_t slot) {
   uint32_t *link = &c->buckets[slot_hash(c, c->ids[slot])];
-  while (*link != NONE && *link != slot)
-    link = &c->next[*link];
-  if (*link == slot)
+  while (*link && *link != slot + 1)
+    link = &c->next[*link - 1];
+  if (*link == slot + 1)
     *link = c->next[slot];
 }
 
@@ -60,9 +62,9 @@ void ts_cache_put(ts_cache *c, const uint8_t id[16], uint64_t decided_ms) {
 static uint32_t find_slot(const ts_cache *c, const uint8_t id[16]) {
   if (!c->capacity)
     return NONE;
-  for (uint32_t i = c->buckets[slot_hash(c, id)]; i != NONE; i = c->next[i])
-    if (memcmp(c->ids[i], id, 16) == 0)
-      return i;
+  for (uint32_t v = c->buckets[slot_hash(c, id)]; v; v = c->next[v - 1])
+    if (memcmp(c->ids[v - 1], id, 16) == 0)
+      return v - 1;
   return NONE;
 }
 
@@ -85,7 +87,7 @@ void ts_cache_put_rec(ts_cache *c, const uint8_t id[16], uint64_t decided_ms,
     c->recs[slot] = rec ? *rec : (ts_verdict_rec){{0, 0}};
   size_t b = slot_hash(c, id);
   c->next[slot] = c->buckets[b];
-  c->buckets[b] = slot;
+  c->buckets[b] = slot + 1;
 }
 
 int ts_cache_has(const ts_cache *c, const uint8_t id[16], uint64_t *decided_ms) {

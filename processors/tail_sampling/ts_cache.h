@@ -13,8 +13,8 @@
 typedef struct ts_cache {
   uint8_t (*ids)[16];  /* ring of inserted IDs */
   uint64_t *when_ms;   /* when each was decided (monotonic ms) */
-  uint32_t *next;      /* hash chain per ring slot */
-  uint32_t *buckets;
+  uint32_t *next;      /* hash chain per ring slot: next slot + 1, 0 ends the chain */
+  uint32_t *buckets;   /* first slot + 1 per bucket, 0 = empty (calloc'd: idle pages unmapped) */
   ts_verdict_rec *recs; /* per ring slot, when records are kept (ts_cache_keep_records) */
   size_t capacity, bucket_mask;
   size_t head, count;
