@@ -7,9 +7,9 @@
  * executable has no NEEDED entry for libcurl; tg_http_global_init (tg_http_send.h), which
  * every libcurl user calls before its first libcurl call, loads it.
  *
- * Same scheme as tg_lazy_grpc.h: include this header instead of / after <curl/curl.h>; it
- * #defines each function tailgate calls to the loaded table's member of the same name and
- * type (__typeof__ of curl's own declaration). curl's GCC type-checking wrappers of
+ * Same scheme as tg_lazy_grpc.h: include this header instead of <curl/curl.h> (or after
+ * it); it #defines each function tailgate calls to the loaded table's member of the same
+ * name and type (__typeof__ of curl's own declaration). curl's GCC type-checking wrappers of
  * curl_easy_setopt/curl_easy_getinfo are macros that call the real symbol, so they are
  * replaced (the option/value pairs are no longer type-checked at compile time).
  *

@@ -6,8 +6,8 @@
  * memory"). So the executable has no NEEDED entry for libgrpc/libgpr; the gRPC exporters
  * call tg_lazy_grpc_load before their first gRPC call.
  *
- * How call sites stay unchanged: include this header AFTER nothing else from <grpc/...>
- * (it includes the gRPC headers it needs itself); it then #defines each function tailgate
+ * How call sites stay unchanged: include this header instead of the <grpc/...> headers
+ * (it includes the ones tailgate uses itself); it then #defines each function tailgate
  * calls to the member of the same name of the loaded table, whose type is the declared
  * function's (__typeof__), so the compiler still checks every call against gRPC's headers.
  * A gRPC header included after this one fails to compile (its declarations would be
