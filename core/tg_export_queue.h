@@ -118,6 +118,17 @@ static inline const char *tg_send_result_name(tg_send_result r) {
  * pushed with tg_export_queue_push_batch waits as a batch reference and is encoded by the
  * sender thread that takes it, so encoding never runs on the loop thread; senders only
  * ever see encoded items. */
+/* A request the sender thread encodes itself, possibly into several requests (a metrics
+ * flush cut at the byte limit): encode calls emit once per request, in order, handing
+ * over data (tg_free) and its point count, and returns 0 or an error (what was not
+ * emitted then counts as failed). emit returns 0. free releases d; the queue calls it
+ * exactly once, after encode or instead of it (refused, left over at stop). */
+typedef int (*tg_export_emit_fn)(void *ctx, uint8_t *data, size_t len, size_t n_points);
+typedef struct tg_export_deferred {
+  int (*encode)(struct tg_export_deferred *d, tg_export_emit_fn emit, void *emit_ctx);
+  void (*free)(struct tg_export_deferred *d);
+} tg_export_deferred;
+
 typedef struct tg_export_item {
   uint8_t *data;
   size_t len;            /* encoded bytes; while `batch` is set, the batch's memory */
@@ -126,6 +137,7 @@ typedef struct tg_export_item {
   unsigned attempt;       /* set by the queue before each send: 1 = the first */
   unsigned signal;        /* 0: traces; TG_SIGNAL_METRICS: an ExportMetricsServiceRequest
                              (span_count then counts data points) */
+  tg_export_deferred *deferred; /* not yet encoded (owned); senders never see it set */
 } tg_export_item;
 
 /* What a send reports beyond its result. The queue zeroes it before each attempt. */
@@ -191,6 +203,14 @@ int tg_export_queue_push(tg_export_queue *q, uint8_t *data, size_t len, size_t s
  * A queue kept on disk refuses it (TG_EUNSUPPORTED: records there carry no signal). */
 int tg_export_queue_push_metrics(tg_export_queue *q, uint8_t *data, size_t len,
                                  size_t n_points);
+
+/* As tg_export_queue_push_metrics for a flush not yet encoded: the sender thread that
+ * takes it runs d->encode and sends each request it emits in turn (each with its own
+ * retries), so encoding never runs on the loop thread. bytes is what d holds (for the
+ * byte bound), n_points the data points it will emit. Takes ownership of d in every case
+ * (d->free on refusal). Returns as tg_export_queue_push_metrics. */
+int tg_export_queue_push_deferred_metrics(tg_export_queue *q, tg_export_deferred *d,
+                                          size_t bytes, size_t n_points);
 
 /* The exporters' consume: queues the batch (ownership transfers, except on TG_EAGAIN:
  * then the batch is untouched and still the caller's, per tg_component.h); a sender

@@ -28,9 +28,20 @@ typedef int (*tg_otlp_metrics_emit_fn)(void *ctx, uint8_t *data, size_t len, siz
 int tg_otlp_metrics_encode(const tg_metric_source *src, uint64_t now_unix_nano,
                            size_t max_request_bytes, tg_otlp_metrics_emit_fn emit, void *ctx);
 
+struct tg_export_queue;
+
+/* One flush of src into q without encoding on the calling (loop) thread: takes a
+ * snapshot of src (tg_metric_snapshot.h) and queues it as a deferred metrics item that a
+ * sender thread encodes as tg_otlp_metrics_encode(snapshot, now_unix_nano, 3 MiB) would.
+ * *n_points receives the points snapshotted (0 when the source had none: nothing is
+ * queued). Returns TG_OK, the snapshot's error (TG_ENOMEM, collect's code; *n_points 0),
+ * or the queue's refusal (TG_EAGAIN, TG_ECLOSED, TG_EUNSUPPORTED; *n_points lost). */
+int tg_otlp_metrics_push(struct tg_export_queue *q, const tg_metric_source *src,
+                         uint64_t now_unix_nano, size_t *n_points);
+
 /* The consume op of the otlp and otlphttp exporters: a batch announcing a metric source
- * subscribes to its flushes (each flush is encoded on the loop thread and queued as
- * metrics requests on the instance's sending queue: the first field of self->state);
+ * subscribes to its flushes (each flush is snapshotted on the loop thread and queued with
+ * tg_otlp_metrics_push on the instance's sending queue: the first field of self->state);
  * any other batch goes to tg_queued_exporter_consume. Returns as consume does. */
 int tg_otlp_exporter_consume(struct tg_instance *self, struct tg_batch *batch);
 

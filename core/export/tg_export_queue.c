@@ -306,6 +306,40 @@ static int encode_item(tg_export_item *item) {
   return item->data ? TG_OK : TG_ENOMEM;
 }
 
+static int process_item(tg_export_queue *q, void *worker, tg_export_item *item);
+
+typedef struct deferred_run {
+  tg_export_queue *q;
+  void *worker;
+  unsigned signal;
+  size_t emitted; /* points handed to process_item (each counted there) */
+} deferred_run;
+
+static int deferred_emit(void *ctx, uint8_t *data, size_t len, size_t n_points) {
+  deferred_run *r = ctx;
+  tg_export_item it = {.data = data, .len = len, .span_count = n_points, .signal = r->signal};
+  r->emitted += n_points;
+  process_item(r->q, r->worker, &it);
+  return 0;
+}
+
+/* A deferred item (sender thread): encodes it and sends each request it emits to its
+ * end; points never emitted (encoding failed) count as failed. Frees the item. */
+static void process_deferred(tg_export_queue *q, void *worker, tg_export_item *item) {
+  tg_export_deferred *d = item->deferred;
+  item->deferred = NULL;
+  deferred_run r = {.q = q, .worker = worker, .signal = item->signal};
+  int rc = d->encode(d, deferred_emit, &r);
+  d->free(d);
+  if (r.emitted < item->span_count) {
+    size_t lost = item->span_count - r.emitted;
+    tg_metric_add(q->m_failed, (int64_t)lost);
+    TG_LOG_ERROR(q->log, q->log_name, tg_err_name(rc ? rc : TG_EINVAL),
+                 "dropping %zu data points: encoding the request failed: %s", lost,
+                 tg_strerror(rc ? rc : TG_EINVAL));
+  }
+}
+
 /* Sends one item to its end: delivered, given up, or aborted. Called without the lock;
  * takes it only to wait and to draw jitter. Frees the item's bytes. Returns 1 when the
  * item was aborted with storage: not counted, it stays on disk for the next start. */
@@ -451,7 +485,9 @@ static void *sender_main(void *arg) {
     tg_metric_set(q->m_qsize, (int64_t)q->count);
     pthread_mutex_unlock(&q->lock);
 
-    if (item.batch && encode_item(&item) != TG_OK) {
+    if (item.deferred) {
+      process_deferred(q, worker, &item);
+    } else if (item.batch && encode_item(&item) != TG_OK) {
       tg_metric_add(q->m_failed, (int64_t)item.span_count);
       TG_LOG_ERROR(q->log, q->log_name, "TG_ENOMEM",
                    "dropping %zu spans: out of memory encoding the request", item.span_count);
@@ -570,6 +606,8 @@ static int push_item(tg_export_queue *q, tg_export_item item) {
   if (rc) {
     pthread_mutex_unlock(&q->lock);
     tg_free(data);
+    if (item.deferred)
+      item.deferred->free(item.deferred);
     if (rc == TG_EAGAIN && item.batch)
       return rc; /* back-pressure: the batch was not taken, the caller keeps it */
     tg_batch_free(item.batch);
@@ -598,6 +636,12 @@ int tg_export_queue_push_metrics(tg_export_queue *q, uint8_t *data, size_t len,
                                  size_t n_points) {
   return push_item(q, (tg_export_item){.data = data, .len = len, .span_count = n_points,
                                        .signal = TG_SIGNAL_METRICS});
+}
+
+int tg_export_queue_push_deferred_metrics(tg_export_queue *q, tg_export_deferred *d,
+                                          size_t bytes, size_t n_points) {
+  return push_item(q, (tg_export_item){.len = bytes, .span_count = n_points,
+                                       .signal = TG_SIGNAL_METRICS, .deferred = d});
 }
 
 /* Memory a batch holds (its own arena and those it shares): what it costs while queued. */
@@ -712,6 +756,9 @@ size_t tg_export_queue_stop(tg_export_queue *q, uint64_t grace_ms) {
     it->data = NULL;
     tg_batch_free(it->batch);
     it->batch = NULL;
+    if (it->deferred)
+      it->deferred->free(it->deferred);
+    it->deferred = NULL;
   }
   q->count = 0;
   q->bytes = 0;

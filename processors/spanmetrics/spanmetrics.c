@@ -364,6 +364,7 @@ static int sm_create_common(tg_instance *self, int is_processor, tg_errbuf *err)
                       .label_where = st->label_where,
                       .exp_max_size = c->exponential ? (uint32_t)c->exponential_max_size : 0,
                       .delta = c->temporality == TG_SPANMETRICS_DELTA,
+                      .timestamp_cache_size = (size_t)c->delta_timestamp_cache_size,
                       .max_candidates = (unsigned)c->exemplars_max_per_point,
                       .limit = tg_spanmetrics_limit(c),
                       .service_label = st->service_label,

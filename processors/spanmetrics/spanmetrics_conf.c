@@ -177,8 +177,8 @@ const tg_conf_key tg_spanmetrics_conf_keys[TG_SPANMETRICS_CONF_N_KEYS] = {
                "per bucket is shown"),
     TG_KEY_INT("delta_temporality.metric_timestamp_cache_size", C, delta_timestamp_cache_size,
                "10000", 1, 100000000,
-               "accepted for compatibility: every series keeps its last flush time while it "
-               "lives (bounded by aggregation_cardinality_limit)"),
+               "delta: series whose last flush time is remembered (the Collector's LRU); "
+               "one that forgot starts its next point at its first span, a reset"),
     TG_KEY_STRLIST("resource_metrics_key_attributes", C, resource_key_attributes,
                    "resource attributes that (with service.name) tell resources apart: "
                    "labels of every series, resource attributes in OTLP"),

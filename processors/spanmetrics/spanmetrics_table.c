@@ -83,6 +83,8 @@ typedef struct tg_sm_series {
   tg_sm_exphist *r_exp;
   uint64_t r_start, r_time;
   uint64_t delta_start; /* when the current interval began for this series (0 = unknown) */
+  uint64_t ts_seq;      /* bounded timestamp cache: the table's ts_seq when this series
+                           last had points flushed (0 = never) */
   sm_service *svc; /* the service entry this series counts against */
   size_t n_labels;
   tg_mlabel *labels;
@@ -106,6 +108,8 @@ struct tg_sm_table {
   int delta;
   unsigned max_candidates;
   uint64_t last_flush_ns;
+  size_t ts_cache_size; /* 0 = every series remembers its last flush time */
+  uint64_t ts_seq;      /* series flushed with points so far (the cache's insertions) */
   size_t n_labels;
   double *bounds;
   size_t n_bounds;
@@ -153,6 +157,7 @@ tg_sm_table *tg_sm_table_new(const tg_sm_table_conf *c) {
   if (t->exp_max_size && t->exp_max_size < 4)
     t->exp_max_size = 4;
   t->delta = c->delta;
+  t->ts_cache_size = c->delta ? c->timestamp_cache_size : 0;
   t->max_candidates = c->max_candidates && c->max_candidates < TG_SM_CANDIDATES
                           ? c->max_candidates
                           : TG_SM_CANDIDATES;
@@ -760,10 +765,10 @@ static int visit_family(tg_sm_table *t, const tg_mfamily *f, int histogram,
   return rc;
 }
 
-static void flush_series(tg_sm_table *t, tg_sm_series *s, uint64_t now_ns) {
+static void flush_series(tg_sm_table *t, tg_sm_series *s, uint64_t now_ns, int remembered) {
   s->r_calls = s->calls;
   s->r_sum = s->sum;
-  s->r_start = s->delta_start ? s->delta_start
+  s->r_start = remembered && s->delta_start ? s->delta_start
                : t->last_flush_ns && t->last_flush_ns > s->start_unix_nano ? t->last_flush_ns
                                                                            : s->start_unix_nano;
   s->r_time = now_ns;
@@ -778,13 +783,29 @@ static void flush_series(tg_sm_table *t, tg_sm_series *s, uint64_t now_ns) {
   }
 }
 
+/* The bounded timestamp cache (timestamp_cache_size) without a list: an LRU whose
+ * insertions are numbered remembers an entry while fewer than `size` insertions came
+ * after it, so a sequence number per series is the whole cache. Insertions are the series
+ * with points in the closed interval, as in the Collector (which fills its LRU while it
+ * builds a flush's points); the cache is judged as it stood when the flush began. A
+ * bounded table also forgets each series' first-span time at every flush, so that
+ * start_unix_nano is the first span of the interval: the start of a series that forgot. */
 void tg_sm_table_flush(tg_sm_table *t, uint64_t now_unix_nano) {
   if (!t->delta)
     return;
+  uint64_t base = t->ts_seq;
   for (size_t i = 0; i <= t->cap; i++) {
     tg_sm_series *s = i < t->cap ? t->slots[i].s : t->overflow;
-    if (s)
-      flush_series(t, s, now_unix_nano);
+    if (!s)
+      continue;
+    int had_points = s->calls != 0;
+    int remembered = !t->ts_cache_size || (s->ts_seq && base - s->ts_seq < t->ts_cache_size);
+    flush_series(t, s, now_unix_nano, remembered);
+    if (t->ts_cache_size) {
+      if (had_points)
+        s->ts_seq = ++t->ts_seq;
+      s->start_unix_nano = 0;
+    }
   }
   t->last_flush_ns = now_unix_nano;
 }

@@ -29,6 +29,12 @@ typedef struct tg_sm_table_conf {
                                      (>= 4; bounds are then ignored) */
   int delta;                      /* delta temporality: tg_sm_table_flush closes intervals */
   unsigned max_candidates;        /* exemplar candidates per series (1..8; 0 = 8) */
+  /* Delta tables: delta_temporality.metric_timestamp_cache_size, the Collector's LRU of
+   * each series' last flush time. A series remembers it only while fewer than this many
+   * series had points flushed after its own last point (0 = always remembers); one that
+   * forgot starts its next point at its first span of that interval instead of at the
+   * previous flush, which downstream delta-to-cumulative conversion reads as a reset. */
+  size_t timestamp_cache_size;
 } tg_sm_table_conf;
 
 /* Candidates kept per series while their traces await a sampling decision. */
@@ -72,7 +78,8 @@ size_t tg_sm_table_expire(tg_sm_table *t, uint64_t now_ms, uint64_t max_age_ms);
 /* Closes a flush interval at now_unix_nano. Delta tables: every series' counts since the
  * previous flush become what collect and the cursors visit (series with none are left
  * out; each point's start is the previous flush, or the series' first span when it is
- * newer) and the live counts restart from zero. Cumulative tables: nothing. Must not be
+ * newer or the series' flush time fell out of timestamp_cache_size) and the live counts
+ * restart from zero. Cumulative tables: nothing. Must not be
  * called while a cursor is open (delta sources have no Prometheus consumer). */
 void tg_sm_table_flush(tg_sm_table *t, uint64_t now_unix_nano);
 
