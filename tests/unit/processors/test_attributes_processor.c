@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
 #include "tg_component.h"
 #include "tg_config.h"
 #include "tg_service.h"
@@ -178,10 +179,79 @@ static void test_errors(void **state) {
   tg_diag_free(&d);
 }
 
+/* One resource with one scope of n spans, each with one attribute. */
+static tg_batch *spans_batch(size_t n) {
+  tg_batch *b = tg_batch_new(0, 0);
+  tg_arena *a = b->arena;
+  tg_scope_spans *ss = tg_arena_alloc(a, sizeof *ss);
+  opentelemetry__proto__trace__v1__scope_spans__init(ss);
+  ss->spans = tg_arena_alloc(a, n * sizeof(void *));
+  for (size_t i = 0; i < n; i++) {
+    tg_span *sp = tg_arena_alloc(a, sizeof *sp);
+    opentelemetry__proto__trace__v1__span__init(sp);
+    sp->attributes = kv_list(a, 1, kv(a, "k", av_str(a, "v")));
+    sp->n_attributes = 1;
+    ss->spans[i] = sp;
+  }
+  ss->n_spans = n;
+  tg_resource_spans *rs = tg_arena_alloc(a, sizeof *rs);
+  opentelemetry__proto__trace__v1__resource_spans__init(rs);
+  rs->scope_spans = tg_arena_alloc(a, sizeof(void *));
+  rs->scope_spans[0] = ss;
+  rs->n_scope_spans = 1;
+  b->request.resource_spans = tg_arena_alloc(a, sizeof(void *));
+  b->request.resource_spans[0] = rs;
+  b->request.n_resource_spans = 1;
+  b->span_count = n;
+  return b;
+}
+
+/* A batch whose actions cannot complete (no arena room for the inserted attribute) is
+ * dropped whole and its spans counted; good batches are passed on and not counted. */
+static void test_error_drop_counted(void **state) {
+  (void)state;
+  tg_diag d;
+  tg_config *cfg = load("    actions:\n      - {key: env, value: prod, action: insert}\n", &d);
+  if (!cfg)
+    fail_msg("%s", joined(&d));
+  tg_diag_free(&d);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  tg_logger log;
+  tg_logger_init(&log, TG_LOG_NONE, stdout);
+  tg_service svc = {.loop = &loop, .log = &log, .metrics = tg_metrics_new()};
+  sink out = {0};
+  tg_instance inst = {.component = &tg_processor_attributes, .id = "attributes/x",
+                      .conf = tg_config_find(cfg, TG_PROCESSOR, "attributes")->conf,
+                      .service = &svc, .next = {sink_consume, &out}};
+  tg_errbuf err;
+  assert_int_equal(tg_component_create(&inst, &err), TG_OK);
+  assert_int_equal(tg_component_start(&inst, &err), TG_OK);
+  assert_int_equal(dropped_spans(svc.metrics, "attributes/x"), 0);
+  tg_batch *b = spans_batch(4);
+  exhaust_arena(b->arena);
+  assert_int_equal(tg_component_consume(&inst, b), TG_ENOMEM);
+  assert_null(out.last);
+  b = spans_batch(3);
+  exhaust_arena(b->arena);
+  assert_int_equal(tg_component_consume(&inst, b), TG_ENOMEM);
+  assert_int_equal(dropped_spans(svc.metrics, "attributes/x"), 7);
+  assert_int_equal(tg_component_consume(&inst, spans_batch(2)), TG_OK);
+  assert_non_null(out.last);
+  assert_int_equal(dropped_spans(svc.metrics, "attributes/x"), 7);
+  tg_batch_free(out.last);
+  tg_component_destroy(&inst);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  tg_metrics_free(svc.metrics);
+  tg_logger_destroy(&log);
+  tg_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_actions),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_error_drop_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

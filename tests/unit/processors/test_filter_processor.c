@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
 #include "processors/filter/filter_ottl.h"
 #include "tg_component.h"
 #include "tg_config.h"
@@ -368,6 +369,14 @@ static void test_component_drops(void **state) {
   assert_int_equal(pay->n_events, 1);
   assert_string_equal(pay->events[0]->name, "exception");
   assert_int_equal(b->span_count, 1);
+  /* filtered on purpose: counted as filtered, never as dropped */
+  assert_int_equal(
+      rendered_series(h.svc.metrics, "tailgate_filter_spans_dropped_total{processor=\"filter\"}"),
+      2);
+  assert_int_equal(rendered_series(h.svc.metrics,
+                                   "tailgate_filter_span_events_dropped_total{processor=\"filter\"}"),
+                   1);
+  assert_int_equal(dropped_spans(h.svc.metrics, "filter"), 0);
   harness_stop(&h);
 
   /* every span dropped: nothing is passed on */
@@ -388,6 +397,28 @@ static void test_error_modes(void **state) {
   harness_start(&h, yaml);
   assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_EINVAL);
   assert_int_equal(h.out.calls, 0);
+  harness_stop(&h);
+  /* the refused batch is an error drop of all its spans, even those a condition had
+   * already filtered before the failing one (health comes before pay) */
+  harness_start(&h, "    traces:\n      span: ['name == \"GET /health\"', "
+                    "'IsMatch(attributes[\"tags\"], \"x\")']\n");
+  assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_EINVAL);
+  assert_int_equal(h.out.calls, 0);
+  assert_int_equal(dropped_spans(h.svc.metrics, "filter"), 3);
+  assert_int_equal(
+      rendered_series(h.svc.metrics, "tailgate_filter_spans_dropped_total{processor=\"filter\"}"),
+      0);
+  assert_int_equal(rendered_series(h.svc.metrics,
+                                   "tailgate_filter_condition_errors_total{processor=\"filter\"}"),
+                   1);
+  harness_stop(&h);
+  /* out of memory: the same */
+  harness_start(&h, "    traces:\n      span: ['name == \"GET /health\"']\n");
+  tg_batch *b = make_batch();
+  exhaust_arena(b->arena);
+  assert_int_equal(tg_component_consume(&h.inst, b), TG_ENOMEM);
+  assert_int_equal(h.out.calls, 0);
+  assert_int_equal(dropped_spans(h.svc.metrics, "filter"), 3);
   harness_stop(&h);
   /* ignore and silent: the failing condition reads false, the next one still applies */
   const char *modes[] = {"ignore", "silent"};

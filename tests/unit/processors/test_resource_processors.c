@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
 #include "processors/resourcedetection/rd_detect.h"
 #include "tg_component.h"
 #include "tg_config.h"
@@ -255,12 +256,43 @@ static void test_config_errors(void **state) {
   unsetenv("OTEL_RESOURCE_ATTRIBUTES");
 }
 
+/* A batch the processor cannot finish (no arena room left) is dropped, never passed on
+ * half-edited, and its two spans are counted as dropped; a later good batch is not. */
+static void test_error_drops_counted(void **state) {
+  (void)state;
+  static const struct {
+    const tg_component *comp;
+    const char *body;
+  } cases[] = {
+      {&tg_processor_resource,
+       "    attributes:\n      - {key: deployment.environment, value: prod, action: insert}\n"},
+      {&tg_processor_resourcedetection, "    detectors: [env]\n"},
+  };
+  setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging", 1);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    harness h;
+    start(&h, cases[i].comp, cases[i].body);
+    assert_int_equal(dropped_spans(h.svc.metrics, cases[i].comp->type), 0);
+    tg_batch *b = make_batch();
+    exhaust_arena(b->arena);
+    assert_int_equal(tg_component_consume(&h.inst, b), TG_ENOMEM);
+    assert_null(h.out.last);
+    assert_int_equal(dropped_spans(h.svc.metrics, cases[i].comp->type), 2);
+    assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_OK);
+    assert_non_null(h.out.last);
+    assert_int_equal(dropped_spans(h.svc.metrics, cases[i].comp->type), 2);
+    stop(&h);
+  }
+  unsetenv("OTEL_RESOURCE_ATTRIBUTES");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resource_actions),
       cmocka_unit_test(test_env_parsing),
       cmocka_unit_test(test_detection),
       cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_error_drops_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
