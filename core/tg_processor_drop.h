@@ -17,11 +17,19 @@
 
 /* The family's name, for tests and documentation. */
 #define TG_PROCESSOR_DROPPED_SPANS "tailgate_processor_dropped_spans_total"
+#define TG_PROCESSOR_REFUSED_SPANS "tailgate_processor_refused_spans_total"
 
 /* Registers (or finds) tailgate_processor_dropped_spans_total and returns the cell of
  * {processor=self->id}; call it from start. NULL when the service has no metrics registry
  * or out of memory; every bump of a NULL cell is a no-op, so callers need not check. */
 tg_metric_cell *tg_processor_dropped_spans(const tg_instance *self);
+
+/* Registers (or finds) tailgate_processor_refused_spans_total and returns the cell of
+ * {processor=self->id}: spans a processor refused with TG_EAGAIN (back-pressure; the
+ * batch stays the caller's, nothing is lost here). One label, processor, for every
+ * processor: a family registered with another label set would leave the second
+ * registrant without a series (the registry refuses it), silently. NULL as above. */
+tg_metric_cell *tg_processor_refused_spans(const tg_instance *self);
 
 /* Drops batch after an error: adds its span count to dropped (may be NULL), logs one
  * error line "dropping N spans: <why> (<rc's message>)" under self's id with rc's code

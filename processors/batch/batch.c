@@ -123,13 +123,7 @@ static int batch_start(tg_instance *self, tg_errbuf *err) {
   const char *timeout_values[] = {self->id, "timeout"};
   st->flush_size_trigger = tg_metrics_series(f, size_values);
   st->flush_timeout_trigger = tg_metrics_series(f, timeout_values);
-  const char *const proc_label[] = {"processor", NULL};
-  const char *proc_value[] = {self->id};
-  st->refused_spans = tg_metrics_series(
-      tg_metrics_family(m, "tailgate_processor_refused_spans_total",
-                        "Spans a processor refused (not taken) because its downstream was full.",
-                        TG_METRIC_COUNTER, proc_label),
-      proc_value);
+  st->refused_spans = tg_processor_refused_spans(self);
   st->dropped_spans = tg_processor_dropped_spans(self);
   (void)err;
   return TG_OK;

@@ -192,13 +192,7 @@ static int ts_start(tg_instance *self, tg_errbuf *err) {
   uv_timer_init(loop, &st->retry);
   st->retry.data = st;
   st->handles++;
-  const char *const labels[] = {"processor", "reason", NULL};
-  tg_metric_family *f = tg_metrics_family(
-      self->service->metrics, "tailgate_processor_refused_spans_total",
-      "Spans a processor refused (back-pressure: the sender is told to retry).",
-      TG_METRIC_COUNTER, labels);
-  const char *const v_bp[] = {self->id, "backpressure", NULL};
-  st->refused_spans = f ? tg_metrics_series(f, v_bp) : NULL;
+  st->refused_spans = tg_processor_refused_spans(self); /* one label set for all */
   st->dropped_spans = tg_processor_dropped_spans(self);
   for (size_t i = 0; i < st->n_workers; i++)
     if (ts_worker_start(&st->workers[i]) != 0)
