@@ -30,45 +30,11 @@ TAILGATE=${TAILGATE:-$ROOT/build/tailgate}
 LOADGEN=${LOADGEN:-$ROOT/build/bench/tg_loadgen}
 MAX_BYTES=${MAX_BYTES:-8GiB}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-600}
-WORK=$(mktemp -d /tmp/tg-outage.XXXXXX)
-PIDS=()
-
-# shellcheck disable=SC2317  # invoked through the EXIT trap
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$rc" -ne 0 ]; then echo "run_outage_bench: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS < <(
-  python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(6):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
-
-cat >"$WORK/sink.yaml" <<EOF
-receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$SINK_GRPC, max_recv_msg_size_mib: 64}}}}
-exporters: {nop: {}}
-extensions: {health_check: {endpoint: 127.0.0.1:$SINK_HEALTH}}
-service:
-  extensions: [health_check]
-  telemetry: {metrics: {address: 127.0.0.1:$SINK_METRICS}}
-  pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
-EOF
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_init run_outage_bench
+read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS < <(free_ports 6)
+write_sink_config "$WORK/sink.yaml" "$SINK_GRPC" "$SINK_HEALTH" "$SINK_METRICS"
 cat >"$WORK/gateway.yaml" <<EOF
 receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
@@ -88,23 +54,8 @@ service:
   pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
 EOF
 
-wait_ready() { # name pid port log
-  local deadline=$((SECONDS + 20))
-  while [ $SECONDS -lt $deadline ]; do
-    kill -0 "$2" 2>/dev/null || { echo "run_outage_bench: $1 exited; log:" >&2; tail -n 20 "$4" >&2; return 1; }
-    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$3/health/ready" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "run_outage_bench: $1 not ready; log:" >&2; tail -n 20 "$4" >&2; return 1
-}
-metric_sum() {
-  curl -fsS --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-    awk -v m="$2" 'index($1, m) == 1 && (substr($1, length(m) + 1, 1) == "{" || $1 == m) { s += $2 } END { printf "%.0f\n", s }'
-}
-
-"$TAILGATE" --config "$WORK/gateway.yaml" >"$WORK/gateway.log" 2>&1 &
-GW_PID=$!
-PIDS+=("$GW_PID")
+start_tailgate gateway "$WORK/gateway.yaml"
+GW_PID=$LAST_PID
 wait_ready gateway "$GW_PID" "$GW_HEALTH" "$WORK/gateway.log"
 
 echo "== outage: ${OUTAGE}s of load at $RATE requests/s x $SPR spans, backend down"
@@ -120,9 +71,8 @@ SENT_BEFORE=$(metric_sum "$GW_METRICS" tailgate_exporter_sent_spans_total)
 
 echo "== backend up"
 T0=$SECONDS
-"$TAILGATE" --config "$WORK/sink.yaml" >"$WORK/sink.log" 2>&1 &
-SINK_PID=$!
-PIDS+=("$SINK_PID")
+start_tailgate sink "$WORK/sink.yaml"
+SINK_PID=$LAST_PID
 wait_ready sink "$SINK_PID" "$SINK_HEALTH" "$WORK/sink.log"
 DELIVERED=0
 while [ $((SECONDS - T0)) -lt "$DRAIN_TIMEOUT" ]; do

@@ -96,6 +96,52 @@ int tg_http_exporter_start(struct tg_instance *self, tg_export_queue *queue, con
                            const char *const *fixed, size_t n_fixed, struct curl_slist **list,
                            tg_errbuf *err);
 
+/* ---- exporters that POST to one collector URL (zipkin, jaeger_thrift_http) ---- */
+
+/* What such an exporter tells the shared create/destroy/worker code. */
+typedef struct tg_http_exporter_spec {
+  const char *default_id;   /* for messages when the instance has no id, e.g. "zipkin" */
+  const char *default_path; /* appended to an endpoint without a path, e.g. "/api/v2/spans" */
+  const char *example;      /* an endpoint for the "endpoint is required" message */
+  size_t state_size;        /* of the exporter's state, which begins with tg_http_exporter */
+  const tg_export_queue_ops *ops; /* its sending-queue ops; their ctx is the state */
+} tg_http_exporter_spec;
+
+/* The start of such an exporter's state (its own fields follow, zeroed at create). */
+typedef struct tg_http_exporter {
+  tg_export_queue *queue;     /* first: the tg_queued_exporter_* ops find it here */
+  char *url;                  /* the collector URL, default path added */
+  struct curl_slist *headers; /* built by tg_http_exporter_start; freed after the queue */
+  tg_selftrace *tracer;       /* the service's self-tracer; NULL = off */
+  const char *id;             /* the instance's id, or spec->default_id */
+} tg_http_exporter;
+
+/* conf_check's common part: the endpoint as tg_http_exporter_url reads it, then the tls
+ * and headers rules (tg_http_exporter_header_problem); problems go to diag at pos. */
+void tg_http_exporter_check_conf(const tg_http_exporter_spec *spec, const char *endpoint,
+                                 const tg_http_tls_conf *tls, const tg_conf_strmap *headers,
+                                 const tg_yaml_pos *pos, const char *what, tg_diag *diag);
+
+/* The create op's common part: a zeroed state of spec->state_size in self->state with the
+ * URL, the checked headers, the self-tracer, the id and a sending queue (not started)
+ * over spec->ops. TG_OK, or TG_ECONFIG / TG_ENOMEM with "id: ..." in err and nothing
+ * left allocated. The caller then fills its own fields (before start). */
+int tg_http_exporter_create(struct tg_instance *self, const tg_http_exporter_spec *spec,
+                            const char *endpoint, const tg_conf_strmap *headers,
+                            const tg_retry_conf *retry, const tg_queue_conf *queue,
+                            tg_errbuf *err);
+
+/* The destroy op (usable as .destroy as it is): frees the queue (joining the senders),
+ * then the header list, the URL and the state. Safe after a partial create and twice. */
+void tg_http_exporter_destroy(struct tg_instance *self);
+
+/* A sender-thread worker of worker_size bytes for st's URL, headers, self-tracer and id:
+ * response bodies capped at 4 KiB for the log, Retry-After in seconds capped at one
+ * hour, as the Zipkin and Jaeger collectors send it. NULL on failure (see
+ * tg_http_worker_new). */
+void *tg_http_exporter_worker_new(const tg_http_exporter *st, size_t worker_size,
+                                  uint64_t timeout_ms, const tg_http_tls_conf *tls);
+
 /* For collectors that take a full URL whose path defaults (zipkin, jaeger_thrift_http):
  * endpoint must be http:// or https:// with a host and no spaces or control characters;
  * with no path, default_path (e.g. "/api/v2/spans") is appended. Returns the URL

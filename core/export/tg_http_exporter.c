@@ -15,6 +15,7 @@
 #include "tg_alloc.h"
 #include "tg_auth.h"
 #include "tg_component.h"
+#include "tg_service.h"
 
 void *tg_http_worker_new(size_t size, const tg_http_client_opts *opts) {
   if (size < sizeof(tg_http_worker))
@@ -155,4 +156,80 @@ tg_send_result tg_http_exporter_status(const tg_http_client *http, long code,
     return TG_SEND_RETRYABLE;
   }
   return TG_SEND_PERMANENT;
+}
+
+/* ---- exporters that POST to one collector URL ---- */
+
+#define COLLECTOR_MAX_RESPONSE 4096u /* of an error body, for the log */
+#define COLLECTOR_MAX_RETRY_AFTER_MS (3600u * 1000u)
+
+void tg_http_exporter_check_conf(const tg_http_exporter_spec *spec, const char *endpoint,
+                                 const tg_http_tls_conf *tls, const tg_conf_strmap *headers,
+                                 const tg_yaml_pos *pos, const char *what, tg_diag *diag) {
+  tg_errbuf err;
+  char *url = tg_http_exporter_url(endpoint, spec->default_path, spec->example, &err);
+  if (!url)
+    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
+  tg_free(url);
+  tg_http_conf_check(tls, headers, tg_http_exporter_header_problem, pos, what, diag);
+}
+
+void tg_http_exporter_destroy(struct tg_instance *self) {
+  tg_http_exporter *st = self->state;
+  if (!st)
+    return;
+  tg_export_queue_free(st->queue); /* joins the senders before their handles go */
+  curl_slist_free_all(st->headers);
+  tg_free(st->url);
+  tg_free(st);
+  self->state = NULL;
+}
+
+int tg_http_exporter_create(struct tg_instance *self, const tg_http_exporter_spec *spec,
+                            const char *endpoint, const tg_conf_strmap *headers,
+                            const tg_retry_conf *retry, const tg_queue_conf *queue,
+                            tg_errbuf *err) {
+  const char *id = self->id ? self->id : spec->default_id;
+  if (spec->state_size < sizeof(tg_http_exporter))
+    return tg_errf(err, TG_EINVAL, "%s: state too small", id);
+  tg_http_exporter *st = tg_calloc(1, spec->state_size);
+  if (!st)
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  self->state = st;
+  st->id = id;
+  tg_errbuf uerr;
+  if (!(st->url = tg_http_exporter_url(endpoint, spec->default_path, spec->example, &uerr))) {
+    tg_http_exporter_destroy(self);
+    return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
+  }
+  int rc = tg_http_exporter_check_headers(headers, tg_http_exporter_header_problem, id, err);
+  if (rc) {
+    tg_http_exporter_destroy(self);
+    return rc;
+  }
+  tg_service *svc = self->service;
+  st->tracer = svc ? svc->selftrace : NULL;
+  st->queue = tg_export_queue_new(queue, retry, spec->ops, st, id, svc ? svc->log : NULL,
+                                  svc ? svc->metrics : NULL);
+  if (!st->queue) {
+    tg_http_exporter_destroy(self);
+    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
+  }
+  return TG_OK;
+}
+
+void *tg_http_exporter_worker_new(const tg_http_exporter *st, size_t worker_size,
+                                  uint64_t timeout_ms, const tg_http_tls_conf *tls) {
+  const tg_http_client_opts opts = {
+      .url = st->url,
+      .headers = st->headers,
+      .timeout_ms = timeout_ms,
+      .tls = tls,
+      .max_body = COLLECTOR_MAX_RESPONSE,
+      .retry_after = TG_RETRY_AFTER_SECONDS,
+      .max_retry_after_ms = COLLECTOR_MAX_RETRY_AFTER_MS,
+      .tracer = st->tracer,
+      .exporter = st->id,
+  };
+  return tg_http_worker_new(worker_size, &opts);
 }

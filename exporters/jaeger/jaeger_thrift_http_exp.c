@@ -29,9 +29,6 @@
 #include "tg_service.h"
 #include "tg_version.h"
 
-#define JTHTTP_MAX_RESPONSE 4096u /* of an error body, for the log */
-#define JTHTTP_MAX_RETRY_AFTER_S 3600u
-
 typedef struct jthttp_conf {
   char *endpoint; /* http(s)://host:port[/path]; no path = /api/traces */
   tg_http_tls_conf tls;
@@ -43,12 +40,8 @@ typedef struct jthttp_conf {
 } jthttp_conf;
 
 typedef struct jthttp_state {
-  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
+  tg_http_exporter base; /* first: queue, URL, headers, self-tracer, id */
   const jthttp_conf *conf;
-  char *url;
-  struct curl_slist *headers;
-  tg_selftrace *tracer; /* the service's self-tracer; NULL = off */
-  const char *id;       /* the instance's id (outlives the state) */
 } jthttp_state;
 
 typedef struct jthttp_worker {
@@ -66,21 +59,13 @@ static const tg_conf_key jthttp_keys[] = {
     TG_EXPORT_QUEUE_KEYS(jthttp_conf, retry, queue),
 };
 
-/* endpoint → full URL (tg_free), or NULL with err. */
-static char *collector_url(const char *endpoint, tg_errbuf *err) {
-  return tg_http_exporter_url(endpoint, "/api/traces", "http://host:14268/api/traces", err);
-}
+static const tg_http_exporter_spec jthttp_spec;
 
 static void jthttp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
                               tg_diag *diag) {
   const jthttp_conf *c = vconf;
-  const tg_yaml_pos *pos = node ? &node->pos : NULL;
-  tg_errbuf err;
-  char *url = collector_url(c->endpoint, &err);
-  if (!url)
-    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
-  tg_free(url);
-  tg_http_conf_check(&c->tls, &c->headers, tg_http_exporter_header_problem, pos, what, diag);
+  tg_http_exporter_check_conf(&jthttp_spec, c->endpoint, &c->tls, &c->headers,
+                              node ? &node->pos : NULL, what, diag);
 }
 
 /* ---- sender ---- */
@@ -88,19 +73,8 @@ static void jthttp_conf_check(const void *vconf, const tg_yaml_node *node, const
 static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   jthttp_state *st = ctx;
-  const jthttp_conf *c = st->conf;
-  const tg_http_client_opts opts = {
-      .url = st->url,
-      .headers = st->headers,
-      .timeout_ms = c->timeout_ms,
-      .tls = &c->tls,
-      .max_body = JTHTTP_MAX_RESPONSE,
-      .retry_after = TG_RETRY_AFTER_SECONDS,
-      .max_retry_after_ms = JTHTTP_MAX_RETRY_AFTER_S * 1000u,
-      .tracer = st->tracer,
-      .exporter = st->id,
-  };
-  *out = tg_http_worker_new(sizeof(jthttp_worker), &opts);
+  *out = tg_http_exporter_worker_new(&st->base, sizeof(jthttp_worker), st->conf->timeout_ms,
+                                     &st->conf->tls);
   return *out ? 0 : -1;
 }
 
@@ -164,49 +138,26 @@ static const tg_export_queue_ops jthttp_queue_ops = {
     .worker_fini = tg_http_worker_fini,
 };
 
-/* ---- lifecycle ---- */
+static const tg_http_exporter_spec jthttp_spec = {
+    .default_id = "jaeger_thrift_http",
+    .default_path = "/api/traces",
+    .example = "http://host:14268/api/traces",
+    .state_size = sizeof(jthttp_state),
+    .ops = &jthttp_queue_ops,
+};
 
-static void jthttp_destroy(tg_instance *self) {
-  jthttp_state *st = self->state;
-  if (!st)
-    return;
-  tg_export_queue_free(st->queue); /* joins the senders before their handles go */
-  curl_slist_free_all(st->headers);
-  tg_free(st->url);
-  tg_free(st);
-  self->state = NULL;
-}
+/* ---- lifecycle ---- */
 
 static int jthttp_create(tg_instance *self, tg_errbuf *err) {
   const jthttp_conf *c = self->conf;
-  const char *id = self->id ? self->id : "jaeger_thrift_http";
   if (!c)
-    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
-  jthttp_state *st = tg_calloc(1, sizeof *st);
-  if (!st)
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  self->state = st;
-  st->conf = c;
-  tg_errbuf uerr;
-  if (!(st->url = collector_url(c->endpoint, &uerr))) {
-    jthttp_destroy(self);
-    return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
-  }
-  int rc = tg_http_exporter_check_headers(&c->headers, tg_http_exporter_header_problem, id, err);
-  if (rc) {
-    jthttp_destroy(self);
-    return rc;
-  }
-  tg_service *svc = self->service;
-  st->tracer = svc ? svc->selftrace : NULL;
-  st->id = id;
-  st->queue = tg_export_queue_new(&c->queue, &c->retry, &jthttp_queue_ops, st, id,
-                                  svc ? svc->log : NULL, svc ? svc->metrics : NULL);
-  if (!st->queue) {
-    jthttp_destroy(self);
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  return TG_OK;
+    return tg_errf(err, TG_ECONFIG, "%s: no configuration",
+                   self->id ? self->id : "jaeger_thrift_http");
+  int rc = tg_http_exporter_create(self, &jthttp_spec, c->endpoint, &c->headers, &c->retry,
+                                   &c->queue, err);
+  if (rc == TG_OK)
+    ((jthttp_state *)self->state)->conf = c;
+  return rc;
 }
 
 static int jthttp_start(tg_instance *self, tg_errbuf *err) {
@@ -214,13 +165,13 @@ static int jthttp_start(tg_instance *self, tg_errbuf *err) {
   const char *id = self->id ? self->id : "jaeger_thrift_http";
   jthttp_conf *mc = self->conf;
   static const char *const fixed[] = {"Content-Type: application/x-thrift", "Expect:"};
-  int rc = tg_http_exporter_start(self, st->queue, id, mc->authenticator, &mc->headers, fixed,
-                                  2, &st->headers, err);
+  int rc = tg_http_exporter_start(self, st->base.queue, id, mc->authenticator, &mc->headers,
+                                  fixed, 2, &st->base.headers, err);
   if (rc)
     return rc;
   if (self->service && self->service->log)
     TG_LOG_INFO(self->service->log, self->id, "exporting to Jaeger (Thrift over HTTP) at %s",
-                st->url);
+                st->base.url);
   return TG_OK;
 }
 
@@ -237,7 +188,7 @@ const tg_component tg_exporter_jaeger_thrift_http = {
             .start = jthttp_start,
             .consume = tg_queued_exporter_consume,
             .stop = tg_queued_exporter_stop,
-            .destroy = jthttp_destroy,
+            .destroy = tg_http_exporter_destroy,
             .ready = tg_queued_exporter_ready},
     .doc = "Sends traces to a Jaeger collector as Thrift binary Batches over HTTP "
            "(POST /api/traces, one per process) through a bounded sending queue (libcurl).",

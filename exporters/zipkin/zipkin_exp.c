@@ -31,9 +31,6 @@
 #include "zipkin_exp.h"
 #include "translate/zipkin/zipkin_model.h"
 
-#define ZEXP_MAX_RESPONSE 4096u /* of an error body, for the log */
-#define ZEXP_MAX_RETRY_AFTER_S 3600u
-
 enum { ZEXP_FORMAT_JSON, ZEXP_FORMAT_PROTO };
 static const char *const format_names[] = {"json", "proto", NULL};
 
@@ -50,11 +47,8 @@ typedef struct zexp_conf {
 } zexp_conf;
 
 typedef struct zexp_state {
-  tg_export_queue *queue; /* first: the shared tg_queued_exporter_* ops find it here */
+  tg_http_exporter base; /* first: queue, URL, headers, self-tracer, id */
   const zexp_conf *conf;
-  tg_instance *self; /* for the self-tracer, which the service has only once started */
-  char *url;
-  struct curl_slist *headers;
 } zexp_state;
 
 typedef tg_http_worker zexp_worker; /* body: the request being sent */
@@ -74,21 +68,13 @@ static const tg_conf_key zexp_keys[] = {
     TG_EXPORT_QUEUE_KEYS(zexp_conf, retry, queue),
 };
 
-/* endpoint → full URL (tg_free), or NULL with err. */
-static char *collector_url(const char *endpoint, tg_errbuf *err) {
-  return tg_http_exporter_url(endpoint, "/api/v2/spans", "http://host:9411/api/v2/spans", err);
-}
+static const tg_http_exporter_spec zexp_spec;
 
 static void zexp_conf_check(const void *vconf, const tg_yaml_node *node, const char *what,
                             tg_diag *diag) {
   const zexp_conf *c = vconf;
-  const tg_yaml_pos *pos = node ? &node->pos : NULL;
-  tg_errbuf err;
-  char *url = collector_url(c->endpoint, &err);
-  if (!url)
-    tg_diag_add(diag, pos, "%s: %s", what, err.msg);
-  tg_free(url);
-  tg_http_conf_check(&c->tls, &c->headers, tg_http_exporter_header_problem, pos, what, diag);
+  tg_http_exporter_check_conf(&zexp_spec, c->endpoint, &c->tls, &c->headers,
+                              node ? &node->pos : NULL, what, diag);
 }
 
 /* ---- encoding (sender threads) ---- */
@@ -123,19 +109,8 @@ int tg_zipkin_exp_encode(const uint8_t *otlp, size_t len, int proto,
 static int worker_init(void *ctx, unsigned index, void **out) {
   (void)index;
   zexp_state *st = ctx;
-  const zexp_conf *c = st->conf;
-  const tg_http_client_opts opts = {
-      .url = st->url,
-      .headers = st->headers,
-      .timeout_ms = c->timeout_ms,
-      .tls = &c->tls,
-      .max_body = ZEXP_MAX_RESPONSE,
-      .retry_after = TG_RETRY_AFTER_SECONDS,
-      .max_retry_after_ms = ZEXP_MAX_RETRY_AFTER_S * 1000u,
-      .tracer = st->self->service ? st->self->service->selftrace : NULL,
-      .exporter = st->self->id ? st->self->id : "zipkin",
-  };
-  *out = tg_http_worker_new(sizeof(zexp_worker), &opts);
+  *out = tg_http_exporter_worker_new(&st->base, sizeof(zexp_worker), st->conf->timeout_ms,
+                                     &st->conf->tls);
   return *out ? 0 : -1;
 }
 
@@ -179,48 +154,25 @@ static const tg_export_queue_ops zexp_queue_ops = {
     .worker_fini = tg_http_worker_fini,
 };
 
-/* ---- lifecycle ---- */
+static const tg_http_exporter_spec zexp_spec = {
+    .default_id = "zipkin",
+    .default_path = "/api/v2/spans",
+    .example = "http://host:9411/api/v2/spans",
+    .state_size = sizeof(zexp_state),
+    .ops = &zexp_queue_ops,
+};
 
-static void zexp_destroy(tg_instance *self) {
-  zexp_state *st = self->state;
-  if (!st)
-    return;
-  tg_export_queue_free(st->queue); /* joins the senders before their handles go */
-  curl_slist_free_all(st->headers);
-  tg_free(st->url);
-  tg_free(st);
-  self->state = NULL;
-}
+/* ---- lifecycle ---- */
 
 static int zexp_create(tg_instance *self, tg_errbuf *err) {
   const zexp_conf *c = self->conf;
-  const char *id = self->id ? self->id : "zipkin";
   if (!c)
-    return tg_errf(err, TG_ECONFIG, "%s: no configuration", id);
-  zexp_state *st = tg_calloc(1, sizeof *st);
-  if (!st)
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  self->state = st;
-  st->conf = c;
-  st->self = self;
-  tg_errbuf uerr;
-  if (!(st->url = collector_url(c->endpoint, &uerr))) {
-    zexp_destroy(self);
-    return tg_errf(err, TG_ECONFIG, "%s: %s", id, uerr.msg);
-  }
-  int rc = tg_http_exporter_check_headers(&c->headers, tg_http_exporter_header_problem, id, err);
-  if (rc) {
-    zexp_destroy(self);
-    return rc;
-  }
-  tg_service *svc = self->service;
-  st->queue = tg_export_queue_new(&c->queue, &c->retry, &zexp_queue_ops, st, id,
-                                  svc ? svc->log : NULL, svc ? svc->metrics : NULL);
-  if (!st->queue) {
-    zexp_destroy(self);
-    return tg_errf(err, TG_ENOMEM, "%s: out of memory", id);
-  }
-  return TG_OK;
+    return tg_errf(err, TG_ECONFIG, "%s: no configuration", self->id ? self->id : "zipkin");
+  int rc = tg_http_exporter_create(self, &zexp_spec, c->endpoint, &c->headers, &c->retry,
+                                   &c->queue, err);
+  if (rc == TG_OK)
+    ((zexp_state *)self->state)->conf = c;
+  return rc;
 }
 
 static int zexp_start(tg_instance *self, tg_errbuf *err) {
@@ -232,13 +184,13 @@ static int zexp_start(tg_instance *self, tg_errbuf *err) {
                                    ? "Content-Type: application/x-protobuf"
                                    : "Content-Type: application/json",
                                "Expect:"};
-  int rc = tg_http_exporter_start(self, st->queue, id, mc->authenticator, &mc->headers, fixed,
-                                  2, &st->headers, err);
+  int rc = tg_http_exporter_start(self, st->base.queue, id, mc->authenticator, &mc->headers,
+                                  fixed, 2, &st->base.headers, err);
   if (rc)
     return rc;
   if (self->service && self->service->log)
     TG_LOG_INFO(self->service->log, self->id, "exporting to Zipkin (%s) at %s",
-                format_names[c->format], st->url);
+                format_names[c->format], st->base.url);
   return TG_OK;
 }
 
@@ -255,7 +207,7 @@ const tg_component tg_exporter_zipkin = {
             .start = zexp_start,
             .consume = tg_queued_exporter_consume,
             .stop = tg_queued_exporter_stop,
-            .destroy = zexp_destroy,
+            .destroy = tg_http_exporter_destroy,
             .ready = tg_queued_exporter_ready},
     .doc = "Sends traces to a Zipkin collector (POST /api/v2/spans) as v2 JSON or protobuf "
            "through a bounded sending queue (libcurl).",

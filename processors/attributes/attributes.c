@@ -12,6 +12,7 @@
 #include "tg_attr_actions.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 typedef struct attributes_conf {
@@ -65,13 +66,7 @@ static int attributes_create(tg_instance *self, tg_errbuf *err) {
 
 static int attributes_start(tg_instance *self, tg_errbuf *err) {
   attributes_state *st = self->state;
-  const char *const proc_label[] = {"processor", NULL};
-  const char *proc_value[] = {self->id};
-  st->dropped_spans = tg_metrics_series(
-      tg_metrics_family(self->service->metrics, "tailgate_processor_dropped_spans_total",
-                        "Spans a processor accepted and then had to drop (shutdown deadline, out of memory).",
-                        TG_METRIC_COUNTER, proc_label),
-      proc_value);
+  st->dropped_spans = tg_processor_dropped_spans(self);
   (void)err;
   return TG_OK;
 }
@@ -92,13 +87,9 @@ static int attributes_consume(tg_instance *self, tg_batch *batch) {
       }
     }
   }
-  if (rc != TG_OK) { /* a half-applied batch (e.g. a delete not done) is not passed on */
-    tg_metric_add(st->dropped_spans, (int64_t)batch->span_count);
-    TG_LOG_ERROR(self->service->log, self->id, tg_err_name(rc), "dropping %zu spans: %s",
-                 batch->span_count, tg_strerror(rc));
-    tg_batch_free(batch);
-    return rc;
-  }
+  if (rc != TG_OK) /* a half-applied batch (e.g. a delete not done) is not passed on */
+    return tg_processor_drop_batch(self, st->dropped_spans, batch, rc,
+                                   "attribute actions could not complete");
   return tg_consumer_push(&self->next, batch);
 }
 

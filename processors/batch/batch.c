@@ -14,6 +14,7 @@
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 #define RETRY_MS 20
@@ -122,18 +123,8 @@ static int batch_start(tg_instance *self, tg_errbuf *err) {
   const char *timeout_values[] = {self->id, "timeout"};
   st->flush_size_trigger = tg_metrics_series(f, size_values);
   st->flush_timeout_trigger = tg_metrics_series(f, timeout_values);
-  const char *const proc_label[] = {"processor", NULL};
-  const char *proc_value[] = {self->id};
-  st->refused_spans = tg_metrics_series(
-      tg_metrics_family(m, "tailgate_processor_refused_spans_total",
-                        "Spans a processor refused (not taken) because its downstream was full.",
-                        TG_METRIC_COUNTER, proc_label),
-      proc_value);
-  st->dropped_spans = tg_metrics_series(
-      tg_metrics_family(m, "tailgate_processor_dropped_spans_total",
-                        "Spans a processor accepted and then had to drop (shutdown deadline, out of memory).",
-                        TG_METRIC_COUNTER, proc_label),
-      proc_value);
+  st->refused_spans = tg_processor_refused_spans(self);
+  st->dropped_spans = tg_processor_dropped_spans(self);
   (void)err;
   return TG_OK;
 }

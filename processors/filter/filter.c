@@ -24,6 +24,7 @@
 #include "filter_ottl.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 enum { ERR_IGNORE, ERR_SILENT, ERR_PROPAGATE };
@@ -130,7 +131,8 @@ typedef struct filter_state {
   cond_list span, spanevent;
   int error_mode;
   tg_matcher matcher;
-  tg_metric_cell *spans_dropped, *events_dropped, *errors;
+  tg_metric_cell *spans_dropped, *events_dropped, *errors; /* filtered on purpose */
+  tg_metric_cell *dropped_spans;                            /* lost on an error */
 } filter_state;
 
 static void filter_destroy(tg_instance *self) {
@@ -189,6 +191,7 @@ static int filter_start(tg_instance *self, tg_errbuf *err) {
       tg_metrics_family(m, "tailgate_filter_condition_errors_total",
                         "OTTL conditions that failed to evaluate (error_mode decides what "
                         "follows).", TG_METRIC_COUNTER, label), value);
+  st->dropped_spans = tg_processor_dropped_spans(self);
   return TG_OK;
 }
 
@@ -212,9 +215,15 @@ static int any_holds(tg_instance *self, filter_state *st, const cond_list *l,
   return 0;
 }
 
-/* Filters one span's events; returns -1 (propagate) or 0. */
+/* What one batch filtered out on purpose; added to the counters only when the whole batch
+ * went through, so that a batch dropped on an error counts as dropped spans only. */
+typedef struct filter_tally {
+  size_t spans, events;
+} filter_tally;
+
+/* Filters one span's events; returns -1 (propagate), -2 (out of memory) or 0. */
 static int filter_events(tg_instance *self, filter_state *st, tg_arena *arena, tg_ottl_env *env,
-                         tg_span *sp) {
+                         tg_span *sp, filter_tally *tally) {
   if (!st->spanevent.n || !sp->n_events)
     return 0;
   tg_span_event **kept = NULL;
@@ -235,7 +244,7 @@ static int filter_events(tg_instance *self, filter_state *st, tg_arena *arena, t
   }
   env->event = NULL;
   if (kept) {
-    tg_metric_add(st->events_dropped, (int64_t)(sp->n_events - nk));
+    tally->events += sp->n_events - nk;
     sp->events = kept;
     sp->n_events = nk;
   }
@@ -243,7 +252,8 @@ static int filter_events(tg_instance *self, filter_state *st, tg_arena *arena, t
 }
 
 /* Walks the batch; returns TG_OK, TG_EINVAL (propagate) or TG_ENOMEM. */
-static int filter_batch(tg_instance *self, filter_state *st, tg_batch *batch) {
+static int filter_batch(tg_instance *self, filter_state *st, tg_batch *batch,
+                        filter_tally *tally) {
   tg_export_request *req = &batch->request;
   tg_arena *arena = batch->arena;
   size_t nrs = 0;
@@ -275,10 +285,10 @@ static int filter_batch(tg_instance *self, filter_state *st, tg_batch *batch) {
         if (r < 0)
           return TG_EINVAL;
         if (r == 1) {
-          tg_metric_add(st->spans_dropped, 1);
+          tally->spans++;
           continue;
         }
-        int e = filter_events(self, st, arena, &env, sp);
+        int e = filter_events(self, st, arena, &env, sp, tally);
         if (e == -1)
           return TG_EINVAL;
         if (e == -2)
@@ -303,6 +313,7 @@ static int filter_consume(tg_instance *self, tg_batch *batch) {
   filter_state *st = self->state;
   if (!st->span.n && !st->spanevent.n)
     return tg_consumer_push(&self->next, batch);
+  filter_tally tally = {0, 0};
   int rc = tg_batch_materialize(batch);
   if (rc == TG_OK) {
     /* the resource_spans array is rewritten in place: give the batch its own copy first */
@@ -317,16 +328,15 @@ static int filter_consume(tg_instance *self, tg_batch *batch) {
       if (own)
         memcpy(own, req->resource_spans, req->n_resource_spans * sizeof *own);
       req->resource_spans = own;
-      rc = filter_batch(self, st, batch);
+      rc = filter_batch(self, st, batch, &tally);
     }
   }
-  if (rc != TG_OK) {
-    if (rc == TG_ENOMEM)
-      TG_LOG_ERROR(self->service->log, self->id, tg_err_name(rc), "dropping %zu spans: %s",
-                   batch->span_count, tg_strerror(rc));
-    tg_batch_free(batch);
-    return rc;
-  }
+  if (rc != TG_OK) /* an error, not filtering: the whole batch is lost and counted so */
+    return tg_processor_drop_batch(self, st->dropped_spans, batch, rc,
+                                   rc == TG_EINVAL ? "a condition failed (error_mode: propagate)"
+                                                   : "filtering could not complete");
+  tg_metric_add(st->spans_dropped, (int64_t)tally.spans);
+  tg_metric_add(st->events_dropped, (int64_t)tally.events);
   if (tg_batch_count_spans(batch) == 0) {
     tg_batch_free(batch);
     return TG_OK;

@@ -12,6 +12,7 @@
 
 #include "memory_limiter.h"
 #include "tg_alloc.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 #define MIB ((uint64_t)1024 * 1024)
@@ -110,11 +111,7 @@ static int ml_start(tg_instance *self, tg_errbuf *err) {
   tg_metrics *m = self->service->metrics;
   const char *const proc_label[] = {"processor", NULL};
   const char *proc_value[] = {self->id};
-  st->refused_spans = tg_metrics_series(
-      tg_metrics_family(m, "tailgate_processor_refused_spans_total",
-                        "Spans a processor refused (not taken) because its downstream was full.",
-                        TG_METRIC_COUNTER, proc_label),
-      proc_value);
+  st->refused_spans = tg_processor_refused_spans(self);
   st->rss_bytes = tg_metrics_series(
       tg_metrics_family(m, "tailgate_memory_limiter_rss_bytes",
                         "Resident memory at the memory limiter's last check.",

@@ -16,6 +16,7 @@
 #include "ps_decide.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 typedef struct ps_conf {
@@ -75,7 +76,8 @@ static void ps_conf_check(const void *vconf, const tg_yaml_node *node, const cha
 
 typedef struct ps_state {
   ps_sampler sampler;
-  tg_metric_cell *kept, *dropped, *errors;
+  tg_metric_cell *kept, *dropped, *errors; /* decisions: dropped = sampled out on purpose */
+  tg_metric_cell *dropped_spans;           /* lost on an error */
 } ps_state;
 
 static int ps_create(tg_instance *self, tg_errbuf *err) {
@@ -109,6 +111,7 @@ static int ps_start(tg_instance *self, tg_errbuf *err) {
                         "Spans whose sampling information was unusable (malformed ot entry, "
                         "zero trace ID, inconsistent th); fail_closed decides what follows.",
                         TG_METRIC_COUNTER, label), id);
+  st->dropped_spans = tg_processor_dropped_spans(self);
   return TG_OK;
 }
 
@@ -141,7 +144,13 @@ static ps_priority priority(const tg_span *sp) {
   return PS_PRIO_DEFER;
 }
 
-static int sample_batch(ps_state *st, tg_batch *batch) {
+/* One batch's decisions, added to the counters only when the whole batch went through:
+ * a batch dropped on an error counts as dropped spans only, not as decided. */
+typedef struct ps_tally {
+  size_t kept, not_kept, errors;
+} ps_tally;
+
+static int sample_batch(ps_state *st, tg_batch *batch, ps_tally *tally) {
   tg_export_request *req = &batch->request;
   tg_arena *arena = batch->arena;
   tg_resource_spans **rss = req->n_resource_spans
@@ -177,9 +186,11 @@ static int sample_batch(ps_state *st, tg_batch *batch) {
         if (sp->trace_id.len == 16)
           memcpy(tid, sp->trace_id.data, 16);
         ps_decide(&st->sampler, tid, sp->trace_state, priority(sp), &res);
-        if (res.error)
-          tg_metric_add(st->errors, 1);
-        tg_metric_add(res.sampled ? st->kept : st->dropped, 1);
+        tally->errors += res.error != 0;
+        if (res.sampled)
+          tally->kept++;
+        else
+          tally->not_kept++;
         if (!res.sampled)
           continue;
         if (res.set_tracestate) {
@@ -207,15 +218,16 @@ static int sample_batch(ps_state *st, tg_batch *batch) {
 
 static int ps_consume(tg_instance *self, tg_batch *batch) {
   ps_state *st = self->state;
+  ps_tally tally = {0, 0, 0};
   int rc = tg_batch_materialize(batch);
   if (rc == TG_OK)
-    rc = sample_batch(st, batch);
-  if (rc != TG_OK) {
-    TG_LOG_ERROR(self->service->log, self->id, tg_err_name(rc), "dropping %zu spans: %s",
-                 batch->span_count, tg_strerror(rc));
-    tg_batch_free(batch);
-    return rc;
-  }
+    rc = sample_batch(st, batch, &tally);
+  if (rc != TG_OK) /* a half-sampled batch is not passed on */
+    return tg_processor_drop_batch(self, st->dropped_spans, batch, rc,
+                                   "sampling could not complete");
+  tg_metric_add(st->kept, (int64_t)tally.kept);
+  tg_metric_add(st->dropped, (int64_t)tally.not_kept);
+  tg_metric_add(st->errors, (int64_t)tally.errors);
   if (tg_batch_count_spans(batch) == 0) {
     tg_batch_free(batch);
     return TG_OK;

@@ -20,6 +20,7 @@
 #include "redaction_key.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 typedef struct redaction_state {
@@ -80,11 +81,7 @@ static int redaction_start(tg_instance *self, tg_errbuf *err) {
   st->deleted = tg_metrics_series(f, d);
   const char *const proc_label[] = {"processor", NULL};
   const char *proc_value[] = {self->id};
-  st->dropped_spans = tg_metrics_series(
-      tg_metrics_family(m, "tailgate_processor_dropped_spans_total",
-                        "Spans a processor accepted and then had to drop (shutdown deadline, out of memory).",
-                        TG_METRIC_COUNTER, proc_label),
-      proc_value);
+  st->dropped_spans = tg_processor_dropped_spans(self);
   st->pseudonymised_values = tg_metrics_series(
       tg_metrics_family(m, "tailgate_processor_pseudonymised_values_total",
                         "Attribute values a redaction processor replaced by their keyed "
@@ -114,14 +111,9 @@ static int redaction_consume(tg_instance *self, tg_batch *batch) {
     tg_metric_add(st->masked, (int64_t)r->counts.masked);
     tg_metric_add(st->deleted, (int64_t)r->counts.deleted);
   }
-  if (rc != TG_OK) { /* never pass on a batch that is not fully redacted */
-    tg_metric_add(st->dropped_spans, (int64_t)batch->span_count);
-    TG_LOG_ERROR(self->service->log, self->id, tg_err_name(rc),
-                 "dropping %zu spans: redaction could not complete (%s)", batch->span_count,
-                 tg_strerror(rc));
-    tg_batch_free(batch);
-    return rc;
-  }
+  if (rc != TG_OK) /* never pass on a batch that is not fully redacted */
+    return tg_processor_drop_batch(self, st->dropped_spans, batch, rc,
+                                   "redaction could not complete");
   return tg_consumer_push(&self->next, batch);
 }
 

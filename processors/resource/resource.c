@@ -15,6 +15,7 @@
 #include "tg_alloc.h"
 #include "tg_attr_actions.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 typedef struct resource_conf {
@@ -45,6 +46,7 @@ static void resource_conf_check(const void *vconf, const tg_yaml_node *node, con
 
 typedef struct resource_state {
   tg_attr_actions actions;
+  tg_metric_cell *dropped_spans;
 } resource_state;
 
 static int resource_create(tg_instance *self, tg_errbuf *err) {
@@ -63,6 +65,13 @@ static int resource_create(tg_instance *self, tg_errbuf *err) {
   }
   tg_diag_free(&diag);
   self->state = st;
+  return TG_OK;
+}
+
+static int resource_start(tg_instance *self, tg_errbuf *err) {
+  (void)err;
+  resource_state *st = self->state;
+  st->dropped_spans = tg_processor_dropped_spans(self);
   return TG_OK;
 }
 
@@ -86,12 +95,9 @@ static int resource_consume(tg_instance *self, tg_batch *batch) {
     rc = tg_attr_actions_apply(&st->actions, batch->arena, &rs->resource->attributes,
                                &rs->resource->n_attributes);
   }
-  if (rc != TG_OK) { /* a half-edited batch is not passed on */
-    TG_LOG_ERROR(self->service->log, self->id, tg_err_name(rc), "dropping %zu spans: %s",
-                 batch->span_count, tg_strerror(rc));
-    tg_batch_free(batch);
-    return rc;
-  }
+  if (rc != TG_OK) /* a half-edited batch is not passed on */
+    return tg_processor_drop_batch(self, st->dropped_spans, batch, rc,
+                                   "resource actions could not complete");
   return tg_consumer_push(&self->next, batch);
 }
 
@@ -115,7 +121,7 @@ const tg_component tg_processor_resource = {
     .keys = resource_keys,
     .n_keys = sizeof resource_keys / sizeof *resource_keys,
     .conf_check = resource_conf_check,
-    .ops = {.create = resource_create, .consume = resource_consume,
+    .ops = {.create = resource_create, .start = resource_start, .consume = resource_consume,
             .destroy = resource_destroy},
     .doc = "inserts, updates, deletes, hashes and extracts resource attributes",
 };

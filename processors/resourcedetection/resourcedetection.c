@@ -18,6 +18,7 @@
 #include "rd_detect.h"
 #include "tg_alloc.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 
 typedef struct rd_conf {
@@ -70,6 +71,7 @@ static void rd_conf_check(const void *vconf, const tg_yaml_node *node, const cha
 typedef struct rd_state {
   rd_attrs detected;
   int override;
+  tg_metric_cell *dropped_spans;
 } rd_state;
 
 static void rd_destroy(tg_instance *self) {
@@ -157,18 +159,22 @@ static int apply(const rd_state *st, tg_arena *arena, tg_resource_spans *rs) {
   return TG_OK;
 }
 
+static int rd_start(tg_instance *self, tg_errbuf *err) {
+  (void)err;
+  rd_state *st = self->state;
+  st->dropped_spans = tg_processor_dropped_spans(self);
+  return TG_OK;
+}
+
 static int rd_consume(tg_instance *self, tg_batch *batch) {
   rd_state *st = self->state;
   int rc = st->detected.n ? tg_batch_materialize(batch) : TG_OK;
   for (size_t i = 0; rc == TG_OK && st->detected.n && i < batch->request.n_resource_spans; i++)
     if (batch->request.resource_spans[i])
       rc = apply(st, batch->arena, batch->request.resource_spans[i]);
-  if (rc != TG_OK) {
-    TG_LOG_ERROR(self->service->log, self->id, tg_err_name(rc), "dropping %zu spans: %s",
-                 batch->span_count, tg_strerror(rc));
-    tg_batch_free(batch);
-    return rc;
-  }
+  if (rc != TG_OK) /* a half-edited batch is not passed on */
+    return tg_processor_drop_batch(self, st->dropped_spans, batch, rc,
+                                   "detected attributes could not be added");
   return tg_consumer_push(&self->next, batch);
 }
 
@@ -183,6 +189,7 @@ const tg_component tg_processor_resourcedetection = {
     .keys = rd_keys,
     .n_keys = sizeof rd_keys / sizeof *rd_keys,
     .conf_check = rd_conf_check,
-    .ops = {.create = rd_create, .consume = rd_consume, .destroy = rd_destroy},
+    .ops = {.create = rd_create, .start = rd_start, .consume = rd_consume,
+            .destroy = rd_destroy},
     .doc = "adds host.name, os.type and OTEL_RESOURCE_ATTRIBUTES to resources (env, system)",
 };

@@ -22,6 +22,7 @@
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_component.h"
+#include "tg_processor_drop.h"
 #include "tg_service.h"
 #include "ts_conf.h"
 #include "ts_explain.h"
@@ -191,19 +192,8 @@ static int ts_start(tg_instance *self, tg_errbuf *err) {
   uv_timer_init(loop, &st->retry);
   st->retry.data = st;
   st->handles++;
-  const char *const labels[] = {"processor", "reason", NULL};
-  tg_metric_family *f = tg_metrics_family(
-      self->service->metrics, "tailgate_processor_refused_spans_total",
-      "Spans a processor refused (back-pressure: the sender is told to retry).",
-      TG_METRIC_COUNTER, labels);
-  const char *const v_bp[] = {self->id, "backpressure", NULL};
-  st->refused_spans = f ? tg_metrics_series(f, v_bp) : NULL;
-  const char *const l_drop[] = {"processor", NULL};
-  f = tg_metrics_family(self->service->metrics, "tailgate_processor_dropped_spans_total",
-                        "Spans a processor dropped (shutdown with downstream still full).",
-                        TG_METRIC_COUNTER, l_drop);
-  const char *const v_drop[] = {self->id, NULL};
-  st->dropped_spans = f ? tg_metrics_series(f, v_drop) : NULL;
+  st->refused_spans = tg_processor_refused_spans(self); /* one label set for all */
+  st->dropped_spans = tg_processor_dropped_spans(self);
   for (size_t i = 0; i < st->n_workers; i++)
     if (ts_worker_start(&st->workers[i]) != 0)
       return tg_errf(err, TG_ENOMEM, "cannot start worker thread %zu", i);

@@ -736,7 +736,50 @@ static int kind_of(const char *k) {
   return TG_ZIPKIN_KIND_UNSPECIFIED;
 }
 
-static int read_span_v2(jr *r, tg_zipkin_span *s) {
+/* Reads one span object into s (initialised here): the fields v1 and v2 share (traceId,
+ * id, parentId, name, timestamp, duration, debug) here, the others through field, which
+ * returns TG_OK or an error for a key it reads and NOT_MINE for one it does not know
+ * (skipped). Ends with the required-id checks. */
+#define NOT_MINE 1
+typedef int (*span_field_fn)(jr *r, const char *key, void *ctx);
+
+static int read_shared_field(jr *r, const char *key, tg_zipkin_span *s) {
+  if (!strcmp(key, "traceId")) {
+    r->field = "traceId";
+    return read_id(r, &s->trace_id, 32);
+  }
+  if (!strcmp(key, "id")) {
+    r->field = "id";
+    return read_id(r, &s->id, 16);
+  }
+  if (!strcmp(key, "parentId")) {
+    r->field = "parentId";
+    return read_id(r, &s->parent_id, 16);
+  }
+  if (!strcmp(key, "name")) {
+    char *v = NULL;
+    r->field = "name";
+    int rc = read_string(r, &v);
+    if (v)
+      s->name = v;
+    return rc;
+  }
+  if (!strcmp(key, "timestamp")) {
+    r->field = "timestamp";
+    return read_u64(r, &s->timestamp);
+  }
+  if (!strcmp(key, "duration")) {
+    r->field = "duration";
+    return read_u64(r, &s->duration);
+  }
+  if (!strcmp(key, "debug")) {
+    r->field = "debug";
+    return read_bool(r, &s->debug);
+  }
+  return NOT_MINE;
+}
+
+static int read_span_object(jr *r, tg_zipkin_span *s, span_field_fn field, void *ctx) {
   zipkin__proto3__span__init(s);
   if (open_obj(r))
     return r->rc;
@@ -745,55 +788,11 @@ static int read_span_v2(jr *r, tg_zipkin_span *s) {
   int first = 1, k;
   while ((k = next_key(r, &first, key, &klen)) == 1) {
     r->field = NULL;
-    int rc = TG_OK;
-    if (!strcmp(key, "traceId")) {
-      r->field = "traceId";
-      rc = read_id(r, &s->trace_id, 32);
-    } else if (!strcmp(key, "id")) {
-      r->field = "id";
-      rc = read_id(r, &s->id, 16);
-    } else if (!strcmp(key, "parentId")) {
-      r->field = "parentId";
-      rc = read_id(r, &s->parent_id, 16);
-    } else if (!strcmp(key, "name")) {
-      char *v = NULL;
-      r->field = "name";
-      rc = read_string(r, &v);
-      if (v)
-        s->name = v;
-    } else if (!strcmp(key, "kind")) {
-      char *v = NULL;
-      r->field = "kind";
-      rc = read_string(r, &v);
-      if (v)
-        s->kind = kind_of(v);
-    } else if (!strcmp(key, "timestamp")) {
-      r->field = "timestamp";
-      rc = read_u64(r, &s->timestamp);
-    } else if (!strcmp(key, "duration")) {
-      r->field = "duration";
-      rc = read_u64(r, &s->duration);
-    } else if (!strcmp(key, "debug")) {
-      r->field = "debug";
-      rc = read_bool(r, &s->debug);
-    } else if (!strcmp(key, "shared")) {
-      r->field = "shared";
-      rc = read_bool(r, &s->shared);
-    } else if (!strcmp(key, "localEndpoint")) {
-      r->field = "localEndpoint";
-      rc = read_endpoint(r, &s->local_endpoint);
-    } else if (!strcmp(key, "remoteEndpoint")) {
-      r->field = "remoteEndpoint";
-      rc = read_endpoint(r, &s->remote_endpoint);
-    } else if (!strcmp(key, "annotations")) {
-      r->field = "annotations";
-      rc = read_annotations_v2(r, s);
-    } else if (!strcmp(key, "tags")) {
-      r->field = "tags";
-      rc = read_tags(r, s);
-    } else {
+    int rc = read_shared_field(r, key, s);
+    if (rc == NOT_MINE)
+      rc = field(r, key, ctx);
+    if (rc == NOT_MINE)
       rc = skip_value(r);
-    }
     if (rc)
       return r->rc;
   }
@@ -806,6 +805,44 @@ static int read_span_v2(jr *r, tg_zipkin_span *s) {
   if (!s->id.len)
     return fail(r, "id is required");
   return TG_OK;
+}
+
+/* v2's own fields. */
+static int read_field_v2(jr *r, const char *key, void *ctx) {
+  tg_zipkin_span *s = ctx;
+  if (!strcmp(key, "kind")) {
+    char *v = NULL;
+    r->field = "kind";
+    int rc = read_string(r, &v);
+    if (v)
+      s->kind = kind_of(v);
+    return rc;
+  }
+  if (!strcmp(key, "shared")) {
+    r->field = "shared";
+    return read_bool(r, &s->shared);
+  }
+  if (!strcmp(key, "localEndpoint")) {
+    r->field = "localEndpoint";
+    return read_endpoint(r, &s->local_endpoint);
+  }
+  if (!strcmp(key, "remoteEndpoint")) {
+    r->field = "remoteEndpoint";
+    return read_endpoint(r, &s->remote_endpoint);
+  }
+  if (!strcmp(key, "annotations")) {
+    r->field = "annotations";
+    return read_annotations_v2(r, s);
+  }
+  if (!strcmp(key, "tags")) {
+    r->field = "tags";
+    return read_tags(r, s);
+  }
+  return NOT_MINE;
+}
+
+static int read_span_v2(jr *r, tg_zipkin_span *s) {
+  return read_span_object(r, s, read_field_v2, s);
 }
 
 /* ---- v1 ---- */
@@ -854,87 +891,45 @@ static int read_binary(jr *r, v1_binary *b) {
   return TG_OK;
 }
 
+/* v1's own fields: annotations and binaryAnnotations, kept apart for the conversion. */
+static int read_field_v1(jr *r, const char *key, void *ctx) {
+  v1_span *v = ctx;
+  if (strcmp(key, "annotations") && strcmp(key, "binaryAnnotations"))
+    return NOT_MINE;
+  int binary = key[0] == 'b';
+  r->field = binary ? "binaryAnnotations" : "annotations";
+  if (is_null(r))
+    return r->rc;
+  if (open_arr(r))
+    return r->rc;
+  int f = 1, more;
+  while ((more = next_elem(r, &f)) == 1) {
+    if (binary) {
+      v1_binary *b = alloc(r, sizeof *b);
+      if (!b)
+        return r->rc;
+      memset(b, 0, sizeof *b);
+      if (read_binary(r, b) || push_ptr(r, (void ***)&v->bin, &v->n_bin, &v->cap_bin, b))
+        return r->rc;
+    } else {
+      v1_annotation *a = alloc(r, sizeof *a);
+      if (!a)
+        return r->rc;
+      a->endpoint = NULL;
+      if (read_annotation(r, &a->a, &a->endpoint) ||
+          push_ptr(r, (void ***)&v->ann, &v->n_ann, &v->cap_ann, a))
+        return r->rc;
+    }
+  }
+  if (more < 0)
+    return r->rc;
+  r->depth--;
+  return TG_OK;
+}
+
 static int read_span_v1(jr *r, v1_span *v) {
   memset(v, 0, sizeof *v);
-  tg_zipkin_span *s = &v->base;
-  zipkin__proto3__span__init(s);
-  if (open_obj(r))
-    return r->rc;
-  char key[KEY_MAX];
-  size_t klen;
-  int first = 1, k;
-  while ((k = next_key(r, &first, key, &klen)) == 1) {
-    r->field = NULL;
-    int rc = TG_OK;
-    if (!strcmp(key, "traceId")) {
-      r->field = "traceId";
-      rc = read_id(r, &s->trace_id, 32);
-    } else if (!strcmp(key, "id")) {
-      r->field = "id";
-      rc = read_id(r, &s->id, 16);
-    } else if (!strcmp(key, "parentId")) {
-      r->field = "parentId";
-      rc = read_id(r, &s->parent_id, 16);
-    } else if (!strcmp(key, "name")) {
-      char *n = NULL;
-      r->field = "name";
-      rc = read_string(r, &n);
-      if (n)
-        s->name = n;
-    } else if (!strcmp(key, "timestamp")) {
-      r->field = "timestamp";
-      rc = read_u64(r, &s->timestamp);
-    } else if (!strcmp(key, "duration")) {
-      r->field = "duration";
-      rc = read_u64(r, &s->duration);
-    } else if (!strcmp(key, "debug")) {
-      r->field = "debug";
-      rc = read_bool(r, &s->debug);
-    } else if (!strcmp(key, "annotations") || !strcmp(key, "binaryAnnotations")) {
-      int binary = key[0] == 'b';
-      r->field = binary ? "binaryAnnotations" : "annotations";
-      if (is_null(r)) {
-        rc = r->rc;
-      } else if (!(rc = open_arr(r))) {
-        int f = 1, more;
-        while ((more = next_elem(r, &f)) == 1) {
-          if (binary) {
-            v1_binary *b = alloc(r, sizeof *b);
-            if (!b)
-              return r->rc;
-            memset(b, 0, sizeof *b);
-            if (read_binary(r, b) ||
-                push_ptr(r, (void ***)&v->bin, &v->n_bin, &v->cap_bin, b))
-              return r->rc;
-          } else {
-            v1_annotation *a = alloc(r, sizeof *a);
-            if (!a)
-              return r->rc;
-            a->endpoint = NULL;
-            if (read_annotation(r, &a->a, &a->endpoint) ||
-                push_ptr(r, (void ***)&v->ann, &v->n_ann, &v->cap_ann, a))
-              return r->rc;
-          }
-        }
-        if (more < 0)
-          return r->rc;
-        r->depth--;
-      }
-    } else {
-      rc = skip_value(r);
-    }
-    if (rc)
-      return r->rc;
-  }
-  if (k < 0)
-    return r->rc;
-  r->field = NULL;
-  r->depth--;
-  if (!s->trace_id.len)
-    return fail(r, "traceId is required");
-  if (!s->id.len)
-    return fail(r, "id is required");
-  return TG_OK;
+  return read_span_object(r, &v->base, read_field_v1, v);
 }
 
 static const v1_annotation *core(const v1_span *v, const char *value) {

@@ -8,30 +8,14 @@
 // request is one span per attempt (attempt 1 retryable/503, attempt 2 ok/200), each a trace.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const { startSink } = require('./lib/sink');
 const { startGateway, baseConfig, waitFor } = require('./lib/gateway');
 const { request } = require('./lib/rawhttp');
-const { ExportTraceServiceRequest } = require('./lib/otlp');
+const { otlpClientBody, stopGatewayAndSinks } = require('./lib/selftrace');
 const { flattenRequests } = require('./lib/compare');
 const http = require('node:http');
 
-function pbBody(n) {
-  const traceId = crypto.randomBytes(16);
-  const msg = ExportTraceServiceRequest.create({
-    resourceSpans: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'prop-client' } }] },
-      scopeSpans: [{
-        scope: { name: 'c' },
-        spans: Array.from({ length: n }, (_, i) => ({
-          traceId, spanId: crypto.randomBytes(8), name: `client-${i}`, kind: 2,
-          startTimeUnixNano: '1704164645000000001', endTimeUnixNano: '1704164645500000002',
-        })),
-      }],
-    }],
-  });
-  return Buffer.from(ExportTraceServiceRequest.encode(msg).finish());
-}
+const pbBody = (n) => otlpClientBody(n, 'prop-client');
 
 // A header as the sink recorded it: HTTP headers are strings, gRPC metadata values too.
 const header = (req, name) => {
@@ -80,15 +64,7 @@ describe('export requests carry tailgate\'s context', () => {
       propagators: ['tracecontext', 'b3', 'jaeger'],
     });
   });
-  after(async () => {
-    try {
-      if (gw) await gw.stop();
-    } finally {
-      if (gw) { await gw.kill(); gw.cleanup(); }
-      if (selfSink) await selfSink.close();
-      if (pipeSink) await pipeSink.close();
-    }
-  });
+  after(() => stopGatewayAndSinks(gw, selfSink, pipeSink));
 
   test('traceparent, b3 and uber-trace-id name a tailgate.export span at the self-trace sink', async () => {
     const reqs = await sendAndCollect(gw, pipeSink, 3);
@@ -131,14 +107,7 @@ describe('self-tracing off: no context on export requests', () => {
     pipeSink = await startSink();
     gw = await gatewayTo(pipeSink, null);
   });
-  after(async () => {
-    try {
-      if (gw) await gw.stop();
-    } finally {
-      if (gw) { await gw.kill(); gw.cleanup(); }
-      if (pipeSink) await pipeSink.close();
-    }
-  });
+  after(() => stopGatewayAndSinks(gw, pipeSink));
 
   test('neither exporter sends traceparent, b3 or uber-trace-id', async () => {
     const reqs = await sendAndCollect(gw, pipeSink, 2);

@@ -10,28 +10,13 @@ const crypto = require('node:crypto');
 const { startSink } = require('./lib/sink');
 const { startGateway, baseConfig, waitFor } = require('./lib/gateway');
 const { request } = require('./lib/rawhttp');
-const { ExportTraceServiceRequest } = require('./lib/otlp');
+const { otlpClientBody, stopGatewayAndSinks } = require('./lib/selftrace');
 const { flattenRequests } = require('./lib/compare');
 const { freePorts } = require('./lib/ports');
 
 const randHex = (bytes) => crypto.randomBytes(bytes).toString('hex');
 
-function pbBody(n) {
-  const traceId = crypto.randomBytes(16);
-  const msg = ExportTraceServiceRequest.create({
-    resourceSpans: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'selftrace-client' } }] },
-      scopeSpans: [{
-        scope: { name: 'c' },
-        spans: Array.from({ length: n }, (_, i) => ({
-          traceId, spanId: crypto.randomBytes(8), name: `client-${i}`, kind: 2,
-          startTimeUnixNano: '1704164645000000001', endTimeUnixNano: '1704164645500000002',
-        })),
-      }],
-    }],
-  });
-  return Buffer.from(ExportTraceServiceRequest.encode(msg).finish());
-}
+const pbBody = (n) => otlpClientBody(n, 'selftrace-client');
 
 describe('self-tracing', () => {
   let selfSink; // receives tailgate's own spans (OTLP/HTTP)
@@ -55,15 +40,7 @@ describe('self-tracing', () => {
       return cfg;
     });
   });
-  after(async () => {
-    try {
-      if (gw) await gw.stop();
-    } finally {
-      if (gw) { await gw.kill(); gw.cleanup(); }
-      if (selfSink) await selfSink.close();
-      if (pipeSink) await pipeSink.close();
-    }
-  });
+  after(() => stopGatewayAndSinks(gw, selfSink, pipeSink));
 
   test('receive and process spans continue the caller\'s trace, with counts and outcome', async () => {
     const trace = randHex(16);

@@ -12,6 +12,8 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
+#include "proc_harness.h"
 #include "tg_component.h"
 #include "tg_config.h"
 #include "tg_service.h"
@@ -41,17 +43,6 @@ static const char *joined(const tg_diag *d) {
   return buf;
 }
 
-typedef struct sink {
-  tg_batch *last;
-} sink;
-
-static int sink_consume(void *target, tg_batch *batch) {
-  sink *s = target;
-  tg_batch_free(s->last);
-  s->last = batch;
-  return TG_OK;
-}
-
 static void test_actions(void **state) {
   (void)state;
   tg_diag d;
@@ -74,18 +65,8 @@ static void test_actions(void **state) {
   if (!cfg)
     fail_msg("%s", joined(&d));
   tg_diag_free(&d);
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  tg_logger log;
-  tg_logger_init(&log, TG_LOG_NONE, stdout);
-  tg_service svc = {.loop = &loop, .log = &log, .metrics = tg_metrics_new()};
-  sink out = {0};
-  tg_instance inst = {.component = &tg_processor_attributes, .id = "attributes",
-                      .conf = tg_config_find(cfg, TG_PROCESSOR, "attributes")->conf,
-                      .service = &svc, .next = {sink_consume, &out}};
-  tg_errbuf err;
-  assert_int_equal(tg_component_create(&inst, &err), TG_OK);
-  assert_int_equal(tg_component_start(&inst, &err), TG_OK);
+  proc_harness h;
+  proc_harness_start(&h, cfg, &tg_processor_attributes, "attributes");
 
   tg_batch *b = tg_batch_new(0, 0);
   tg_arena *a = b->arena;
@@ -98,22 +79,9 @@ static void test_actions(void **state) {
                            kv(a, "code", av_str(a, "503")), kv(a, "n", av_int(a, 42)));
   sp->n_attributes = 8;
   tg_key_value **orig = sp->attributes;
-  tg_scope_spans *ss = tg_arena_alloc(a, sizeof *ss);
-  opentelemetry__proto__trace__v1__scope_spans__init(ss);
-  ss->spans = tg_arena_alloc(a, sizeof(void *));
-  ss->spans[0] = sp;
-  ss->n_spans = 1;
-  tg_resource_spans *rs = tg_arena_alloc(a, sizeof *rs);
-  opentelemetry__proto__trace__v1__resource_spans__init(rs);
-  rs->scope_spans = tg_arena_alloc(a, sizeof(void *));
-  rs->scope_spans[0] = ss;
-  rs->n_scope_spans = 1;
-  b->request.resource_spans = tg_arena_alloc(a, sizeof(void *));
-  b->request.resource_spans[0] = rs;
-  b->request.n_resource_spans = 1;
-  b->span_count = 1;
-  assert_int_equal(tg_component_consume(&inst, b), TG_OK);
-  assert_non_null(out.last);
+  proc_batch_of_spans(b, &sp, 1);
+  assert_int_equal(tg_component_consume(&h.inst, b), TG_OK);
+  assert_non_null(h.out.last);
   tg_key_value **at = sp->attributes;
   size_t n = sp->n_attributes;
   assert_ptr_not_equal(at, orig);
@@ -141,12 +109,7 @@ static void test_actions(void **state) {
   assert_int_equal(attr_get(at, n, "code")->int_value, 503);
   assert_string_equal(attr_str(at, n, "n"), "42");
 
-  tg_batch_free(out.last);
-  tg_component_destroy(&inst);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  tg_metrics_free(svc.metrics);
-  tg_logger_destroy(&log);
-  tg_config_free(cfg);
+  proc_harness_stop(&h);
 }
 
 static void test_errors(void **state) {
@@ -178,10 +141,51 @@ static void test_errors(void **state) {
   tg_diag_free(&d);
 }
 
+/* One resource with one scope of n (at most 8) spans, each with one attribute. */
+static tg_batch *spans_batch(size_t n) {
+  tg_batch *b = tg_batch_new(0, 0);
+  tg_span *spans[8];
+  for (size_t i = 0; i < n; i++) {
+    spans[i] = tg_arena_alloc(b->arena, sizeof *spans[i]);
+    opentelemetry__proto__trace__v1__span__init(spans[i]);
+    spans[i]->attributes = kv_list(b->arena, 1, kv(b->arena, "k", av_str(b->arena, "v")));
+    spans[i]->n_attributes = 1;
+  }
+  proc_batch_of_spans(b, spans, n);
+  return b;
+}
+
+/* A batch whose actions cannot complete (no arena room for the inserted attribute) is
+ * dropped whole and its spans counted; good batches are passed on and not counted. */
+static void test_error_drop_counted(void **state) {
+  (void)state;
+  tg_diag d;
+  tg_config *cfg = load("    actions:\n      - {key: env, value: prod, action: insert}\n", &d);
+  if (!cfg)
+    fail_msg("%s", joined(&d));
+  tg_diag_free(&d);
+  proc_harness h;
+  proc_harness_start(&h, cfg, &tg_processor_attributes, "attributes/x");
+  assert_int_equal(dropped_spans(h.svc.metrics, "attributes/x"), 0);
+  tg_batch *b = spans_batch(4);
+  exhaust_arena(b->arena);
+  assert_int_equal(tg_component_consume(&h.inst, b), TG_ENOMEM);
+  assert_null(h.out.last);
+  b = spans_batch(3);
+  exhaust_arena(b->arena);
+  assert_int_equal(tg_component_consume(&h.inst, b), TG_ENOMEM);
+  assert_int_equal(dropped_spans(h.svc.metrics, "attributes/x"), 7);
+  assert_int_equal(tg_component_consume(&h.inst, spans_batch(2)), TG_OK);
+  assert_non_null(h.out.last);
+  assert_int_equal(dropped_spans(h.svc.metrics, "attributes/x"), 7);
+  proc_harness_stop(&h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_actions),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_error_drop_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

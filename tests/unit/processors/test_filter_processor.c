@@ -12,6 +12,8 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
+#include "proc_harness.h"
 #include "processors/filter/filter_ottl.h"
 #include "tg_component.h"
 #include "tg_config.h"
@@ -242,19 +244,6 @@ static const char *joined(const tg_diag *d) {
   return buf;
 }
 
-typedef struct sink {
-  tg_batch *last;
-  int calls;
-} sink;
-
-static int sink_consume(void *target, tg_batch *batch) {
-  sink *s = target;
-  tg_batch_free(s->last);
-  s->last = batch;
-  s->calls++;
-  return TG_OK;
-}
-
 static tg_span_event *mk_event(tg_arena *a, const char *name, tg_key_value **attrs, size_t n) {
   tg_span_event *e = tg_arena_alloc(a, sizeof *e);
   opentelemetry__proto__trace__v1__span__event__init(e);
@@ -309,45 +298,25 @@ static tg_batch *make_batch(void) {
   return b;
 }
 
-typedef struct harness {
-  tg_config *cfg;
-  uv_loop_t loop;
-  tg_logger log;
-  tg_service svc;
-  sink out;
-  tg_instance inst;
-} harness;
-
-static void harness_start(harness *h, const char *yaml) {
-  tg_diag d;
-  h->cfg = load(yaml, &d);
-  if (!h->cfg)
-    fail_msg("%s", joined(&d));
-  tg_diag_free(&d);
-  uv_loop_init(&h->loop);
-  tg_logger_init(&h->log, TG_LOG_NONE, stdout);
-  h->svc = (tg_service){.loop = &h->loop, .log = &h->log, .metrics = tg_metrics_new()};
-  h->out = (sink){0};
-  h->inst = (tg_instance){.component = &tg_processor_filter, .id = "filter",
-                          .conf = tg_config_find(h->cfg, TG_PROCESSOR, "filter")->conf,
-                          .service = &h->svc, .next = {sink_consume, &h->out}};
-  tg_errbuf err;
-  assert_int_equal(tg_component_create(&h->inst, &err), TG_OK);
-  assert_int_equal(tg_component_start(&h->inst, &err), TG_OK);
+/* The filter's own series `family{processor="filter"}` as rendered. */
+static long long filter_series(proc_harness *h, const char *family) {
+  char series[160];
+  snprintf(series, sizeof series, "%s{processor=\"filter\"}", family);
+  return rendered_series(h->svc.metrics, series);
 }
 
-static void harness_stop(harness *h) {
-  tg_batch_free(h->out.last);
-  tg_component_destroy(&h->inst);
-  assert_int_equal(uv_loop_close(&h->loop), 0);
-  tg_metrics_free(h->svc.metrics);
-  tg_logger_destroy(&h->log);
-  tg_config_free(h->cfg);
+static void harness_start(proc_harness *h, const char *yaml) {
+  tg_diag d;
+  tg_config *cfg = load(yaml, &d);
+  if (!cfg)
+    fail_msg("%s", joined(&d));
+  tg_diag_free(&d);
+  proc_harness_start(h, cfg, &tg_processor_filter, "filter");
 }
 
 static void test_component_drops(void **state) {
   (void)state;
-  harness h;
+  proc_harness h;
   harness_start(&h, "    error_mode: ignore\n"
                     "    traces:\n"
                     "      span:\n"
@@ -368,13 +337,17 @@ static void test_component_drops(void **state) {
   assert_int_equal(pay->n_events, 1);
   assert_string_equal(pay->events[0]->name, "exception");
   assert_int_equal(b->span_count, 1);
-  harness_stop(&h);
+  /* filtered on purpose: counted as filtered, never as dropped */
+  assert_int_equal(filter_series(&h, "tailgate_filter_spans_dropped_total"), 2);
+  assert_int_equal(filter_series(&h, "tailgate_filter_span_events_dropped_total"), 1);
+  assert_int_equal(dropped_spans(h.svc.metrics, "filter"), 0);
+  proc_harness_stop(&h);
 
   /* every span dropped: nothing is passed on */
   harness_start(&h, "    traces:\n      span: ['true']\n");
   assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_OK);
   assert_int_equal(h.out.calls, 0);
-  harness_stop(&h);
+  proc_harness_stop(&h);
 }
 
 static void test_error_modes(void **state) {
@@ -382,13 +355,31 @@ static void test_error_modes(void **state) {
   /* IsMatch on the pay span's array attribute is an evaluation error */
   const char *cond = "      span: ['IsMatch(attributes[\"tags\"], \"x\")', 'name == \"POST /pay\"']\n";
   char yaml[512];
-  harness h;
+  proc_harness h;
   /* propagate (default): the whole batch is refused */
   snprintf(yaml, sizeof yaml, "    traces:\n%s", cond);
   harness_start(&h, yaml);
   assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_EINVAL);
   assert_int_equal(h.out.calls, 0);
-  harness_stop(&h);
+  proc_harness_stop(&h);
+  /* the refused batch is an error drop of all its spans, even those a condition had
+   * already filtered before the failing one (health comes before pay) */
+  harness_start(&h, "    traces:\n      span: ['name == \"GET /health\"', "
+                    "'IsMatch(attributes[\"tags\"], \"x\")']\n");
+  assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_EINVAL);
+  assert_int_equal(h.out.calls, 0);
+  assert_int_equal(dropped_spans(h.svc.metrics, "filter"), 3);
+  assert_int_equal(filter_series(&h, "tailgate_filter_spans_dropped_total"), 0);
+  assert_int_equal(filter_series(&h, "tailgate_filter_condition_errors_total"), 1);
+  proc_harness_stop(&h);
+  /* out of memory: the same */
+  harness_start(&h, "    traces:\n      span: ['name == \"GET /health\"']\n");
+  tg_batch *b = make_batch();
+  exhaust_arena(b->arena);
+  assert_int_equal(tg_component_consume(&h.inst, b), TG_ENOMEM);
+  assert_int_equal(h.out.calls, 0);
+  assert_int_equal(dropped_spans(h.svc.metrics, "filter"), 3);
+  proc_harness_stop(&h);
   /* ignore and silent: the failing condition reads false, the next one still applies */
   const char *modes[] = {"ignore", "silent"};
   for (int i = 0; i < 2; i++) {
@@ -397,7 +388,7 @@ static void test_error_modes(void **state) {
     assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_OK);
     assert_int_equal(h.out.calls, 1);
     assert_int_equal(h.out.last->span_count, 2); /* pay dropped by the second condition */
-    harness_stop(&h);
+    proc_harness_stop(&h);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
 #include "processors/probabilistic_sampler/ps_decide.h"
 #include "tg_component.h"
 #include "tg_config.h"
@@ -228,7 +229,25 @@ static void test_component(void **state) {
   b->request.resource_spans[0] = rs;
   b->request.n_resource_spans = 1;
   b->span_count = 5;
+  /* a copy that cannot be sampled (no arena room): dropped whole, counted as dropped and
+   * not as decided */
+  tg_batch *doomed = tg_batch_clone(b);
+  assert_non_null(doomed);
+  exhaust_arena(doomed->arena);
+  assert_int_equal(tg_component_consume(&inst, doomed), TG_ENOMEM);
+  assert_int_equal(out.calls, 0);
+  assert_int_equal(dropped_spans(svc.metrics, "probabilistic_sampler"), 5);
+  assert_int_equal(rendered_series(svc.metrics, "tailgate_probabilistic_sampler_spans_total{"
+                                                "processor=\"probabilistic_sampler\",sampled=\"true\"}"),
+                   0);
   assert_int_equal(tg_component_consume(&inst, b), TG_OK);
+  assert_int_equal(dropped_spans(svc.metrics, "probabilistic_sampler"), 5);
+  assert_int_equal(rendered_series(svc.metrics, "tailgate_probabilistic_sampler_spans_total{"
+                                                "processor=\"probabilistic_sampler\",sampled=\"true\"}"),
+                   3);
+  assert_int_equal(rendered_series(svc.metrics, "tailgate_probabilistic_sampler_spans_total{"
+                                                "processor=\"probabilistic_sampler\",sampled=\"false\"}"),
+                   2);
   assert_int_equal(out.calls, 1);
   tg_scope_spans *kept = out.last->request.resource_spans[0]->scope_spans[0];
   assert_int_equal(kept->n_spans, 3);

@@ -13,6 +13,8 @@
 #include <uv.h>
 
 #include "attr_builders.h"
+#include "drop_metrics.h"
+#include "proc_harness.h"
 #include "processors/resourcedetection/rd_detect.h"
 #include "tg_component.h"
 #include "tg_config.h"
@@ -20,26 +22,6 @@
 
 extern const tg_component tg_processor_resource;
 extern const tg_component tg_processor_resourcedetection;
-
-typedef struct sink {
-  tg_batch *last;
-} sink;
-
-static int sink_consume(void *target, tg_batch *batch) {
-  sink *s = target;
-  tg_batch_free(s->last);
-  s->last = batch;
-  return TG_OK;
-}
-
-typedef struct harness {
-  tg_config *cfg;
-  uv_loop_t loop;
-  tg_logger log;
-  tg_service svc;
-  sink out;
-  tg_instance inst;
-} harness;
 
 static const char *joined(const tg_diag *d) {
   static char buf[8192];
@@ -63,31 +45,13 @@ static tg_config *load(const char *type, const char *body, tg_diag *d) {
   return tg_config_load_text("r.yaml", text, strlen(text), d);
 }
 
-static void start(harness *h, const tg_component *comp, const char *body) {
+static void start(proc_harness *h, const tg_component *comp, const char *body) {
   tg_diag d;
-  h->cfg = load(comp->type, body, &d);
-  if (!h->cfg)
+  tg_config *cfg = load(comp->type, body, &d);
+  if (!cfg)
     fail_msg("%s", joined(&d));
   tg_diag_free(&d);
-  uv_loop_init(&h->loop);
-  tg_logger_init(&h->log, TG_LOG_NONE, stdout);
-  h->svc = (tg_service){.loop = &h->loop, .log = &h->log, .metrics = tg_metrics_new()};
-  h->out = (sink){0};
-  h->inst = (tg_instance){.component = comp, .id = (char *)comp->type,
-                          .conf = tg_config_find(h->cfg, TG_PROCESSOR, comp->type)->conf,
-                          .service = &h->svc, .next = {sink_consume, &h->out}};
-  tg_errbuf err;
-  assert_int_equal(tg_component_create(&h->inst, &err), TG_OK);
-  assert_int_equal(tg_component_start(&h->inst, &err), TG_OK);
-}
-
-static void stop(harness *h) {
-  tg_batch_free(h->out.last);
-  tg_component_destroy(&h->inst);
-  assert_int_equal(uv_loop_close(&h->loop), 0);
-  tg_metrics_free(h->svc.metrics);
-  tg_logger_destroy(&h->log);
-  tg_config_free(h->cfg);
+  proc_harness_start(h, cfg, comp, comp->type);
 }
 
 /* Two resource_spans: the first with {service.name: web, host.name: laptop, secret: s}, the
@@ -125,13 +89,13 @@ static tg_batch *make_batch(void) {
   return b;
 }
 
-static tg_resource *res(harness *h, int i) {
+static tg_resource *res(proc_harness *h, int i) {
   return h->out.last->request.resource_spans[i]->resource;
 }
 
 static void test_resource_actions(void **state) {
   (void)state;
-  harness h;
+  proc_harness h;
   start(&h, &tg_processor_resource,
         "    attributes:\n"
         "      - {key: deployment.environment, value: prod, action: insert}\n"
@@ -154,7 +118,7 @@ static void test_resource_actions(void **state) {
   assert_int_equal(r1->n_attributes, 2);
   assert_string_equal(attr_str(r1->attributes, r1->n_attributes, "deployment.environment"), "prod");
   assert_string_equal(attr_str(r1->attributes, r1->n_attributes, "cloud.region"), "eu-west-1");
-  stop(&h);
+  proc_harness_stop(&h);
 }
 
 static void test_env_parsing(void **state) {
@@ -197,7 +161,7 @@ static void test_detection(void **state) {
   char host[256];
   read_hostname(host, sizeof host);
   setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,host.name=from-env", 1);
-  harness h;
+  proc_harness h;
   /* env first: its host.name wins over system's; override replaces the incoming laptop */
   start(&h, &tg_processor_resourcedetection, "    detectors: [env, system]\n");
   assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_OK);
@@ -209,7 +173,7 @@ static void test_detection(void **state) {
   assert_string_equal(attr_str(r0->attributes, r0->n_attributes, "service.name"), "web");
   assert_int_equal(r0->n_attributes, 5);
   assert_int_equal(r1->n_attributes, 3);
-  stop(&h);
+  proc_harness_stop(&h);
   /* system first, override false: the incoming host.name stays; the empty resource gets
    * the real host name */
   start(&h, &tg_processor_resourcedetection,
@@ -221,7 +185,7 @@ static void test_detection(void **state) {
   assert_string_equal(attr_str(r0->attributes, r0->n_attributes, "host.name"), "laptop");
   assert_string_equal(attr_str(r1->attributes, r1->n_attributes, "host.name"), host);
   assert_string_equal(attr_str(r1->attributes, r1->n_attributes, "os.type"), "linux");
-  stop(&h);
+  proc_harness_stop(&h);
   unsetenv("OTEL_RESOURCE_ATTRIBUTES");
 }
 
@@ -255,12 +219,43 @@ static void test_config_errors(void **state) {
   unsetenv("OTEL_RESOURCE_ATTRIBUTES");
 }
 
+/* A batch the processor cannot finish (no arena room left) is dropped, never passed on
+ * half-edited, and its two spans are counted as dropped; a later good batch is not. */
+static void test_error_drops_counted(void **state) {
+  (void)state;
+  static const struct {
+    const tg_component *comp;
+    const char *body;
+  } cases[] = {
+      {&tg_processor_resource,
+       "    attributes:\n      - {key: deployment.environment, value: prod, action: insert}\n"},
+      {&tg_processor_resourcedetection, "    detectors: [env]\n"},
+  };
+  setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging", 1);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    proc_harness h;
+    start(&h, cases[i].comp, cases[i].body);
+    assert_int_equal(dropped_spans(h.svc.metrics, cases[i].comp->type), 0);
+    tg_batch *b = make_batch();
+    exhaust_arena(b->arena);
+    assert_int_equal(tg_component_consume(&h.inst, b), TG_ENOMEM);
+    assert_null(h.out.last);
+    assert_int_equal(dropped_spans(h.svc.metrics, cases[i].comp->type), 2);
+    assert_int_equal(tg_component_consume(&h.inst, make_batch()), TG_OK);
+    assert_non_null(h.out.last);
+    assert_int_equal(dropped_spans(h.svc.metrics, cases[i].comp->type), 2);
+    proc_harness_stop(&h);
+  }
+  unsetenv("OTEL_RESOURCE_ATTRIBUTES");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resource_actions),
       cmocka_unit_test(test_env_parsing),
       cmocka_unit_test(test_detection),
       cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_error_drops_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
