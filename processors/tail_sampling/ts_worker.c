@@ -16,6 +16,7 @@ int ts_worker_init(ts_worker *w, atomic_size_t *inbox_bytes, void (*on_exit)(voi
   w->inbox_bytes = inbox_bytes;
   w->on_exit = on_exit;
   w->exit_ctx = ctx;
+  w->rest_ms = TS_WORKER_REST_MS;
   atomic_init(&w->exited, 0);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
@@ -55,20 +56,21 @@ static void wait_for(ts_worker *w, uint64_t ms) {
 }
 
 /* With the lock held: returns when the worker has something to do (a stop, a trace due,
- * an inbox worth draining now). rest_until: real ms before which a small inbox waits. */
+ * an inbox worth draining now). Until rest_until (real ms) it rests, whether or not the
+ * inbox is empty, so posts in that time wake it only once TS_WORKER_BATCH_BYTES queue. */
 static void wait_for_work(ts_worker *w, uint64_t rest_until) {
   for (;;) {
     if (w->stopping)
       return;
     uint64_t due = ts_shard_next_due(&w->shard), now = tg_clock_mono_ms();
-    if (due <= now)
+    if (due <= now || w->queued >= TS_WORKER_BATCH_BYTES)
       return;
-    if (w->head) {
-      uint64_t rnow = real_ms();
-      if (w->queued >= TS_WORKER_BATCH_BYTES || rnow >= rest_until)
-        return;
+    uint64_t rnow = real_ms();
+    if (rnow < rest_until) {
       w->waiting = RESTING;
       wait_for(w, rest_until - rnow < due - now ? rest_until - rnow : due - now);
+    } else if (w->head) {
+      return;
     } else {
       w->waiting = IDLE;
       wait_for(w, due - now);
@@ -107,8 +109,8 @@ static void *run(void *arg) {
       break;
     }
     ts_shard_flush(sh);
-    if (drained)
-      rest_until = real_ms() + TS_WORKER_REST_MS;
+    if (drained && w->rest_ms)
+      rest_until = real_ms() + w->rest_ms;
     pthread_mutex_lock(&w->lock);
   }
   atomic_store(&w->exited, 1);

@@ -9,8 +9,9 @@
  * uv_async_send back, was the largest single cost under load). A poster signals only a
  * worker that sleeps in a wait the post should end: an idle worker (empty inbox) on the
  * first message, a resting one only once its inbox holds TS_WORKER_BATCH_BYTES. After a
- * drain the worker rests TS_WORKER_REST_MS before the next one unless that much queues
- * up, a trace falls due or it is asked to stop; so under load it drains (and flushes
+ * drain the worker rests TS_WORKER_REST_MS before the next one (even with an empty
+ * inbox: then it goes idle) unless that much queues up, a trace falls due or it is asked
+ * to stop; so under load it drains (and flushes
  * kept spans to the outbox) at most about 1000 / TS_WORKER_REST_MS times a second, each
  * time everything queued, while a message reaching an idle worker that has not drained
  * in the last TS_WORKER_REST_MS is ingested at once. */
@@ -36,6 +37,7 @@ typedef struct ts_worker {
   size_t queued;            /* guarded by lock: bytes (msg cap) in the inbox */
   int waiting;              /* guarded by lock: 0 running, 1 idle, 2 resting */
   size_t signals;           /* guarded by lock: cond signals posters sent (for tests) */
+  unsigned rest_ms;         /* TS_WORKER_REST_MS (tests set it before the start) */
   int stopping;             /* guarded by lock: decide everything, then exit */
   atomic_int exited;
   atomic_size_t *inbox_bytes; /* the processor's in-flight byte count */
