@@ -14,7 +14,6 @@ typedef struct ts_msg ts_msg;
 struct ts_msg {
   ts_msg *next;
   size_t len, cap;
-  size_t first_cap; /* the slicer's first allocation (0: 4096) */
   size_t spans;
   uint8_t *data;
 };

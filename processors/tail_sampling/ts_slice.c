@@ -35,13 +35,12 @@ typedef struct slicer {
   size_t rs_len, ss_len;
   uint8_t *scratch;       /* packed prefixes of decoded resources and scopes */
   size_t scratch_cap;
-  size_t first_cap;       /* a message's first allocation: its expected share */
 } slicer;
 
 static int reserve(ts_msg *m, size_t extra) {
   if (m->len + extra <= m->cap)
     return TG_OK;
-  size_t cap = m->cap ? m->cap * 2 : m->first_cap ? m->first_cap : 4096;
+  size_t cap = m->cap ? m->cap * 2 : 4096;
   while (cap < m->len + extra)
     cap *= 2;
   uint8_t *d = tg_realloc(m->data, cap);
@@ -53,8 +52,8 @@ static int reserve(ts_msg *m, size_t extra) {
 }
 
 static ts_msg *shard_msg(slicer *s, size_t shard) {
-  if (!s->out[shard] && (s->out[shard] = tg_calloc(1, sizeof(ts_msg))))
-    s->out[shard]->first_cap = s->first_cap;
+  if (!s->out[shard])
+    s->out[shard] = tg_calloc(1, sizeof(ts_msg));
   return s->out[shard];
 }
 
@@ -221,23 +220,12 @@ static int slice_decoded(slicer *s, const tg_resource_spans *rs) {
   return TG_OK;
 }
 
-/* A shard's expected share of a batch of wire segments: its bytes and a span record's
- * 17 bytes of kind and ID, a quarter more for an uneven split, so that one allocation
- * usually holds the message (growing by doubling copies it each time). */
-static size_t first_cap(const tg_batch *batch, size_t n_shards) {
-  size_t wire = 0;
-  for (size_t i = 0; i < batch->n_wire; i++)
-    wire += batch->wire[i].len;
-  size_t share = (wire + 17 * batch->span_count) / n_shards;
-  size_t cap = share + share / 4 + 1024;
-  return cap < 4096 ? 4096 : cap;
-}
-
 int ts_slice_batch(const tg_batch *batch, size_t n_shards, ts_msg **out) {
   memset(out, 0, n_shards * sizeof *out);
-  slicer s = {.n = n_shards, .out = out, .first_cap = first_cap(batch, n_shards)};
-  unsigned gens[64];
-  s.header_gen = n_shards <= 64 ? memset(gens, 0, sizeof gens) : tg_calloc(n_shards, sizeof *s.header_gen);
+  slicer s = {.n = n_shards, .out = out};
+  unsigned gens[64]; /* the usual case without an allocation per batch */
+  s.header_gen =
+      n_shards <= 64 ? memset(gens, 0, sizeof gens) : tg_calloc(n_shards, sizeof *s.header_gen);
   int rc = s.header_gen ? TG_OK : TG_ENOMEM;
   for (size_t i = 0; rc == TG_OK && i < batch->request.n_resource_spans; i++)
     rc = slice_decoded(&s, batch->request.resource_spans[i]);
