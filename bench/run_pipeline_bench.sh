@@ -24,6 +24,8 @@
 #   SELFTRACE=RATIO: the gateway traces itself (service.telemetry.traces, sampling_ratio
 #   RATIO, tracecontext) to the sink's OTLP/HTTP receiver on the spare port (not with
 #   SPANMETRICS=1, which uses that port),
+#   PERF_STAT=FILE: also `perf stat -e task-clock,context-switches,cpu-migrations,instructions` the
+#   gateway during the load window into FILE (divide by spans_ok for per-span figures),
 #   PERF_OPTS ("-F 499 --call-graph dwarf,16384": the build keeps no frame pointers),
 #   FRONT=filter|probabilistic_sampler|resource|resourcedetection: one of the processors
 #   tracing pipelines put in front of sampling, before batch, configured to pass every span
@@ -280,6 +282,11 @@ if [ -n "$PERF_OUT" ]; then
   perf record "${PERF_ARGS[@]}" -p "$SINK_PID" -o "$PERF_OUT.sink" -- sleep "$DURATION" >"$WORK/perf-sink.log" 2>&1 &
   PERF_SINK_PID=$!
   PIDS+=("$PERF_SINK_PID")
+fi
+if [ -n "${PERF_STAT:-}" ]; then
+  perf stat -e task-clock,context-switches,cpu-migrations,instructions -p "$GW_PID" -o "$PERF_STAT" \
+    -- sleep "$DURATION" >"$WORK/perf-stat.log" 2>&1 &
+  PIDS+=("$!")
 fi
 
 set +e

@@ -292,24 +292,31 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
     }
   }
   uint64_t limit = sh->conf->maximum_trace_size_bytes;
+  int known = t != NULL;
   if (t && limit && t->wire_bytes + ts_len_field_size(len) > limit) {
     drop_too_large(sh, t, now_ms);
+    t = NULL; /* removed */
     if (sh->not_sampled.capacity)
       return; /* the cache now answers for the rest of the trace */
   }
-  if (!t) /* a new trace: tailgate_service_received_traces_total, by its first resource */
+  if (!known) /* a new trace: tailgate_service_received_traces_total, by its first resource */
     tg_metrics_service_count_trace(sh->metrics->reg, h->rs, h->rs_len);
-  if (!(t = ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, more))) {
-    /* out of memory: make room by deciding the oldest, then try once more */
+  ts_trace *got = ts_store_append(&sh->store, t, id, h->id, span, len, &info, now_ms, more);
+  if (!got) {
+    /* out of memory: make room by deciding the oldest (perhaps this very trace), then
+     * try once more */
     if (sh->store.oldest) {
       tg_metric_add(sh->metrics->early[TS_BOUND_MEMORY], 1);
       decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_EARLY, TS_EARLY_MEMORY);
     }
-    if (!(t = ts_store_add_span(&sh->store, id, h->id, span, len, &info, now_ms, 0))) {
+    got = ts_store_append(&sh->store, ts_store_find(&sh->store, id), id, h->id, span, len,
+                          &info, now_ms, 0);
+    if (!got) {
       tg_metric_add(sh->metrics->lost_spans, 1);
       return;
     }
   }
+  t = got;
   if (limit && t->wire_bytes > limit) /* a single span over the limit */
     drop_too_large(sh, t, now_ms);
 }
@@ -335,7 +342,7 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
   const uint8_t *p = msg->data, *end = msg->data + msg->len;
   cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
   const uint8_t *run_id = NULL;
-  size_t run_left = 0;
+  size_t run_left = 0, received = 0;
   static const uint8_t empty[1];
   h.rs = h.ss = empty;
   while (p < end) {
@@ -363,7 +370,7 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
       p += 16;
       if (read_varint(&p, end, &a) || a > (uint64_t)(end - p))
         break;
-      tg_metric_add(sh->metrics->spans_received, 1);
+      received++; /* added once per message: the cell is shared by every worker */
       /* the rest of this trace's run, counted once per run (not per span) */
       if (!run_id || memcmp(run_id, id, 16) != 0)
         run_left = run_after(p + a, end, id, h.id);
@@ -380,6 +387,7 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
     }
   }
   leave_header(sh, &h);
+  tg_metric_add(sh->metrics->spans_received, (int64_t)received);
   unlock(sh);
 }
 

@@ -223,13 +223,16 @@ static int slice_decoded(slicer *s, const tg_resource_spans *rs) {
 int ts_slice_batch(const tg_batch *batch, size_t n_shards, ts_msg **out) {
   memset(out, 0, n_shards * sizeof *out);
   slicer s = {.n = n_shards, .out = out};
-  s.header_gen = tg_calloc(n_shards, sizeof *s.header_gen);
+  unsigned gens[64]; /* the usual case without an allocation per batch */
+  s.header_gen =
+      n_shards <= 64 ? memset(gens, 0, sizeof gens) : tg_calloc(n_shards, sizeof *s.header_gen);
   int rc = s.header_gen ? TG_OK : TG_ENOMEM;
   for (size_t i = 0; rc == TG_OK && i < batch->request.n_resource_spans; i++)
     rc = slice_decoded(&s, batch->request.resource_spans[i]);
   for (size_t i = 0; rc == TG_OK && i < batch->n_wire; i++)
     rc = slice_segment(&s, batch->wire[i].data, batch->wire[i].len);
-  tg_free(s.header_gen);
+  if (s.header_gen != gens)
+    tg_free(s.header_gen);
   tg_free(s.scratch);
   if (rc != TG_OK) {
     for (size_t i = 0; i < n_shards; i++) {

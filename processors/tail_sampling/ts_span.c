@@ -120,9 +120,13 @@ static int key_is(const ts_field *key, const char *want) {
   return key->len == n && memcmp(key->data, want, n) == 0;
 }
 
-/* Evaluates one KeyValue against the attribute leaves; sets *debug for sampling.priority. */
-static uint64_t attribute_mask(const uint8_t *kv, size_t len, const ts_leaves *leaves,
-                               void *match_data, int *debug) {
+/* Evaluates one KeyValue against the attribute leaves; sets *debug for sampling.priority.
+ * The fast path (attribute_mask, inline in the span walk) answers without a call. */
+static uint64_t attribute_mask_parse(const uint8_t *kv, size_t len, const ts_leaves *leaves,
+                                     void *match_data, int *debug);
+
+static inline uint64_t attribute_mask(const uint8_t *kv, size_t len, const ts_leaves *leaves,
+                                      void *match_data, int *debug) {
   /* Fast path when only sampling.priority matters: a KeyValue whose key comes first (as
    * every encoder writes it) and is not that key needs no parsing. */
   static const size_t debug_len = sizeof DEBUG_KEY - 1;
@@ -130,6 +134,11 @@ static uint64_t attribute_mask(const uint8_t *kv, size_t len, const ts_leaves *l
       !(kv[1] & 0x80) && (kv[1] != debug_len || len < 2 + debug_len ||
                           memcmp(kv + 2, DEBUG_KEY, debug_len) != 0))
     return 0;
+  return attribute_mask_parse(kv, len, leaves, match_data, debug);
+}
+
+static uint64_t attribute_mask_parse(const uint8_t *kv, size_t len, const ts_leaves *leaves,
+                                     void *match_data, int *debug) {
   ts_reader r = ts_reader_of(kv, len);
   ts_field f, key = {0}, value = {0};
   int have_key = 0, have_value = 0;

@@ -49,6 +49,11 @@ void ts_store_free(ts_store *s) {
   tg_free(s->headers);
   tg_free(s->header_buckets);
   tg_free(s->buckets);
+  while (s->spare) {
+    ts_trace *t = s->spare;
+    s->spare = t->hnext;
+    tg_free(t);
+  }
   memset(s, 0, sizeof *s);
 }
 
@@ -161,9 +166,14 @@ static void grow_table(ts_store *s) {
 static ts_trace *new_trace(ts_store *s, const uint8_t id[16], uint64_t now_ms) {
   if (s->n_traces > s->bucket_mask && s->bucket_mask < ((size_t)1 << 26))
     grow_table(s);
-  ts_trace *t = tg_calloc(1, sizeof *t);
-  if (!t)
+  ts_trace *t = s->spare;
+  if (t) {
+    s->spare = t->hnext;
+    s->n_spare--;
+    memset(t, 0, sizeof *t);
+  } else if (!(t = tg_calloc(1, sizeof *t))) {
     return NULL;
+  }
   memcpy(t->id, id, 16);
   t->arrival_ms = now_ms;
   t->min_start = UINT64_MAX;
@@ -188,9 +198,15 @@ size_t ts_store_record_size(uint32_t header, size_t len) {
 ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
                             const uint8_t *span, size_t len, const ts_span_info *info,
                             uint64_t now_ms, size_t more) {
+  return ts_store_append(s, ts_store_find(s, trace_id), trace_id, header, span, len, info,
+                         now_ms, more);
+}
+
+ts_trace *ts_store_append(ts_store *s, ts_trace *t, const uint8_t trace_id[16],
+                          uint32_t header, const uint8_t *span, size_t len,
+                          const ts_span_info *info, uint64_t now_ms, size_t more) {
   if (len > UINT32_MAX / 4)
     return NULL;
-  ts_trace *t = ts_store_find(s, trace_id);
   int created = 0;
   if (!t) {
     if (!(t = new_trace(s, trace_id, now_ms)))
@@ -275,5 +291,12 @@ void ts_store_remove(ts_store *s, ts_trace *t) {
   s->n_traces--;
   s->bytes -= ts_trace_cost(t);
   tg_free(t->records);
-  tg_free(t);
+  if (s->n_spare < TS_STORE_SPARE_TRACES) {
+    t->records = NULL;
+    t->hnext = s->spare;
+    s->spare = t;
+    s->n_spare++;
+  } else {
+    tg_free(t);
+  }
 }

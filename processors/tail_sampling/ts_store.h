@@ -59,7 +59,15 @@ typedef struct ts_store {
   uint32_t *header_buckets;  /* TS_NO_HEADER-terminated chains */
   size_t header_bucket_mask;
   uint32_t free_header;
+  /* Trace entries of removed traces kept for reuse (a free list through hnext), at most
+   * TS_STORE_SPARE_TRACES: a trace is created and freed for every few spans, and the
+   * allocator's lock and bookkeeping showed in the worker's profile. Not counted in
+   * bytes (bounded: TS_STORE_SPARE_TRACES * sizeof(ts_trace), 104 KiB, per shard). */
+  ts_trace *spare;
+  size_t n_spare;
 } ts_store;
+
+#define TS_STORE_SPARE_TRACES 1024
 
 /* Sizes the hash table for about expected_traces. Returns 0, or -1 on ENOMEM. */
 int ts_store_init(ts_store *s, size_t expected_traces);
@@ -81,6 +89,12 @@ ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
 ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
                             const uint8_t *span, size_t len, const ts_span_info *info,
                             uint64_t now_ms, size_t more);
+
+/* ts_store_add_span for a caller that already looked the trace up: t is
+ * ts_store_find(s, trace_id), NULL when not buffered (saves the second lookup). */
+ts_trace *ts_store_append(ts_store *s, ts_trace *t, const uint8_t trace_id[16],
+                          uint32_t header, const uint8_t *span, size_t len,
+                          const ts_span_info *info, uint64_t now_ms, size_t more);
 
 /* Record bytes one span of len bytes under header takes (for `more`). */
 size_t ts_store_record_size(uint32_t header, size_t len);

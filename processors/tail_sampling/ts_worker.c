@@ -16,6 +16,7 @@ int ts_worker_init(ts_worker *w, atomic_size_t *inbox_bytes, void (*on_exit)(voi
   w->inbox_bytes = inbox_bytes;
   w->on_exit = on_exit;
   w->exit_ctx = ctx;
+  w->rest_ms = TS_WORKER_REST_MS;
   atomic_init(&w->exited, 0);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
@@ -28,9 +29,17 @@ int ts_worker_init(ts_worker *w, atomic_size_t *inbox_bytes, void (*on_exit)(voi
   return 0;
 }
 
-static void wait_until(ts_worker *w, uint64_t due_ms) {
-  uint64_t now = tg_clock_mono_ms();
-  uint64_t ms = due_ms > now ? due_ms - now : 0;
+enum { RUNNING = 0, IDLE = 1, RESTING = 2 }; /* ts_worker.waiting */
+
+/* Real monotonic ms: the rest between drains must pass even under a fake clock. */
+static uint64_t real_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits on the condition variable for at most ms (capped at MAX_SLEEP_MS). */
+static void wait_for(ts_worker *w, uint64_t ms) {
   if (ms > MAX_SLEEP_MS)
     ms = MAX_SLEEP_MS;
   if (ms == 0)
@@ -46,16 +55,44 @@ static void wait_until(ts_worker *w, uint64_t due_ms) {
   pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 }
 
+/* With the lock held: returns when the worker has something to do (a stop, a trace due,
+ * an inbox worth draining now). Until rest_until (real ms) it rests, whether or not the
+ * inbox is empty, so posts in that time wake it only once TS_WORKER_BATCH_BYTES queue. */
+static void wait_for_work(ts_worker *w, uint64_t rest_until) {
+  for (;;) {
+    if (w->stopping)
+      return;
+    uint64_t due = ts_shard_next_due(&w->shard), now = tg_clock_mono_ms();
+    if (due <= now || w->queued >= TS_WORKER_BATCH_BYTES)
+      return;
+    uint64_t rnow = real_ms();
+    if (rnow < rest_until) {
+      w->waiting = RESTING;
+      wait_for(w, rest_until - rnow < due - now ? rest_until - rnow : due - now);
+    } else if (w->head) {
+      return;
+    } else {
+      w->waiting = IDLE;
+      wait_for(w, due - now);
+    }
+    w->waiting = RUNNING;
+  }
+}
+
 static void *run(void *arg) {
   ts_worker *w = arg;
   pthread_setname_np(pthread_self(), "tg-tsample"); /* for top, perf and gdb */
   ts_shard *sh = &w->shard;
+  uint64_t rest_until = 0;
   pthread_mutex_lock(&w->lock);
   for (;;) {
+    wait_for_work(w, rest_until);
     ts_msg *list = w->head;
     w->head = w->tail = NULL;
+    w->queued = 0;
     int stop = w->stopping;
     pthread_mutex_unlock(&w->lock);
+    int drained = list != NULL;
     while (list) {
       ts_msg *m = list;
       list = m->next;
@@ -72,9 +109,9 @@ static void *run(void *arg) {
       break;
     }
     ts_shard_flush(sh);
+    if (drained && w->rest_ms)
+      rest_until = real_ms() + w->rest_ms;
     pthread_mutex_lock(&w->lock);
-    if (!w->head && !w->stopping)
-      wait_until(w, ts_shard_next_due(sh));
   }
   atomic_store(&w->exited, 1);
   w->on_exit(w->exit_ctx);
@@ -96,13 +133,19 @@ void ts_worker_post(ts_worker *w, ts_msg *msg) {
   else
     w->head = msg;
   w->tail = msg;
-  pthread_cond_signal(&w->cond);
+  w->queued += msg->cap;
+  if (w->waiting == IDLE || (w->waiting == RESTING && w->queued >= TS_WORKER_BATCH_BYTES)) {
+    w->waiting = RUNNING; /* one signal per wait: the worker is on its way */
+    w->signals++;
+    pthread_cond_signal(&w->cond);
+  }
   pthread_mutex_unlock(&w->lock);
 }
 
 void ts_worker_request_stop(ts_worker *w) {
   pthread_mutex_lock(&w->lock);
   w->stopping = 1;
+  w->waiting = RUNNING;
   pthread_cond_signal(&w->cond);
   pthread_mutex_unlock(&w->lock);
 }

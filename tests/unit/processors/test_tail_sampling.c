@@ -14,6 +14,10 @@
 #include "ts_shard.h"
 #include "ts_slice.h"
 #include "ts_test_util.h"
+#include "ts_wire.h"
+#include "ts_worker.h"
+
+#include <time.h>
 
 /* ---- consistent probability ------------------------------------------------------ */
 
@@ -614,6 +618,161 @@ static void test_cache_forgets_oldest(void **state) {
   ts_cache_free(&c);
 }
 
+/* ---- the store's spare trace entries (issue 14) ------------------------------------ */
+
+static void test_store_reuses_trace_entries_bounded(void **state) {
+  (void)state;
+  ts_store st;
+  assert_int_equal(ts_store_init(&st, 64), 0);
+  ts_span_info info = {0};
+  const size_t base = st.bytes;
+  uint8_t id[16] = {0};
+  ts_trace *made[3];
+  for (int i = 0; i < 3; i++) {
+    id[15] = (uint8_t)(i + 1);
+    made[i] = ts_store_add_span(&st, id, TS_NO_HEADER, (const uint8_t *)"ab", 2, &info, 0, 0);
+    assert_non_null(made[i]);
+  }
+  /* a trace costs its entry and its one record: [varint header][varint 2]["ab"] */
+  const size_t rec = ts_varint_size(TS_NO_HEADER) + 1 + 2;
+  assert_int_equal(st.bytes, base + 3 * (sizeof(ts_trace) + rec));
+  ts_store_remove(&st, made[0]);
+  ts_store_remove(&st, made[2]);
+  assert_int_equal(st.n_spare, 2);
+  assert_int_equal(st.bytes, base + sizeof(ts_trace) + rec); /* spares are not counted */
+  /* the last one removed comes back first, clean */
+  id[15] = 9;
+  ts_trace *t = ts_store_add_span(&st, id, TS_NO_HEADER, (const uint8_t *)"xyz", 3, &info, 7, 0);
+  assert_ptr_equal(t, made[2]);
+  assert_int_equal(st.n_spare, 1);
+  assert_int_equal(t->span_count, 1);
+  assert_int_equal(t->arrival_ms, 7);
+  assert_int_equal(t->len, ts_varint_size(TS_NO_HEADER) + 1 + 3);
+  assert_memory_equal(t->id, id, 16);
+  assert_ptr_equal(ts_store_find(&st, id), t);
+  /* append to a trace already looked up: no second entry */
+  assert_ptr_equal(ts_store_append(&st, t, id, TS_NO_HEADER, (const uint8_t *)"q", 1, &info, 8, 0), t);
+  assert_int_equal(t->span_count, 2);
+  assert_int_equal(st.n_traces, 2);
+  ts_store_remove(&st, t);
+  ts_store_remove(&st, made[1]);
+  assert_int_equal(st.n_spare, 3);
+  assert_int_equal(st.bytes, base);
+  /* bounded: removing more traces than the bound keeps exactly the bound */
+  for (unsigned i = 0; i < TS_STORE_SPARE_TRACES + 10; i++) {
+    uint8_t tid[16] = {1};
+    memcpy(tid + 4, &i, sizeof i);
+    assert_non_null(ts_store_add_span(&st, tid, TS_NO_HEADER, (const uint8_t *)"", 0, &info, 0, 0));
+  }
+  assert_int_equal(st.n_spare, 0);
+  while (st.oldest)
+    ts_store_remove(&st, st.oldest);
+  assert_int_equal(st.n_spare, TS_STORE_SPARE_TRACES);
+  assert_true(st.bucket_mask + 1 > 64); /* the table grew; only tables remain counted */
+  assert_int_equal(st.bytes, (st.bucket_mask + 1) * sizeof *st.buckets +
+                                 (st.header_bucket_mask + 1) * sizeof *st.header_buckets);
+  ts_store_free(&st); /* frees the spares (ASan: no leak) */
+  assert_int_equal(st.n_spare, 0);
+}
+
+/* ---- worker wake-ups (issue 14) ------------------------------------------------------ */
+
+static void on_worker_exit(void *ctx) { (void)ctx; }
+
+static void worker_read(ts_worker *w, int *waiting, size_t *signals, size_t *queued) {
+  pthread_mutex_lock(&w->lock);
+  *waiting = w->waiting;
+  *signals = w->signals;
+  *queued = w->queued;
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* Polls (1 ms apart, 5 s deadline) until the worker waits in state `waiting` with the
+ * processor's inbox count at `inbox`. */
+static void await_worker(ts_worker *w, atomic_size_t *inbox, int waiting, size_t want_inbox) {
+  for (int i = 0; i < 5000; i++) {
+    int now_waiting;
+    size_t signals, queued;
+    worker_read(w, &now_waiting, &signals, &queued);
+    if (now_waiting == waiting && atomic_load(inbox) == want_inbox)
+      return;
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  }
+  fail_msg("worker did not reach state %d with inbox %zu", waiting, want_inbox);
+}
+
+static ts_msg *filler(size_t cap) {
+  ts_msg *m = tg_calloc(1, sizeof *m);
+  m->data = tg_malloc(1);
+  m->cap = cap; /* an empty message that counts as cap bytes */
+  return m;
+}
+
+static void post(ts_worker *w, atomic_size_t *inbox, ts_msg *m) {
+  atomic_fetch_add(inbox, m->cap);
+  ts_worker_post(w, m);
+}
+
+static void test_worker_coalesces_wakeups(void **state) {
+  (void)state;
+  decided d;
+  /* nothing falls due during the test: only posts and the stop wake the worker */
+  load(&d, "decision_wait: 60s\npolicies: [{name: all, type: always_sample}]\n");
+  ts_metrics metrics;
+  ts_metrics_init(&metrics, NULL, "tail_sampling", &d.conf.policies);
+  sink out = {0};
+  atomic_size_t inbox;
+  atomic_init(&inbox, 0);
+  ts_worker *w = tg_calloc(1, sizeof *w);
+  assert_int_equal(ts_worker_init(w, &inbox, on_worker_exit, NULL), 0);
+  assert_int_equal(ts_shard_init(&w->shard, &d.conf, &d.leaves, &d.lim, &metrics, NULL, 100, 0,
+                                 collect, &out),
+                   0);
+  w->rest_ms = 60000; /* after its first drain the worker rests for the whole test */
+  assert_int_equal(ts_worker_start(w), 0);
+  await_worker(w, &inbox, 1 /* idle */, 0);
+  int waiting;
+  size_t signals, queued;
+  /* an idle worker is woken by the first message: two traces */
+  ts_test_span spans[] = {{.trace = 1, .span = 1}, {.trace = 2, .span = 2}};
+  tg_batch *b = ts_test_batch("svc", spans, 2);
+  ts_msg *m[1];
+  assert_int_equal(ts_slice_batch(b, 1, m), TG_OK);
+  tg_batch_free(b);
+  post(w, &inbox, m[0]);
+  worker_read(w, &waiting, &signals, &queued);
+  assert_int_equal(signals, 1);
+  await_worker(w, &inbox, 2 /* resting */, 0);
+  assert_int_equal(w->shard.store.n_traces, 2); /* ingested (inbox count fell after it) */
+  /* resting: small messages queue without a wake-up */
+  post(w, &inbox, filler(100));
+  post(w, &inbox, filler(200));
+  post(w, &inbox, filler(300));
+  worker_read(w, &waiting, &signals, &queued);
+  assert_int_equal(signals, 1);
+  assert_int_equal(queued, 600);
+  assert_int_equal(waiting, 2);
+  /* ... until the inbox holds TS_WORKER_BATCH_BYTES: one signal, everything drained */
+  post(w, &inbox, filler(TS_WORKER_BATCH_BYTES - 600));
+  worker_read(w, &waiting, &signals, &queued);
+  assert_int_equal(signals, 2);
+  await_worker(w, &inbox, 2, 0);
+  worker_read(w, &waiting, &signals, &queued);
+  assert_int_equal(signals, 2);
+  assert_int_equal(queued, 0);
+  /* a stop ends the rest at once: every trace decided (always_sample keeps both) */
+  ts_worker_request_stop(w);
+  for (int i = 0; i < 5000 && !atomic_load(&w->exited); i++)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  assert_true(atomic_load(&w->exited));
+  ts_worker_destroy(w);
+  assert_int_equal(sink_spans(&out), 2);
+  tg_free(w);
+  sink_free(&out);
+  ts_metrics_destroy(&metrics);
+  unload(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threshold),
@@ -633,6 +792,8 @@ int main(void) {
       cmocka_unit_test(test_attribute_leaves_on_wire),
       cmocka_unit_test(test_wire_round_trip_and_memory_ratio),
       cmocka_unit_test(test_patterned_ids_spread),
+      cmocka_unit_test(test_store_reuses_trace_entries_bounded),
+      cmocka_unit_test(test_worker_coalesces_wakeups),
       cmocka_unit_test(test_cache_forgets_oldest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
