@@ -17,7 +17,13 @@
  *
  * Each figure is the best of REPS interleaved runs (the machine is shared, noise only slows).
  *
- * usage: bench_spanmetrics [--seconds S] [--stage-only]  (S: per run, default 1) */
+ * With --dump FILE (requests written by `tg_loadgen --dump FILE`: one resource_spans
+ * each, 100 spans of 8 names x 4 services, the pipeline benchmark's traffic) it runs only
+ * the stage on those, adopted undecoded, PASSES times over (default 200), and prints
+ * ns/span: a fixed amount of work for perf stat -e instructions or callgrind.
+ *
+ * usage: bench_spanmetrics [--seconds S] [--stage-only]  (S: per run, default 1)
+ *        bench_spanmetrics --dump FILE [PASSES] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +302,65 @@ static void scrape(tg_prom_format fmt, int gzip, double *ms, size_t *bytes) {
   *ms = best;
 }
 
+/* --dump: the stage alone on tg_loadgen's requests (see the header). */
+static int dump_main(const char *path, size_t passes) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    perror(path);
+    return 2;
+  }
+  request *rq = NULL;
+  size_t n = 0;
+  uint8_t hdr[4];
+  while (fread(hdr, 1, 4, f) == 4) {
+    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    request *grown = tg_realloc(rq, (n + 1) * sizeof *rq);
+    if (!grown)
+      return 2;
+    rq = grown;
+    request *r = &rq[n++];
+    r->data = tg_malloc(len ? len : 1);
+    r->len = len;
+    if (!r->data || fread(r->data, 1, len, f) != len || len < 3 || r->data[0] != 0x0a)
+      return 2;
+    size_t p = 1, sl = 0;
+    for (int shift = 0; p < len && shift < 35; shift += 7) {
+      sl |= (size_t)(r->data[p] & 0x7f) << shift;
+      if (!(r->data[p++] & 0x80))
+        break;
+    }
+    r->offsets[0] = p;
+    r->lengths[0] = sl;
+    r->counts[0] = 100; /* tg_loadgen's default spans per request */
+    if (p + sl != len)
+      return 2; /* one resource_spans per request, as tg_loadgen writes them */
+  }
+  fclose(f);
+  stage st;
+  stage_init(&st, (tg_consumer){free_sink, NULL});
+  size_t spans = 0;
+  double t0 = now_s();
+  for (size_t pass = 0; pass < passes; pass++)
+    for (size_t i = 0; i < n; i++) {
+      tg_batch *b = tg_batch_new(rq[i].len * 2, 0);
+      tg_batch_adopt_wire(b, rq[i].data, rq[i].len, rq[i].offsets, rq[i].lengths,
+                          rq[i].counts, 1);
+      spans += b->span_count;
+      tg_component_consume(&st.sm, b);
+    }
+  double t = now_s() - t0;
+  printf("stage wire (tg_loadgen requests): %.0f ns/span over %zu spans (adopt included)\n",
+         t * 1e9 / (double)spans, spans);
+  stage_free(&st);
+  for (size_t i = 0; i < n; i++)
+    tg_free(rq[i].data);
+  tg_free(rq);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && !strcmp(argv[1], "--dump"))
+    return dump_main(argv[2], argc > 3 ? strtoull(argv[3], NULL, 10) : 200);
   double secs = 1;
   int stage_only = 0; /* for profiling the stage: --stage-only */
   for (int i = 1; i < argc; i++) {

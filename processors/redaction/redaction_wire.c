@@ -37,13 +37,23 @@ typedef struct field {
 
 /* The output, with verbatim copies deferred: consecutive unchanged fields are copied
  * in one memcpy when something else is written (wflush). Every access to o's length
- * or bytes goes through a flush first. */
+ * or bytes goes through a flush first.
+ *
+ * A dry walk (o == NULL) writes nothing and stops at the first top-level change with
+ * STOPPED: tg_redactor_batch runs one over every segment first, so a batch in which no
+ * rule applies (most traffic under the default policy) is neither copied nor rewritten;
+ * only when one stops is the batch walked again, writing. The decisions are the same
+ * code either way; a dry walk only skips the output. */
 typedef struct walk {
   tg_redactor *r;
-  tg_buf *o;
+  tg_buf *o; /* NULL: a dry walk */
   int changed;
   const uint8_t *pend, *pend_end; /* input bytes still to copy */
 } walk;
+
+/* A dry walk saw a change: it stops, and the batch is walked again, writing. Never
+ * leaves this file. */
+enum { STOPPED = -1 };
 
 static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v) {
   uint64_t x = 0;
@@ -60,7 +70,8 @@ static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v) 
 
 /* The next field at *pp: 1, 0 at the end, -1 when malformed. Tags and lengths below 128
  * (nearly every one in OTLP) take the inlined path. */
-static inline int next_field(const uint8_t **pp, const uint8_t *end, field *f) {
+static inline __attribute__((always_inline)) int next_field(const uint8_t **pp,
+                                                             const uint8_t *end, field *f) {
   const uint8_t *p = *pp;
   if (p == end)
     return 0;
@@ -162,6 +173,10 @@ static int put_bytes_field(tg_buf *o, uint32_t num, const void *p, size_t n) {
 static int wflush(walk *w) {
   if (!w->pend)
     return TG_OK;
+  if (!w->o) {
+    w->pend = w->pend_end = NULL;
+    return TG_OK;
+  }
   int rc = put(w->o, w->pend, (size_t)(w->pend_end - w->pend));
   w->pend = w->pend_end = NULL;
   return rc;
@@ -180,12 +195,23 @@ static int wraw(walk *w, const field *f) {
 }
 
 static int wbytes(walk *w, uint32_t num, const void *p, size_t n) {
+  if (!w->o)
+    return TG_OK;
   return wflush(w) ? TG_ENOMEM : put_bytes_field(w->o, num, p, n);
 }
 
 static size_t wlen(walk *w, int *rc) {
   *rc = wflush(w);
-  return w->o->len;
+  return w->o ? w->o->len : 0;
+}
+
+/* Cuts the output back to len (a deleted value); nothing in a dry walk. */
+static int wcut(walk *w, size_t len) {
+  if (!w->o)
+    return TG_OK;
+  int rc = wflush(w);
+  w->o->len = len;
+  return rc;
 }
 
 /* A submessage field whose body is written next: its tag, then room for the length as
@@ -201,6 +227,11 @@ static int wflush(walk *w);
 static int open_msg(walk *w, uint32_t num, size_t orig_len, msg_mark *m) {
   static const uint8_t zeros[10];
   tg_buf *o = w->o;
+  if (!o) {
+    w->pend = w->pend_end = NULL;
+    m->at = m->width = 0;
+    return TG_OK;
+  }
   if (wflush(w) || put_varint(o, (uint64_t)num << 3 | 2))
     return TG_ENOMEM;
   m->at = o->len;
@@ -210,6 +241,10 @@ static int open_msg(walk *w, uint32_t num, size_t orig_len, msg_mark *m) {
 
 static int close_msg(walk *w, const msg_mark *m) {
   tg_buf *o = w->o;
+  if (!o) {
+    w->pend = w->pend_end = NULL;
+    return TG_OK;
+  }
   if (wflush(w))
     return TG_ENOMEM;
   size_t body = o->len - m->at - m->width;
@@ -227,10 +262,20 @@ static int close_msg(walk *w, const msg_mark *m) {
 
 /* ---- values ------------------------------------------------------------------------- */
 
+/* Whether some blocked_values pattern may match s[0..len) (tg_pattern_may_match, the
+ * check tg_redaction_substitute starts with): most strings lack the byte every match
+ * needs ('@' for the e-mail pattern), and this answers without a call. */
+static inline int blocked_may_match(const tg_redactor *r, const char *s, size_t len) {
+  for (size_t p = 0; p < r->blocked_values.n; p++)
+    if (tg_pattern_may_match(&r->blocked_values, p, s, len))
+      return 1;
+  return 0;
+}
+
 /* The string rules of the tree walk's PATTERNS mode (walk_scalar) on s[0..len). */
 static int string_rules(tg_redactor *r, const char *s, size_t len, int *res) {
   *res = UNCHANGED;
-  if (!r->allowed_values.n && !r->delete_values.n && !r->blocked_values.n)
+  if (!r->allowed_values.n && !r->delete_values.n && !blocked_may_match(r, s, len))
     return TG_OK;
   if (r->allowed_values.n && tg_pattern_any(&r->allowed_values, &r->matcher, s, len)) {
     *res = ALLOWED;
@@ -286,6 +331,22 @@ static int scalar_text(const field *f, char *num, size_t size, const char **s, s
 
 static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res);
 
+/* Whether the tree would see key[0..klen) cut by a NUL to a length some exact rule has:
+ * a NUL at such a position (conservative: the first NUL may be earlier, and classify
+ * then finds no rule). Keys without NULs, nearly all, cost a few byte loads instead of
+ * a memchr call per attribute. */
+static inline int nul_at_rule_length(const tg_redactor *r, const uint8_t *key, size_t klen) {
+  uint64_t bits = r->rule_key_lengths & ~(UINT64_C(1) << 63);
+  if (klen < 63)
+    bits &= (UINT64_C(1) << klen) - 1;
+  while (bits) {
+    if (!key[__builtin_ctzll(bits)])
+      return 1;
+    bits &= bits - 1;
+  }
+  return (r->rule_key_lengths >> 63) && klen > 63 && memchr(key + 63, 0, klen - 63);
+}
+
 static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, int *res);
 
 /* The elements of an ArrayValue: a deleted element is masked, as in the tree walk. */
@@ -307,9 +368,8 @@ static int array(walk *w, const uint8_t *in, size_t len, mode m, int depth, int 
         (rc = any_value(w, f.val, f.vlen, m, depth + 1, &sub)))
       return rc;
     if (sub == DELETE) {
-      if ((rc = wflush(w)))
+      if ((rc = wcut(w, mark.at + mark.width)))
         return rc;
-      w->o->len = mark.at + mark.width;
       if ((rc = wbytes(w, 1, TG_REDACTION_MASK, sizeof TG_REDACTION_MASK - 1)))
         return rc;
       sub = CHANGED;
@@ -446,7 +506,7 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
     int lookup = !r->allow_all_keys || r->delete_key_patterns.n || r->pseudo_key_patterns.n ||
                  r->blocked_key_patterns.n ||
                  (r->rule_key_lengths & (UINT64_C(1) << (klen < 63 ? klen : 63))) ||
-                 (klen && memchr(key.val, 0, klen));
+                 nul_at_rule_length(r, key.val, klen);
     key_rule rule = K_VALUE;
     const char *name = "";
     if (lookup) {
@@ -541,9 +601,8 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
   if ((rc = close_msg(w, &mark)))
     return rc;
   if (sub == DELETE) {
-    if ((rc = wflush(w)))
+    if ((rc = wcut(w, start)))
       return rc;
-    w->o->len = start;
     *res = DELETE;
     if (top)
       r->counts.deleted++;
@@ -564,7 +623,7 @@ static int text(walk *w, const field *f) {
   tg_redactor *r = w->r;
   if (f->wt != 2)
     return TG_EAGAIN;
-  if (!f->vlen || !r->blocked_values.n ||
+  if (!f->vlen || !blocked_may_match(r, (const char *)f->val, f->vlen) ||
       (r->allowed_values.n &&
        tg_pattern_any(&r->allowed_values, &r->matcher, (const char *)f->val, f->vlen)))
     return wraw(w, f);
@@ -623,10 +682,14 @@ static int message(walk *w, msg_kind k, const uint8_t *in, size_t len) {
       int res;
       rc = kv(w, &f, M_PATTERNS, 1, 1, &res);
       w->changed |= res != UNCHANGED;
+      if (!rc && !w->o && w->changed)
+        return STOPPED;
     } else if (what == F_TEXT) {
       size_t before = w->r->counts.masked;
       rc = text(w, &f);
       w->changed |= w->r->counts.masked != before;
+      if (!rc && !w->o && w->changed)
+        return STOPPED;
     } else if (what == F_SUB) {
       msg_mark mark;
       if (!(rc = open_msg(w, f.num, f.vlen, &mark)) && !(rc = message(w, sub, f.val, f.vlen)))
@@ -653,6 +716,14 @@ int tg_redactor_wire_segment(tg_redactor *r, const uint8_t *in, size_t len, tg_b
   return rc;
 }
 
+/* A dry walk of one segment: TG_OK when no rule changes anything in it, STOPPED at the
+ * first change, or the errors of tg_redactor_wire_segment. */
+static int wire_segment_dry(tg_redactor *r, const uint8_t *in, size_t len) {
+  walk w = {r, NULL, 0, NULL, NULL};
+  int rc = message(&w, MSG_RESOURCE_SPANS, in, len);
+  return rc == TG_OK && w.changed ? STOPPED : rc;
+}
+
 int tg_redactor_batch(tg_redactor *r, tg_batch *batch) {
   int rc = TG_OK;
   if (batch->n_wire && r->summary == TG_SUMMARY_SILENT) {
@@ -670,6 +741,18 @@ int tg_redactor_batch(tg_redactor *r, tg_batch *batch) {
     size_t *offs = r->wire_offsets;
     int any = 0;
     r->wire.len = 0;
+    /* Dry first: when nothing changes, the batch keeps its bytes and nothing is copied.
+     * Once a segment would change, every segment is written (as before: a batch with a
+     * change leaves with all its segments rewritten, byte for byte the same output). */
+    size_t dry = 0;
+    while (rc == TG_OK && dry < batch->n_wire)
+      if ((rc = wire_segment_dry(r, batch->wire[dry].data, batch->wire[dry].len)) == TG_OK)
+        dry++;
+    r->counts = before;
+    if (rc == STOPPED)
+      rc = TG_OK;
+    else if (rc == TG_OK) /* every segment stays as it is */
+      return tg_redactor_request(r, batch->arena, &batch->request);
     for (size_t i = 0; rc == TG_OK && i < batch->n_wire; i++) {
       int changed;
       offs[i] = r->wire.len;

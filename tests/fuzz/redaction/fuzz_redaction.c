@@ -12,7 +12,9 @@
  *  - "wide" (broad without summaries) and "strict" again, differentially: the span is
  *    packed as a ResourceSpans and redacted both in its wire form
  *    (tg_redactor_wire_segment) and decoded (tg_redactor_request); both results, packed,
- *    must be the same bytes, with the same counts;
+ *    must be the same bytes, with the same counts; and tg_redactor_batch on the packed
+ *    segment (a dry walk first) must give the wire walk's bytes, or keep the very
+ *    segment when nothing changed;
  *  - the input's first bytes as a pattern, the rest as a subject: when the pattern
  *    compiles and tg_pattern_required_byte names a byte, every match contains it. */
 #include <stdint.h>
@@ -21,6 +23,8 @@
 
 #include "processors/redaction/redaction_engine.h"
 #include "tg_arena.h"
+#include "tg_batch.h"
+#include "tg_error.h"
 #include "tg_config.h"
 
 #define EMAIL "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}"
@@ -329,6 +333,23 @@ static void differential(tg_redactor *r, tg_key_value **attrs, size_t n, char *n
     abort();
   if (!changed && (out.len != len || memcmp(out.data ? out.data : (const uint8_t *)"", wire, len)))
     abort(); /* "unchanged" must mean the same bytes */
+
+  /* the batch path (a dry walk first, writing only on a change) gives the same bytes */
+  tg_redaction_counts wire_counts = r->counts;
+  tg_batch *batch = tg_batch_new(0, 0);
+  size_t off0 = 0, n_spans = 1;
+  if (!batch || tg_batch_adopt_wire(batch, wire, len, &off0, &len, &n_spans, 1) != TG_OK)
+    abort();
+  const uint8_t *adopted = batch->wire[0].data;
+  r->counts = (tg_redaction_counts){0};
+  if (tg_redactor_batch(r, batch) != TG_OK || batch->n_wire != 1 ||
+      memcmp(&wire_counts, &r->counts, sizeof wire_counts))
+    abort();
+  if (changed ? batch->wire[0].len != out.len ||
+                    memcmp(batch->wire[0].data, out.data ? out.data : (const uint8_t *)"", out.len)
+              : batch->wire[0].data != adopted)
+    abort();
+  tg_batch_free(batch);
   free(wire);
   free(tbytes);
   free(bbytes);

@@ -359,6 +359,130 @@ static void test_pseudonym_cache(void **state) {
   teardown(&c);
 }
 
+/* ---- the wire walk on whole batches: the dry walk first (tg_redactor_batch) ---------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(uint32_t n) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state % n);
+}
+
+/* One packed ResourceSpans of 1-3 spans whose attributes are drawn from keys and values
+ * some rule of PSEUDO_CONF applies to and others none does; changing: 0 = only values no
+ * rule touches, 1 = at least one user_id. Appended to out (a plain byte buffer). */
+static void random_segment(tg_arena *a, int changing, uint8_t *out, size_t *len) {
+  static const char *const keys[] = {"http.method", "note", "db.system", "user_idx",
+                                     "enduser.idd", "server.port"};
+  static const char *const values[] = {"GET", "plain text", "a-b-c", "user-42", "",
+                                       "no at sign here"};
+  tg_span spans[3], *sps[3];
+  size_t n_spans = 1 + rnd(3);
+  for (size_t i = 0; i < n_spans; i++) {
+    tg_span *sp = &spans[i];
+    *sp = (tg_span)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+    sp->name = rnd(2) ? "GET /x" : "op";
+    size_t n = 1 + rnd(5);
+    sp->attributes = tg_arena_alloc(a, (n + 1) * sizeof *sp->attributes);
+    for (size_t k = 0; k < n; k++)
+      sp->attributes[k] = kv(a, keys[rnd(6)], av_str(a, values[rnd(6)]));
+    if (changing && (i == 0 || rnd(2))) {
+      const char *v = rnd(2) ? "alice" : "bob@corp.com";
+      sp->attributes[n++] = rnd(3) ? kv(a, "user_id", av_str(a, v)) : kv(a, "note", av_str(a, v));
+    }
+    if (changing && i == 0) /* always one change in a changing segment */
+      sp->attributes[0] = kv(a, "enduser.id", av_str(a, "carol"));
+    sp->n_attributes = n;
+    sps[i] = sp;
+  }
+  tg_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+  ss.spans = sps;
+  ss.n_spans = n_spans;
+  tg_scope_spans *sss[] = {&ss};
+  tg_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+  rs.scope_spans = sss;
+  rs.n_scope_spans = 1;
+  *len = opentelemetry__proto__trace__v1__resource_spans__pack(&rs, out);
+}
+
+/* Generated batches of 1-6 segments, each changing or not: tg_redactor_batch (a dry walk
+ * over the segments, then a writing walk only when one changes) gives exactly what the
+ * writing walk alone gives, tg_redactor_wire_segment segment by segment with a second
+ * redactor of the same policy: a batch without change keeps its very bytes (no copy), a
+ * batch with one has every segment rewritten, and the counts agree. */
+static void test_batch_dry_walk_differential(void **state) {
+  (void)state;
+  ctx c;
+  setup(&c, PSEUDO_CONF);
+  tg_redactor ref;
+  char why[256];
+  assert_int_equal(tg_redactor_build(&ref, tg_config_find(c.cfg, TG_PROCESSOR, "redaction")->conf,
+                                     (const uint8_t *)TEST_KEY, 32, why, sizeof why),
+                   TG_OK);
+  static uint8_t data[6 * 4096];
+  tg_buf expect;
+  tg_buf_init(&expect, 0);
+  int batches_changed = 0, batches_same = 0;
+  for (int iter = 0; iter < 400; iter++) {
+    tg_arena *a = tg_arena_new(4096, 0);
+    size_t n_seg = 1 + rnd(6), offsets[6], lengths[6], counts[6], pos = 0;
+    int any_changing = 0;
+    for (size_t i = 0; i < n_seg; i++) {
+      int changing = rnd(4) == 0;
+      any_changing |= changing;
+      offsets[i] = pos;
+      random_segment(a, changing, data + pos, &lengths[i]);
+      counts[i] = 1;
+      pos += lengths[i];
+      assert_true(pos < sizeof data - 4096);
+    }
+    /* the reference: the writing walk, segment by segment */
+    size_t ends[6];
+    int any = 0;
+    expect.len = 0;
+    ref.counts = (tg_redaction_counts){0, 0, 0};
+    for (size_t i = 0; i < n_seg; i++) {
+      int changed;
+      assert_int_equal(tg_redactor_wire_segment(&ref, data + offsets[i], lengths[i], &expect,
+                                                &changed),
+                       TG_OK);
+      ends[i] = expect.len;
+      any |= changed;
+    }
+    assert_int_equal(any, any_changing);
+    tg_batch *b = tg_batch_new(0, 0);
+    assert_int_equal(tg_batch_adopt_wire(b, data, pos, offsets, lengths, counts, n_seg), TG_OK);
+    const uint8_t *before[6];
+    for (size_t i = 0; i < n_seg; i++)
+      before[i] = b->wire[i].data;
+    c.r.counts = (tg_redaction_counts){0, 0, 0};
+    assert_int_equal(tg_redactor_batch(&c.r, b), TG_OK);
+    assert_int_equal(b->n_wire, n_seg);
+    assert_int_equal(b->request.n_resource_spans, 0); /* never fell back to the tree */
+    for (size_t i = 0; i < n_seg; i++) {
+      if (!any) {
+        assert_ptr_equal(b->wire[i].data, before[i]); /* not even copied */
+        continue;
+      }
+      size_t start = i ? ends[i - 1] : 0;
+      assert_int_equal(b->wire[i].len, ends[i] - start);
+      assert_memory_equal(b->wire[i].data, expect.data + start, ends[i] - start);
+    }
+    assert_memory_equal(&c.r.counts, &ref.counts, sizeof ref.counts);
+    if (any)
+      assert_true(c.r.counts.pseudonymized + c.r.counts.masked > 0);
+    batches_changed += any;
+    batches_same += !any;
+    tg_batch_free(b);
+    tg_arena_unref(a);
+  }
+  assert_true(batches_changed > 50 && batches_same > 50); /* both kinds were exercised */
+  tg_buf_free(&expect);
+  tg_redactor_free(&ref);
+  teardown(&c);
+}
+
 /* The byte every match must contain: found where certain, never claimed otherwise. */
 static void test_required_byte(void **state) {
   (void)state;
@@ -395,6 +519,7 @@ int main(void) {
       cmocka_unit_test(test_match_limit_fails_closed),
       cmocka_unit_test(test_required_byte),
       cmocka_unit_test(test_pseudonym_cache),
+      cmocka_unit_test(test_batch_dry_walk_differential),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
