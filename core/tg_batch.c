@@ -8,6 +8,7 @@
 #include "tg_alloc.h"
 #include "tg_clock.h"
 #include "tg_error.h"
+#include "tg_pbwire.h"
 
 #define REQ_DESC opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
 
@@ -106,19 +107,10 @@ int tg_batch_materialize(tg_batch *batch) {
   return TG_OK;
 }
 
-static size_t varint_size(size_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 size_t tg_batch_encoded_size(const tg_batch *batch) {
   size_t n = protobuf_c_message_get_packed_size(&batch->request.base);
   for (size_t i = 0; i < batch->n_wire; i++)
-    n += 1 + varint_size(batch->wire[i].len) + batch->wire[i].len;
+    n += 1 + tg_pbwire_varint_size(batch->wire[i].len) + batch->wire[i].len;
   return n;
 }
 

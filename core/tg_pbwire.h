@@ -21,6 +21,17 @@ typedef struct tg_pbwire_reader {
 
 /* A varint of at most 10 bytes (bits past 64 dropped) into *out. 0, or -1 when the bytes
  * end first or the 10th byte still continues. */
+/* Bytes the base-128 varint encoding of v takes (1 to 10): for sizing a message before
+ * writing it. */
+static inline size_t tg_pbwire_varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
 static inline int tg_pbwire_varint(tg_pbwire_reader *r, uint64_t *out) {
   if (r->p < r->end && !(*r->p & 0x80)) { /* the common one-byte case */
     *out = *r->p++;

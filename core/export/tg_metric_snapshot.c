@@ -19,6 +19,7 @@
 
 #include "tg_alloc.h"
 #include "tg_error.h"
+#include "tg_pbwire.h"
 
 enum { REC_FAMILY = 1, REC_POINT = 2 };
 #define NO_STRING UINT32_MAX
@@ -94,15 +95,6 @@ static uint8_t *reserve(tg_metric_snapshot *s, size_t n) {
 
 /* Counts are written as varints (most are small): exponential histograms' 160 counts
  * shrink from 1280 bytes to ~200, and fewer fresh pages are touched on the loop thread. */
-static size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 static uint8_t *put_varint(uint8_t *w, uint64_t v) {
   while (v >= 0x80) {
     *w++ = (uint8_t)(v | 0x80);
@@ -215,9 +207,9 @@ static int take_point(void *ctx, const tg_mfamily *f, const tg_mpoint *p) {
                  .sum = p->sum};
   size_t size = sizeof r + n_ex * sizeof(uint64_t) + p->n_labels * sizeof(rec_label);
   for (size_t i = 0; i < n_buckets; i++)
-    size += varint_size(p->buckets[i]);
+    size += tg_pbwire_varint_size(p->buckets[i]);
   for (size_t i = 0; i < n_exp; i++)
-    size += varint_size(p->exp_counts[i]);
+    size += tg_pbwire_varint_size(p->exp_counts[i]);
   for (size_t i = 0; i < n_ex; i++)
     size += p->exemplars[i] ? sizeof(tg_mexemplar) : 0;
   for (size_t i = 0; i < p->n_labels; i++) {

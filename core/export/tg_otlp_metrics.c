@@ -36,6 +36,7 @@
 #include "tg_export_queue.h"
 #include "tg_log.h"
 #include "tg_metric_snapshot.h"
+#include "tg_pbwire.h"
 #include "tg_service.h"
 
 #define MAX_FAMILIES 4
@@ -89,15 +90,6 @@ static uint64_t zigzag32(int32_t v) {
   return (uint64_t)(((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
 }
 
-static size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 /* KeyValue{key, AnyValue{string_value}} as field `field` of the enclosing message. */
 static int put_attr(tg_buf *b, tg_buf *tmp, uint32_t field, const char *key, const char *value) {
   tmp->len = 0;
@@ -106,7 +98,7 @@ static int put_attr(tg_buf *b, tg_buf *tmp, uint32_t field, const char *key, con
   if (!rc)
     rc = put_tag(tmp, 2, 2);
   if (!rc)
-    rc = put_varint(tmp, 1 + varint_size(vl) + vl); /* the AnyValue's length */
+    rc = put_varint(tmp, 1 + tg_pbwire_varint_size(vl) + vl); /* the AnyValue's length */
   if (!rc)
     rc = put_string(tmp, 1, value);
   return rc ? rc : put_bytes(b, field, tmp->data, tmp->len);

@@ -44,15 +44,6 @@ static inline int next_field(tg_pbwire_reader *r, field *f) {
   return 1;
 }
 
-static inline size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 static inline uint8_t *put_varint(uint8_t *p, uint64_t v) {
   while (v >= 0x80) {
     *p++ = (uint8_t)(v | 0x80);
@@ -265,10 +256,10 @@ static int split_scope(lb_splitter *s, const uint8_t *rs, size_t rs_len, const f
       continue;
     size_t ss_body = ss_len;
     for (size_t i = from; i < to; i++)
-      ss_body += 1 + varint_size(sorted[i].len) + sorted[i].len;
-    size_t rs_body = rs_len + 1 + varint_size(ss_body) + ss_body;
+      ss_body += 1 + tg_pbwire_varint_size(sorted[i].len) + sorted[i].len;
+    size_t rs_body = rs_len + 1 + tg_pbwire_varint_size(ss_body) + ss_body;
     lb_out *out = &s->outs[o];
-    if (out_reserve(out, 1 + varint_size(rs_body) + rs_body) != TG_OK)
+    if (out_reserve(out, 1 + tg_pbwire_varint_size(rs_body) + rs_body) != TG_OK)
       return TG_ENOMEM;
     uint8_t *p = out->data + out->len;
     *p++ = (REQ_RESOURCE_SPANS << 3) | TG_PB_LEN;

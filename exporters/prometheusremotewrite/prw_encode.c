@@ -18,6 +18,7 @@
 
 #include "tg_alloc.h"
 #include "tg_error.h"
+#include "tg_pbwire.h"
 
 #define MAX_LABELS 80
 #define MAX_BOUNDS 256
@@ -30,15 +31,6 @@ typedef struct enc_ctx {
   char le[MAX_BOUNDS + 1][32];
   size_t n_le;
 } enc_ctx;
-
-static size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
 
 static int put_varint(tg_buf *b, uint64_t v) {
   uint8_t tmp[10];
@@ -53,7 +45,7 @@ static int put_varint(tg_buf *b, uint64_t v) {
 
 static size_t label_size(const tg_mlabel *l) {
   size_t a = strlen(l->name), b = strlen(l->value);
-  return 1 + varint_size(a) + a + 1 + varint_size(b) + b;
+  return 1 + tg_pbwire_varint_size(a) + a + 1 + tg_pbwire_varint_size(b) + b;
 }
 
 static int put_string_field(tg_buf *b, uint8_t tag, const char *s) {
@@ -82,11 +74,11 @@ static int put_series(enc_ctx *c, const tg_mlabel *labels, size_t n, double valu
   size_t ts_size = 0;
   for (size_t i = 0; i < n; i++) {
     size_t ls = label_size(&labels[i]);
-    ts_size += 1 + varint_size(ls) + ls;
+    ts_size += 1 + tg_pbwire_varint_size(ls) + ls;
   }
   uint64_t ts = (uint64_t)c->opts->timestamp_ms;
-  size_t sample_size = 1 + 8 + 1 + varint_size(ts);
-  ts_size += 1 + varint_size(sample_size) + sample_size;
+  size_t sample_size = 1 + 8 + 1 + tg_pbwire_varint_size(ts);
+  ts_size += 1 + tg_pbwire_varint_size(sample_size) + sample_size;
   tg_buf *b = &c->req;
   int rc = tg_buf_append(b, "\x0a", 1);
   if (!rc)

@@ -25,6 +25,7 @@
 #include "redaction_internal.h"
 #include "tg_alloc.h"
 #include "tg_error.h"
+#include "tg_pbwire.h"
 
 typedef struct field {
   uint32_t num;
@@ -138,15 +139,6 @@ static inline int put(tg_buf *o, const void *p, size_t n) {
   return tg_buf_append(o, p, n) ? TG_ENOMEM : TG_OK;
 }
 
-static size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 static size_t encode_varint(uint64_t v, uint8_t *b) {
   size_t n = 0;
   do {
@@ -235,7 +227,7 @@ static int open_msg(walk *w, uint32_t num, size_t orig_len, msg_mark *m) {
   if (wflush(w) || put_varint(o, (uint64_t)num << 3 | 2))
     return TG_ENOMEM;
   m->at = o->len;
-  m->width = varint_size(orig_len);
+  m->width = tg_pbwire_varint_size(orig_len);
   return put(o, zeros, m->width);
 }
 

@@ -2,14 +2,9 @@
  * inline in ts_wire.h). */
 #include "ts_wire.h"
 
-size_t ts_varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
+#include "tg_pbwire.h"
+
+size_t ts_varint_size(uint64_t v) { return tg_pbwire_varint_size(v); }
 
 size_t ts_put_varint(uint8_t *out, uint64_t v) {
   size_t n = 0;
