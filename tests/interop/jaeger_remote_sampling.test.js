@@ -43,6 +43,15 @@ function collectorApi() {
   return grpc.loadPackageDefinition(def).jaeger.api_v2;
 }
 
+// Replaces a file the gateway polls in one step (write aside, rename over), as a
+// ConfigMap update does: writing in place could let a poll read a half-written file and
+// count a reload failure the test did not cause.
+function replaceFile(file, text) {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
 // GetSamplingStrategy over gRPC; resolves {err} or {resp}.
 function getStrategy(port, serviceName) {
   const api = samplingApi();
@@ -438,7 +447,7 @@ test.describe('strategies file', () => {
   test('reload: a changed file is served at the next poll; a broken one keeps the old, logged once and counted', async () => {
     const changed = { default_strategy: { type: 'probabilistic', param: 1 },
       service_strategies: [{ service: 'foo', type: 'probabilistic', param: 0.3 }] };
-    fs.writeFileSync(file, JSON.stringify(changed));
+    replaceFile(file, JSON.stringify(changed));
     const want = { strategyType: 'PROBABILISTIC', probabilisticSampling: { samplingRate: 0.3 } };
     await waitFor(async () => JSON.stringify(JSON.parse((await getJson(ports.sampling, '/sampling?service=foo')).body)) === JSON.stringify(want),
       { what: 'the changed strategy' });
@@ -448,7 +457,7 @@ test.describe('strategies file', () => {
     const failuresBefore = metricValue(await metricsText(ports.metrics), 'tailgate_extension_jaegerremotesampling_reload_failures_total');
     assert.equal(failuresBefore, 0);
     const broken = '{"service_strategies": [{"service": "foo", "type": "probabilistic", "param": 7}]}';
-    fs.writeFileSync(file, broken);
+    replaceFile(file, broken);
     await waitFor(async () => metricValue(await metricsText(ports.metrics), 'tailgate_extension_jaegerremotesampling_reload_failures_total') >= 3,
       { what: 'three failed reloads' });
     assert.deepEqual(JSON.parse((await getJson(ports.sampling, '/sampling?service=foo')).body), want, 'the last good strategies stay');
