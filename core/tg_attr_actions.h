@@ -46,6 +46,13 @@ int tg_attr_actions_parse(const tg_yaml_node *node, const char *what, tg_diag *d
                           tg_attr_actions *out);
 void tg_attr_actions_free(tg_attr_actions *a);
 
+/* tg_attr_actions_parse for a component's create: on a problem, err carries the first
+ * diagnostic (or "invalid <key>"), out is released and TG_ECONFIG returned; TG_OK
+ * otherwise. */
+struct tg_errbuf;
+int tg_attr_actions_build(const tg_yaml_node *node, const char *what, const char *key,
+                          tg_attr_actions *out, struct tg_errbuf *err);
+
 /* Applies every action in order to one attribute list, allocating new arrays, values and
  * strings from arena (never writing the old array). TG_OK or TG_ENOMEM. */
 int tg_attr_actions_apply(tg_attr_actions *a, tg_arena *arena, tg_key_value ***attrs,

@@ -203,6 +203,20 @@ int tg_attr_actions_parse(const tg_yaml_node *node, const char *what, tg_diag *d
   return tg_diag_count(diag) == before ? 0 : -1;
 }
 
+int tg_attr_actions_build(const tg_yaml_node *node, const char *what, const char *key,
+                          tg_attr_actions *out, tg_errbuf *err) {
+  tg_diag diag;
+  tg_diag_init(&diag);
+  int rc = TG_OK;
+  if (tg_attr_actions_parse(node, what, &diag, out) != 0) {
+    rc = diag.n ? tg_errf(err, TG_ECONFIG, "%s", diag.lines[0])
+                : tg_errf(err, TG_ECONFIG, "invalid %s", key);
+    tg_attr_actions_free(out);
+  }
+  tg_diag_free(&diag);
+  return rc;
+}
+
 void tg_attr_actions_free(tg_attr_actions *a) {
   for (size_t i = 0; i < a->n; i++) {
     tg_attr_action *act = &a->items[i];

@@ -54,16 +54,11 @@ static int resource_create(tg_instance *self, tg_errbuf *err) {
   resource_state *st = tg_calloc(1, sizeof *st);
   if (!st)
     return tg_errf(err, TG_ENOMEM, "out of memory");
-  tg_diag diag;
-  tg_diag_init(&diag);
-  if (tg_attr_actions_parse(conf->attributes, self->id, &diag, &st->actions) != 0) {
-    tg_errf(err, TG_ECONFIG, "%s", diag.n ? diag.lines[0] : "invalid attributes");
-    tg_diag_free(&diag);
-    tg_attr_actions_free(&st->actions);
+  int rc = tg_attr_actions_build(conf->attributes, self->id, "attributes", &st->actions, err);
+  if (rc != TG_OK) {
     tg_free(st);
-    return TG_ECONFIG;
+    return rc;
   }
-  tg_diag_free(&diag);
   self->state = st;
   return TG_OK;
 }
