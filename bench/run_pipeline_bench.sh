@@ -38,6 +38,8 @@
 #   OTLP/HTTP receiver), COMPRESSION (none) and COMPRESSION_LEVEL (unset: the key is not
 #   written, so older binaries run too): its
 #   `compression` and `compression_params.level`.
+#   TRANSPORT=grpc|http (grpc): the load reaches the gateway over OTLP/gRPC or OTLP/HTTP
+#   (protobuf; the gateway then listens on both),
 #   LOADBALANCING=1: the gateway's exporter is `loadbalancing` (routing_key traceID,
 #   stickiness on) over three backends, the sink's three receivers on 127.0.0.1/2/3
 #   with one port (the sink counts what all three got).
@@ -107,12 +109,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Eight distinct free loopback ports, chosen while all are held open.
-read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS SPARE SINK_OTLPHTTP < <(
+# Nine distinct free loopback ports, chosen while all are held open.
+read -r SINK_GRPC SINK_HEALTH SINK_METRICS GW_GRPC GW_HEALTH GW_METRICS SPARE SINK_OTLPHTTP GW_HTTP < <(
   python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(8):
+for _ in range(9):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -201,8 +203,14 @@ if [ "${LOADBALANCING:-0}" = 1 ]; then
   GW_EXP="loadbalancing: {protocol: {otlp: {tls: {insecure: true}, compression: none}}, resolver: {static: {hostnames: [127.0.0.1:$SINK_GRPC, 127.0.0.2:$SINK_GRPC, 127.0.0.3:$SINK_GRPC]}}}"
   GW_EXP_LIST=loadbalancing
 fi
+GW_HTTP_CONF= TARGET="grpc://127.0.0.1:$GW_GRPC"
+case "${TRANSPORT:-grpc}" in
+  grpc) ;;
+  http) GW_HTTP_CONF=", http: {endpoint: 127.0.0.1:$GW_HTTP}"; TARGET="http://127.0.0.1:$GW_HTTP/v1/traces" ;;
+  *) echo "run_pipeline_bench: TRANSPORT must be grpc or http" >&2; exit 2 ;;
+esac
 cat >"$WORK/gateway.yaml" <<EOF
-receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}}}}
+receivers: {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GW_GRPC}$GW_HTTP_CONF}}}
 processors:
   ${RD_PROC}
   ${FR_PROC}
@@ -284,13 +292,13 @@ if [ -n "$PERF_OUT" ]; then
   PIDS+=("$PERF_SINK_PID")
 fi
 if [ -n "${PERF_STAT:-}" ]; then
-  perf stat -e task-clock,context-switches,cpu-migrations,instructions -p "$GW_PID" -o "$PERF_STAT" \
+  perf stat -e ${PERF_STAT_EVENTS:-task-clock,context-switches,cpu-migrations,instructions} -p "$GW_PID" -o "$PERF_STAT" \
     -- sleep "$DURATION" >"$WORK/perf-stat.log" 2>&1 &
   PIDS+=("$!")
 fi
 
 set +e
-"$LOADGEN" --target "grpc://127.0.0.1:$GW_GRPC" --duration "$DURATION" "${LOADGEN_ARGS[@]}" \
+"$LOADGEN" --target "$TARGET" --duration "$DURATION" "${LOADGEN_ARGS[@]}" \
   >"$WORK/loadgen.out" 2>"$WORK/loadgen.err"
 LOADGEN_RC=$?
 set -e
