@@ -715,18 +715,37 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 
 /* ---- public (internal) API ---- */
 
+static void sink_write(tg_http2 *h, const uint8_t *data, size_t n) {
+  if (n && !h->sink_dead && tg_http_sink_write(&h->sink, data, n) != 0)
+    h->sink_dead = 1;
+}
+
+/* nghttp2 hands out one frame per mem_send call, so a gRPC answer (HEADERS, DATA,
+ * trailers) would cost three socket writes, each waking the client: the frames of one
+ * flush are gathered into one write instead (bounded by the stack buffer; a frame larger
+ * than it goes out on its own). */
 static void flush(tg_http2 *h) {
+  uint8_t out[16384];
+  size_t used = 0;
   for (;;) {
     const uint8_t *data;
     ssize_t n = nghttp2_session_mem_send(h->session, &data);
-    if (n < 0) {
-      h->closing = 1;
+    if (n <= 0) {
+      sink_write(h, out, used);
+      if (n < 0)
+        h->closing = 1;
       return;
     }
-    if (n == 0)
-      return;
-    if (!h->sink_dead && tg_http_sink_write(&h->sink, data, (size_t)n) != 0)
-      h->sink_dead = 1;
+    if (used + (size_t)n > sizeof out) {
+      sink_write(h, out, used);
+      used = 0;
+    }
+    if ((size_t)n > sizeof out) {
+      sink_write(h, data, (size_t)n);
+      continue;
+    }
+    memcpy(out + used, data, (size_t)n);
+    used += (size_t)n;
   }
 }
 
