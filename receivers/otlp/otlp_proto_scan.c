@@ -89,6 +89,44 @@ static int id_valid(const uint8_t *p, size_t n, size_t want) {
   return (a | b) != 0;
 }
 
+/* The shape nearly every attribute has on the wire: KeyValue{key = 1, value = 2
+ * AnyValue{one string, bool, int, double or bytes member}}, in that order, with one-byte
+ * tags and lengths. Checked inline, without the two frames the loop would push and pop
+ * (each attribute was 9 fields' and 4 frame steps' work). Returns end when the KeyValue
+ * in [q, end) has that shape and is well formed; NULL otherwise, and the loop then walks
+ * it as any message, to the same verdict and error it always gave. Nothing this accepts
+ * carries a field of the wrong wire type, a repeated singular message or a span, so the
+ * index is the same either way. */
+static const uint8_t *key_value_fast(const uint8_t *q, const uint8_t *end) {
+  if (end - q < 2 || q[0] != 0x0a || q[1] & 0x80 || q[1] > end - q - 2) /* key, a string */
+    return NULL;
+  q += 2 + q[1];
+  if (q == end)
+    return end;
+  if (end - q < 2 || q[0] != 0x12 || q[1] & 0x80 || q[1] != end - q - 2) /* value: the rest */
+    return NULL;
+  q += 2;
+  if (q == end)
+    return end;
+  switch (q[0]) {
+  case 0x0a: /* string_value */
+  case 0x3a: /* bytes_value */
+    return end - q >= 2 && !(q[1] & 0x80) && q[1] == end - q - 2 ? end : NULL;
+  case 0x21: /* double_value */
+    return end - q == 9 ? end : NULL;
+  case 0x10: /* bool_value */
+  case 0x18: /* int_value: a varint of up to 10 bytes, the last of them <= 1 */
+    if (end - q < 2 || end - q > 1 + MAX_VARINT_BYTES || end[-1] & 0x80)
+      return NULL;
+    for (const uint8_t *v = q + 1; v < end - 1; v++)
+      if (!(*v & 0x80))
+        return NULL;
+    return end - q <= MAX_VARINT_BYTES || end[-1] <= 1 ? end : NULL;
+  default:
+    return NULL;
+  }
+}
+
 /* The scan loop behind tg_otlp_proto_scan and tg_otlp_proto_index. With idx, it also
  * checks known fields' wire types (so protobuf-c is certain to unpack what passed),
  * records the top-level resource_spans entries with their span counts, and notes spans
@@ -130,6 +168,11 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
       wire = b & 7;
       f = &table[number];
       p++;
+    } else if ((b & 0x80) && end - p >= 2 && p[1] - 1u < 0x7fu) { /* two bytes, number 16.. */
+      number = (b & 0x7f) >> 3 | (unsigned)p[1] << 4;
+      wire = b & 7;
+      f = number < TG_OTLP_SCAN_MAX_FIELD ? &table[number] : &unknown_field;
+      p += 2;
     } else {
       uint64_t key;
       if (read_varint_max(&p, end, &key, PBC_MAX_PREFIX_BYTES))
@@ -159,6 +202,19 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
       if (SCAN_LIKELY(!(f->child | (f->flags & index_mask)))) {
         p += n;
         continue;
+      }
+      if (f->child == TG_OTLP_SCAN_KEY_VALUE && depth + 2 <= max_depth) {
+        const uint8_t *kv_end = key_value_fast(p, p + n);
+        if (kv_end) {
+          /* The rest of a run of attributes, while each has again this one-byte tag, a
+           * one-byte length and the common shape: what the loop would do with each,
+           * without its steps. */
+          p = kv_end;
+          while (b < 0x80 && end - p >= 2 && p[0] == b && !(p[1] & 0x80) &&
+                 p[1] <= end - p - 2 && (kv_end = key_value_fast(p + 2, p + 2 + p[1])))
+            p = kv_end;
+          continue;
+        }
       }
       if (!f->child) { /* Span.trace_id or Span.span_id, indexing */
         int bit = f->flags & TG_OTLP_SCAN_F_TRACE_ID ? 1 : 2;

@@ -316,7 +316,7 @@ static void put_value(bytes *out, unsigned wire, unsigned child, unsigned budget
     if (child && budget)
       gen_message(&body, child, budget - 1);
     else
-      put_random_bytes(&body, below(24));
+      put_random_bytes(&body, below(8) ? below(24) : 100 + below(200)); /* 2-byte lengths */
     put_varint(out, body.len);
     put(out, body.data, body.len);
     free(body.data);
@@ -512,6 +512,125 @@ static void test_generated_requests(void **state) {
   compare_depth(NULL, 0, 0);
 }
 
+/* A request whose one span has the attribute kv (a KeyValue's bytes, whatever they are),
+ * or with run set, an attribute and then the bytes kv (the span's fields that follow it:
+ * further attributes, tags and lengths included). */
+static void wrap_attribute(bytes *out, const uint8_t *kv, size_t kv_len, int run) {
+  bytes attr = {.data = (uint8_t *)kv, .len = kv_len}, span = {0}, ss = {0}, rs = {0};
+  out->len = 0;
+  put(&span, "\x0a\x10" "0123456789abcdef" "\x12\x08" "01234567", 28);
+  if (run) {
+    put(&span, "\x4a\x03\x0a\x01" "a", 5);
+    put(&span, kv, kv_len);
+  } else {
+    put_len_field(&span, 9, &attr);
+  }
+  put_len_field(&ss, 2, &span);
+  put_len_field(&rs, 2, &ss);
+  put_len_field(out, 1, &rs);
+  free(span.data);
+  free(ss.data);
+  free(rs.data);
+}
+
+static void put_string_field(bytes *b, uint64_t number, size_t n, char fill) {
+  put_tag(b, number, 2);
+  put_varint_wide(b, n, 1);
+  for (size_t i = 0; i < n; i++)
+    put_byte(b, (uint8_t)fill);
+}
+
+/* Attributes around every edge of the scan's inline KeyValue path: each seed, each of its
+ * truncations and each of its bytes set to values that are tags, lengths or varint edges,
+ * as a span's attribute, at max_depth values on both sides of the attribute's depth. */
+static void test_key_value_shapes(void **state) {
+  (void)state;
+  bytes seeds[64] = {{0}};
+  unsigned n = 0;
+  bytes *b;
+  b = &seeds[n++]; /* key, string_value */
+  put_string_field(b, 1, 1, 'k');
+  put(b, "\x12\x03\x0a\x01v", 5);
+  b = &seeds[n++]; /* the longest one-byte lengths */
+  put_string_field(b, 1, 127, 'k');
+  bytes any = {0};
+  put_string_field(&any, 1, 125, 'v');
+  put_len_field(b, 2, &any);
+  b = &seeds[n++]; /* two-byte lengths */
+  put_string_field(b, 1, 128, 'k');
+  any.len = 0;
+  put_string_field(&any, 7, 200, 'v');
+  put_len_field(b, 2, &any);
+  b = &seeds[n++]; /* a two-byte key length (130) whose first byte, read as one, fits */
+  put(b, "\x0a\x82\x01", 3);
+  for (unsigned i = 0; i < 129; i++)
+    put_byte(b, 'a');
+  for (unsigned width = 1; width <= 11; width++) { /* int_value and bool_value varints */
+    b = &seeds[n++];
+    put_string_field(b, 1, 3, 'k');
+    any.len = 0;
+    put_tag(&any, width % 2 ? 3 : 2, 0);
+    put_varint_wide(&any, width == 10 ? 1 : 0, width);
+    put_len_field(b, 2, &any);
+  }
+  b = &seeds[n++]; /* double_value */
+  put_string_field(b, 1, 2, 'k');
+  put(b, "\x12\x09\x21" "12345678", 11);
+  b = &seeds[n++]; /* an empty AnyValue, then only a key, then nothing */
+  put(b, "\x0a\x01k\x12\x00", 5);
+  b = &seeds[n++];
+  put(b, "\x0a\x01k", 3);
+  b = &seeds[n++];
+  b = &seeds[n++]; /* value before key, key twice, value twice */
+  put(b, "\x12\x03\x0a\x01v\x0a\x01k\x0a\x01k\x12\x02\x10\x01", 14);
+  b = &seeds[n++]; /* an array inside: the loop's own path */
+  put(b, "\x0a\x01k\x12\x09\x2a\x07\x0a\x05\x0a\x03\x0a\x01v", 14);
+  b = &seeds[n++]; /* unknown fields in both */
+  put(b, "\x0a\x01k\x28\x01\x12\x04\x0a\x00\x40\x01", 10);
+  unsigned n_single = n;
+  /* Runs of attributes: each seed above as a Span.attributes field... */
+  for (unsigned i = 0; i < n_single; i++)
+    put_len_field(&seeds[n++], 9, &seeds[i]);
+  /* ... and a two-byte length (0x85 0x0a: 1285) whose first byte, read as one (133), is
+   * the length of the well-formed KeyValue that follows. */
+  b = &seeds[n++];
+  put(b, "\x4a\x85", 2);
+  put_string_field(b, 1, 60, 'k');
+  put(b, "\x12\x45", 2);
+  put_string_field(b, 1, 67, 'v');
+  b = &seeds[n++]; /* a non-minimal tag, then a minimal one */
+  put(b, "\xca\x00\x03\x0a\x01k\x4a\x03\x0a\x01k", 11);
+  assert_true(n <= 64);
+  static const uint8_t values[] = {0x00, 0x01, 0x02, 0x03, 0x08, 0x0a, 0x10, 0x12, 0x18,
+                                   0x21, 0x22, 0x2a, 0x3a, 0x7f, 0x80, 0x81, 0x82, 0xff};
+  static const unsigned depths[] = {TG_OTLP_PROTO_MAX_DEPTH, 3, 4, 5, 6, 7};
+  bytes req = {0}, m = {0};
+  for (unsigned i = 0; i < n; i++) {
+    const bytes *seed = &seeds[i];
+    int run = i >= n_single;
+    for (unsigned d = 0; d < sizeof depths / sizeof *depths; d++) {
+      wrap_attribute(&req, seed->data, seed->len, run);
+      compare_depth(req.data, req.len, depths[d]);
+    }
+    for (size_t cut = 0; cut < seed->len; cut++) {
+      wrap_attribute(&req, seed->data, cut, run);
+      compare(req.data, req.len);
+    }
+    for (size_t at = 0; at < seed->len; at++)
+      for (unsigned v = 0; v < sizeof values; v++) {
+        m.len = 0;
+        put(&m, seed->data, seed->len);
+        m.data[at] = values[v];
+        wrap_attribute(&req, m.data, m.len, run);
+        compare(req.data, req.len);
+      }
+    free(seeds[i].data);
+  }
+  free(any.data);
+  free(req.data);
+  free(m.data);
+}
+
 static uint8_t *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)
@@ -597,6 +716,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tables_match_descriptors),
       cmocka_unit_test(test_generated_requests),
+      cmocka_unit_test(test_key_value_shapes),
       cmocka_unit_test(test_fuzz_corpora),
       cmocka_unit_test(test_outcomes_covered),
   };
