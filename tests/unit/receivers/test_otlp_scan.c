@@ -451,21 +451,17 @@ static void gen_request(bytes *out) {
 }
 
 static void compare_mutations(const bytes *req) {
+  if (!req->len)
+    return;
   bytes m = {0};
   for (unsigned k = 0; k < 4; k++) {
     m.len = 0;
     put(&m, req->data, req->len);
-    size_t at = m.len ? below((unsigned)m.len) : 0;
+    size_t at = below((unsigned)m.len);
     switch (below(6)) {
     case 0: m.len = at; break; /* truncated */
-    case 1:
-      if (m.len)
-        m.data[at] = (uint8_t)rnd();
-      break;
-    case 2:
-      if (m.len)
-        m.data[at] ^= (uint8_t)(1u << below(8));
-      break;
+    case 1: m.data[at] = (uint8_t)rnd(); break;
+    case 2: m.data[at] ^= (uint8_t)(1u << below(8)); break;
     case 3: { /* a byte inserted */
       put_byte(&m, 0);
       memmove(m.data + at + 1, m.data + at, m.len - at - 1);
