@@ -89,39 +89,58 @@ static int id_valid(const uint8_t *p, size_t n, size_t want) {
   return (a | b) != 0;
 }
 
-/* The shape nearly every attribute has on the wire: KeyValue{key = 1, value = 2
- * AnyValue{one string, bool, int, double or bytes member}}, in that order, with one-byte
- * tags and lengths. Checked inline, without the two frames the loop would push and pop
- * (each attribute was 9 fields' and 4 frame steps' work). Returns end when the KeyValue
- * in [q, end) has that shape and is well formed; NULL otherwise, and the loop then walks
- * it as any message, to the same verdict and error it always gave. Nothing this accepts
- * carries a field of the wrong wire type, a repeated singular message or a span, so the
- * index is the same either way. */
-static const uint8_t *key_value_fast(const uint8_t *q, const uint8_t *end) {
-  if (end - q < 2 || q[0] != 0x0a || q[1] & 0x80 || q[1] > end - q - 2) /* key, a string */
+static inline uint32_t load32le(const uint8_t *p) {
+  uint32_t w;
+  memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap32(w);
+#endif
+  return w;
+}
+
+/* The shape nearly every attribute has on the wire: a KeyValue field with a one-byte tag
+ * (`tag`) and length, holding key = 1 and then value = 2, an AnyValue with at most one
+ * string, bool, int, double or bytes member, each with one-byte tags and lengths. Checked
+ * here in a few word compares, without the two frames and nine field steps the loop
+ * would take (most of the scan's work was attributes). Returns the end of the field at p
+ * when it has that shape and is well formed; NULL otherwise, and the loop then walks it
+ * as any field, to the same verdict and error it always gave. Nothing this accepts has a
+ * field of the wrong wire type, a repeated singular message or a span, so the index is
+ * the same either way; the caller checks that the two frames fit under max_depth. */
+static inline __attribute__((always_inline)) const uint8_t *
+attribute_fast(const uint8_t *p, const uint8_t *end, unsigned tag) {
+  if (end - p < 4)
     return NULL;
-  q += 2 + q[1];
-  if (q == end)
-    return end;
-  if (end - q < 2 || q[0] != 0x12 || q[1] & 0x80 || q[1] != end - q - 2) /* value: the rest */
+  uint32_t w = load32le(p); /* tag, length < 128, key's tag 0x0a, key's length < 128 */
+  if ((w & 0x80ff80ffu) != (tag | 0x0a0000u))
     return NULL;
-  q += 2;
-  if (q == end)
-    return end;
-  switch (q[0]) {
+  size_t len = (w >> 8) & 0xff, key_len = w >> 24;
+  if (len > (size_t)(end - p) - 2 || key_len + 2 > len)
+    return NULL;
+  const uint8_t *kv_end = p + 2 + len, *v = p + 4 + key_len;
+  size_t rest = (size_t)(kv_end - v); /* < 128: a one-byte length fits */
+  if (!rest)
+    return kv_end;
+  if (rest < 2 || v[0] != 0x12 || v[1] != rest - 2) /* value, all the rest */
+    return NULL;
+  v += 2;
+  rest -= 2;
+  if (!rest)
+    return kv_end;
+  switch (v[0]) {
   case 0x0a: /* string_value */
   case 0x3a: /* bytes_value */
-    return end - q >= 2 && !(q[1] & 0x80) && q[1] == end - q - 2 ? end : NULL;
+    return rest >= 2 && v[1] == rest - 2 ? kv_end : NULL;
   case 0x21: /* double_value */
-    return end - q == 9 ? end : NULL;
+    return rest == 9 ? kv_end : NULL;
   case 0x10: /* bool_value */
-  case 0x18: /* int_value: a varint of up to 10 bytes, the last of them <= 1 */
-    if (end - q < 2 || end - q > 1 + MAX_VARINT_BYTES || end[-1] & 0x80)
+  case 0x18: /* int_value: a varint of up to 10 bytes, the 10th <= 1 */
+    if (rest < 2 || rest > 1 + MAX_VARINT_BYTES || kv_end[-1] & 0x80)
       return NULL;
-    for (const uint8_t *v = q + 1; v < end - 1; v++)
-      if (!(*v & 0x80))
+    for (const uint8_t *b = v + 1; b < kv_end - 1; b++)
+      if (!(*b & 0x80))
         return NULL;
-    return end - q <= MAX_VARINT_BYTES || end[-1] <= 1 ? end : NULL;
+    return rest <= MAX_VARINT_BYTES || kv_end[-1] <= 1 ? kv_end : NULL;
   default:
     return NULL;
   }
@@ -203,16 +222,13 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
         p += n;
         continue;
       }
-      if (f->child == TG_OTLP_SCAN_KEY_VALUE && depth + 2 <= max_depth) {
-        const uint8_t *kv_end = key_value_fast(p, p + n);
-        if (kv_end) {
-          /* The rest of a run of attributes, while each has again this one-byte tag, a
-           * one-byte length and the common shape: what the loop would do with each,
-           * without its steps. */
-          p = kv_end;
-          while (b < 0x80 && end - p >= 2 && p[0] == b && !(p[1] & 0x80) &&
-                 p[1] <= end - p - 2 && (kv_end = key_value_fast(p + 2, p + 2 + p[1])))
-            p = kv_end;
+      if (f->child == TG_OTLP_SCAN_KEY_VALUE && b < 0x80 && depth + 2 <= max_depth) {
+        /* This attribute and the run of them that usually follows, with the same tag. */
+        const uint8_t *q = field_start, *next;
+        while ((next = attribute_fast(q, end, b)))
+          q = next;
+        if (q != field_start) {
+          p = q;
           continue;
         }
       }

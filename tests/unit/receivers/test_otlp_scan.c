@@ -577,6 +577,8 @@ static void test_key_value_shapes(void **state) {
   b = &seeds[n++];
   put(b, "\x0a\x01k", 3);
   b = &seeds[n++];
+  b = &seeds[n++]; /* an AnyValue of a tag alone, the last byte of the request */
+  put(b, "\x0a\x01k\x12\x01\x0a", 6);
   b = &seeds[n++]; /* value before key, key twice, value twice */
   put(b, "\x12\x03\x0a\x01v\x0a\x01k\x0a\x01k\x12\x02\x10\x01", 14);
   b = &seeds[n++]; /* an array inside: the loop's own path */
