@@ -121,6 +121,9 @@ attribute_fast(const uint8_t *p, const uint8_t *end, unsigned tag) {
   size_t rest = (size_t)(kv_end - v); /* < 128: a one-byte length fits */
   if (!rest)
     return kv_end;
+  if (rest >= 4 && /* the commonest: value = AnyValue{string_value}, in one compare */
+      load32le(v) == (0x0a0012u | (uint32_t)(rest - 2) << 8 | (uint32_t)(rest - 4) << 24))
+    return kv_end;
   if (rest < 2 || v[0] != 0x12 || v[1] != rest - 2) /* value, all the rest */
     return NULL;
   v += 2;
