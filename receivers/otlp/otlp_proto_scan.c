@@ -15,7 +15,9 @@
  * is shaped for that: the descriptors are flattened into per-message tables indexed by
  * field number (otlp_proto_scan_table.h, checked against the descriptors by the unit
  * tests), tags and lengths below 128 — nearly all of them in OTLP — take a one-byte path,
- * string and bytes fields are stepped over whole, and the current frame lives in locals.
+ * string and bytes fields are stepped over whole, the current frame lives in locals, and
+ * attributes, most of a span's fields and bytes, are checked a run at a time in a few
+ * word compares when they have the usual shape (attribute_fast).
  * Its verdicts, error texts and index are those of the descriptor-driven walk it
  * replaced, which tests/unit/receivers/otlp_proto_scan_ref.c keeps as the reference of a
  * differential test and of the otlp_proto fuzz target. */
@@ -226,7 +228,9 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
         continue;
       }
       if (f->child == TG_OTLP_SCAN_KEY_VALUE && b < 0x80 && depth + 2 <= max_depth) {
-        /* This attribute and the run of them that usually follows, with the same tag. */
+        /* This attribute and the run of them that usually follows, with the same tag.
+         * Fields of KeyValues are repeated and carry no flags (the unit test checks):
+         * the index records nothing about them. */
         const uint8_t *q = field_start, *next;
         while ((next = attribute_fast(q, end, b)))
           q = next;
