@@ -1,8 +1,10 @@
-/* libFuzzer target: bytes → wire pre-scan → OTLP protobuf decode (arena-bounded) → span
- * validation → re-encode → decode again, and the same bytes through the receiver's gRPC
- * and HTTP handlers with a consumer that keeps nothing. Invariants checked: decode never overruns its arena
- * limit, validation leaves only valid ids, and a re-encoded batch decodes to the same
- * encoding (the receiver never forwards something it could not read back). */
+/* libFuzzer target: bytes → wire pre-scan and index, each compared with the walk they
+ * replaced → OTLP protobuf decode (arena-bounded) → span validation → re-encode → decode
+ * again, and the same bytes through the receiver's gRPC and HTTP handlers with a consumer
+ * that keeps nothing. Invariants checked: the scan and index answer exactly as the
+ * reference walk does, decode never overruns its arena limit, validation leaves only
+ * valid ids, and a re-encoded batch decodes to the same encoding (the receiver never
+ * forwards something it could not read back). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,35 @@
 #include "tg_alloc.h"
 #include "tg_error.h"
 
+/* The descriptor-driven scan the table-driven one replaced (test-only), included rather
+ * than linked so that this target stays one source file. */
+#include "../../unit/receivers/otlp_proto_scan_ref.c"
+
 #define ARENA_LIMIT (4u << 20)
+
+/* The scan and the index give the reference's return code, error text and index (every
+ * byte of it, on errors too), at the receiver's depth limit and at a small one. */
+static void differential(const uint8_t *data, size_t size) {
+  unsigned depths[2] = {TG_OTLP_PROTO_MAX_DEPTH, size ? data[size - 1] % 12u : 0};
+  for (unsigned i = 0; i < 2; i++) {
+    char got[160], want[160];
+    memset(got, 0x5a, sizeof got);
+    memset(want, 0x5a, sizeof want);
+    if (tg_otlp_proto_scan(data, size, depths[i], got, sizeof got) !=
+            tg_otlp_proto_scan_ref(data, size, depths[i], want, sizeof want) ||
+        memcmp(got, want, sizeof got))
+      abort();
+    tg_otlp_wire_index a, b;
+    memset(&a, 0xa5, sizeof a);
+    memset(&b, 0xa5, sizeof b);
+    memset(got, 0x5a, sizeof got);
+    memset(want, 0x5a, sizeof want);
+    if (tg_otlp_proto_index(data, size, depths[i], got, sizeof got, &a) !=
+            tg_otlp_proto_index_ref(data, size, depths[i], want, sizeof want, &b) ||
+        memcmp(got, want, sizeof got) || memcmp(&a, &b, sizeof a))
+      abort();
+  }
+}
 
 static int drop_consume(void *target, tg_batch *batch) {
   (void)target;
@@ -122,6 +152,7 @@ static void ingest(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  differential(data, size);
   roundtrip(data, size);
   ingest(data, size);
   return 0;
