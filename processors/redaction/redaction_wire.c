@@ -174,8 +174,11 @@ static int wflush(walk *w) {
   return rc;
 }
 
-/* The field verbatim: extends the pending copy when it follows it in the input. */
-static int wraw(walk *w, const field *f) {
+/* The field verbatim: extends the pending copy when it follows it in the input. A dry
+ * walk has nothing to copy (wflush would drop it), so it returns at once. */
+static inline int wraw(walk *w, const field *f) {
+  if (!w->o)
+    return TG_OK;
   if (w->pend && w->pend_end == f->start) {
     w->pend_end = f->end;
     return TG_OK;
@@ -328,6 +331,25 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res);
  * then finds no rule). Keys without NULs, nearly all, cost a few byte loads instead of
  * a memchr call per attribute. */
 static inline int nul_at_rule_length(const tg_redactor *r, const uint8_t *key, size_t klen) {
+  /* First, a word at a time, whether any byte up to the longest rule is a NUL at all:
+   * loads inside key[0..klen) only, the last word overlapping the one before. */
+  size_t n = klen < r->rule_key_len_max + 1 ? klen : r->rule_key_len_max + 1;
+  int any = 0;
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++)
+      any |= !key[i];
+  } else {
+    uint64_t x, zeros = 0;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      memcpy(&x, key + i, 8);
+      zeros |= (x - UINT64_C(0x0101010101010101)) & ~x;
+    }
+    memcpy(&x, key + n - 8, 8);
+    zeros |= (x - UINT64_C(0x0101010101010101)) & ~x;
+    any = (zeros & UINT64_C(0x8080808080808080)) != 0;
+  }
+  if (!any)
+    return 0;
   uint64_t bits = r->rule_key_lengths & ~(UINT64_C(1) << 63);
   if (klen < 63)
     bits &= (UINT64_C(1) << klen) - 1;
@@ -403,6 +425,7 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
   }
   const uint8_t *p = in, *end = in + len;
   field f;
+  f.u = 0; /* set by next_field for wt 0 and 1 only; GCC cannot see that is all we read */
   int rc, got, changed = 0, deleted = 0, allowed = 0;
   while ((got = next_field(&p, end, &f)) == 1) {
     int expected = f.num == 2 || f.num == 3 ? 0 : f.num == 4 ? 1 : f.num <= 7 ? 2 : -1;
@@ -478,25 +501,34 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
   const uint8_t *p = kvf->val, *end = kvf->val + kvf->vlen;
   field f, key = {0}, value = {0};
   int got, n_key = 0, n_value = 0;
-  while ((got = next_field(&p, end, &f)) == 1) {
-    if (f.num == 1 || f.num == 2) {
-      if (f.wt != 2)
-        return TG_EAGAIN;
-      if (f.num == 1)
-        key = f, n_key++;
-      else
-        value = f, n_value++;
+  size_t kl, vl;
+  if (kvf->vlen >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= kvf->vlen &&
+      p[2 + kl] == 0x12 && (vl = p[3 + kl]) < 0x80 && kl + vl + 4 == kvf->vlen) {
+    /* The shape every encoder writes (key, then value, one-byte lengths): what the loop
+     * below would find, without it. */
+    key.num = 1, key.wt = 2, key.val = p + 2, key.vlen = kl;
+    value.num = 2, value.wt = 2, value.val = p + 4 + kl, value.vlen = vl;
+    n_key = n_value = 1;
+  } else {
+    while ((got = next_field(&p, end, &f)) == 1) {
+      if (f.num == 1 || f.num == 2) {
+        if (f.wt != 2)
+          return TG_EAGAIN;
+        if (f.num == 1)
+          key = f, n_key++;
+        else
+          value = f, n_value++;
+      }
     }
+    if (got < 0 || n_key > 1 || n_value > 1)
+      return TG_EAGAIN; /* a repeated singular field: protobuf merges it, the tree knows how */
   }
-  if (got < 0 || n_key > 1 || n_value > 1)
-    return TG_EAGAIN; /* a repeated singular field: protobuf merges it, the tree knows how */
   *res = UNCHANGED;
   if (top || m == M_PATTERNS) {
     /* Most keys need no look-up at all: no key pattern, no exact rule of that length
      * (and no NUL inside, which would make the tree see a shorter key). */
     size_t klen = n_key ? key.vlen : 0;
-    int lookup = !r->allow_all_keys || r->delete_key_patterns.n || r->pseudo_key_patterns.n ||
-                 r->blocked_key_patterns.n ||
+    int lookup = r->keys_always_looked_up ||
                  (r->rule_key_lengths & (UINT64_C(1) << (klen < 63 ? klen : 63))) ||
                  nul_at_rule_length(r, key.val, klen);
     key_rule rule = K_VALUE;
@@ -539,8 +571,14 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
      * pair verbatim when it stays. (Deeper values are masked whole by any_value.) */
     const uint8_t *vp = value.val, *vend = value.val + value.vlen;
     field only;
-    if (next_field(&vp, vend, &only) == 1 && vp == vend && only.num >= 1 && only.num <= 7 &&
-        only.num != 5 && only.num != 6) {
+    int single;
+    if (value.vlen >= 2 && vp[0] == 0x0a && vp[1] < 0x80 && vp[1] + (size_t)2 == value.vlen) {
+      only.num = 1, only.wt = 2, only.val = vp + 2, only.vlen = vp[1], only.u = 0; /* short */
+      single = 1;
+    } else {
+      single = next_field(&vp, vend, &only) == 1 && vp == vend;
+    }
+    if (single && only.num >= 1 && only.num <= 7 && only.num != 5 && only.num != 6) {
       if (only.num != 1 && (only.num == 7 || !r->redact_all_types))
         return wraw(w, kvf);
       if (only.num == 1 && only.wt == 2) {
