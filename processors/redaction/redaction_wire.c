@@ -78,12 +78,13 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t **pp,
     return 0;
   uint64_t tag;
   f->start = p;
-  if (*p < 0x80)
+  if (*p < 0x80) {
     tag = *p++;
-  else if (!(p = varint(p, end, &tag)))
+    if (tag < 8) /* field number 0 */
+      return -1;
+  } else if (!(p = varint(p, end, &tag)) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) {
     return -1;
-  if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-    return -1;
+  }
   f->num = (uint32_t)(tag >> 3);
   f->wt = (int)(tag & 7);
   f->val = p;
@@ -97,9 +98,10 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t **pp,
   case 1:
     if (end - p < 8)
       return -1;
-    f->u = 0;
-    for (int i = 7; i >= 0; i--)
-      f->u = f->u << 8 | p[i];
+    memcpy(&f->u, p, 8); /* little-endian on the wire */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    f->u = __builtin_bswap64(f->u);
+#endif
     p += 8;
     break;
   case 2: {
@@ -268,7 +270,8 @@ static inline int blocked_may_match(const tg_redactor *r, const char *s, size_t 
 }
 
 /* The string rules of the tree walk's PATTERNS mode (walk_scalar) on s[0..len). */
-static int string_rules(tg_redactor *r, const char *s, size_t len, int *res) {
+static inline __attribute__((always_inline)) int string_rules(tg_redactor *r, const char *s,
+                                                               size_t len, int *res) {
   *res = UNCHANGED;
   if (!r->allowed_values.n && !r->delete_values.n && !blocked_may_match(r, s, len))
     return TG_OK;
