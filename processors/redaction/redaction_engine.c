@@ -124,7 +124,11 @@ int tg_redactor_build(tg_redactor *r, const tg_redaction_conf *conf, const uint8
     for (size_t k = 0; k < sets[i]->n; k++) {
       size_t len = strlen(sets[i]->keys[k]);
       r->rule_key_lengths |= UINT64_C(1) << (len < 63 ? len : 63);
+      if (len > r->rule_key_len_max)
+        r->rule_key_len_max = len;
     }
+  r->keys_always_looked_up = !r->allow_all_keys || r->delete_key_patterns.n ||
+                             r->pseudo_key_patterns.n || r->blocked_key_patterns.n;
   unsigned caps = 0;
   const tg_pattern_list *lists[] = {&r->blocked_key_patterns, &r->blocked_values,
                                     &r->allowed_values,       &r->delete_key_patterns,

@@ -72,6 +72,8 @@ typedef struct tg_redactor {
   tg_keyset allowed, ignored, delete_keys, pseudo_keys;
   uint64_t rule_key_lengths; /* bit n: some ignored/delete/pseudonymize key is n bytes long
                                 (bit 63: 63 or longer): a cheap "no rule can match" */
+  size_t rule_key_len_max;   /* the longest of those keys (0 when there is none) */
+  bool keys_always_looked_up; /* allowlist mode or a key pattern: every key is classified */
   tg_pattern_list blocked_key_patterns, blocked_values, allowed_values, delete_key_patterns,
       delete_values, pseudo_key_patterns;
   tg_matcher matcher;

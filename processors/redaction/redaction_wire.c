@@ -78,12 +78,13 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t **pp,
     return 0;
   uint64_t tag;
   f->start = p;
-  if (*p < 0x80)
+  if (*p < 0x80) {
     tag = *p++;
-  else if (!(p = varint(p, end, &tag)))
+    if (tag < 8) /* field number 0 */
+      return -1;
+  } else if (!(p = varint(p, end, &tag)) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) {
     return -1;
-  if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-    return -1;
+  }
   f->num = (uint32_t)(tag >> 3);
   f->wt = (int)(tag & 7);
   f->val = p;
@@ -97,9 +98,10 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t **pp,
   case 1:
     if (end - p < 8)
       return -1;
-    f->u = 0;
-    for (int i = 7; i >= 0; i--)
-      f->u = f->u << 8 | p[i];
+    memcpy(&f->u, p, 8); /* little-endian on the wire */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    f->u = __builtin_bswap64(f->u);
+#endif
     p += 8;
     break;
   case 2: {
@@ -174,8 +176,11 @@ static int wflush(walk *w) {
   return rc;
 }
 
-/* The field verbatim: extends the pending copy when it follows it in the input. */
-static int wraw(walk *w, const field *f) {
+/* The field verbatim: extends the pending copy when it follows it in the input. A dry
+ * walk has nothing to copy (wflush would drop it), so it returns at once. */
+static inline int wraw(walk *w, const field *f) {
+  if (!w->o)
+    return TG_OK;
   if (w->pend && w->pend_end == f->start) {
     w->pend_end = f->end;
     return TG_OK;
@@ -265,7 +270,8 @@ static inline int blocked_may_match(const tg_redactor *r, const char *s, size_t 
 }
 
 /* The string rules of the tree walk's PATTERNS mode (walk_scalar) on s[0..len). */
-static int string_rules(tg_redactor *r, const char *s, size_t len, int *res) {
+static inline __attribute__((always_inline)) int string_rules(tg_redactor *r, const char *s,
+                                                               size_t len, int *res) {
   *res = UNCHANGED;
   if (!r->allowed_values.n && !r->delete_values.n && !blocked_may_match(r, s, len))
     return TG_OK;
@@ -328,6 +334,25 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res);
  * then finds no rule). Keys without NULs, nearly all, cost a few byte loads instead of
  * a memchr call per attribute. */
 static inline int nul_at_rule_length(const tg_redactor *r, const uint8_t *key, size_t klen) {
+  /* First, a word at a time, whether any byte up to the longest rule is a NUL at all:
+   * loads inside key[0..klen) only, the last word overlapping the one before. */
+  size_t n = klen < r->rule_key_len_max + 1 ? klen : r->rule_key_len_max + 1;
+  int any = 0;
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++)
+      any |= !key[i];
+  } else {
+    uint64_t x, zeros = 0;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      memcpy(&x, key + i, 8);
+      zeros |= (x - UINT64_C(0x0101010101010101)) & ~x;
+    }
+    memcpy(&x, key + n - 8, 8);
+    zeros |= (x - UINT64_C(0x0101010101010101)) & ~x;
+    any = (zeros & UINT64_C(0x8080808080808080)) != 0;
+  }
+  if (!any)
+    return 0;
   uint64_t bits = r->rule_key_lengths & ~(UINT64_C(1) << 63);
   if (klen < 63)
     bits &= (UINT64_C(1) << klen) - 1;
@@ -403,6 +428,7 @@ static int any_value(walk *w, const uint8_t *in, size_t len, mode m, int depth, 
   }
   const uint8_t *p = in, *end = in + len;
   field f;
+  f.u = 0; /* set by next_field for wt 0 and 1 only; GCC cannot see that is all we read */
   int rc, got, changed = 0, deleted = 0, allowed = 0;
   while ((got = next_field(&p, end, &f)) == 1) {
     int expected = f.num == 2 || f.num == 3 ? 0 : f.num == 4 ? 1 : f.num <= 7 ? 2 : -1;
@@ -478,25 +504,34 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
   const uint8_t *p = kvf->val, *end = kvf->val + kvf->vlen;
   field f, key = {0}, value = {0};
   int got, n_key = 0, n_value = 0;
-  while ((got = next_field(&p, end, &f)) == 1) {
-    if (f.num == 1 || f.num == 2) {
-      if (f.wt != 2)
-        return TG_EAGAIN;
-      if (f.num == 1)
-        key = f, n_key++;
-      else
-        value = f, n_value++;
+  size_t kl, vl;
+  if (kvf->vlen >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= kvf->vlen &&
+      p[2 + kl] == 0x12 && (vl = p[3 + kl]) < 0x80 && kl + vl + 4 == kvf->vlen) {
+    /* The shape every encoder writes (key, then value, one-byte lengths): what the loop
+     * below would find, without it. */
+    key.num = 1, key.wt = 2, key.val = p + 2, key.vlen = kl;
+    value.num = 2, value.wt = 2, value.val = p + 4 + kl, value.vlen = vl;
+    n_key = n_value = 1;
+  } else {
+    while ((got = next_field(&p, end, &f)) == 1) {
+      if (f.num == 1 || f.num == 2) {
+        if (f.wt != 2)
+          return TG_EAGAIN;
+        if (f.num == 1)
+          key = f, n_key++;
+        else
+          value = f, n_value++;
+      }
     }
+    if (got < 0 || n_key > 1 || n_value > 1)
+      return TG_EAGAIN; /* a repeated singular field: protobuf merges it, the tree knows how */
   }
-  if (got < 0 || n_key > 1 || n_value > 1)
-    return TG_EAGAIN; /* a repeated singular field: protobuf merges it, the tree knows how */
   *res = UNCHANGED;
   if (top || m == M_PATTERNS) {
     /* Most keys need no look-up at all: no key pattern, no exact rule of that length
      * (and no NUL inside, which would make the tree see a shorter key). */
     size_t klen = n_key ? key.vlen : 0;
-    int lookup = !r->allow_all_keys || r->delete_key_patterns.n || r->pseudo_key_patterns.n ||
-                 r->blocked_key_patterns.n ||
+    int lookup = r->keys_always_looked_up ||
                  (r->rule_key_lengths & (UINT64_C(1) << (klen < 63 ? klen : 63))) ||
                  nul_at_rule_length(r, key.val, klen);
     key_rule rule = K_VALUE;
@@ -539,8 +574,14 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
      * pair verbatim when it stays. (Deeper values are masked whole by any_value.) */
     const uint8_t *vp = value.val, *vend = value.val + value.vlen;
     field only;
-    if (next_field(&vp, vend, &only) == 1 && vp == vend && only.num >= 1 && only.num <= 7 &&
-        only.num != 5 && only.num != 6) {
+    int single;
+    if (value.vlen >= 2 && vp[0] == 0x0a && vp[1] < 0x80 && vp[1] + (size_t)2 == value.vlen) {
+      only.num = 1, only.wt = 2, only.val = vp + 2, only.vlen = vp[1], only.u = 0; /* short */
+      single = 1;
+    } else {
+      single = next_field(&vp, vend, &only) == 1 && vp == vend;
+    }
+    if (single && only.num >= 1 && only.num <= 7 && only.num != 5 && only.num != 6) {
       if (only.num != 1 && (only.num == 7 || !r->redact_all_types))
         return wraw(w, kvf);
       if (only.num == 1 && only.wt == 2) {
@@ -610,6 +651,32 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
 
 /* ---- messages ---------------------------------------------------------------------- */
 
+/* Whether kv() would leave the top-level attribute kvf as it is, decided without it for
+ * the common case: a KeyValue in its canonical shape (key, then a lone scalar value, one-
+ * byte lengths), a key no rule can reach, and a value no value rule can touch. 1: kv()
+ * would have answered UNCHANGED and copied kvf verbatim; 0: ask kv(). Under the default
+ * policy this answers nearly every attribute, without kv()'s frame and field records. */
+static inline __attribute__((always_inline)) int attr_stays(const tg_redactor *r,
+                                                            const field *kvf) {
+  const uint8_t *p = kvf->val;
+  size_t n = kvf->vlen, kl, vl;
+  if (r->keys_always_looked_up || n < 4 || p[0] != 0x0a || (kl = p[1]) >= 0x80 ||
+      kl + 4 > n || p[2 + kl] != 0x12 || (vl = p[3 + kl]) >= 0x80 || kl + vl + 4 != n ||
+      (r->rule_key_lengths & (UINT64_C(1) << (kl < 63 ? kl : 63))) ||
+      nul_at_rule_length(r, p + 2, kl))
+    return 0;
+  const uint8_t *v = p + 4 + kl;
+  if (vl >= 2 && v[0] == 0x0a && v[1] + (size_t)2 == vl) /* a short string (v[1] < 0x80) */
+    return !r->allowed_values.n && !r->delete_values.n &&
+           !blocked_may_match(r, (const char *)v + 2, v[1]);
+  if (r->redact_all_types)
+    return 0;
+  const uint8_t *vp = v;
+  field only;
+  return next_field(&vp, v + vl, &only) == 1 && vp == v + vl && only.num >= 1 &&
+         only.num <= 7 && only.num != 5 && only.num != 6 && only.num != 1;
+}
+
 /* Free text (span name, event name, status message): blocked_values only. */
 static int text(walk *w, const field *f) {
   tg_redactor *r = w->r;
@@ -671,8 +738,8 @@ static int message(walk *w, msg_kind k, const uint8_t *in, size_t len) {
     if (what != F_COPY && f.wt != 2)
       return TG_EAGAIN;
     if (what == F_ATTR) {
-      int res;
-      rc = kv(w, &f, M_PATTERNS, 1, 1, &res);
+      int res = UNCHANGED;
+      rc = attr_stays(w->r, &f) ? wraw(w, &f) : kv(w, &f, M_PATTERNS, 1, 1, &res);
       w->changed |= res != UNCHANGED;
       if (!rc && !w->o && w->changed)
         return STOPPED;

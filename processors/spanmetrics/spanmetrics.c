@@ -44,11 +44,17 @@ enum { DIM_SERVICE, DIM_SPAN_NAME, DIM_KIND, DIM_STATUS, N_DEFAULT_DIMS };
 
 static const char *const default_dim_names[N_DEFAULT_DIMS] = {"service.name", "span.name",
                                                               "span.kind", "status.code"};
-static const char *const kind_names[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL",
-                                         "SPAN_KIND_SERVER",      "SPAN_KIND_CLIENT",
-                                         "SPAN_KIND_PRODUCER",    "SPAN_KIND_CONSUMER"};
-static const char *const status_names[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK",
-                                           "STATUS_CODE_ERROR"};
+#define SM_KIND_NAMES(X)                                                                   \
+  X("SPAN_KIND_UNSPECIFIED") X("SPAN_KIND_INTERNAL") X("SPAN_KIND_SERVER")                  \
+  X("SPAN_KIND_CLIENT") X("SPAN_KIND_PRODUCER") X("SPAN_KIND_CONSUMER")
+#define SM_STATUS_NAMES(X) X("STATUS_CODE_UNSET") X("STATUS_CODE_OK") X("STATUS_CODE_ERROR")
+#define SM_NAME(s) s,
+#define SM_LEN(s) sizeof s - 1,
+static const char *const kind_names[] = {SM_KIND_NAMES(SM_NAME)};
+static const char *const status_names[] = {SM_STATUS_NAMES(SM_NAME)};
+/* their lengths, so that the per-span wire path takes no strlen */
+static const size_t kind_lens[] = {SM_KIND_NAMES(SM_LEN)};
+static const size_t status_lens[] = {SM_STATUS_NAMES(SM_LEN)};
 
 /* One span resolved to its series, waiting for downstream to take the batch. */
 typedef struct pending_obs {
@@ -575,15 +581,17 @@ static int wire_span(void *vctx, const tg_sm_wire_span *span) {
     case DIM_SPAN_NAME:
       v = span->name.p ? span->name : (tg_sm_bytes){(const uint8_t *)"", 0};
       break;
-    case DIM_KIND: {
-      const char *k = span->kind < 6 ? kind_names[span->kind] : kind_names[0];
-      v = (tg_sm_bytes){(const uint8_t *)k, strlen(k)};
-      break;
+    case DIM_KIND: { /* our names: no NUL inside, so no memchr below */
+      uint32_t i = span->kind < 6 ? span->kind : 0;
+      values[l] = kind_names[i];
+      lens[l] = kind_lens[i];
+      continue;
     }
     case DIM_STATUS: {
-      const char *k = span->status_code < 3 ? status_names[span->status_code] : status_names[0];
-      v = (tg_sm_bytes){(const uint8_t *)k, strlen(k)};
-      break;
+      uint32_t i = span->status_code < 3 ? span->status_code : 0;
+      values[l] = status_names[i];
+      lens[l] = status_lens[i];
+      continue;
     }
     default: {
       size_t d = (size_t)(src - N_DEFAULT_DIMS);

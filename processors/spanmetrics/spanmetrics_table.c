@@ -559,7 +559,8 @@ tg_sm_series *tg_sm_table_lookup(tg_sm_table *t, const char *const *values,
     total += values[i] ? lens[i] + 2 : 1;
   }
   t->key.len = 0;
-  if (tg_buf_reserve(&t->key, total))
+  /* the buffer has room nearly always: test that without the call */
+  if ((total > t->key.cap || !t->key.data) && tg_buf_reserve(&t->key, total))
     return NULL;
   uint8_t *k = t->key.data;
   for (size_t i = 0; i < t->n_labels; i++) {

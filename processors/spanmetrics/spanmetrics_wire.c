@@ -27,24 +27,33 @@ static inline int next(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
   const uint8_t *p = r->p;
   if (p == r->end)
     return 0;
-  if (r->end - p >= 2 && p[0] < 0x80 && (p[0] & 0xf8) && (p[0] & 7) == WT_LEN && p[1] < 0x80) {
-    size_t n = p[1];
-    if (n > (size_t)(r->end - p - 2))
+  if (r->end - p >= 2 && p[0] < 0x80 && (p[0] & 0xf8) && (p[0] & 7) == WT_LEN) {
+    /* a one- or two-byte length: every span (they are longer than 127 bytes) */
+    size_t n, head;
+    if (p[1] < 0x80)
+      n = p[1], head = 2;
+    else if (r->end - p >= 3 && p[2] < 0x80)
+      n = (p[1] & 0x7fu) | (size_t)p[2] << 7, head = 3;
+    else
+      return next_slow(r, field, wt, bytes, value);
+    if (n > (size_t)(r->end - p - head))
       return -1;
     *field = p[0] >> 3;
     *wt = WT_LEN;
-    bytes->p = p + 2;
+    bytes->p = p + head;
     bytes->len = n;
-    r->p = p + 2 + n;
+    r->p = p + head + n;
     return 1;
   }
   /* a one-byte tag with a fixed64 (the span's times) or a one-byte varint (kind, flags,
    * status code): read as tg_pbwire_value would, without the call */
   if (r->end - p >= 2 && p[0] < 0x80 && (p[0] & 0xf8)) {
     if ((p[0] & 7) == WT_I64 && r->end - p >= 9) {
-      uint64_t v = 0;
-      for (int i = 8; i >= 1; i--)
-        v = (v << 8) | p[i];
+      uint64_t v;
+      memcpy(&v, p + 1, 8); /* little-endian on the wire */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      v = __builtin_bswap64(v);
+#endif
       *field = p[0] >> 3;
       *wt = WT_I64;
       *value = v;
@@ -58,6 +67,19 @@ static inline int next(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
       r->p = p + 2;
       return 1;
     }
+  }
+  /* a two-byte tag with a fixed32: the span's flags (field 16), read as next_slow would */
+  if (r->end - p >= 6 && p[0] >= 0x80 && (p[0] & 7) == WT_I32 && p[1] < 0x80) {
+    uint32_t v;
+    memcpy(&v, p + 2, 4); /* little-endian on the wire */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    *field = (uint32_t)(p[0] & 0x7f) >> 3 | (uint32_t)p[1] << 4;
+    *wt = WT_I32;
+    *value = v;
+    r->p = p + 6;
+    return 1;
   }
   return next_slow(r, field, wt, bytes, value);
 }

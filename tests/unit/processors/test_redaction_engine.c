@@ -483,6 +483,213 @@ static void test_batch_dry_walk_differential(void **state) {
   teardown(&c);
 }
 
+/* ---- the wire walk's shortcuts against the tree, on hand-encoded attributes ----------- */
+
+typedef struct wbuf {
+  uint8_t b[8192];
+  size_t n;
+} wbuf;
+
+static void w_varint(wbuf *w, uint64_t v) {
+  do {
+    w->b[w->n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+}
+
+static void w_bytes(wbuf *w, uint32_t num, const void *p, size_t len) {
+  w_varint(w, (uint64_t)num << 3 | 2);
+  w_varint(w, len);
+  memcpy(w->b + w->n, p, len);
+  w->n += len;
+}
+
+/* A key: one the policy names (or one byte longer), maybe cut by a NUL somewhere, or
+ * random bytes (NULs included) of 0-70 bytes. */
+static size_t random_key(char *k) {
+  static const char *const base[] = {"user_id", "user.id", "usr.id", "enduser.id", "password",
+                                     "raw", "http.method", "user_idx", "a", "db.statement"};
+  size_t n;
+  if (rnd(4)) {
+    const char *b = base[rnd(10)];
+    n = strlen(b);
+    memcpy(k, b, n);
+    if (rnd(3) == 0) { /* a NUL inside, then more */
+      size_t at = rnd((uint32_t)n + 1), extra = rnd(4);
+      memmove(k + at + 1, k + at, n - at);
+      k[at] = '\0';
+      n++;
+      for (size_t i = 0; i < extra; i++)
+        k[n++] = (char)('a' + rnd(26));
+    }
+  } else {
+    n = rnd(71);
+    for (size_t i = 0; i < n; i++)
+      k[i] = rnd(8) ? (char)('a' + rnd(26)) : rnd(2) ? '\0' : '.';
+  }
+  return n;
+}
+
+/* An AnyValue body of any scalar type, or an array or map around a string. Strings hold
+ * no NUL: the tree sees such a string cut at it (protobuf-c's char *) and the wire walk
+ * does not, a difference older than these shortcuts (docs/BENCHMARKS.md, third session). */
+static void random_value(wbuf *w) {
+  static const char *const strs[] = {"GET", "", "bob@corp.com", "no at sign", "x@y.zz and more"};
+  char longer[300];
+  switch (rnd(9)) {
+  case 0: { /* a string longer than 127 bytes: a two-byte length */
+    size_t n = 128 + rnd(150);
+    memset(longer, 'q', n);
+    if (rnd(2))
+      memcpy(longer + rnd((uint32_t)n - 20), "ann@example.org", 15);
+    w_bytes(w, 1, longer, n);
+    break;
+  }
+  case 1: w->b[w->n++] = 0x10, w_varint(w, rnd(2)); break;                    /* bool */
+  case 2: w->b[w->n++] = 0x18, w_varint(w, rnd(2) ? rnd(300) : UINT64_MAX - rnd(9)); break;
+  case 3: { /* double */
+    double d = 13.5 + rnd(100);
+    w->b[w->n++] = 0x21;
+    memcpy(w->b + w->n, &d, 8);
+    w->n += 8;
+    break;
+  }
+  case 4: w_bytes(w, 7, "\x00\x40\x01", 3); break; /* bytes */
+  case 5: { /* an array of one string */
+    wbuf in = {.n = 0}, el = {.n = 0};
+    const char *v = strs[rnd(5)];
+    w_bytes(&el, 1, v, strlen(v));
+    w_bytes(&in, 1, el.b, el.n);
+    w_bytes(w, 5, in.b, in.n);
+    break;
+  }
+  case 6: { /* a map of one entry */
+    wbuf in = {.n = 0}, kvb = {.n = 0}, val = {.n = 0};
+    char k[80];
+    size_t kn = random_key(k);
+    const char *v = strs[rnd(5)];
+    w_bytes(&val, 1, v, strlen(v));
+    w_bytes(&kvb, 1, k, kn);
+    w_bytes(&kvb, 2, val.b, val.n);
+    w_bytes(&in, 1, kvb.b, kvb.n);
+    w_bytes(w, 6, in.b, in.n);
+    break;
+  }
+  default: {
+    const char *v = strs[rnd(5)];
+    w_bytes(w, 1, v, strlen(v));
+  }
+  }
+}
+
+/* One KeyValue in a random shape: key then value (what encoders write), value first, the
+ * key alone, a 130-byte key, or an unknown field after. */
+static void random_kv(wbuf *w) {
+  char k[200];
+  size_t kn = random_key(k);
+  wbuf val = {.n = 0}, body = {.n = 0};
+  random_value(&val);
+  switch (rnd(8)) {
+  case 0:
+    w_bytes(&body, 2, val.b, val.n);
+    w_bytes(&body, 1, k, kn);
+    break;
+  case 1: w_bytes(&body, 1, k, kn); break;
+  case 2:
+    memset(k, 'k', 130);
+    w_bytes(&body, 1, k, 130);
+    w_bytes(&body, 2, val.b, val.n);
+    break;
+  case 3:
+    w_bytes(&body, 1, k, kn);
+    w_bytes(&body, 2, val.b, val.n);
+    body.b[body.n++] = 0x18, body.b[body.n++] = 0x01; /* field 3: unknown */
+    break;
+  default:
+    w_bytes(&body, 1, k, kn);
+    w_bytes(&body, 2, val.b, val.n);
+  }
+  w_bytes(w, 9, body.b, body.n);
+}
+
+/* Hand-encoded spans with keys a rule names, nearly names or names behind a NUL, and
+ * values of every type, some in shapes no encoder writes: where the wire walk accepts
+ * the segment, its result (normalised through protobuf-c) is the tree walk's, with the
+ * same counts; tg_redactor_batch keeps the very bytes when the wire walk changed
+ * nothing. This is the check on the walk's shortcuts (attr_stays, the canonical
+ * KeyValue, the word-wise NUL test) against the tree, which has none of them. */
+static void test_wire_shortcuts_differential(void **state) {
+  (void)state;
+  ctx c;
+  setup(&c, "  redaction:\n    allow_all_keys: true\n"
+            "    blocked_values: ['[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}']\n"
+            "    delete_keys: [password]\n    ignored_keys: [raw]\n"
+            "    pseudonymize: {keys: [user_id, user.id, enduser.id, usr.id]}\n");
+  int compared = 0, changed_seen = 0;
+  for (int iter = 0; iter < 3000; iter++) {
+    static wbuf span, ss, rs;
+    span.n = ss.n = rs.n = 0;
+    w_bytes(&span, 1, "0123456789abcdef", 16);
+    w_bytes(&span, 5, "op", 2);
+    size_t n_attr = 1 + rnd(4);
+    for (size_t i = 0; i < n_attr; i++)
+      random_kv(&span);
+    w_bytes(&ss, 2, span.b, span.n);
+    w_bytes(&rs, 2, ss.b, ss.n);
+
+    tg_arena *a = tg_arena_new(4096, 0);
+    tg_buf out;
+    tg_buf_init(&out, 0);
+    int changed;
+    c.r.counts = (tg_redaction_counts){0, 0, 0};
+    int rc = tg_redactor_wire_segment(&c.r, rs.b, rs.n, &out, &changed);
+    tg_redaction_counts wire_counts = c.r.counts;
+    tg_resource_spans *tree =
+        opentelemetry__proto__trace__v1__resource_spans__unpack(&a->pb_allocator, rs.n, rs.b);
+    assert_non_null(tree);
+    if (rc == TG_OK) {
+      tg_resource_spans *one[] = {tree};
+      tg_export_request req =
+          OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+      req.resource_spans = one;
+      req.n_resource_spans = 1;
+      c.r.counts = (tg_redaction_counts){0, 0, 0};
+      assert_int_equal(tg_redactor_request(&c.r, a, &req), TG_OK);
+      static uint8_t tb[16384], bb[16384];
+      size_t tlen = opentelemetry__proto__trace__v1__resource_spans__pack(tree, tb);
+      tg_resource_spans *back = opentelemetry__proto__trace__v1__resource_spans__unpack(
+          &a->pb_allocator, out.len, out.data ? out.data : (const uint8_t *)"");
+      assert_non_null(back);
+      size_t blen = opentelemetry__proto__trace__v1__resource_spans__pack(back, bb);
+      assert_int_equal(blen, tlen);
+      assert_memory_equal(bb, tb, tlen);
+      assert_memory_equal(&wire_counts, &c.r.counts, sizeof wire_counts);
+      if (!changed) {
+        assert_int_equal(out.len, rs.n);
+        assert_memory_equal(out.data, rs.b, rs.n);
+      }
+      /* the dry walk agrees: the batch keeps its bytes exactly when nothing changed */
+      tg_batch *b = tg_batch_new(0, 0);
+      size_t off = 0, len = rs.n, cnt = 1;
+      assert_int_equal(tg_batch_adopt_wire(b, rs.b, rs.n, &off, &len, &cnt, 1), TG_OK);
+      const uint8_t *adopted = b->wire[0].data;
+      assert_int_equal(tg_redactor_batch(&c.r, b), TG_OK);
+      assert_int_equal(b->n_wire, 1);
+      assert_int_equal(b->wire[0].data == adopted, !changed);
+      assert_int_equal(b->wire[0].len, out.len);
+      assert_memory_equal(b->wire[0].data, out.data ? out.data : (const uint8_t *)"", out.len);
+      tg_batch_free(b);
+      compared++;
+      changed_seen += changed;
+    }
+    tg_buf_free(&out);
+    tg_arena_unref(a);
+  }
+  /* most segments are walked on the wire; both outcomes occur */
+  assert_true(compared > 1500 && changed_seen > 300 && compared - changed_seen > 300);
+  teardown(&c);
+}
+
 /* The byte every match must contain: found where certain, never claimed otherwise. */
 static void test_required_byte(void **state) {
   (void)state;
@@ -520,6 +727,7 @@ int main(void) {
       cmocka_unit_test(test_required_byte),
       cmocka_unit_test(test_pseudonym_cache),
       cmocka_unit_test(test_batch_dry_walk_differential),
+      cmocka_unit_test(test_wire_shortcuts_differential),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
