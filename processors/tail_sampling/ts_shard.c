@@ -186,6 +186,19 @@ static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger, int 
     ts_shard_flush(sh);
 }
 
+/* Before deciding t: the traces after it in arrival order were written ~decision_wait
+ * ago and are cold. The next one was fetched a decision ago, so its table slot and
+ * records can be hinted now (removal unlinks and frees them); the one after it is
+ * fetched for the next decision. */
+static void prefetch_next(const ts_shard *sh, const ts_trace *t) {
+  const ts_trace *next = t->newer;
+  if (!next)
+    return;
+  ts_store_prefetch_trace(&sh->store, next);
+  if (next->newer)
+    __builtin_prefetch(next->newer);
+}
+
 /* Decides the oldest traces while a bound is exceeded. */
 static void enforce_bounds(ts_shard *sh, uint64_t now_ms) {
   while (sh->store.oldest) {
@@ -337,9 +350,69 @@ static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[1
   return total;
 }
 
+/* The ingest loop's lookahead: a second reader over the message, PREFETCH_AHEAD span
+ * records ahead of the one being taken. The trace table's slot and the trace it points
+ * to are cache misses on nearly every new span (perf: 90 % of ts_store_find's samples);
+ * fetching the slot PREFETCH_AHEAD spans early and the trace PREFETCH_CHAIN spans early
+ * (once the slot has arrived) overlaps those misses with the work on earlier spans. */
+enum { PREFETCH_AHEAD = 8, PREFETCH_CHAIN = 4 };
+
+typedef struct lookahead {
+  const uint8_t *p, *end;
+  const uint8_t *ids[PREFETCH_AHEAD]; /* ring: trace ids of the spans ahead */
+  unsigned head, n;
+} lookahead;
+
+/* The trace id of the next span record at or after la->p, or NULL at the end. */
+static const uint8_t *next_span_id(lookahead *la) {
+  while (la->p < la->end) {
+    uint8_t kind = *la->p++;
+    uint64_t a;
+    if (kind == TS_REC_HEADER) {
+      if (read_varint(&la->p, la->end, &a) || a > (uint64_t)(la->end - la->p))
+        break;
+      la->p += a;
+      if (read_varint(&la->p, la->end, &a) || a > (uint64_t)(la->end - la->p))
+        break;
+      la->p += a;
+    } else if (kind == TS_REC_SPAN && la->end - la->p >= 16) {
+      const uint8_t *id = la->p;
+      la->p += 16;
+      if (read_varint(&la->p, la->end, &a) || a > (uint64_t)(la->end - la->p))
+        break;
+      la->p += a;
+      return id;
+    } else {
+      break;
+    }
+  }
+  la->p = la->end;
+  return NULL;
+}
+
+/* Called once per span taken: keeps the ring PREFETCH_AHEAD ids ahead, hinting the
+ * newest id's slot and the trace of the id PREFETCH_CHAIN places back. */
+static void lookahead_step(lookahead *la, const ts_store *st) {
+  if (la->n) { /* the span being taken leaves the ring */
+    la->head = (la->head + 1) % PREFETCH_AHEAD;
+    la->n--;
+  }
+  while (la->n < PREFETCH_AHEAD) {
+    const uint8_t *id = next_span_id(la);
+    if (!id)
+      break;
+    la->ids[(la->head + la->n) % PREFETCH_AHEAD] = id;
+    la->n++;
+    ts_store_prefetch_bucket(st, id);
+  }
+  if (la->n > PREFETCH_CHAIN)
+    ts_store_prefetch_chain(st, la->ids[(la->head + PREFETCH_CHAIN) % PREFETCH_AHEAD]);
+}
+
 void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
   lock(sh);
   const uint8_t *p = msg->data, *end = msg->data + msg->len;
+  lookahead la = {.p = p, .end = end};
   cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
   const uint8_t *run_id = NULL;
   size_t run_left = 0, received = 0;
@@ -379,6 +452,7 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
                         ? run_left
                         : ts_store_record_size(h.id, (size_t)a);
       run_id = id;
+      lookahead_step(&la, &sh->store);
       take_span(sh, &h, id, p, (size_t)a, now_ms, run_left);
       p += a;
       enforce_bounds(sh, now_ms);
@@ -397,6 +471,7 @@ size_t ts_shard_decide_due(ts_shard *sh, uint64_t now_ms) {
     return 0; /* the common case: nothing due, no lock taken */
   lock(sh);
   while (sh->store.oldest && sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms <= now_ms) {
+    prefetch_next(sh, sh->store.oldest);
     decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_WAIT, 0);
     n++;
   }
