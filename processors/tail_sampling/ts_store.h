@@ -75,7 +75,7 @@ typedef struct ts_store {
   /* Trace entries of removed traces kept for reuse (a free list through hnext), at most
    * TS_STORE_SPARE_TRACES: a trace is created and freed for every few spans, and the
    * allocator's lock and bookkeeping showed in the worker's profile. Not counted in
-   * bytes (bounded: TS_STORE_SPARE_TRACES * sizeof(ts_trace), 104 KiB, per shard). */
+   * bytes (bounded: TS_STORE_SPARE_TRACES * sizeof(ts_trace), 136 KiB, per shard). */
   ts_trace *spare;
   size_t n_spare;
 } ts_store;
