@@ -359,7 +359,9 @@ enum { PREFETCH_AHEAD = 8, PREFETCH_CHAIN = 4 };
 
 typedef struct lookahead {
   const uint8_t *p, *end;
-  const uint8_t *ids[PREFETCH_AHEAD]; /* ring: trace ids of the spans ahead */
+  ts_trace **table;                     /* the table the slots below point into */
+  const uint8_t *ids[PREFETCH_AHEAD];   /* ring: the spans ahead, their trace ids */
+  ts_trace *const *slots[PREFETCH_AHEAD]; /* and their table slots */
   unsigned head, n;
 } lookahead;
 
@@ -390,29 +392,42 @@ static const uint8_t *next_span_id(lookahead *la) {
   return NULL;
 }
 
-/* Called once per span taken: keeps the ring PREFETCH_AHEAD ids ahead, hinting the
- * newest id's slot and the trace of the id PREFETCH_CHAIN places back. */
+/* Called once per span taken: keeps the ring PREFETCH_AHEAD spans ahead, hinting the
+ * newest span's slot and the trace in the slot of the span PREFETCH_CHAIN places back.
+ * A run of spans of one trace (the usual message) costs one slot. */
 static void lookahead_step(lookahead *la, const ts_store *st) {
   if (la->n) { /* the span being taken leaves the ring */
     la->head = (la->head + 1) % PREFETCH_AHEAD;
     la->n--;
   }
+  if (la->table != st->buckets) { /* the table grew: the slots moved */
+    la->table = st->buckets;
+    for (unsigned i = 0; i < la->n; i++) {
+      unsigned k = (la->head + i) % PREFETCH_AHEAD;
+      la->slots[k] = ts_store_prefetch_slot(st, la->ids[k]);
+    }
+  }
   while (la->n < PREFETCH_AHEAD) {
     const uint8_t *id = next_span_id(la);
     if (!id)
       break;
-    la->ids[(la->head + la->n) % PREFETCH_AHEAD] = id;
+    unsigned k = (la->head + la->n) % PREFETCH_AHEAD, prev = (k + PREFETCH_AHEAD - 1) % PREFETCH_AHEAD;
+    la->ids[k] = id;
+    la->slots[k] = la->n && memcmp(la->ids[prev], id, 16) == 0 ? la->slots[prev]
+                                                                 : ts_store_prefetch_slot(st, id);
     la->n++;
-    ts_store_prefetch_bucket(st, id);
   }
-  if (la->n > PREFETCH_CHAIN)
-    ts_store_prefetch_chain(st, la->ids[(la->head + PREFETCH_CHAIN) % PREFETCH_AHEAD]);
+  if (la->n > PREFETCH_CHAIN) {
+    ts_trace *t = *la->slots[(la->head + PREFETCH_CHAIN) % PREFETCH_AHEAD];
+    if (t)
+      __builtin_prefetch(t);
+  }
 }
 
 void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
   lock(sh);
   const uint8_t *p = msg->data, *end = msg->data + msg->len;
-  lookahead la = {.p = p, .end = end};
+  lookahead la = {.p = p, .end = end, .table = sh->store.buckets};
   cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
   const uint8_t *run_id = NULL;
   size_t run_left = 0, received = 0;

@@ -140,16 +140,6 @@ void ts_store_release_header(ts_store *s, uint32_t id) {
   s->free_header = id;
 }
 
-void ts_store_prefetch_bucket(const ts_store *s, const uint8_t id[16]) {
-  __builtin_prefetch(&s->buckets[id_hash(id) & s->bucket_mask]);
-}
-
-void ts_store_prefetch_chain(const ts_store *s, const uint8_t id[16]) {
-  const ts_trace *t = s->buckets[id_hash(id) & s->bucket_mask];
-  if (t)
-    __builtin_prefetch(t);
-}
-
 void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t) {
   __builtin_prefetch(&s->buckets[id_hash(t->id) & s->bucket_mask], 1);
   if (t->records) /* free() reads the allocator's word just before them */

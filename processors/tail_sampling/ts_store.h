@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tg_trace_id.h"
 #include "ts_span.h"
 
 #define TS_NO_HEADER UINT32_MAX
@@ -95,11 +96,15 @@ void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferen
 
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
 
-/* Hints for a ts_store_find of id a few spans later (memory latency, not instructions,
- * is the worker's cost): _bucket fetches the table slot; _chain, issued once the slot
- * has had time to arrive, fetches the trace it points to. Neither changes anything. */
-void ts_store_prefetch_bucket(const ts_store *s, const uint8_t id[16]);
-void ts_store_prefetch_chain(const ts_store *s, const uint8_t id[16]);
+/* For a ts_store_find of id a few spans later (memory latency, not instructions, is the
+ * worker's cost): the table slot id hashes to, hinted into the cache. The caller reads
+ * the slot (*slot: the chain's first trace, to hint too) only once it has had time to
+ * arrive, and before anything is added or removed (a table growth moves the slots). */
+static inline ts_trace *const *ts_store_prefetch_slot(const ts_store *s, const uint8_t id[16]) {
+  ts_trace *const *slot = &s->buckets[tg_trace_id_hash(id) & s->bucket_mask];
+  __builtin_prefetch(slot);
+  return slot;
+}
 
 /* Hint before removing or emitting t a little later: its table slot and the start of
  * its records. */
