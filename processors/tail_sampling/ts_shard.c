@@ -411,7 +411,8 @@ static void lookahead_step(lookahead *la, const ts_store *st) {
     const uint8_t *id = next_span_id(la);
     if (!id)
       break;
-    unsigned k = (la->head + la->n) % PREFETCH_AHEAD, prev = (k + PREFETCH_AHEAD - 1) % PREFETCH_AHEAD;
+    unsigned k = (la->head + la->n) % PREFETCH_AHEAD;
+    unsigned prev = (k + PREFETCH_AHEAD - 1) % PREFETCH_AHEAD;
     la->ids[k] = id;
     la->slots[k] = la->n && memcmp(la->ids[prev], id, 16) == 0 ? la->slots[prev]
                                                                  : ts_store_prefetch_slot(st, id);
