@@ -350,85 +350,9 @@ static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[1
   return total;
 }
 
-/* The ingest loop's lookahead: a second reader over the message, PREFETCH_AHEAD span
- * records ahead of the one being taken. The trace table's slot and the trace it points
- * to are cache misses on nearly every new span (perf: 90 % of ts_store_find's samples);
- * fetching the slot PREFETCH_AHEAD spans early and the trace PREFETCH_CHAIN spans early
- * (once the slot has arrived) overlaps those misses with the work on earlier spans. */
-enum { PREFETCH_AHEAD = 8, PREFETCH_CHAIN = 4 };
-
-typedef struct lookahead {
-  const uint8_t *p, *end;
-  ts_trace **table;                     /* the table the slots below point into */
-  const uint8_t *ids[PREFETCH_AHEAD];   /* ring: the spans ahead, their trace ids */
-  ts_trace *const *slots[PREFETCH_AHEAD]; /* and their table slots */
-  unsigned head, n;
-} lookahead;
-
-/* The trace id of the next span record at or after la->p, or NULL at the end. */
-static const uint8_t *next_span_id(lookahead *la) {
-  while (la->p < la->end) {
-    uint8_t kind = *la->p++;
-    uint64_t a;
-    if (kind == TS_REC_HEADER) {
-      if (read_varint(&la->p, la->end, &a) || a > (uint64_t)(la->end - la->p))
-        break;
-      la->p += a;
-      if (read_varint(&la->p, la->end, &a) || a > (uint64_t)(la->end - la->p))
-        break;
-      la->p += a;
-    } else if (kind == TS_REC_SPAN && la->end - la->p >= 16) {
-      const uint8_t *id = la->p;
-      la->p += 16;
-      if (read_varint(&la->p, la->end, &a) || a > (uint64_t)(la->end - la->p))
-        break;
-      la->p += a;
-      return id;
-    } else {
-      break;
-    }
-  }
-  la->p = la->end;
-  return NULL;
-}
-
-/* Called once per span taken: keeps the ring PREFETCH_AHEAD spans ahead, hinting the
- * newest span's slot and the trace in the slot of the span PREFETCH_CHAIN places back.
- * A run of spans of one trace (the usual message) costs one slot. */
-static void lookahead_step(lookahead *la, const ts_store *st) {
-  if (la->n) { /* the span being taken leaves the ring */
-    la->head = (la->head + 1) % PREFETCH_AHEAD;
-    la->n--;
-  }
-  if (la->table != st->buckets) { /* the table grew: the slots moved */
-    la->table = st->buckets;
-    for (unsigned i = 0; i < la->n; i++) {
-      unsigned k = (la->head + i) % PREFETCH_AHEAD;
-      la->slots[k] = ts_store_prefetch_slot(st, la->ids[k]);
-    }
-  }
-  while (la->n < PREFETCH_AHEAD) {
-    const uint8_t *id = next_span_id(la);
-    if (!id)
-      break;
-    unsigned k = (la->head + la->n) % PREFETCH_AHEAD;
-    unsigned prev = (k + PREFETCH_AHEAD - 1) % PREFETCH_AHEAD;
-    la->ids[k] = id;
-    la->slots[k] = la->n && memcmp(la->ids[prev], id, 16) == 0 ? la->slots[prev]
-                                                                 : ts_store_prefetch_slot(st, id);
-    la->n++;
-  }
-  if (la->n > PREFETCH_CHAIN) {
-    ts_trace *t = *la->slots[(la->head + PREFETCH_CHAIN) % PREFETCH_AHEAD];
-    if (t)
-      __builtin_prefetch(t);
-  }
-}
-
 void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
   lock(sh);
   const uint8_t *p = msg->data, *end = msg->data + msg->len;
-  lookahead la = {.p = p, .end = end, .table = sh->store.buckets};
   cur_header h = {TS_NO_HEADER, NULL, NULL, 0, 0, 0};
   const uint8_t *run_id = NULL;
   size_t run_left = 0, received = 0;
@@ -468,7 +392,6 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
                         ? run_left
                         : ts_store_record_size(h.id, (size_t)a);
       run_id = id;
-      lookahead_step(&la, &sh->store);
       take_span(sh, &h, id, p, (size_t)a, now_ms, run_left);
       p += a;
       enforce_bounds(sh, now_ms);

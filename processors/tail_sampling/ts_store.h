@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tg_trace_id.h"
 #include "ts_span.h"
 
 #define TS_NO_HEADER UINT32_MAX
@@ -95,16 +94,6 @@ uint32_t ts_store_intern_header(ts_store *s, const uint8_t *rs, size_t rs_len,
 void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferenced */
 
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
-
-/* For a ts_store_find of id a few spans later (memory latency, not instructions, is the
- * worker's cost): the table slot id hashes to, hinted into the cache. The caller reads
- * the slot (*slot: the chain's first trace, to hint too) only once it has had time to
- * arrive, and before anything is added or removed (a table growth moves the slots). */
-static inline ts_trace *const *ts_store_prefetch_slot(const ts_store *s, const uint8_t id[16]) {
-  ts_trace *const *slot = &s->buckets[tg_trace_id_hash(id) & s->bucket_mask];
-  __builtin_prefetch(slot);
-  return slot;
-}
 
 /* Hint before removing or emitting t a little later: its table slot and the start of
  * its records. */
