@@ -186,6 +186,19 @@ static void decide(ts_shard *sh, ts_trace *t, uint64_t now_ms, int trigger, int 
     ts_shard_flush(sh);
 }
 
+/* Before deciding t: the traces after it in arrival order were written ~decision_wait
+ * ago and are cold. The next one was fetched a decision ago, so its table slot and
+ * records can be hinted now (removal unlinks and frees them); the one after it is
+ * fetched for the next decision. */
+static void prefetch_next(const ts_shard *sh, const ts_trace *t) {
+  const ts_trace *next = t->newer;
+  if (!next)
+    return;
+  ts_store_prefetch_trace(&sh->store, next);
+  if (next->newer)
+    __builtin_prefetch(next->newer);
+}
+
 /* Decides the oldest traces while a bound is exceeded. */
 static void enforce_bounds(ts_shard *sh, uint64_t now_ms) {
   while (sh->store.oldest) {
@@ -397,6 +410,7 @@ size_t ts_shard_decide_due(ts_shard *sh, uint64_t now_ms) {
     return 0; /* the common case: nothing due, no lock taken */
   lock(sh);
   while (sh->store.oldest && sh->store.oldest->arrival_ms + sh->conf->decision_wait_ms <= now_ms) {
+    prefetch_next(sh, sh->store.oldest);
     decide(sh, sh->store.oldest, now_ms, TS_TRIGGER_WAIT, 0);
     n++;
   }

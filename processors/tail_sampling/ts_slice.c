@@ -35,6 +35,7 @@ typedef struct slicer {
   size_t rs_len, ss_len;
   uint8_t *scratch;       /* packed prefixes of decoded resources and scopes */
   size_t scratch_cap;
+  size_t first_cap;       /* a message's first allocation (see ts_slice_batch) */
 } slicer;
 
 static int reserve(ts_msg *m, size_t extra) {
@@ -52,8 +53,14 @@ static int reserve(ts_msg *m, size_t extra) {
 }
 
 static ts_msg *shard_msg(slicer *s, size_t shard) {
-  if (!s->out[shard])
-    s->out[shard] = tg_calloc(1, sizeof(ts_msg));
+  if (!s->out[shard]) {
+    ts_msg *m = tg_calloc(1, sizeof(ts_msg));
+    if (m && s->first_cap) {
+      m->data = tg_malloc(s->first_cap);
+      m->cap = m->data ? s->first_cap : 0; /* no memory: reserve tries its own size */
+    }
+    s->out[shard] = m;
+  }
   return s->out[shard];
 }
 
@@ -223,6 +230,15 @@ static int slice_decoded(slicer *s, const tg_resource_spans *rs) {
 int ts_slice_batch(const tg_batch *batch, size_t n_shards, ts_msg **out) {
   memset(out, 0, n_shards * sizeof *out);
   slicer s = {.n = n_shards, .out = out};
+  /* A message holds its spans' wire bytes plus 16 (the trace id) and 1 (the record
+   * kind) per span, and its headers. Sized from the batch once, so the copy is not
+   * copied again by doubling (callgrind: a third of the slicer's instructions were
+   * realloc's); a shard given more than its share still doubles. */
+  size_t wire = 0;
+  for (size_t i = 0; i < batch->n_wire; i++)
+    wire += batch->wire[i].len;
+  if (wire && !batch->request.n_resource_spans)
+    s.first_cap = (wire + wire / 16 + 17 * batch->span_count) / n_shards + 256;
   unsigned gens[64]; /* the usual case without an allocation per batch */
   s.header_gen =
       n_shards <= 64 ? memset(gens, 0, sizeof gens) : tg_calloc(n_shards, sizeof *s.header_gen);

@@ -140,6 +140,12 @@ void ts_store_release_header(ts_store *s, uint32_t id) {
   s->free_header = id;
 }
 
+void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t) {
+  __builtin_prefetch(&s->buckets[id_hash(t->id) & s->bucket_mask], 1);
+  if (t->records) /* free() reads the allocator's word just before them */
+    __builtin_prefetch(t->records - 8, 1);
+}
+
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]) {
   for (ts_trace *t = s->buckets[id_hash(id) & s->bucket_mask]; t; t = t->hnext)
     if (memcmp(t->id, id, 16) == 0)
@@ -195,6 +201,36 @@ size_t ts_store_record_size(uint32_t header, size_t len) {
   return ts_varint_size(header) + ts_varint_size(len) + len;
 }
 
+/* Counts one more record of header in t's inline list, keeping it ordered by last
+ * record (see ts_trace.hdr_id). */
+static void count_header(ts_trace *t, uint32_t header) {
+  unsigned n = t->n_hdr;
+  if (n == TS_TRACE_HEADERS_OVERFLOW)
+    return;
+  if (n && t->hdr_id[n - 1] == header) { /* the usual case: a run under one header */
+    t->hdr_refs[n - 1]++;
+    return;
+  }
+  unsigned i = 0;
+  while (i < n && t->hdr_id[i] != header)
+    i++;
+  uint32_t refs = 1;
+  if (i < n) {
+    refs += t->hdr_refs[i];
+    for (; i + 1 < n; i++) {
+      t->hdr_id[i] = t->hdr_id[i + 1];
+      t->hdr_refs[i] = t->hdr_refs[i + 1];
+    }
+    n--;
+  } else if (n == TS_TRACE_HEADERS) {
+    t->n_hdr = TS_TRACE_HEADERS_OVERFLOW;
+    return;
+  }
+  t->hdr_id[n] = header;
+  t->hdr_refs[n] = refs;
+  t->n_hdr = (uint8_t)(n + 1);
+}
+
 ts_trace *ts_store_add_span(ts_store *s, const uint8_t trace_id[16], uint32_t header,
                             const uint8_t *span, size_t len, const ts_span_info *info,
                             uint64_t now_ms, size_t more) {
@@ -232,8 +268,10 @@ ts_trace *ts_store_append(ts_store *s, ts_trace *t, const uint8_t trace_id[16],
   p += ts_put_varint(p, len);
   memcpy(p, span, len);
   t->len += (uint32_t)need;
-  if (header != TS_NO_HEADER)
+  if (header != TS_NO_HEADER) {
     s->headers[header].refs++;
+    count_header(t, header);
+  }
   t->span_count++;
   t->wire_bytes += ts_len_field_size(len);
   t->leaf_mask |= info->leaf_mask;
@@ -269,12 +307,21 @@ int ts_trace_next_record(const ts_trace *t, size_t *offset, uint32_t *header,
 size_t ts_trace_cost(const ts_trace *t) { return sizeof *t + t->cap; }
 
 void ts_store_remove(ts_store *s, ts_trace *t) {
-  size_t off = 0, len;
-  uint32_t header;
-  const uint8_t *span;
-  while (ts_trace_next_record(t, &off, &header, &span, &len)) {
-    if (header != TS_NO_HEADER && --s->headers[header].refs == 0)
-      ts_store_release_header(s, header);
+  if (t->n_hdr != TS_TRACE_HEADERS_OVERFLOW) {
+    for (unsigned i = 0; i < t->n_hdr; i++) {
+      ts_header *e = &s->headers[t->hdr_id[i]];
+      e->refs -= t->hdr_refs[i];
+      if (e->refs == 0)
+        ts_store_release_header(s, t->hdr_id[i]);
+    }
+  } else {
+    size_t off = 0, len;
+    uint32_t header;
+    const uint8_t *span;
+    while (ts_trace_next_record(t, &off, &header, &span, &len)) {
+      if (header != TS_NO_HEADER && --s->headers[header].refs == 0)
+        ts_store_release_header(s, header);
+    }
   }
   ts_trace **link = &s->buckets[id_hash(t->id) & s->bucket_mask];
   while (*link != t)

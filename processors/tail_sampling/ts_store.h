@@ -32,6 +32,11 @@ typedef struct ts_header {
   uint32_t next;        /* hash chain, or free list */
 } ts_header;
 
+/* Distinct headers a trace can count inline (see ts_trace.hdr_id). Four keeps the entry
+ * at 136 bytes; a trace crosses one header per service and scope it passes through. */
+#define TS_TRACE_HEADERS 4
+#define TS_TRACE_HEADERS_OVERFLOW (TS_TRACE_HEADERS + 1)
+
 typedef struct ts_trace ts_trace;
 struct ts_trace {
   uint8_t id[16];
@@ -45,7 +50,15 @@ struct ts_trace {
   uint32_t len, cap;         /* record bytes */
   uint8_t status_bits;       /* 1 << TS_STATUS_* seen */
   uint8_t debug;             /* a span asked to be kept (sampling.priority >= 1) */
+  /* hdr_id[0..n_hdr) are the headers the records use and hdr_refs how many records use
+   * each, so removal (90 % of traces are dropped, their records never read) drops the
+   * header references without reading the records' cold bytes. Ordered by each
+   * header's last record: the order the record walk released them in, which decides
+   * the ids later headers reuse. TS_TRACE_HEADERS_OVERFLOW: more than fit, removal
+   * walks the records. */
+  uint8_t n_hdr;
   uint8_t *records;
+  uint32_t hdr_id[TS_TRACE_HEADERS], hdr_refs[TS_TRACE_HEADERS];
 };
 
 typedef struct ts_store {
@@ -62,7 +75,7 @@ typedef struct ts_store {
   /* Trace entries of removed traces kept for reuse (a free list through hnext), at most
    * TS_STORE_SPARE_TRACES: a trace is created and freed for every few spans, and the
    * allocator's lock and bookkeeping showed in the worker's profile. Not counted in
-   * bytes (bounded: TS_STORE_SPARE_TRACES * sizeof(ts_trace), 104 KiB, per shard). */
+   * bytes (bounded: TS_STORE_SPARE_TRACES * sizeof(ts_trace), 136 KiB, per shard). */
   ts_trace *spare;
   size_t n_spare;
 } ts_store;
@@ -82,6 +95,10 @@ void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferen
 
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
 
+/* Hint before removing or emitting t a little later: its table slot and the start of
+ * its records. */
+void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t);
+
 /* Appends one span (its bytes copied) to its trace, creating the trace (newest) when it
  * is not buffered. `more` is how many record bytes of the same trace the caller will add
  * right after (a run of spans in one message), so the buffer grows once for the run.
@@ -99,7 +116,8 @@ ts_trace *ts_store_append(ts_store *s, ts_trace *t, const uint8_t trace_id[16],
 /* Record bytes one span of len bytes under header takes (for `more`). */
 size_t ts_store_record_size(uint32_t header, size_t len);
 
-/* Unlinks the trace and frees it with its records (header references dropped). */
+/* Unlinks the trace and frees it with its records (header references dropped; the
+ * records are read only when the trace used more than TS_TRACE_HEADERS headers). */
 void ts_store_remove(ts_store *s, ts_trace *t);
 
 /* Walks a trace's records: start with *offset = 0; returns 1 with the next record, 0 at

@@ -675,6 +675,154 @@ static void test_store_reuses_trace_entries_bounded(void **state) {
   assert_int_equal(st.n_spare, 0);
 }
 
+/* ---- the trace's inline header references (issue 14) -------------------------------- */
+
+static void add_under(ts_store *st, uint8_t tid, uint32_t header, const char *span) {
+  uint8_t id[16] = {7};
+  id[15] = tid;
+  ts_span_info info = {0};
+  assert_non_null(
+      ts_store_add_span(st, id, header, (const uint8_t *)span, strlen(span), &info, 0, 0));
+}
+
+static ts_trace *inline_trace(ts_store *st, uint8_t tid) {
+  uint8_t id[16] = {7};
+  id[15] = tid;
+  return ts_store_find(st, id);
+}
+
+/* How many times id is on the store's list of free header slots. */
+static int on_free_list(const ts_store *st, uint32_t id) {
+  int n = 0;
+  for (uint32_t i = st->free_header; i != TS_NO_HEADER; i = st->headers[i].next)
+    n += i == id;
+  return n;
+}
+
+static void test_store_inline_header_refs(void **state) {
+  (void)state;
+  ts_store st;
+  assert_int_equal(ts_store_init(&st, 64), 0);
+  const size_t base = st.bytes;
+  char rs[8][8];
+  uint32_t h[6];
+  for (int i = 0; i < 6; i++) {
+    snprintf(rs[i], sizeof rs[i], "res-%d", i);
+    h[i] = ts_store_intern_header(&st, (const uint8_t *)rs[i], strlen(rs[i]),
+                                  (const uint8_t *)"", 0);
+    assert_int_not_equal(h[i], TS_NO_HEADER);
+  }
+  /* trace 1 fits: A B A C, and a span with no header (not counted) */
+  add_under(&st, 1, h[0], "a1");
+  add_under(&st, 1, h[1], "b1");
+  add_under(&st, 1, h[0], "a2");
+  add_under(&st, 1, TS_NO_HEADER, "n");
+  add_under(&st, 1, h[2], "c1");
+  ts_trace *t1 = inline_trace(&st, 1);
+  assert_int_equal(t1->n_hdr, 3);
+  /* ordered by last record: B (its only record), A, C */
+  assert_int_equal(t1->hdr_id[0], h[1]);
+  assert_int_equal(t1->hdr_id[1], h[0]);
+  assert_int_equal(t1->hdr_id[2], h[2]);
+  assert_int_equal(t1->hdr_refs[1], 2);
+  /* trace 2 uses all six: more than fit, removal walks its records */
+  for (int i = 0; i < 6; i++)
+    add_under(&st, 2, h[i], "x");
+  add_under(&st, 2, h[5], "y");
+  ts_trace *t2 = inline_trace(&st, 2);
+  assert_int_equal(t2->n_hdr, TS_TRACE_HEADERS_OVERFLOW);
+  assert_int_equal(st.headers[h[0]].refs, 3);
+  assert_int_equal(st.headers[h[5]].refs, 2);
+  /* removing trace 2 drops exactly its references: only D E F (used by it alone) go */
+  ts_store_remove(&st, t2);
+  for (int i = 0; i < 3; i++)
+    assert_non_null(st.headers[h[i]].bytes);
+  assert_int_equal(st.headers[h[0]].refs, 2);
+  assert_int_equal(st.headers[h[1]].refs, 1);
+  assert_int_equal(st.headers[h[2]].refs, 1);
+  for (int i = 3; i < 6; i++) {
+    assert_null(st.headers[h[i]].bytes);
+    assert_int_equal(on_free_list(&st, h[i]), 1);
+  }
+  /* removing trace 1 from its inline list: A B C each released exactly once */
+  ts_store_remove(&st, t1);
+  for (int i = 0; i < 6; i++) {
+    assert_null(st.headers[h[i]].bytes);
+    assert_int_equal(st.headers[h[i]].refs, 0);
+    assert_int_equal(on_free_list(&st, h[i]), 1);
+  }
+  /* in the record walk's order (by last record: B, A, C; the free list is LIFO) */
+  assert_int_equal(st.free_header, h[2]);
+  assert_int_equal(st.headers[h[2]].next, h[0]);
+  assert_int_equal(st.headers[h[0]].next, h[1]);
+  assert_int_equal(st.bytes, base + st.cap_headers * sizeof(ts_header));
+  ts_store_free(&st);
+}
+
+/* Differential: random traces over 8 headers (some past the inline limit), random
+ * removals; each removal must release the same headers in the same order, and leave
+ * the same reference counts, as the record walk it replaces. */
+static void test_store_header_release_matches_record_walk(void **state) {
+  (void)state;
+  ts_store st;
+  assert_int_equal(ts_store_init(&st, 64), 0);
+  uint64_t r = 0x2545f4914f6cdd1du;
+  char rs[8][8];
+  for (int i = 0; i < 8; i++)
+    snprintf(rs[i], sizeof rs[i], "res-%d", i);
+  uint32_t *refs = tg_calloc(4096, sizeof *refs);
+  uint32_t *expect = tg_calloc(4096, sizeof *expect);
+  assert_non_null(refs);
+  assert_non_null(expect);
+  size_t removed = 0;
+  for (int step = 0; step < 20000; step++) {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    uint8_t tid = (uint8_t)(r % 40);
+    if ((r >> 8) % 5 == 0) {
+      ts_trace *t = inline_trace(&st, tid);
+      if (!t)
+        continue;
+      /* the reference: walk the records as ts_store_remove used to */
+      size_t n_expect = 0, off = 0, len;
+      uint32_t hd;
+      const uint8_t *span;
+      for (size_t i = 0; i < st.n_headers; i++)
+        refs[i] = st.headers[i].refs;
+      while (ts_trace_next_record(t, &off, &hd, &span, &len))
+        if (hd != TS_NO_HEADER && --refs[hd] == 0)
+          expect[n_expect++] = hd;
+      ts_store_remove(&st, t);
+      removed++;
+      for (size_t i = 0; i < st.n_headers; i++)
+        assert_int_equal(st.headers[i].refs, refs[i]);
+      uint32_t at = st.free_header; /* LIFO: the last released first */
+      for (size_t i = n_expect; i-- > 0;) {
+        assert_int_equal(at, expect[i]);
+        at = st.headers[at].next;
+      }
+      continue;
+    }
+    int k = (int)((r >> 16) % 9);
+    uint32_t hd = TS_NO_HEADER;
+    if (k < 8) {
+      hd = ts_store_intern_header(&st, (const uint8_t *)rs[k], strlen(rs[k]),
+                                  (const uint8_t *)"", 0);
+      assert_int_not_equal(hd, TS_NO_HEADER);
+    }
+    add_under(&st, tid, hd, "span");
+  }
+  assert_true(removed > 1000);
+  while (st.oldest)
+    ts_store_remove(&st, st.oldest);
+  for (size_t i = 0; i < st.n_headers; i++) {
+    assert_null(st.headers[i].bytes);
+    assert_int_equal(on_free_list(&st, (uint32_t)i), 1);
+  }
+  tg_free(refs);
+  tg_free(expect);
+  ts_store_free(&st);
+}
+
 /* ---- worker wake-ups (issue 14) ------------------------------------------------------ */
 
 static void on_worker_exit(void *ctx) { (void)ctx; }
@@ -793,6 +941,8 @@ int main(void) {
       cmocka_unit_test(test_wire_round_trip_and_memory_ratio),
       cmocka_unit_test(test_patterned_ids_spread),
       cmocka_unit_test(test_store_reuses_trace_entries_bounded),
+      cmocka_unit_test(test_store_inline_header_refs),
+      cmocka_unit_test(test_store_header_release_matches_record_walk),
       cmocka_unit_test(test_worker_coalesces_wakeups),
       cmocka_unit_test(test_cache_forgets_oldest),
   };
