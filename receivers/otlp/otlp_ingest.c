@@ -27,8 +27,10 @@
 #define TG_OTLP_ARENA_FACTOR 32
 #define TG_OTLP_ARENA_SLACK (1u << 20)
 
-/* Protobuf bodies from this size up are taken from the server instead of copied. */
-#define TG_OTLP_TAKE_MIN_BYTES 1024
+/* Protobuf bodies from this size up are taken from the server instead of copied: below
+ * it the copy costs less than the server buffer each taken body makes the next request
+ * allocate (measured, docs/BENCHMARKS.md: neutral at 5.5 KB, a gain from 8 KB on). */
+#define TG_OTLP_TAKE_MIN_BYTES 8192
 
 static const char *const transport_names[TG_OTLP_TRANSPORT_COUNT_] = {"grpc", "http"};
 
