@@ -58,9 +58,9 @@ int tg_batch_decode_otlp(tg_batch *batch, const uint8_t *data, size_t len) {
 #define RS_DESC opentelemetry__proto__trace__v1__resource_spans__descriptor
 
 /* Records n_segments wire segments of data (offsets into it) after the batch's own. */
-static int add_wire(tg_batch *batch, const uint8_t *data, const size_t *offsets,
-                    const size_t *lengths, const size_t *span_counts, size_t n_segments,
-                    tg_wire_segment **out) {
+static inline int add_wire(tg_batch *batch, const uint8_t *data, const size_t *offsets,
+                           const size_t *lengths, const size_t *span_counts,
+                           size_t n_segments, tg_wire_segment **out) {
   tg_wire_segment *wire =
       tg_arena_alloc(batch->arena, (batch->n_wire + n_segments) * sizeof *wire);
   if (!wire)
@@ -74,8 +74,8 @@ static int add_wire(tg_batch *batch, const uint8_t *data, const size_t *offsets,
   return TG_OK;
 }
 
-static void commit_wire(tg_batch *batch, tg_wire_segment *wire, const size_t *span_counts,
-                        size_t n_segments) {
+static inline void commit_wire(tg_batch *batch, tg_wire_segment *wire,
+                               const size_t *span_counts, size_t n_segments) {
   for (size_t i = 0; i < n_segments; i++)
     batch->span_count += span_counts[i];
   batch->wire = wire;
