@@ -8,8 +8,11 @@
  *
  * Ownership: the batch is created here and handed to recv->instance->next with the
  * push (also when the consumer refuses it); on every path before the push it is freed
- * here. Counting: spans refused after decoding count their number; a body that cannot
- * be decoded (malformed, too large) counts one, because its span count is unknowable. */
+ * here. A protobuf body forwarded undecoded is taken from the inbound server (when it is
+ * at least TG_OTLP_TAKE_MIN_BYTES) and becomes the batch's: its arena frees it, also on
+ * every refusal, since those free the batch. Counting: spans refused after decoding count
+ * their number; a body that cannot be decoded (malformed, too large) counts one, because
+ * its span count is unknowable. */
 #include "otlp.h"
 
 #include <stdio.h>
