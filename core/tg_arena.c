@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tg_alloc.h"
+#include "tg_error.h"
 
 #define TG_ARENA_ALIGN alignof(max_align_t)
 #define TG_ARENA_MAX_CHUNK (1u << 20)
@@ -17,6 +18,12 @@ struct tg_arena_chunk {
   size_t size; /* payload bytes */
   size_t used;
   alignas(max_align_t) unsigned char data[];
+};
+
+struct tg_arena_owned {
+  tg_arena_owned *next;
+  void *buf;
+  void (*free_fn)(void *);
 };
 
 static void *pb_alloc(void *data, size_t size) {
@@ -53,6 +60,8 @@ void tg_arena_unref(tg_arena *arena) {
     return;
   if (atomic_fetch_sub_explicit(&arena->refs, 1, memory_order_acq_rel) != 1)
     return;
+  for (tg_arena_owned *o = arena->owned; o; o = o->next)
+    o->free_fn(o->buf);
   tg_arena_chunk *c = arena->head;
   while (c) {
     tg_arena_chunk *next = c->next;
@@ -138,4 +147,27 @@ char *tg_arena_strndup(tg_arena *arena, const char *s, size_t len) {
   memcpy(p, s, len);
   p[len] = '\0';
   return p;
+}
+
+int tg_arena_adopt(tg_arena *arena, void *buf, size_t size, void (*free_fn)(void *)) {
+  if (arena->limit_bytes && (size > arena->limit_bytes ||
+                             arena->reserved_bytes > arena->limit_bytes - size)) {
+    arena->over_limit = 1;
+    return TG_ETOOBIG;
+  }
+  tg_arena_owned *o = tg_arena_alloc(arena, sizeof *o);
+  if (!o)
+    return arena->over_limit ? TG_ETOOBIG : TG_ENOMEM;
+  /* the record's own bytes may have used up the room checked above */
+  if (arena->limit_bytes && arena->reserved_bytes > arena->limit_bytes - size) {
+    arena->over_limit = 1;
+    return TG_ETOOBIG;
+  }
+  o->buf = buf;
+  o->free_fn = free_fn ? free_fn : tg_free;
+  o->next = arena->owned;
+  arena->owned = o;
+  arena->reserved_bytes += size;
+  arena->used_bytes += size;
+  return TG_OK;
 }

@@ -57,26 +57,60 @@ int tg_batch_decode_otlp(tg_batch *batch, const uint8_t *data, size_t len) {
 
 #define RS_DESC opentelemetry__proto__trace__v1__resource_spans__descriptor
 
+/* Records n_segments wire segments of data (offsets into it) after the batch's own. */
+static inline int add_wire(tg_batch *batch, const uint8_t *data, const size_t *offsets,
+                           const size_t *lengths, const size_t *span_counts,
+                           size_t n_segments, tg_wire_segment **out) {
+  tg_wire_segment *wire =
+      tg_arena_alloc(batch->arena, (batch->n_wire + n_segments) * sizeof *wire);
+  if (!wire)
+    return batch->arena->over_limit ? TG_ETOOBIG : TG_ENOMEM;
+  if (batch->n_wire)
+    memcpy(wire, batch->wire, batch->n_wire * sizeof *wire);
+  for (size_t i = 0; i < n_segments; i++)
+    wire[batch->n_wire + i] =
+        (tg_wire_segment){data + offsets[i], lengths[i], span_counts[i]};
+  *out = wire;
+  return TG_OK;
+}
+
+static inline void commit_wire(tg_batch *batch, tg_wire_segment *wire,
+                               const size_t *span_counts, size_t n_segments) {
+  for (size_t i = 0; i < n_segments; i++)
+    batch->span_count += span_counts[i];
+  batch->wire = wire;
+  batch->n_wire += n_segments;
+}
+
 int tg_batch_adopt_wire(tg_batch *batch, const uint8_t *data, size_t len,
                         const size_t *offsets, const size_t *lengths,
                         const size_t *span_counts, size_t n_segments) {
   if (!n_segments)
     return TG_OK;
   uint8_t *copy = tg_arena_memdup(batch->arena, data, len);
-  tg_wire_segment *wire =
-      tg_arena_alloc(batch->arena, (batch->n_wire + n_segments) * sizeof *wire);
-  if (!copy || !wire)
+  if (!copy)
     return batch->arena->over_limit ? TG_ETOOBIG : TG_ENOMEM;
-  if (batch->n_wire)
-    memcpy(wire, batch->wire, batch->n_wire * sizeof *wire);
-  for (size_t i = 0; i < n_segments; i++) {
-    wire[batch->n_wire + i] =
-        (tg_wire_segment){copy + offsets[i], lengths[i], span_counts[i]};
-    batch->span_count += span_counts[i];
-  }
-  batch->wire = wire;
-  batch->n_wire += n_segments;
-  return TG_OK;
+  tg_wire_segment *wire;
+  int rc = add_wire(batch, copy, offsets, lengths, span_counts, n_segments, &wire);
+  if (rc == TG_OK)
+    commit_wire(batch, wire, span_counts, n_segments);
+  return rc;
+}
+
+int tg_batch_adopt_wire_owned(tg_batch *batch, void *buf, size_t buf_size,
+                              void (*free_fn)(void *), const uint8_t *data,
+                              const size_t *offsets, const size_t *lengths,
+                              const size_t *span_counts, size_t n_segments) {
+  tg_wire_segment *wire = batch->wire;
+  int rc = n_segments
+               ? add_wire(batch, data, offsets, lengths, span_counts, n_segments, &wire)
+               : TG_OK;
+  /* adopting last: nothing after it can fail, so an error leaves buf with the caller */
+  if (rc == TG_OK)
+    rc = tg_arena_adopt(batch->arena, buf, buf_size, free_fn);
+  if (rc == TG_OK)
+    commit_wire(batch, wire, span_counts, n_segments);
+  return rc;
 }
 
 int tg_batch_materialize(tg_batch *batch) {

@@ -21,7 +21,8 @@
 
 /* A ResourceSpans still in its wire form: the bytes of one `resource_spans` entry of an
  * ExportTraceServiceRequest (the message body, without tag and length), in an arena the
- * batch holds, already checked to decode (see tg_batch_adopt_wire). */
+ * batch holds or in a buffer such an arena adopted (a receiver's request body), already
+ * checked to decode (see tg_batch_adopt_wire). */
 typedef struct tg_wire_segment {
   const uint8_t *data;
   size_t len;
@@ -65,6 +66,17 @@ int tg_batch_decode_otlp(tg_batch *batch, const uint8_t *data, size_t len);
 int tg_batch_adopt_wire(tg_batch *batch, const uint8_t *data, size_t len,
                         const size_t *offsets, const size_t *lengths,
                         const size_t *span_counts, size_t n_segments);
+
+/* The same without the copy: the batch takes buf (buf_size bytes, malloc'd; data lies
+ * inside it) and its arena frees it with free_fn (NULL = tg_free) when the last batch
+ * sharing that arena is freed, so merges and splits keep it alive. buf_size counts
+ * against the arena's limit and in its used bytes (what the export queue charges), as
+ * the copy did. Returns TG_OK (buf is the batch's, also with n_segments == 0), else
+ * TG_ENOMEM or TG_ETOOBIG with buf still the caller's and the batch unchanged. */
+int tg_batch_adopt_wire_owned(tg_batch *batch, void *buf, size_t buf_size,
+                              void (*free_fn)(void *), const uint8_t *data,
+                              const size_t *offsets, const size_t *lengths,
+                              const size_t *span_counts, size_t n_segments);
 
 /* Decodes every wire segment into the span tree, so the spans can be read. Only the sole
  * holder may call it, or a fan-out before it shares the batch (descriptor flag

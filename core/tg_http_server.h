@@ -38,6 +38,9 @@ typedef struct tg_http_request {
   size_t n_headers;
   const uint8_t *body;      /* decoded body (gRPC: one message, unframed and inflated) */
   size_t body_len;
+  /* The server's buffer that body lies in, for tg_http_request_take_body; NULL when the
+   * body cannot be taken (a request a test or another component built). */
+  tg_buf *body_buf;
   int http_version;         /* 1 or 2 */
   int grpc;                 /* the request came in as gRPC */
   uint64_t deadline_ms;     /* gRPC grpc-timeout as a monotonic deadline; 0 = none */
@@ -437,6 +440,17 @@ void tg_http_server_get_stats(const tg_http_server *srv, tg_http_server_stats *o
 
 /* Helpers for handlers. */
 const char *tg_http_request_header(const tg_http_request *req, const char *name);
+
+/* Takes the request body's buffer from the server so that a handler can keep the body
+ * past its return without copying it (the OTLP receiver hands it to a batch). Returns the
+ * buffer, to free with tg_free, and sets *body to where the body now starts inside it and
+ * *size to the buffer's allocated size (for memory accounting); a buffer much larger than
+ * the body is trimmed first, so a small body never pins a big allocation. Afterwards
+ * req->body must not be read (trimming may move it); the server allocates a fresh buffer
+ * for its next request. NULL when the body cannot be taken (no body_buf, empty body):
+ * the body then stays the server's, valid until the handler returns. */
+uint8_t *tg_http_request_take_body(const tg_http_request *req, const uint8_t **body,
+                                   size_t *size);
 int tg_http_response_add_header(tg_http_response *resp, const char *name, const char *value);
 
 #endif

@@ -303,6 +303,8 @@ static int on_headers_complete(http_parser *p) {
       emit(h, (const uint8_t *)cont, sizeof cont - 1);
     }
   }
+  if (!h->reject_status && p->content_length != ULLONG_MAX)
+    tg_http_presize_body(&h->body, p->content_length);
   return 0;
 }
 
@@ -366,6 +368,7 @@ static void answer(tg_http1 *h, http_parser *p) {
       .n_headers = h->n_headers,
       .body = was_decoded ? decoded.data : h->body.data,
       .body_len = was_decoded ? decoded.len : h->body.len,
+      .body_buf = was_decoded ? &decoded : &h->body,
       .http_version = 1,
       .peer = h->peer,
   };

@@ -419,6 +419,7 @@ static void answer_grpc(tg_http2 *h, h2_stream *st) {
       .n_headers = st->n_headers,
       .body = data,
       .body_len = data_len,
+      .body_buf = data == st->body.data + 5 ? &st->body : &msg,
       .http_version = 2,
       .grpc = 1,
       .deadline_ms = st->deadline_ms,
@@ -456,6 +457,7 @@ static void answer_http(tg_http2 *h, h2_stream *st) {
       .n_headers = st->n_headers,
       .body = was_decoded ? decoded.data : st->body.data,
       .body_len = was_decoded ? decoded.len : st->body.len,
+      .body_buf = was_decoded ? &decoded : &st->body,
       .http_version = 2,
       .peer = h->peer,
   };
@@ -640,6 +642,20 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   return 0;
 }
 
+/* Sizes the body buffer from the first DATA bytes (a gRPC message prefix) or the
+ * request's content-length, so the body does not grow by doubling. */
+static void presize_body(h2_stream *st, const uint8_t *data, size_t len) {
+  uint64_t declared = 0;
+  if (st->grpc && len >= 5)
+    declared = 5 + ((uint64_t)data[1] << 24 | (uint64_t)data[2] << 16 |
+                    (uint64_t)data[3] << 8 | data[4]);
+  else if (!st->grpc) {
+    const char *cl = find_header(st, "content-length");
+    declared = cl ? strtoull(cl, NULL, 10) : 0;
+  }
+  tg_http_presize_body(&st->body, declared);
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *ud) {
   (void)session;
@@ -658,6 +674,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
       submit_http_error(h, st, 503, NULL);
     return 0;
   }
+  if (!st->body.len)
+    presize_body(st, data, len);
   int rc = tg_buf_append(&st->body, data, len);
   if (rc == TG_OK) {
     st->counted += len;

@@ -60,6 +60,22 @@ size_t tg_http_max_header_bytes(const tg_http_router *r);
 int tg_http_decode_body(const tg_http_router *r, const char *content_encoding,
                         const uint8_t *body, size_t len, tg_buf *out, int *decoded);
 
+/* Reserves room for a body the peer declared (Content-Length, a gRPC message prefix), so
+ * it arrives without the buffer's doubling reallocs (each a copy of what came so far):
+ * the buffer is handed on with the request (tg_http_request_take_body), so every request
+ * starts from an empty one. At most TG_HTTP_PRESIZE_MAX is reserved before the bytes
+ * arrive, so a declaration alone cannot make the server allocate much; the cap (limit)
+ * still applies and a failure is left for the append to report. */
+enum { TG_HTTP_PRESIZE_MAX = 1 << 20 };
+static inline void tg_http_presize_body(tg_buf *body, uint64_t declared) {
+  if (declared > TG_HTTP_PRESIZE_MAX)
+    declared = TG_HTTP_PRESIZE_MAX;
+  if (body->limit && declared > body->limit)
+    declared = body->limit;
+  if (declared > body->len && (declared > body->cap || !body->data))
+    (void)tg_buf_reserve(body, (size_t)declared - body->len);
+}
+
 /* --- response decoration: CORS and response_headers (tg_http_cors.c) --- */
 enum { TG_HTTP_MAX_RESPONSE_HEADERS = 32, TG_HTTP_DECOR_MAX = 6 + TG_HTTP_MAX_RESPONSE_HEADERS };
 typedef struct tg_http_decor {

@@ -97,17 +97,19 @@ void tg_otlp_on_refused_http(void *recv, const char *reason);
  * spans removed; when > 0 and msg is non-NULL, writes a description of the first one. */
 size_t tg_otlp_validate_spans(tg_batch *batch, char *msg, size_t msg_size);
 
-/* Handles the body of one export request: decodes it (format) into a new batch bounded
- * by an arena limit proportional to len, validates the spans, pushes what is left to
- * recv->instance->next (ownership transfers) and bumps the transport's counters.
- * Never fails to fill out; out->message is printable ASCII. */
 /* The service's self-tracer (NULL when off) and the end of a request's spans. */
 tg_selftrace *tg_otlp_tracer(const tg_otlp_receiver *recv);
 void tg_otlp_trace_end(tg_request_trace *rt, const tg_otlp_result *result);
 
+/* Handles the body of one export request (req->body): decodes it (format) into a new
+ * batch bounded by an arena limit proportional to its length, validates the spans,
+ * pushes what is left to recv->instance->next (ownership transfers) and bumps the
+ * transport's counters. A protobuf body forwarded undecoded is taken from the server
+ * (tg_http_request_take_body) and handed to the batch instead of copied, when req allows
+ * it; req->body must then not be read after this returns. Never fails to fill out;
+ * out->message is printable ASCII. */
 void tg_otlp_ingest(tg_otlp_receiver *recv, tg_otlp_transport transport, const char *cid,
-                    tg_otlp_format format, const uint8_t *body, size_t len,
-                    tg_otlp_result *out);
+                    tg_otlp_format format, const tg_http_request *req, tg_otlp_result *out);
 
 /* Route handlers (ctx = tg_otlp_receiver *). Synchronous, as tg_http_server.h requires.
  * The gRPC handler answers Export with an ExportTraceServiceResponse or an error status;

@@ -75,8 +75,7 @@ void tg_otlp_grpc_handle(void *ctx, const tg_http_request *req, tg_http_response
   tg_request_trace rt;
   tg_request_trace_begin(&rt, req, tg_otlp_tracer(recv), &recv->ids, recv->log_component,
                          "grpc");
-  tg_otlp_ingest(recv, TG_OTLP_GRPC, rt.cid, TG_OTLP_PROTOBUF, req->body, req->body_len,
-                 &result);
+  tg_otlp_ingest(recv, TG_OTLP_GRPC, rt.cid, TG_OTLP_PROTOBUF, req, &result);
   tg_otlp_trace_end(&rt, &result);
   resp->status = 200; /* gRPC errors travel in grpc-status, not in :status */
   int code = grpc_code(result.outcome);

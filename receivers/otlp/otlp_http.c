@@ -135,7 +135,7 @@ void tg_otlp_http_handle(void *ctx, const tg_http_request *req, tg_http_response
   tg_request_trace rt;
   tg_request_trace_begin(&rt, req, tg_otlp_tracer(recv), &recv->ids, recv->log_component,
                          "http");
-  tg_otlp_ingest(recv, TG_OTLP_HTTP, rt.cid, format, req->body, req->body_len, &result);
+  tg_otlp_ingest(recv, TG_OTLP_HTTP, rt.cid, format, req, &result);
   tg_otlp_trace_end(&rt, &result);
   resp->status = http_status(result.outcome);
   resp->content_type = format == TG_OTLP_JSON ? CT_JSON : CT_PROTOBUF;

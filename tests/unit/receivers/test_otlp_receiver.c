@@ -660,6 +660,81 @@ static void test_grpc_deep_request_refused(void **state) {
   tg_free(deep);
 }
 
+/* The protobuf fast path takes the server's body buffer (tg_http_request_take_body) into
+ * the batch instead of copying it; the batch forwards the same bytes, and every refusal
+ * frees it (ASan: no leak, no double free). A small body is copied, the server keeps it. */
+static void post_owned(fixture *f, const uint8_t *bytes, size_t len, int grpc,
+                       tg_buf *server_buf, tg_http_response *resp) {
+  tg_buf_init(server_buf, 0);
+  assert_int_equal(tg_buf_append(server_buf, bytes, len), TG_OK);
+  tg_http_header h = {"content-type", "application/x-protobuf"};
+  tg_http_request req = {.method = "POST", .path = grpc ? TG_OTLP_GRPC_PATH : "/v1/traces",
+                         .headers = &h, .n_headers = 1, .body = server_buf->data,
+                         .body_len = len, .body_buf = server_buf, .grpc = grpc,
+                         .http_version = grpc ? 2 : 1, .peer = "127.0.0.1:1"};
+  memset(resp, 0, sizeof *resp);
+  resp->status = 200;
+  tg_buf_init(&resp->body, 0);
+  if (grpc)
+    tg_otlp_grpc_handle(&f->recv, &req, resp);
+  else
+    tg_otlp_http_handle(&f->recv, &req, resp);
+}
+
+static void test_proto_body_taken_not_copied(void **state) {
+  fixture *f = *state;
+  enum { N = 400 };
+  const char *ids[N];
+  for (size_t i = 0; i < N; i++)
+    ids[i] = valid_ids[i % 2];
+  char *json = json_request(ids, N);
+  size_t len;
+  uint8_t *bytes = proto_request(json, &len);
+  tg_free(json);
+  assert_true(len >= 8192); /* TG_OTLP_TAKE_MIN_BYTES */
+  for (int grpc = 0; grpc <= 1; grpc++) {
+    tg_buf server_buf;
+    tg_http_response resp;
+    post_owned(f, bytes, len, grpc, &server_buf, &resp);
+    assert_int_equal(grpc ? resp.grpc_status : resp.status, grpc ? 0 : 200);
+    assert_null(server_buf.data); /* taken */
+    assert_int_equal(f->sink.last->span_count, N);
+    assert_int_equal(tg_batch_encoded_size(f->sink.last), len);
+    uint8_t *out = tg_malloc(len);
+    tg_batch_encode(f->sink.last, out);
+    assert_memory_equal(out, bytes, len);
+    tg_free(out);
+    assert_int_equal(tg_batch_materialize(f->sink.last), TG_OK);
+    assert_int_equal(tg_batch_count_spans(f->sink.last), N);
+    tg_buf_free(&resp.body);
+  }
+  int answers[] = {TG_EAGAIN, TG_ECLOSED, TG_EINVAL};
+  for (size_t a = 0; a < 3; a++) {
+    f->sink.answer = answers[a];
+    tg_buf server_buf;
+    tg_http_response resp;
+    post_owned(f, bytes, len, (int)(a & 1), &server_buf, &resp);
+    assert_null(server_buf.data); /* taken, and freed with the refused batch */
+    tg_buf_free(&resp.body);
+  }
+  f->sink.answer = TG_OK;
+  /* below TG_OTLP_TAKE_MIN_BYTES the body is copied and stays the server's */
+  json = json_request(valid_ids, 2);
+  uint8_t *small = proto_request(json, &len);
+  tg_free(json);
+  assert_true(len < 8192);
+  tg_buf server_buf;
+  tg_http_response resp;
+  post_owned(f, small, len, 0, &server_buf, &resp);
+  assert_int_equal(resp.status, 200);
+  assert_non_null(server_buf.data);
+  assert_int_equal(f->sink.last->span_count, 2);
+  tg_buf_free(&server_buf);
+  tg_buf_free(&resp.body);
+  tg_free(small);
+  tg_free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_validate_spans),
@@ -675,6 +750,7 @@ int main(void) {
       cmocka_unit_test(test_proto_encoders),
       cmocka_unit_test(test_proto_scan),
       cmocka_unit_test(test_proto_index),
+      cmocka_unit_test_setup_teardown(test_proto_body_taken_not_copied, setup, teardown),
       cmocka_unit_test_setup_teardown(test_grpc_deep_request_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

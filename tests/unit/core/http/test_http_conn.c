@@ -37,8 +37,39 @@ static void stream_handler(void *ctx, const tg_http_request *req, tg_http_respon
   resp->stream = (tg_http_body_stream){stream_next, stream_release, s};
 }
 
+/* A handler that keeps the request body (tg_http_request_take_body), as the OTLP
+ * receiver's batches do; the test checks and frees what it took. */
+typedef struct take_ctx {
+  uint8_t *bufs[8];
+  const uint8_t *bodies[8];
+  size_t lens[8], sizes[8];
+  int n;
+} take_ctx;
+
+static void take_handler(void *ctx, const tg_http_request *req, tg_http_response *resp) {
+  take_ctx *t = ctx;
+  size_t len = req->body_len;
+  const uint8_t *body = NULL;
+  size_t size = 0;
+  uint8_t *buf = t->n < 8 ? tg_http_request_take_body(req, &body, &size) : NULL;
+  if (buf) {
+    t->bufs[t->n] = buf;
+    t->bodies[t->n] = body;
+    t->lens[t->n] = len;
+    t->sizes[t->n++] = size;
+  }
+  tg_buf_appendf(&resp->body, "%s%zu", buf ? "taken=" : "kept=", len);
+}
+
+static void take_free(take_ctx *t) {
+  for (int i = 0; i < t->n; i++)
+    tg_free(t->bufs[i]);
+  t->n = 0;
+}
+
 typedef struct fixture {
-  tg_http_route routes[4];
+  tg_http_route routes[6];
+  take_ctx take;
   stream_ctx sctx;
   test_ctx ctx;
   tg_http_server_stats stats;
@@ -51,8 +82,10 @@ static int setup(void **state) {
   fixture *f = tg_calloc(1, sizeof *f);
   test_routes(f->routes, &f->ctx);
   f->routes[3] = (tg_http_route){"GET", "/stream", 0, stream_handler, &f->sctx};
+  f->routes[4] = (tg_http_route){"POST", "/take", 0, take_handler, &f->take};
+  f->routes[5] = (tg_http_route){"POST", "/test.Svc/Take", 1, take_handler, &f->take};
   f->sctx = (stream_ctx){.n = 5, .fail_at = -1};
-  f->router = (tg_http_router){.routes = f->routes, .n_routes = 4, .max_body_bytes = 1024,
+  f->router = (tg_http_router){.routes = f->routes, .n_routes = 6, .max_body_bytes = 1024,
                                .max_concurrent_streams = 10, .stats = &f->stats};
   tg_buf_init(&f->out, 0);
   f->conn = tg_http_conn_new(&f->router, TG_HTTP_PROTO_AUTO, NULL, "test:1", capture_write,
@@ -65,6 +98,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   tg_http_conn_free(f->conn);
+  take_free(&f->take);
   tg_buf_free(&f->out);
   tg_free(f);
   return 0;
@@ -395,6 +429,102 @@ static void test_h2_plain_http(void **state) {
   h2_client_free(&c);
 }
 
+/* ---- handlers that take the body ---- */
+
+/* HTTP/1.1: a Content-Length body, a chunked one and a gzip one are each taken whole;
+ * the connection goes on with a fresh buffer (keep-alive, also for a handler that only
+ * reads). */
+static void test_h1_take_body(void **state) {
+  fixture *f = *state;
+  tg_buf gz;
+  tg_buf_init(&gz, 0);
+  assert_int_equal(tg_gzip_deflate((const uint8_t *)"inflated body", 13, &gz), TG_OK);
+  char head[128];
+  snprintf(head, sizeof head,
+           "POST /take HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+           gz.len);
+  assert_int_equal(feed_str(f, "POST /take HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                               "POST /take HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n"),
+                   TG_OK);
+  assert_int_equal(feed_str(f, head), TG_OK);
+  assert_int_equal(tg_http_conn_feed(f->conn, gz.data, gz.len), TG_OK);
+  assert_int_equal(feed_str(f, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"), TG_OK);
+  const char *o = out_str(f);
+  assert_non_null(strstr(o, "taken=5"));
+  assert_non_null(strstr(o, "taken=7"));
+  assert_non_null(strstr(o, "taken=13"));
+  assert_non_null(strstr(o, "len=3;xyz"));
+  assert_int_equal(f->take.n, 3);
+  assert_memory_equal(f->take.bodies[0], "hello", 5);
+  assert_memory_equal(f->take.bodies[1], "abcdefg", 7);
+  assert_memory_equal(f->take.bodies[2], "inflated body", 13);
+  for (int i = 0; i < 3; i++)
+    assert_true(f->take.sizes[i] > f->take.lens[i]);
+  /* an empty body has nothing to take */
+  assert_int_equal(feed_str(f, "POST /take HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), TG_OK);
+  assert_non_null(strstr(out_str(f), "kept=0"));
+  tg_buf_free(&gz);
+}
+
+/* HTTP/2: a gRPC message read in place (the buffer keeps its 5-byte prefix before the
+ * body), an inflated one, and a plain HTTP body. */
+static void test_h2_take_body(void **state) {
+  fixture *f = *state;
+  h2_client c;
+  h2_client_init(&c);
+  tg_buf body, gz;
+  tg_buf_init(&body, 0);
+  tg_buf_init(&gz, 0);
+  grpc_frame_msg(&body, 0, (const uint8_t *)"plain msg", 9);
+  h2_client_request(&c, "POST", "/test.Svc/Take", "application/grpc", NULL, NULL, body.data,
+                    body.len);
+  pump(f, &c);
+  assert_int_equal(c.grpc_status, 0);
+  tg_gzip_deflate((const uint8_t *)"zipped msg", 10, &gz);
+  body.len = 0;
+  grpc_frame_msg(&body, 1, gz.data, gz.len);
+  h2_client_request(&c, "POST", "/test.Svc/Take", "application/grpc", "grpc-encoding", "gzip",
+                    body.data, body.len);
+  pump(f, &c);
+  assert_int_equal(c.grpc_status, 0);
+  h2_client_request(&c, "POST", "/take", "text/plain", NULL, NULL, (const uint8_t *)"h2 body",
+                    7);
+  pump(f, &c);
+  assert_int_equal(c.http_status, 200);
+  assert_int_equal(f->take.n, 3);
+  assert_memory_equal(f->take.bodies[0], "plain msg", 9);
+  assert_ptr_equal(f->take.bodies[0], f->take.bufs[0] + 5);
+  assert_memory_equal(f->take.bodies[1], "zipped msg", 10);
+  assert_memory_equal(f->take.bodies[2], "h2 body", 7);
+  tg_buf_free(&body);
+  tg_buf_free(&gz);
+  h2_client_free(&c);
+}
+
+/* A buffer much larger than its body is trimmed when taken; a request without body_buf
+ * (built by a test or a component) has nothing to take. */
+static void test_take_body_trims(void **state) {
+  (void)state;
+  tg_buf b;
+  tg_buf_init(&b, 0);
+  assert_int_equal(tg_buf_reserve(&b, 1 << 20), TG_OK);
+  assert_int_equal(tg_buf_append(&b, "xxsmall", 7), TG_OK);
+  tg_http_request req = {.body = b.data + 2, .body_len = 5, .body_buf = &b};
+  const uint8_t *body;
+  size_t size;
+  uint8_t *buf = tg_http_request_take_body(&req, &body, &size);
+  assert_non_null(buf);
+  assert_null(b.data);
+  assert_int_equal(size, 8);
+  assert_memory_equal(body, "small", 5);
+  assert_ptr_equal(body, buf + 2);
+  tg_free(buf);
+  req.body_buf = NULL;
+  req.body = (const uint8_t *)"small";
+  assert_null(tg_http_request_take_body(&req, &body, &size));
+}
+
 /* ---- streamed responses ---- */
 
 static void test_h1_stream_chunked_then_pipelined(void **state) {
@@ -597,6 +727,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_h1_stream_chunked_then_pipelined, setup, teardown),
       cmocka_unit_test_setup_teardown(test_h1_stream_http10_head_abort_free, setup, teardown),
       cmocka_unit_test_setup_teardown(test_h2_stream, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_h1_take_body, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_h2_take_body, setup, teardown),
+      cmocka_unit_test(test_take_body_trims),
       cmocka_unit_test(test_grpc_timeout_parse),
       cmocka_unit_test(test_percent_encode),
       cmocka_unit_test(test_gzip_roundtrip_and_limits),
