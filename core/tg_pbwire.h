@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum { TG_PB_VARINT = 0, TG_PB_I64 = 1, TG_PB_LEN = 2, TG_PB_I32 = 5 };
 
@@ -23,6 +24,26 @@ typedef struct tg_pbwire_reader {
  * end first or the 10th byte still continues. */
 /* Bytes the base-128 varint encoding of v takes (1 to 10): for sizing a message before
  * writing it. */
+/* Fixed-width fields are little-endian on the wire: one load (and a swap on big-endian
+ * hosts) instead of a byte loop. p must have 8 (4) readable bytes. */
+static inline uint64_t tg_pbwire_load_le64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+static inline uint32_t tg_pbwire_load_le32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
 static inline size_t tg_pbwire_varint_size(uint64_t v) {
   size_t n = 1;
   while (v >= 0x80) {
@@ -103,20 +124,14 @@ static inline int tg_pbwire_value(tg_pbwire_reader *r, int wire_type, uint64_t *
   case TG_PB_I64: {
     if (r->end - r->p < 8)
       return -1;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-      v = (v << 8) | r->p[i];
-    *value = v;
+    *value = tg_pbwire_load_le64(r->p);
     r->p += 8;
     return 0;
   }
   case TG_PB_I32: {
     if (r->end - r->p < 4)
       return -1;
-    uint64_t v = 0;
-    for (int i = 3; i >= 0; i--)
-      v = (v << 8) | r->p[i];
-    *value = v;
+    *value = tg_pbwire_load_le32(r->p);
     r->p += 4;
     return 0;
   }

@@ -24,6 +24,7 @@
 #include "redaction_engine.h"
 #include "redaction_internal.h"
 #include "tg_alloc.h"
+#include "tg_pbwire.h"
 #include "tg_error.h"
 #include "tg_pbwire.h"
 
@@ -98,10 +99,7 @@ static inline __attribute__((always_inline)) int next_field(const uint8_t **pp,
   case 1:
     if (end - p < 8)
       return -1;
-    memcpy(&f->u, p, 8); /* little-endian on the wire */
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    f->u = __builtin_bswap64(f->u);
-#endif
+    f->u = tg_pbwire_load_le64(p);
     p += 8;
     break;
   case 2: {

@@ -49,14 +49,9 @@ static inline int next(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
    * status code): read as tg_pbwire_value would, without the call */
   if (r->end - p >= 2 && p[0] < 0x80 && (p[0] & 0xf8)) {
     if ((p[0] & 7) == WT_I64 && r->end - p >= 9) {
-      uint64_t v;
-      memcpy(&v, p + 1, 8); /* little-endian on the wire */
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-      v = __builtin_bswap64(v);
-#endif
       *field = p[0] >> 3;
       *wt = WT_I64;
-      *value = v;
+      *value = tg_pbwire_load_le64(p + 1);
       r->p = p + 9;
       return 1;
     }
@@ -70,14 +65,9 @@ static inline int next(reader *r, uint32_t *field, int *wt, tg_sm_bytes *bytes,
   }
   /* a two-byte tag with a fixed32: the span's flags (field 16), read as next_slow would */
   if (r->end - p >= 6 && p[0] >= 0x80 && (p[0] & 7) == WT_I32 && p[1] < 0x80) {
-    uint32_t v;
-    memcpy(&v, p + 2, 4); /* little-endian on the wire */
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
     *field = (uint32_t)(p[0] & 0x7f) >> 3 | (uint32_t)p[1] << 4;
     *wt = WT_I32;
-    *value = v;
+    *value = tg_pbwire_load_le32(p + 2);
     r->p = p + 6;
     return 1;
   }

@@ -28,6 +28,7 @@
 
 #include "otlp_proto_scan_table.h"
 #include "tg_error.h"
+#include "tg_pbwire.h"
 
 #define MAX_STACK 256
 
@@ -91,15 +92,6 @@ static int id_valid(const uint8_t *p, size_t n, size_t want) {
   return (a | b) != 0;
 }
 
-static inline uint32_t load32le(const uint8_t *p) {
-  uint32_t w;
-  memcpy(&w, p, sizeof w);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  w = __builtin_bswap32(w);
-#endif
-  return w;
-}
-
 /* The shape nearly every attribute has on the wire: a KeyValue field with a one-byte tag
  * (`tag`) and length, holding key = 1 and then value = 2, an AnyValue with at most one
  * string, bool, int, double or bytes member, each with one-byte tags and lengths. Checked
@@ -113,7 +105,7 @@ static inline __attribute__((always_inline)) const uint8_t *
 attribute_fast(const uint8_t *p, const uint8_t *end, unsigned tag) {
   if (end - p < 4)
     return NULL;
-  uint32_t w = load32le(p); /* tag, length < 128, key's tag 0x0a, key's length < 128 */
+  uint32_t w = tg_pbwire_load_le32(p); /* tag, length < 128, key's tag 0x0a, key's length < 128 */
   if ((w & 0x80ff80ffu) != (tag | 0x0a0000u))
     return NULL;
   size_t len = (w >> 8) & 0xff, key_len = w >> 24;
@@ -124,7 +116,7 @@ attribute_fast(const uint8_t *p, const uint8_t *end, unsigned tag) {
   if (!rest)
     return kv_end;
   if (rest >= 4 && /* the commonest: value = AnyValue{string_value}, in one compare */
-      load32le(v) == (0x0a0012u | (uint32_t)(rest - 2) << 8 | (uint32_t)(rest - 4) << 24))
+      tg_pbwire_load_le32(v) == (0x0a0012u | (uint32_t)(rest - 2) << 8 | (uint32_t)(rest - 4) << 24))
     return kv_end;
   if (rest < 2 || v[0] != 0x12 || v[1] != rest - 2) /* value, all the rest */
     return NULL;

@@ -75,7 +75,7 @@ static int scan_error(char *err, size_t err_size, const char *what, size_t offse
 
 /* The wire type protobuf-c requires for a known field of this type (no packed repeated
  * scalars exist in the OTLP trace messages). */
-static unsigned expected_wire_type(const ProtobufCFieldDescriptor *f) {
+unsigned tg_otlp_proto_expected_wire_type_ref(const ProtobufCFieldDescriptor *f) {
   switch (f->type) {
   case PROTOBUF_C_TYPE_FIXED64:
   case PROTOBUF_C_TYPE_SFIXED64:
@@ -142,7 +142,7 @@ static int scan(const uint8_t *data, size_t len, unsigned max_depth, char *err,
     if (number == 0 || number > 536870911u)
       return scan_error(err, err_size, "invalid field number", field_start);
     const ProtobufCFieldDescriptor *f = field_of(top->desc, (unsigned)number);
-    if (idx && f && expected_wire_type(f) != wire)
+    if (idx && f && tg_otlp_proto_expected_wire_type_ref(f) != wire)
       return scan_error(err, err_size, "field with the wrong wire type", field_start);
     switch (wire) {
     case 0:

@@ -53,26 +53,6 @@ static unsigned msg_of(const ProtobufCMessageDescriptor *d) {
   return TG_OTLP_SCAN_N_MSGS;
 }
 
-/* The rule of the reference walk (expected_wire_type in otlp_proto_scan_ref.c). */
-static unsigned wire_type_of(const ProtobufCFieldDescriptor *f) {
-  switch (f->type) {
-  case PROTOBUF_C_TYPE_FIXED64:
-  case PROTOBUF_C_TYPE_SFIXED64:
-  case PROTOBUF_C_TYPE_DOUBLE:
-    return 1;
-  case PROTOBUF_C_TYPE_FIXED32:
-  case PROTOBUF_C_TYPE_SFIXED32:
-  case PROTOBUF_C_TYPE_FLOAT:
-    return 5;
-  case PROTOBUF_C_TYPE_STRING:
-  case PROTOBUF_C_TYPE_BYTES:
-  case PROTOBUF_C_TYPE_MESSAGE:
-    return 2;
-  default:
-    return 0;
-  }
-}
-
 static void test_tables_match_descriptors(void **state) {
   (void)state;
   for (unsigned m = 0; m < TG_OTLP_SCAN_N_MSGS; m++) {
@@ -91,7 +71,7 @@ static void test_tables_match_descriptors(void **state) {
         assert_int_equal(e->flags, 0);
         continue;
       }
-      assert_int_equal(e->reject, 0xffu & ~(1u << wire_type_of(f)));
+      assert_int_equal(e->reject, 0xffu & ~(1u << tg_otlp_proto_expected_wire_type_ref(f)));
       unsigned flags = 0;
       if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
         unsigned child = msg_of(f->descriptor);
