@@ -5,6 +5,9 @@
 #include "ts_store.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "tg_alloc.h"
 #include "tg_trace_id.h"
@@ -171,6 +174,22 @@ void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t) {
     __builtin_prefetch(t->records - 8, 1);
 }
 
+/* Bit k set when tag[k] == tag: one compare for four tags where SSE2 is there. */
+static unsigned tag_matches(const ts_bucket *b, uint32_t tag) {
+#ifdef __SSE2__
+  __m128i four = _mm_load_si128((const __m128i *)(const void *)b->tag);
+  unsigned m = (unsigned)_mm_movemask_ps(
+      _mm_castsi128_ps(_mm_cmpeq_epi32(four, _mm_set1_epi32((int)tag))));
+  _Static_assert(TS_BUCKET_SLOTS == 5, "four tags by SSE2, the fifth alone");
+  return m | (unsigned)(b->tag[4] == tag) << 4;
+#else
+  unsigned m = 0;
+  for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++)
+    m |= (unsigned)(b->tag[k] == tag) << k;
+  return m;
+#endif
+}
+
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]) {
   uint64_t h = tg_trace_id_hash(id);
   uint32_t tag = tag_of(s, h);
@@ -178,9 +197,11 @@ ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]) {
   /* bounded: in a table that could not grow, every bucket may have been passed */
   for (size_t n = 0; n <= s->bucket_mask; n++, i = (i + 1) & s->bucket_mask) {
     const ts_bucket *b = &s->buckets[i];
-    for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++)
-      if (b->tag[k] == tag && memcmp(b->slot[k]->id, id, 16) == 0)
-        return b->slot[k];
+    for (unsigned m = tag_matches(b, tag); m; m &= m - 1) {
+      ts_trace *t = b->slot[__builtin_ctz(m)];
+      if (memcmp(t->id, id, 16) == 0)
+        return t;
+    }
     if (!b->passed)
       return NULL;
   }
