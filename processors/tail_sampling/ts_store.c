@@ -174,6 +174,10 @@ void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t) {
     __builtin_prefetch(t->records - 8, 1);
 }
 
+void ts_store_prefetch_id(const ts_store *s, const uint8_t id[16]) {
+  __builtin_prefetch(&s->buckets[id_hash(id) & s->bucket_mask]);
+}
+
 /* Bit k set when tag[k] == tag: one compare for four tags where SSE2 is there. */
 static unsigned tag_matches(const ts_bucket *b, uint32_t tag) {
 #ifdef __SSE2__

@@ -118,6 +118,9 @@ ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
  * its records. */
 void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t);
 
+/* Hint before looking id up a little later: its home bucket. */
+void ts_store_prefetch_id(const ts_store *s, const uint8_t id[16]);
+
 /* Appends one span (its bytes copied) to its trace, creating the trace (newest) when it
  * is not buffered. `more` is how many record bytes of the same trace the caller will add
  * right after (a run of spans in one message), so the buffer grows once for the run.
