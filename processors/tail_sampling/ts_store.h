@@ -114,7 +114,7 @@ void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferen
 
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
 
-/* Hint before removing or emitting t a little later: its table slot and the start of
+/* Hint before removing or emitting t a little later: its table bucket and the start of
  * its records. */
 void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t);
 
