@@ -335,9 +335,10 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
 }
 
 /* Record bytes of the span records right after p (up to end) that belong to trace id:
- * spans of one trace usually travel together, so their buffer can grow once. */
+ * spans of one trace usually travel together, so their buffer can grow once. *next is
+ * where the run ends. */
 static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[16],
-                        uint32_t header) {
+                        uint32_t header, const uint8_t **next) {
   size_t total = 0;
   while (end - p > 17 && *p == TS_REC_SPAN && memcmp(p + 1, id, 16) == 0) {
     const uint8_t *q = p + 17;
@@ -347,6 +348,7 @@ static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[1
     total += ts_store_record_size(header, (size_t)len);
     p = q + len;
   }
+  *next = p;
   return total;
 }
 
@@ -385,9 +387,13 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
         break;
       received++; /* added once per message: the cell is shared by every worker */
       /* the rest of this trace's run, counted once per run (not per span) */
-      if (!run_id || memcmp(run_id, id, 16) != 0)
-        run_left = run_after(p + a, end, id, h.id);
-      else
+      if (!run_id || memcmp(run_id, id, 16) != 0) {
+        const uint8_t *next;
+        run_left = run_after(p + a, end, id, h.id, &next);
+        /* the next run's table bucket is a cache miss: start it while this run is taken */
+        if (end - next > 17 && *next == TS_REC_SPAN)
+          ts_store_prefetch_id(&sh->store, next + 1);
+      } else
         run_left -= run_left < ts_store_record_size(h.id, (size_t)a)
                         ? run_left
                         : ts_store_record_size(h.id, (size_t)a);

@@ -1,15 +1,19 @@
 /* The shard's trace buffer (see ts_store.h). Growth of a trace's record buffer is by a
  * quarter (not doubling), because slack counts against the memory budget and most traces
- * arrive in a few requests; the hash table grows by doubling when it gets full. */
+ * arrive in a few requests; the hash table grows by doubling when 75 % of its slots are
+ * used. */
 #include "ts_store.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "tg_alloc.h"
 #include "tg_trace_id.h"
 #include "ts_wire.h"
 
-static size_t id_hash(const uint8_t id[16]) { return (size_t)tg_trace_id_hash(id); }
+static uint64_t id_hash(const uint8_t id[16]) { return tg_trace_id_hash(id); }
 
 static uint64_t bytes_hash(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
   uint64_t h = UINT64_C(14695981039346656037);
@@ -21,21 +25,45 @@ static uint64_t bytes_hash(const uint8_t *a, size_t alen, const uint8_t *b, size
   return h;
 }
 
+_Static_assert(sizeof(ts_bucket) == 64, "a trace-table bucket is one cache line");
+
+/* Grow past this many traces per bucket (75 % of the slots): few probes leave home. */
+#define TS_BUCKET_LOAD_NUM (TS_BUCKET_SLOTS * 3)
+#define TS_BUCKET_LOAD_DEN 4
+#define TS_MAX_BUCKETS ((size_t)1 << 24)
+
+static uint32_t tag_of(const ts_store *s, uint64_t h) {
+  uint32_t tag = (uint32_t)(h >> 32) & s->tag_mask;
+  return tag ? tag : 1;
+}
+
+/* A zeroed table of n buckets, 64-byte aligned (tg_alloc has no aligned allocation, so
+ * over-allocate and keep the original pointer for tg_free). */
+static ts_bucket *new_table(size_t n, void **mem) {
+  uint8_t *raw = tg_calloc(1, n * sizeof(ts_bucket) + 63);
+  if (!raw)
+    return NULL;
+  *mem = raw;
+  return (ts_bucket *)(void *)(raw + ((64 - ((uintptr_t)raw & 63)) & 63));
+}
+
 int ts_store_init(ts_store *s, size_t expected_traces) {
   memset(s, 0, sizeof *s);
-  size_t n = 64;
-  while (n < expected_traces && n < ((size_t)1 << 20))
+  /* as the chained table did: at most 8 MiB up front, growth covers the rest */
+  size_t n = 16;
+  while (n * TS_BUCKET_LOAD_NUM / TS_BUCKET_LOAD_DEN < expected_traces && n < ((size_t)1 << 17))
     n <<= 1;
-  s->buckets = tg_calloc(n, sizeof *s->buckets);
+  s->buckets = new_table(n, &s->table_mem);
   s->header_bucket_mask = 255;
   s->header_buckets = tg_malloc((s->header_bucket_mask + 1) * sizeof *s->header_buckets);
   if (!s->buckets || !s->header_buckets) {
-    tg_free(s->buckets);
+    tg_free(s->table_mem);
     tg_free(s->header_buckets);
     return -1;
   }
   memset(s->header_buckets, 0xff, (s->header_bucket_mask + 1) * sizeof *s->header_buckets);
   s->bucket_mask = n - 1;
+  s->tag_mask = UINT32_MAX;
   s->free_header = TS_NO_HEADER;
   s->bytes = n * sizeof *s->buckets + (s->header_bucket_mask + 1) * sizeof *s->header_buckets;
   return 0;
@@ -48,7 +76,7 @@ void ts_store_free(ts_store *s) {
     tg_free(s->headers[i].bytes);
   tg_free(s->headers);
   tg_free(s->header_buckets);
-  tg_free(s->buckets);
+  tg_free(s->table_mem);
   while (s->spare) {
     ts_trace *t = s->spare;
     s->spare = t->hnext;
@@ -146,32 +174,99 @@ void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t) {
     __builtin_prefetch(t->records - 8, 1);
 }
 
+void ts_store_prefetch_id(const ts_store *s, const uint8_t id[16]) {
+  __builtin_prefetch(&s->buckets[id_hash(id) & s->bucket_mask]);
+}
+
+/* Bit k set when tag[k] == tag: one compare for four tags where SSE2 is there. */
+static unsigned tag_matches(const ts_bucket *b, uint32_t tag) {
+#ifdef __SSE2__
+  __m128i four = _mm_load_si128((const __m128i *)(const void *)b->tag);
+  unsigned m = (unsigned)_mm_movemask_ps(
+      _mm_castsi128_ps(_mm_cmpeq_epi32(four, _mm_set1_epi32((int)tag))));
+  _Static_assert(TS_BUCKET_SLOTS == 5, "four tags by SSE2, the fifth alone");
+  return m | (unsigned)(b->tag[4] == tag) << 4;
+#else
+  unsigned m = 0;
+  for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++)
+    m |= (unsigned)(b->tag[k] == tag) << k;
+  return m;
+#endif
+}
+
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]) {
-  for (ts_trace *t = s->buckets[id_hash(id) & s->bucket_mask]; t; t = t->hnext)
-    if (memcmp(t->id, id, 16) == 0)
-      return t;
+  uint64_t h = tg_trace_id_hash(id);
+  uint32_t tag = tag_of(s, h);
+  size_t i = (size_t)h & s->bucket_mask;
+  /* bounded: in a table that could not grow, every bucket may have been passed */
+  for (size_t n = 0; n <= s->bucket_mask; n++, i = (i + 1) & s->bucket_mask) {
+    const ts_bucket *b = &s->buckets[i];
+    for (unsigned m = tag_matches(b, tag); m; m &= m - 1) {
+      ts_trace *t = b->slot[__builtin_ctz(m)];
+      if (memcmp(t->id, id, 16) == 0)
+        return t;
+    }
+    if (!b->passed)
+      return NULL;
+  }
   return NULL;
+}
+
+/* Places t in the first free slot on its probe path; the table has one (callers keep
+ * n_traces below the slot count). */
+static void place(ts_bucket *table, size_t mask, ts_trace *t, uint32_t tag, uint64_t h) {
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    ts_bucket *b = &table[i];
+    for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++)
+      if (!b->tag[k]) {
+        b->tag[k] = tag;
+        b->slot[k] = t;
+        return;
+      }
+    b->passed++;
+  }
 }
 
 static void grow_table(ts_store *s) {
   size_t n = (s->bucket_mask + 1) * 2;
-  ts_trace **b = tg_calloc(n, sizeof *b);
+  void *mem;
+  ts_bucket *b = new_table(n, &mem);
   if (!b)
-    return; /* keep the smaller table: chains get longer, nothing breaks */
+    return; /* keep the smaller table: probes get longer, nothing breaks until it is full */
   for (ts_trace *t = s->oldest; t; t = t->newer) {
-    size_t i = id_hash(t->id) & (n - 1);
-    t->hnext = b[i];
-    b[i] = t;
+    uint64_t h = id_hash(t->id);
+    place(b, n - 1, t, tag_of(s, h), h);
   }
   s->bytes += (n - (s->bucket_mask + 1)) * sizeof *b;
-  tg_free(s->buckets);
+  tg_free(s->table_mem);
+  s->table_mem = mem;
   s->buckets = b;
   s->bucket_mask = n - 1;
 }
 
+/* Clears t's slot, found by pointer: no other trace is read. */
+static void unplace(ts_store *s, const ts_trace *t) {
+  uint64_t h = id_hash(t->id);
+  uint32_t tag = tag_of(s, h);
+  for (size_t i = (size_t)h & s->bucket_mask;; i = (i + 1) & s->bucket_mask) {
+    ts_bucket *b = &s->buckets[i];
+    for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++)
+      if (b->tag[k] == tag && b->slot[k] == t) {
+        b->tag[k] = 0;
+        b->slot[k] = NULL;
+        return;
+      }
+    b->passed--; /* t lies further along: it passed this bucket */
+  }
+}
+
 static ts_trace *new_trace(ts_store *s, const uint8_t id[16], uint64_t now_ms) {
-  if (s->n_traces > s->bucket_mask && s->bucket_mask < ((size_t)1 << 26))
+  size_t n_buckets = s->bucket_mask + 1;
+  if (s->n_traces >= n_buckets * TS_BUCKET_LOAD_NUM / TS_BUCKET_LOAD_DEN &&
+      n_buckets < TS_MAX_BUCKETS)
     grow_table(s);
+  if (s->n_traces >= (s->bucket_mask + 1) * TS_BUCKET_SLOTS - 1)
+    return NULL; /* could not grow and (nearly) full: no free slot to probe to */
   ts_trace *t = s->spare;
   if (t) {
     s->spare = t->hnext;
@@ -183,9 +278,8 @@ static ts_trace *new_trace(ts_store *s, const uint8_t id[16], uint64_t now_ms) {
   memcpy(t->id, id, 16);
   t->arrival_ms = now_ms;
   t->min_start = UINT64_MAX;
-  size_t i = id_hash(id) & s->bucket_mask;
-  t->hnext = s->buckets[i];
-  s->buckets[i] = t;
+  uint64_t h = id_hash(id);
+  place(s->buckets, s->bucket_mask, t, tag_of(s, h), h);
   t->older = s->newest;
   if (s->newest)
     s->newest->newer = t;
@@ -323,10 +417,7 @@ void ts_store_remove(ts_store *s, ts_trace *t) {
         ts_store_release_header(s, header);
     }
   }
-  ts_trace **link = &s->buckets[id_hash(t->id) & s->bucket_mask];
-  while (*link != t)
-    link = &(*link)->hnext;
-  *link = t->hnext;
+  unplace(s, t);
   if (t->older)
     t->older->newer = t->newer;
   else

@@ -11,6 +11,11 @@
  * same for every trace, so the oldest trace is always the next one due, and "decide the
  * oldest early" is how both memory bounds (traces, bytes) are enforced.
  *
+ * The table is open-addressed in cache-line buckets (ts_bucket): a lookup loads one line
+ * and dereferences a trace only on a 32-bit tag match, and a removal finds its slot by
+ * pointer without touching any other trace (the chained table it replaced cost a miss
+ * per chain node, and removal re-walked the chain from a cold bucket).
+ *
  * Not thread-safe: a shard and its store belong to one worker thread. */
 #ifndef TG_TS_STORE_H
 #define TG_TS_STORE_H
@@ -40,7 +45,7 @@ typedef struct ts_header {
 typedef struct ts_trace ts_trace;
 struct ts_trace {
   uint8_t id[16];
-  ts_trace *hnext;
+  ts_trace *hnext;            /* the spare list (see ts_store.spare) */
   ts_trace *older, *newer;
   uint64_t arrival_ms;       /* monotonic ms of the first span */
   uint64_t min_start, max_end; /* unix nano over the spans */
@@ -61,9 +66,23 @@ struct ts_trace {
   uint32_t hdr_id[TS_TRACE_HEADERS], hdr_refs[TS_TRACE_HEADERS];
 };
 
+/* One cache line of the trace table. tag[i] is the high half of the trace's
+ * tg_trace_id_hash (0 never: it marks a free slot). A trace goes in the first free slot
+ * of its home bucket (the low hash bits) or, when that is full, of the next buckets;
+ * `passed` counts the traces stored beyond this bucket whose probe passed it, so a
+ * lookup stops at the first bucket on its path that none passed. */
+#define TS_BUCKET_SLOTS 5
+typedef struct ts_bucket {
+  _Alignas(64) uint32_t tag[TS_BUCKET_SLOTS];
+  uint32_t passed;
+  ts_trace *slot[TS_BUCKET_SLOTS];
+} ts_bucket;
+
 typedef struct ts_store {
-  ts_trace **buckets;
+  ts_bucket *buckets;        /* 64-byte aligned, inside table_mem */
   size_t bucket_mask;
+  void *table_mem;
+  uint32_t tag_mask;         /* all ones; unit tests narrow it to force tag collisions */
   ts_trace *oldest, *newest;
   size_t n_traces;
   size_t bytes;              /* everything this store allocated for traces and headers */
@@ -95,9 +114,12 @@ void ts_store_release_header(ts_store *s, uint32_t id); /* frees it if unreferen
 
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]);
 
-/* Hint before removing or emitting t a little later: its table slot and the start of
+/* Hint before removing or emitting t a little later: its table bucket and the start of
  * its records. */
 void ts_store_prefetch_trace(const ts_store *s, const ts_trace *t);
+
+/* Hint before looking id up a little later: its home bucket. */
+void ts_store_prefetch_id(const ts_store *s, const uint8_t id[16]);
 
 /* Appends one span (its bytes copied) to its trace, creating the trace (newest) when it
  * is not buffered. `more` is how many record bytes of the same trace the caller will add

@@ -9,6 +9,7 @@
 
 #include "tg_alloc.h"
 #include "tg_error.h"
+#include "tg_trace_id.h"
 #include "ts_cache.h"
 #include "ts_prob.h"
 #include "ts_shard.h"
@@ -584,15 +585,20 @@ static void test_patterned_ids_spread(void **state) {
   }
   for (int k = 0; k < 4; k++)
     assert_true(per_shard[k] > 900 && per_shard[k] < 1150);
-  size_t longest = 0;
-  for (size_t b = 0; b <= st.bucket_mask; b++) {
-    size_t n = 0;
-    for (ts_trace *t = st.buckets[b]; t; t = t->hnext)
-      n++;
-    if (n > longest)
-      longest = n;
-  }
-  assert_true(longest <= 8);
+  /* few traces leave their home bucket, and none goes far */
+  size_t away = 0, longest = 0;
+  for (size_t b = 0; b <= st.bucket_mask; b++)
+    for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++) {
+      if (!st.buckets[b].tag[k])
+        continue;
+      size_t home = (size_t)tg_trace_id_hash(st.buckets[b].slot[k]->id) & st.bucket_mask;
+      size_t dist = (b - home) & st.bucket_mask;
+      away += dist != 0;
+      if (dist > longest)
+        longest = dist;
+    }
+  assert_true(away < 4096 / 5);
+  assert_true(longest <= 4);
   ts_store_free(&st);
 }
 
@@ -625,7 +631,7 @@ static void test_store_reuses_trace_entries_bounded(void **state) {
   ts_store st;
   assert_int_equal(ts_store_init(&st, 64), 0);
   ts_span_info info = {0};
-  const size_t base = st.bytes;
+  const size_t base = st.bytes, first_buckets = st.bucket_mask + 1;
   uint8_t id[16] = {0};
   ts_trace *made[3];
   for (int i = 0; i < 3; i++) {
@@ -668,11 +674,140 @@ static void test_store_reuses_trace_entries_bounded(void **state) {
   while (st.oldest)
     ts_store_remove(&st, st.oldest);
   assert_int_equal(st.n_spare, TS_STORE_SPARE_TRACES);
-  assert_true(st.bucket_mask + 1 > 64); /* the table grew; only tables remain counted */
+  assert_true(st.bucket_mask + 1 > first_buckets); /* it grew; only tables remain counted */
   assert_int_equal(st.bytes, (st.bucket_mask + 1) * sizeof *st.buckets +
                                  (st.header_bucket_mask + 1) * sizeof *st.header_buckets);
   ts_store_free(&st); /* frees the spares (ASan: no leak) */
   assert_int_equal(st.n_spare, 0);
+}
+
+/* ---- the bucketed trace table against a reference (issue 14) ---------------------- */
+
+static uint64_t rng_next(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+#define DIFF_POOL 20000
+
+/* Pool entry i's id carries i in its first bytes, so a trace maps back to its entry. */
+static void diff_id(uint8_t id[16], uint32_t i, uint64_t salt) {
+  memcpy(id, &i, 4);
+  memcpy(id + 4, &salt, 8);
+  memset(id + 12, 0x5a, 4);
+}
+
+static size_t table_bytes(const ts_store *st) {
+  return (st->bucket_mask + 1) * sizeof *st->buckets +
+         (st->header_bucket_mask + 1) * sizeof *st->header_buckets;
+}
+
+/* The store against the simplest reference (an array by pool entry plus arrival
+ * numbers): which traces exist, their order, and the bytes. */
+static void check_against(const ts_store *st, ts_trace *const *ref, const uint64_t *seq,
+                          size_t n) {
+  assert_int_equal(st->n_traces, n);
+  size_t walked = 0, cost = 0;
+  uint64_t last = 0;
+  for (const ts_trace *t = st->oldest; t; t = t->newer, walked++) {
+    uint32_t i;
+    memcpy(&i, t->id, 4);
+    assert_true(i < DIFF_POOL);
+    assert_ptr_equal(ref[i], t);
+    assert_true(seq[i] > last); /* oldest first */
+    last = seq[i];
+    cost += ts_trace_cost(t);
+  }
+  assert_int_equal(walked, n);
+  assert_int_equal(st->bytes, table_bytes(st) + cost);
+}
+
+static void differential_run(uint32_t tag_mask, uint64_t seed) {
+  ts_store st;
+  assert_int_equal(ts_store_init(&st, 16), 0);
+  st.tag_mask = tag_mask; /* narrow tags: most tag matches are other traces */
+  ts_trace **ref = tg_calloc(DIFF_POOL, sizeof *ref);
+  uint64_t *seq = tg_calloc(DIFF_POOL, sizeof *seq);
+  assert_non_null(ref);
+  assert_non_null(seq);
+  ts_span_info info = {0};
+  uint64_t x = seed, clock = 0;
+  size_t n = 0, grew = 0, prev_mask = st.bucket_mask;
+  uint8_t id[16];
+  for (unsigned op = 0; op < 100000; op++) {
+    uint32_t i = (uint32_t)(rng_next(&x) % DIFF_POOL);
+    diff_id(id, i, seed);
+    unsigned what = (unsigned)(rng_next(&x) % 10);
+    unsigned insert_share = op < 50000 ? 6 : 3; /* fill up, then drain */
+    ts_trace *found = ts_store_find(&st, id);
+    assert_ptr_equal(found, ref[i]);
+    if (what < insert_share) {
+      ts_trace *t = ts_store_append(&st, found, id, TS_NO_HEADER, (const uint8_t *)"s", 1,
+                                    &info, op, 0);
+      assert_non_null(t);
+      if (!found) {
+        ref[i] = t;
+        seq[i] = ++clock;
+        n++;
+      }
+      assert_ptr_equal(t, ref[i]);
+    } else if (what < insert_share + 2 && found) {
+      ts_store_remove(&st, found);
+      ref[i] = NULL;
+      n--;
+      assert_null(ts_store_find(&st, id));
+    } else if (what == 9 && st.oldest) { /* as deciding does: the oldest goes */
+      uint32_t j;
+      memcpy(&j, st.oldest->id, 4);
+      ts_store_remove(&st, st.oldest);
+      ref[j] = NULL;
+      n--;
+    }
+    if (st.bucket_mask != prev_mask) {
+      grew++;
+      prev_mask = st.bucket_mask;
+    }
+    if (op % 4999 == 0)
+      check_against(&st, ref, seq, n);
+  }
+  assert_true(grew >= 3);
+  check_against(&st, ref, seq, n);
+  for (uint32_t i = 0; i < DIFF_POOL; i++) { /* every id, present or not */
+    diff_id(id, i, seed);
+    assert_ptr_equal(ts_store_find(&st, id), ref[i]);
+  }
+  /* remove every element, in an order unrelated to arrival */
+  for (uint32_t k = 0; k < DIFF_POOL; k++) {
+    uint32_t i = (uint32_t)((k * 7919u) % DIFF_POOL);
+    if (!ref[i])
+      continue;
+    ts_store_remove(&st, ref[i]);
+    ref[i] = NULL;
+    n--;
+    if (k % 1000 == 0)
+      check_against(&st, ref, seq, n);
+  }
+  check_against(&st, ref, seq, 0);
+  assert_null(st.oldest);
+  for (size_t b = 0; b <= st.bucket_mask; b++) { /* no stale slot or probe count */
+    assert_int_equal(st.buckets[b].passed, 0);
+    for (unsigned k = 0; k < TS_BUCKET_SLOTS; k++)
+      assert_int_equal(st.buckets[b].tag[k], 0);
+  }
+  assert_int_equal(st.bytes, table_bytes(&st));
+  assert_int_equal((uintptr_t)st.buckets & 63, 0);
+  tg_free(ref);
+  tg_free(seq);
+  ts_store_free(&st);
+}
+
+static void test_store_table_matches_reference(void **state) {
+  (void)state;
+  differential_run(UINT32_MAX, 0x9e3779b97f4a7c15u);
+  differential_run(3, 0x2545f4914f6cdd1du); /* tags 1..3: nearly every slot matches */
+  differential_run(0, 0x1234567u);          /* one tag for all */
 }
 
 /* ---- the trace's inline header references (issue 14) -------------------------------- */
@@ -941,6 +1076,7 @@ int main(void) {
       cmocka_unit_test(test_wire_round_trip_and_memory_ratio),
       cmocka_unit_test(test_patterned_ids_spread),
       cmocka_unit_test(test_store_reuses_trace_entries_bounded),
+      cmocka_unit_test(test_store_table_matches_reference),
       cmocka_unit_test(test_store_inline_header_refs),
       cmocka_unit_test(test_store_header_release_matches_record_walk),
       cmocka_unit_test(test_worker_coalesces_wakeups),
