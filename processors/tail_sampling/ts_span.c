@@ -219,56 +219,94 @@ static uint64_t span_field_mask(const ts_span_info *info, const ts_leaves *leave
   return mask;
 }
 
+/* One top-level span field, however it was read. */
+static inline void take_field(ts_span_info *out, uint32_t number, int wire_type,
+                              uint64_t value, const uint8_t *data, size_t len,
+                              const ts_leaves *leaves, void *match_data) {
+  switch (number) {
+  case SPAN_TRACE_ID:
+    if (wire_type == TS_WT_LEN && len == 16)
+      out->trace_id = data;
+    break;
+  case SPAN_TRACE_STATE:
+    if (wire_type == TS_WT_LEN) {
+      out->trace_state = data;
+      out->trace_state_len = len;
+    }
+    break;
+  case SPAN_START:
+    if (wire_type == TS_WT_I64)
+      out->start_unix_nano = value;
+    break;
+  case SPAN_END:
+    if (wire_type == TS_WT_I64)
+      out->end_unix_nano = value;
+    break;
+  case SPAN_ATTRIBUTES:
+    if (wire_type == TS_WT_LEN)
+      out->leaf_mask |= attribute_mask(data, len, leaves, match_data, &out->debug);
+    break;
+  case SPAN_STATUS:
+    if (wire_type == TS_WT_LEN) {
+      ts_reader sr = ts_reader_of(data, len);
+      ts_field sf;
+      while (ts_next_field(&sr, &sf) == 1)
+        if (sf.number == STATUS_CODE && sf.wire_type == TS_WT_VARINT)
+          out->status = sf.value == 2 ? TS_STATUS_ERROR
+                        : sf.value == 1 ? TS_STATUS_OK : TS_STATUS_UNSET;
+    }
+    break;
+  case SPAN_FLAGS:
+    if (wire_type == TS_WT_I32)
+      out->flags = (uint32_t)value;
+    break;
+  default:
+    break;
+  }
+}
+
+/* The walk runs for every span at ingest, in the sampler's single worker thread. Nearly
+ * every field of a span has a one-byte tag (numbers 1..15) and, when LEN or VARINT, a
+ * one-byte length or value; those are read here in a few instructions. Anything else
+ * (longer tags or lengths, wire types 3/4/6/7, too few bytes left) goes through
+ * ts_next_field, so what is accepted and rejected is exactly the general walk's: nested
+ * messages are never validated, only the top-level field framing. */
 int ts_span_inspect(const uint8_t *span, size_t len, const ts_leaves *leaves,
                     void *match_data, ts_span_info *out) {
   memset(out, 0, sizeof *out);
-  ts_reader r = ts_reader_of(span, len);
-  ts_field f;
-  int rc;
-  while ((rc = ts_next_field(&r, &f)) == 1) {
-    switch (f.number) {
-    case SPAN_TRACE_ID:
-      if (f.wire_type == TS_WT_LEN && f.len == 16)
-        out->trace_id = f.data;
-      break;
-    case SPAN_TRACE_STATE:
-      if (f.wire_type == TS_WT_LEN) {
-        out->trace_state = f.data;
-        out->trace_state_len = f.len;
+  const uint8_t *p = span, *end = span + len;
+  while (p < end) {
+    uint8_t tag = p[0];
+    size_t left = (size_t)(end - p);
+    if (tag >= 8 && tag < 0x80) {
+      uint32_t number = tag >> 3;
+      int wt = tag & 7;
+      if (wt == TS_WT_LEN && left >= 2 && p[1] < 0x80) {
+        size_t n = p[1];
+        if (n > left - 2)
+          return -1; /* the general reader rejects the same overrun */
+        take_field(out, number, wt, 0, p + 2, n, leaves, match_data);
+        p += 2 + n;
+        continue;
       }
-      break;
-    case SPAN_START:
-      if (f.wire_type == TS_WT_I64)
-        out->start_unix_nano = f.value;
-      break;
-    case SPAN_END:
-      if (f.wire_type == TS_WT_I64)
-        out->end_unix_nano = f.value;
-      break;
-    case SPAN_ATTRIBUTES:
-      if (f.wire_type == TS_WT_LEN)
-        out->leaf_mask |= attribute_mask(f.data, f.len, leaves, match_data, &out->debug);
-      break;
-    case SPAN_STATUS:
-      if (f.wire_type == TS_WT_LEN) {
-        ts_reader sr = ts_reader_of(f.data, f.len);
-        ts_field sf;
-        while (ts_next_field(&sr, &sf) == 1)
-          if (sf.number == STATUS_CODE && sf.wire_type == TS_WT_VARINT)
-            out->status = sf.value == 2 ? TS_STATUS_ERROR
-                          : sf.value == 1 ? TS_STATUS_OK : TS_STATUS_UNSET;
+      if (wt == TS_WT_I64 && left >= 9) {
+        take_field(out, number, wt, tg_pbwire_load_le64(p + 1), NULL, 0, leaves, match_data);
+        p += 9;
+        continue;
       }
-      break;
-    case SPAN_FLAGS:
-      if (f.wire_type == TS_WT_I32)
-        out->flags = (uint32_t)f.value;
-      break;
-    default:
-      break;
+      if (wt == TS_WT_VARINT && left >= 2 && p[1] < 0x80) {
+        take_field(out, number, wt, p[1], NULL, 0, leaves, match_data);
+        p += 2;
+        continue;
+      }
     }
+    ts_reader r = ts_reader_of(p, left);
+    ts_field f;
+    if (ts_next_field(&r, &f) != 1)
+      return -1; /* p < end, so 0 cannot happen */
+    take_field(out, f.number, f.wire_type, f.value, f.data, f.len, leaves, match_data);
+    p = r.p;
   }
-  if (rc < 0)
-    return -1;
   out->leaf_mask |= span_field_mask(out, leaves);
   return 0;
 }
