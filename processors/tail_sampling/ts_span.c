@@ -311,6 +311,15 @@ int ts_span_inspect(const uint8_t *span, size_t len, const ts_leaves *leaves,
   return 0;
 }
 
+uint64_t ts_span_kv_leaf_mask(const uint8_t *kv, size_t len, const ts_leaves *leaves,
+                              void *match_data, int *debug) {
+  return attribute_mask(kv, len, leaves, match_data, debug);
+}
+
+uint64_t ts_span_field_leaf_mask(const ts_span_info *info, const ts_leaves *leaves) {
+  return span_field_mask(info, leaves);
+}
+
 uint64_t ts_resource_leaf_mask(const uint8_t *resource, size_t len, const ts_leaves *leaves,
                                void *match_data) {
   if (!leaves->any_attribute)

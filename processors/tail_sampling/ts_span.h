@@ -40,6 +40,14 @@ typedef struct ts_span_info {
 int ts_span_inspect(const uint8_t *span, size_t len, const ts_leaves *leaves,
                     void *match_data, ts_span_info *out);
 
+/* The two parts of ts_span_inspect that do not walk the span, exposed so the test-only
+ * reference walk (tests/unit/processors/ts_span_ref.c) shares them instead of copying:
+ * the leaf bits (and the debug mark) of one KeyValue, and the leaves decided by span
+ * fields (status, trace state, flags). */
+uint64_t ts_span_kv_leaf_mask(const uint8_t *kv, size_t len, const ts_leaves *leaves,
+                              void *match_data, int *debug);
+uint64_t ts_span_field_leaf_mask(const ts_span_info *info, const ts_leaves *leaves);
+
 /* Leaf bits matched by the attributes of a Resource message (attribute leaves only:
  * status, tracestate and flags belong to spans). */
 uint64_t ts_resource_leaf_mask(const uint8_t *resource, size_t len, const ts_leaves *leaves,
