@@ -76,3 +76,23 @@ uint8_t *tg_buf_steal(tg_buf *buf, size_t *len) {
   buf->len = buf->cap = 0;
   return data;
 }
+
+/* Room a kept buffer may have beyond its bytes before it is trimmed: doubling growth
+ * leaves up to 100 % spare, a reused buffer can be far bigger than what it holds now.
+ * realloc shrinks in place (glibc splits the chunk or mremaps it), so trimming costs no
+ * copy. */
+static size_t trim_slack(size_t len) { return len / 8 + 4096; }
+
+uint8_t *tg_buf_steal_trimmed(tg_buf *buf, size_t *size) {
+  size_t len = buf->len, alloc = buf->cap + 1; /* the room kept for a NUL */
+  uint8_t *data = tg_buf_steal(buf, NULL);
+  if (data && alloc - len > trim_slack(len)) {
+    uint8_t *trimmed = tg_realloc(data, len + 1);
+    if (trimmed) {
+      data = trimmed;
+      alloc = len + 1;
+    }
+  }
+  *size = data ? alloc : 0;
+  return data;
+}

@@ -26,5 +26,9 @@ int tg_buf_appendf(tg_buf *buf, const char *fmt, ...) __attribute__((format(prin
 int tg_buf_append_str(tg_buf *buf, const char *s);
 /* Hands the bytes to the caller (to free with tg_free) and resets the buffer. */
 uint8_t *tg_buf_steal(tg_buf *buf, size_t *len);
+/* The same for bytes that are kept a while (handed to a batch): a buffer with much more
+ * room than bytes is first shrunk, so it does not pin a big allocation. *size is the
+ * allocation's size, for memory accounting; the bytes stay at the same offsets. */
+uint8_t *tg_buf_steal_trimmed(tg_buf *buf, size_t *size);
 
 #endif

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tg_alloc.h"
 #include "tg_codec.h"
 #include "tg_http_internal.h"
 
@@ -183,12 +182,6 @@ const char *tg_http_request_header(const tg_http_request *req, const char *name)
   return NULL;
 }
 
-/* Bytes a taken buffer may have beyond its body before it is trimmed: doubling growth
- * (chunked and inflated bodies) leaves up to 100 % spare; a reused keep-alive buffer can
- * be far bigger than a small request. realloc shrinks in place (glibc splits the chunk or
- * mremaps it), so trimming costs no copy. */
-static size_t trim_slack(size_t len) { return len / 8 + 4096; }
-
 uint8_t *tg_http_request_take_body(const tg_http_request *req, const uint8_t **body,
                                    size_t *size) {
   tg_buf *b = req->body_buf;
@@ -196,17 +189,8 @@ uint8_t *tg_http_request_take_body(const tg_http_request *req, const uint8_t **b
       req->body_len > b->len || (size_t)(req->body - b->data) > b->len - req->body_len)
     return NULL;
   size_t offset = (size_t)(req->body - b->data);
-  size_t len = b->len, alloc = b->cap + 1; /* tg_buf keeps room for a NUL */
-  uint8_t *buf = tg_buf_steal(b, NULL);
-  if (alloc - len > trim_slack(len)) {
-    uint8_t *trimmed = tg_realloc(buf, len + 1);
-    if (trimmed) {
-      buf = trimmed;
-      alloc = len + 1;
-    }
-  }
+  uint8_t *buf = tg_buf_steal_trimmed(b, size);
   *body = buf + offset;
-  *size = alloc;
   return buf;
 }
 

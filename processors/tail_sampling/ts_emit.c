@@ -198,24 +198,16 @@ int ts_emit_span(ts_emitter *e, const uint8_t *rs, size_t rs_len, const uint8_t 
   return emit_segment(e, rs, rs_len, ss, ss_len, &r, NULL, sfx, sfx_len);
 }
 
-/* The emitted bytes are handed to the batch, not copied into its arena. The buffer grew by
- * doubling, so one with much more room than bytes is trimmed first (realloc shrinks in
- * place) to keep the batch's memory charge near its size; the next round's buffer is
+/* The emitted bytes are handed to the batch, not copied into its arena (trimmed first,
+ * so the batch's memory charge stays near their size); the next round's buffer is
  * presized to this one's bytes so it does not grow by copies again, unless that was a
  * burst (over 16 MiB), which is not worth holding. */
 tg_batch *ts_emit_take(ts_emitter *e, size_t *lost) {
   *lost = 0;
   if (!e->n)
     return NULL;
-  size_t used = e->data.len, size = e->data.cap + 1; /* tg_buf keeps room for a NUL */
-  uint8_t *buf = tg_buf_steal(&e->data, NULL);
-  if (size - used > used / 8 + 4096) {
-    uint8_t *trimmed = tg_realloc(buf, used + 1);
-    if (trimmed) {
-      buf = trimmed;
-      size = used + 1;
-    }
-  }
+  size_t used = e->data.len, size;
+  uint8_t *buf = tg_buf_steal_trimmed(&e->data, &size);
   tg_batch *b = tg_batch_new(e->n * sizeof(tg_wire_segment) + 1024, 0);
   if (!b || tg_batch_adopt_wire_owned(b, buf, size, NULL, buf, e->offsets, e->lengths,
                                       e->counts, e->n) != TG_OK) {
