@@ -12,14 +12,10 @@
 #include "tg_gzip.h"
 #include "tg_http_internal.h"
 
-static uint32_t be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 int tg_grpc_check_partial(const uint8_t *body, size_t len, size_t limit, const char **msg) {
   if (len < 5)
     return 0;
-  uint32_t mlen = be32(body + 1);
+  uint32_t mlen = tg_grpc_prefix_length(body);
   if (mlen > limit) {
     *msg = "request message larger than max_body_bytes";
     return 8;
@@ -38,7 +34,7 @@ int tg_grpc_unframe(const uint8_t *body, size_t len, const char *encoding, size_
     return 13;
   }
   uint8_t flag = body[0];
-  uint32_t mlen = be32(body + 1);
+  uint32_t mlen = tg_grpc_prefix_length(body);
   if (flag > 1) {
     *msg = "invalid message flag";
     return 13;

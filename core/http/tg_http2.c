@@ -647,8 +647,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 static void presize_body(h2_stream *st, const uint8_t *data, size_t len) {
   uint64_t declared = 0;
   if (st->grpc && len >= 5)
-    declared = 5 + ((uint64_t)data[1] << 24 | (uint64_t)data[2] << 16 |
-                    (uint64_t)data[3] << 8 | data[4]);
+    declared = 5 + (uint64_t)tg_grpc_prefix_length(data);
   else if (!st->grpc) {
     const char *cl = find_header(st, "content-length");
     declared = cl ? strtoull(cl, NULL, 10) : 0;

@@ -133,6 +133,11 @@ void tg_http2_drain(tg_http2 *h);
 void tg_http2_free(tg_http2 *h);
 
 /* --- gRPC framing (tg_grpc.c) --- */
+/* The message length in a gRPC frame's 5-byte prefix (flag, then big-endian length). */
+static inline uint32_t tg_grpc_prefix_length(const uint8_t *prefix) {
+  return (uint32_t)prefix[1] << 24 | (uint32_t)prefix[2] << 16 | (uint32_t)prefix[3] << 8 |
+         prefix[4];
+}
 /* Takes the request body of a unary gRPC call (length-prefixed messages) and finds the
  * single message: data and data_len point into body for an uncompressed message (no copy),
  * or into out once it is inflated per grpc-encoding. Returns a gRPC status code:

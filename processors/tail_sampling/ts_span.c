@@ -265,7 +265,7 @@ static inline void take_field(ts_span_info *out, uint32_t number, int wire_type,
   }
 }
 
-/* The walk runs for every span at ingest, in the sampler's single worker thread. Nearly
+/* The walk runs for every span at ingest, in the sampler's worker threads. Nearly
  * every field of a span has a one-byte tag (numbers 1..15) and, when LEN or VARINT, a
  * one-byte length or value; those are read here in a few instructions. Anything else
  * (longer tags or lengths, wire types 3/4/6/7, too few bytes left) goes through
