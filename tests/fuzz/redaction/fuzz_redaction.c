@@ -15,6 +15,10 @@
  *    must be the same bytes, with the same counts; and tg_redactor_batch on the packed
  *    segment (a dry walk first) must give the wire walk's bytes, or keep the very
  *    segment when nothing changed;
+ *  - the input itself, and each resource_spans entry in it read as an export request, as a
+ *    segment: wherever tg_redactor_wire_segment_stays answers 1, the wire walk must
+ *    answer TG_OK with nothing changed ("strict" and a strict policy under
+ *    redact_all_types);
  *  - the input's first bytes as a pattern, the rest as a subject: when the pattern
  *    compiles and tg_pattern_required_byte names a byte, every match contains it. */
 #include <stdint.h>
@@ -29,8 +33,8 @@
 
 #define EMAIL "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}"
 
-static tg_config *broad_cfg, *strict_cfg, *wide_cfg;
-static tg_redactor broad, strict, wide;
+static tg_config *broad_cfg, *strict_cfg, *wide_cfg, *typed_cfg;
+static tg_redactor broad, strict, wide, typed;
 static pcre2_code *email;
 static tg_matcher email_m;
 
@@ -92,6 +96,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                   "    hash_function: sha1\n"
                   "    redact_all_types: true\n"
                   "    pseudonymize: {keys: [user_id], key_patterns: ['^usr\\.']}\n");
+  typed_cfg = load("    allow_all_keys: true\n"
+                   "    blocked_values: ['" EMAIL "', '4[0-9]{12}(?:[0-9]{3})?', 'x*']\n"
+                   "    redact_all_types: true\n"
+                   "    pseudonymize: {keys: [user_id, usr.id, a_much_longer_key_than_sixty_three_"
+                   "bytes_to_reach_the_last_length_bit]}\n");
+  build(&typed, typed_cfg);
   build(&broad, broad_cfg);
   build(&strict, strict_cfg);
   build(&wide, wide_cfg);
@@ -333,6 +343,8 @@ static void differential(tg_redactor *r, tg_key_value **attrs, size_t n, char *n
     abort();
   if (!changed && (out.len != len || memcmp(out.data ? out.data : (const uint8_t *)"", wire, len)))
     abort(); /* "unchanged" must mean the same bytes */
+  if (changed && tg_redactor_wire_segment_stays(r, wire, len))
+    abort(); /* the shortcut said it stays */
 
   /* the batch path (a dry walk first, writing only on a change) gives the same bytes */
   tg_redaction_counts wire_counts = r->counts;
@@ -355,6 +367,45 @@ static void differential(tg_redactor *r, tg_key_value **attrs, size_t n, char *n
   free(bbytes);
   tg_buf_free(&out);
   tg_arena_unref(a);
+}
+
+/* The shortcut is one-sided: where it says a segment stays, the wire walk agrees. */
+static void stays_implies_unchanged(tg_redactor *r, const uint8_t *seg, size_t len) {
+  if (!tg_redactor_wire_segment_stays(r, seg, len))
+    return;
+  tg_buf out;
+  tg_buf_init(&out, 0);
+  int changed = 1;
+  r->counts = (tg_redaction_counts){0};
+  if (tg_redactor_wire_segment(r, seg, len, &out, &changed) != TG_OK || changed ||
+      out.len != len || (len && memcmp(out.data, seg, len)))
+    abort();
+  tg_buf_free(&out);
+}
+
+/* The input as a segment, and as an export request whose resource_spans are segments. */
+static void stays_on_raw_bytes(const uint8_t *data, size_t size) {
+  tg_redactor *policies[] = {&strict, &typed};
+  for (size_t i = 0; i < 2; i++) {
+    stays_implies_unchanged(policies[i], data, size);
+    const uint8_t *p = data, *end = data + size;
+    while (p < end && *p == 0x0a) { /* field 1, wire type 2, one-byte or two-byte length */
+      size_t n;
+      if (end - p >= 2 && p[1] < 0x80) {
+        n = p[1];
+        p += 2;
+      } else if (end - p >= 3 && !(p[2] & 0x80)) {
+        n = (size_t)(p[1] & 0x7f) | (size_t)p[2] << 7;
+        p += 3;
+      } else {
+        break;
+      }
+      if (n > (size_t)(end - p))
+        break;
+      stays_implies_unchanged(policies[i], p, n);
+      p += n;
+    }
+  }
 }
 
 /* tg_pattern_required_byte is a memchr filter before matching: it must be sound. */
@@ -388,6 +439,7 @@ static void required_byte_is_sound(const uint8_t *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   required_byte_is_sound(data, size);
+  stays_on_raw_bytes(data, size);
   input in = {data, size};
   tg_arena *a = tg_arena_new(4096, 64u << 20);
   size_t n = byte(&in) % 12;
@@ -420,6 +472,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   differential(&wide, attrs, n, name);
   differential(&strict, attrs, n, name);
+  differential(&typed, attrs, n, name);
   uint8_t *after = pack(attrs, n, &after_len);
   if (before_len != after_len || memcmp(before, after, before_len))
     abort(); /* the input was written */

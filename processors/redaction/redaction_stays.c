@@ -1,0 +1,167 @@
+/* Proving that the redaction policy leaves a ResourceSpans segment as it is, cheaper than
+ * the dry walk (redaction_wire.c) finds it out.
+ *
+ * Why: under the default policy (every key allowed, a few keys pseudonymised, e-mail
+ * addresses masked) nearly every batch stays as it came, and the dry walk that says so
+ * cost about 3,000 instructions a span, a third of the product's receive path
+ * (docs/BENCHMARKS.md, "Redaction's stays check"). Most of it went to asking every string
+ * whether it held an '@', and to the walk's bookkeeping for an output it never writes.
+ * Here the question is asked once per resource, scope and span, of all their bytes (a
+ * string value is a run of those bytes, so a byte absent from the span is absent from
+ * each of its strings), and only keys are looked at one by one.
+ *
+ * The answer is one-sided: 1 only where the dry walk would find no change and no reason
+ * to fall back; anything unusual (an attribute in a shape kv() decides by writing, a
+ * multi-valued key, a value of another type, a malformed field) answers 0, and the
+ * caller runs the dry walk as before. The fuzz target checks the implication on
+ * arbitrary bytes. */
+#include "redaction_engine.h"
+#include "redaction_wire_read.h"
+
+static inline uint64_t length_bit(size_t len) {
+  return UINT64_C(1) << (len < 63 ? len : 63);
+}
+
+/* Whether kv() (an attribute list entry: M_PATTERNS, depth 1, top) would leave the
+ * KeyValue p[0..n) as it is. may_block: some blocked_values pattern may match somewhere
+ * in the enclosing message's bytes. */
+static int attribute_stays(const tg_redactor *r, const uint8_t *p, size_t n, int may_block) {
+  const uint8_t *key, *v;
+  size_t kl, vl;
+  if (n >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= n && p[2 + kl] == 0x12 &&
+      (vl = p[3 + kl]) < 0x80 && kl + vl + 4 == n) {
+    key = p + 2; /* the shape every encoder writes: key, value, one-byte lengths */
+    v = p + 4 + kl;
+  } else {
+    /* Exactly one key and one value, in that order; kv() merges repeats by falling back
+     * to the tree, and that is for the dry walk to find. */
+    const uint8_t *q = p, *end = p + n;
+    field kf, vf;
+    if (next_field(&q, end, &kf) != 1 || kf.num != 1 || kf.wt != 2 ||
+        next_field(&q, end, &vf) != 1 || vf.num != 2 || vf.wt != 2 || q != end)
+      return 0;
+    key = kf.val, kl = kf.vlen;
+    v = vf.val, vl = vf.vlen;
+  }
+  if ((r->rule_key_lengths & length_bit(kl)) || nul_at_rule_length(r, key, kl))
+    return 0; /* a key some rule may name: kv() looks it up */
+  const uint8_t *s;
+  size_t sl;
+  if (vl >= 2 && v[0] == 0x0a && v[1] < 0x80 && v[1] + (size_t)2 == vl) {
+    s = v + 2, sl = v[1]; /* a short string */
+  } else {
+    const uint8_t *q = v;
+    field only;
+    if (next_field(&q, v + vl, &only) != 1 || q != v + vl)
+      return 0;
+    if (only.num != 1) /* bytes stay; so do numbers and booleans unless redact_all_types */
+      return only.num == 7 || (!r->redact_all_types && only.num >= 2 && only.num <= 4);
+    if (only.wt != 2)
+      return 0;
+    s = only.val, sl = only.vlen;
+  }
+  return !may_block || !blocked_may_match(r, (const char *)s, sl);
+}
+
+/* The field at *pp, read as next_field() does or more strictly (0 where it may differ):
+ * the one-byte tags and lengths of nearly every OTLP field without filling a record.
+ * 1 with *num, *wt and, for wire type 2, the payload; 0 at the end or to give up. */
+static inline int skim_field(const uint8_t **pp, const uint8_t *end, uint32_t *num, int *wt,
+                             const uint8_t **val, size_t *vlen) {
+  const uint8_t *p = *pp;
+  unsigned t = *p;
+  if (t >= 0x80 || t < 8) { /* a two-byte tag (Span.flags is field 16) or field 0 */
+    field f;
+    if (next_field(pp, end, &f) != 1)
+      return 0;
+    *num = f.num, *wt = f.wt, *val = f.val, *vlen = f.vlen;
+    return 1;
+  }
+  p++;
+  *num = t >> 3;
+  *wt = (int)(t & 7);
+  switch (t & 7) {
+  case 0: /* a varint of at most 10 bytes, as next_field reads it */
+    for (int i = 0;; i++) {
+      if (p == end || i == 10)
+        return 0;
+      if (!(*p++ & 0x80))
+        break;
+    }
+    break;
+  case 1:
+    if (end - p < 8)
+      return 0;
+    p += 8;
+    break;
+  case 2: {
+    size_t n;
+    if (p < end && *p < 0x80) {
+      n = *p++;
+    } else {
+      uint64_t u;
+      if (!(p = varint(p, end, &u)))
+        return 0;
+      n = u > (uint64_t)(end - p) ? SIZE_MAX : (size_t)u;
+    }
+    if (n > (size_t)(end - p))
+      return 0;
+    *val = p;
+    *vlen = n;
+    p += n;
+    break;
+  }
+  case 5:
+    if (end - p < 4)
+      return 0;
+    p += 4;
+    break;
+  default:
+    return 0;
+  }
+  *pp = p;
+  return 1;
+}
+
+/* The dry walk's message() over in[0..len) as kind k, answering only "stays" (1) or
+ * "ask the walk" (0). may_block as for attribute_stays, for the enclosing message; a
+ * resource, scope or span narrows it to its own bytes when the enclosing ones had the
+ * byte a match needs (JavaScript scopes are named "@opentelemetry/...": the segment has
+ * an '@', its spans rarely do). */
+static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, size_t len,
+                         int may_block) {
+  const uint8_t *p = in, *end = in + len;
+  while (p < end) {
+    uint32_t num;
+    int wt;
+    const uint8_t *val = NULL;
+    size_t vlen = 0;
+    if (!skim_field(&p, end, &num, &wt, &val, &vlen))
+      return 0;
+    msg_kind sub = k;
+    int what = role(k, num, &sub);
+    if (what == F_COPY)
+      continue;
+    if (wt != 2)
+      return 0;
+    if (what == F_ATTR) {
+      if (!attribute_stays(r, val, vlen, may_block))
+        return 0;
+    } else if (what == F_TEXT) {
+      if (may_block && vlen && blocked_may_match(r, (const char *)val, vlen))
+        return 0;
+    } else if (!message_stays(r, sub, val, vlen, may_block)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int tg_redactor_wire_segment_stays(const tg_redactor *r, const uint8_t *in, size_t len) {
+  /* Policies whose decisions need more than a key's length and a value's bytes (key
+   * allow-lists and patterns, value allow- and delete-lists, summaries) are the walk's. */
+  if (r->summary != TG_SUMMARY_SILENT || r->keys_always_looked_up || r->allowed_values.n ||
+      r->delete_values.n)
+    return 0;
+  return message_stays(r, MSG_RESOURCE_SPANS, in, len, 1);
+}
