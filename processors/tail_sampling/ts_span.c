@@ -278,6 +278,19 @@ int ts_span_inspect(const uint8_t *span, size_t len, const ts_leaves *leaves,
   while (p < end) {
     uint8_t tag = p[0];
     size_t left = (size_t)(end - p);
+    if (tag == (SPAN_ATTRIBUTES << 3 | TS_WT_LEN) && !leaves->any_attribute) {
+      /* A run of attributes when no policy reads them: each is only asked whether it is
+       * sampling.priority (attribute_mask's fast path), without the dispatch per field. */
+      while (left >= 2 && p[0] == tag && p[1] < 0x80 && p[1] <= left - 2) {
+        size_t n = p[1];
+        out->leaf_mask |= attribute_mask(p + 2, n, leaves, match_data, &out->debug);
+        p += 2 + n;
+        left -= 2 + n;
+      }
+      if (p == end)
+        break;
+      tag = p[0]; /* the next field, an attribute of another shape included, as below */
+    }
     if (tag >= 8 && tag < 0x80) {
       uint32_t number = tag >> 3;
       int wt = tag & 7;
