@@ -228,7 +228,7 @@ static int ts_consume(tg_instance *self, tg_batch *batch) {
   if (rc == TG_OK)
     for (size_t i = 0; i < st->n_workers; i++)
       if (out[i]) {
-        atomic_fetch_add(&st->inbox_bytes, out[i]->cap);
+        atomic_fetch_add(&st->inbox_bytes, ts_msg_charge(out[i]));
         ts_worker_post(&st->workers[i], out[i]);
       }
   if (out != msgs)

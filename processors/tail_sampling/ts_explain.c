@@ -415,7 +415,7 @@ static void discard(void *ctx, tg_batch *b) {
   tg_batch_free(b);
 }
 
-int ts_explain_run(const tg_ts_conf *conf, const tg_batch *batch, int64_t now_unix_s,
+int ts_explain_run(const tg_ts_conf *conf, tg_batch *batch, int64_t now_unix_s,
                    tg_buf *out) {
   /* ingest with no size limit and no attributes: the explanation reports the limit itself */
   tg_ts_conf local = *conf;

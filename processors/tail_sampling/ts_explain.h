@@ -32,7 +32,7 @@ int ts_explain_parse_json(tg_batch *batch, const uint8_t *data, size_t len, char
 /* Explains every trace in batch (read, not taken) against conf, appending the report to
  * out; now_unix_s is the second composite shares are counted in. Traces appear in the
  * order of their first span. Returns TG_OK or TG_ENOMEM. */
-int ts_explain_run(const tg_ts_conf *conf, const tg_batch *batch, int64_t now_unix_s,
+int ts_explain_run(const tg_ts_conf *conf, tg_batch *batch, int64_t now_unix_s,
                    tg_buf *out);
 
 /* The subcommand: argv[0] = "sampling", argv[1] = "explain", then --config FILE,

@@ -334,19 +334,52 @@ static void take_span(ts_shard *sh, cur_header *h, const uint8_t id[16], const u
     drop_too_large(sh, t, now_ms);
 }
 
+/* A span record at *p (its kind byte read already: kind): the trace id, and the span's
+ * bytes, inline ('S') or where the slicer's reference points ('R'). Advances *p; 0, or
+ * -1 when the record is cut short (cannot happen: the slicer wrote it). */
+static int read_span_record(uint8_t kind, const uint8_t **p, const uint8_t *end,
+                            const uint8_t **id, const uint8_t **span, size_t *len) {
+  const uint8_t *q = *p;
+  uint64_t n;
+  if (end - q < 16)
+    return -1;
+  *id = q;
+  q += 16;
+  if (read_varint(&q, end, &n))
+    return -1;
+  if (kind == TS_REC_SPAN_REF) {
+    if (end - q < (ptrdiff_t)sizeof *span)
+      return -1;
+    memcpy(span, q, sizeof *span);
+    q += sizeof *span;
+  } else {
+    if (n > (uint64_t)(end - q))
+      return -1;
+    *span = q;
+    q += n;
+  }
+  *len = (size_t)n;
+  *p = q;
+  return 0;
+}
+
+static inline int is_span_record(uint8_t kind) {
+  return kind == TS_REC_SPAN || kind == TS_REC_SPAN_REF;
+}
+
 /* Record bytes of the span records right after p (up to end) that belong to trace id:
  * spans of one trace usually travel together, so their buffer can grow once. *next is
  * where the run ends. */
 static size_t run_after(const uint8_t *p, const uint8_t *end, const uint8_t id[16],
                         uint32_t header, const uint8_t **next) {
   size_t total = 0;
-  while (end - p > 17 && *p == TS_REC_SPAN && memcmp(p + 1, id, 16) == 0) {
-    const uint8_t *q = p + 17;
-    uint64_t len;
-    if (read_varint(&q, end, &len) || len > (uint64_t)(end - q))
+  while (end - p > 17 && is_span_record(*p) && memcmp(p + 1, id, 16) == 0) {
+    const uint8_t *q = p + 1, *rid, *span;
+    size_t len;
+    if (read_span_record(*p, &q, end, &rid, &span, &len))
       break;
-    total += ts_store_record_size(header, (size_t)len);
-    p = q + len;
+    total += ts_store_record_size(header, len);
+    p = q;
   }
   *next = p;
   return total;
@@ -378,28 +411,24 @@ void ts_shard_ingest(ts_shard *sh, const ts_msg *msg, uint64_t now_ms) {
       h.ss_len = (size_t)b;
       p += b;
       enter_header(sh, &h);
-    } else if (kind == TS_REC_SPAN) {
-      if (end - p < 16)
-        break;
-      const uint8_t *id = p;
-      p += 16;
-      if (read_varint(&p, end, &a) || a > (uint64_t)(end - p))
+    } else if (is_span_record(kind)) {
+      const uint8_t *id, *span;
+      size_t len;
+      if (read_span_record(kind, &p, end, &id, &span, &len))
         break;
       received++; /* added once per message: the cell is shared by every worker */
       /* the rest of this trace's run, counted once per run (not per span) */
+      size_t size = ts_store_record_size(h.id, len);
       if (!run_id || memcmp(run_id, id, 16) != 0) {
         const uint8_t *next;
-        run_left = run_after(p + a, end, id, h.id, &next);
+        run_left = run_after(p, end, id, h.id, &next);
         /* the next run's table bucket is a cache miss: start it while this run is taken */
-        if (end - next > 17 && *next == TS_REC_SPAN)
+        if (end - next > 17 && is_span_record(*next))
           ts_store_prefetch_id(&sh->store, next + 1);
       } else
-        run_left -= run_left < ts_store_record_size(h.id, (size_t)a)
-                        ? run_left
-                        : ts_store_record_size(h.id, (size_t)a);
+        run_left -= run_left < size ? run_left : size;
       run_id = id;
-      take_span(sh, &h, id, p, (size_t)a, now_ms, run_left);
-      p += a;
+      take_span(sh, &h, id, span, len, now_ms, run_left);
       enforce_bounds(sh, now_ms);
     } else {
       break; /* the slicer wrote it: cannot happen */

@@ -1,6 +1,12 @@
 /* Slicing a batch into per-shard messages. A header record is written to a shard's
  * message only when the first span of that resource/scope lands there, so a request
- * whose spans all belong to one trace costs one header in one message. */
+ * whose spans all belong to one trace costs one header in one message.
+ *
+ * A span of a wire segment is not copied here: its record points at it, and the message
+ * holds a reference to the batch. The worker copies it once, into its trace's buffer.
+ * Copying on the loop thread cost a fresh buffer per shard and batch and every span's
+ * bytes written twice (perf: the slicer at 4 % of the gateway's CPU, docs/BENCHMARKS.md
+ * "The slicer hands references"). */
 #include "ts_slice.h"
 
 #include <string.h>
@@ -22,11 +28,13 @@ size_t ts_shard_of(const uint8_t id[16], size_t n) {
 void ts_msg_free(ts_msg *msg) {
   if (!msg)
     return;
+  tg_batch_free(msg->batch);
   tg_free(msg->data);
   tg_free(msg);
 }
 
 typedef struct slicer {
+  tg_batch *batch; /* what 'R' records point into */
   size_t n;
   ts_msg **out;
   unsigned *header_gen; /* per shard: the header generation last written */
@@ -96,23 +104,31 @@ static void span_trace_id(const uint8_t *span, size_t len, uint8_t id[16]) {
     }
 }
 
-/* Appends one span record; pack (non-NULL) packs a decoded span instead of copying. */
+/* Appends one span record: a reference to span (in s->batch's wire segments), or pack
+ * (non-NULL) packed, a decoded span. */
 static int put_span(slicer *s, const uint8_t id[16], const uint8_t *span, size_t len,
                     const tg_span *pack) {
   size_t shard = ts_shard_of(id, s->n);
   ts_msg *m = shard_msg(s, shard);
-  if (!m || ensure_header(s, shard, m) != TG_OK || reserve(m, 1 + 16 + 10 + len) != TG_OK)
+  if (!m || ensure_header(s, shard, m) != TG_OK ||
+      reserve(m, 1 + 16 + 10 + (pack ? len : sizeof span)) != TG_OK)
     return TG_ENOMEM;
   uint8_t *p = m->data + m->len;
-  *p++ = TS_REC_SPAN;
+  *p++ = pack ? TS_REC_SPAN : TS_REC_SPAN_REF;
   memcpy(p, id, 16);
   p += 16;
   p += ts_put_varint(p, len);
-  if (pack)
+  if (pack) {
     protobuf_c_message_pack(&pack->base, p);
-  else
-    memcpy(p, span, len);
-  m->len = (size_t)(p + len - m->data);
+    p += len;
+  } else {
+    if (!m->batch)
+      m->batch = tg_batch_ref(s->batch);
+    memcpy(p, &span, sizeof span);
+    p += sizeof span;
+    m->ref_bytes += len;
+  }
+  m->len = (size_t)(p - m->data);
   m->spans++;
   return TG_OK;
 }
@@ -227,18 +243,18 @@ static int slice_decoded(slicer *s, const tg_resource_spans *rs) {
   return TG_OK;
 }
 
-int ts_slice_batch(const tg_batch *batch, size_t n_shards, ts_msg **out) {
+int ts_slice_batch(tg_batch *batch, size_t n_shards, ts_msg **out) {
   memset(out, 0, n_shards * sizeof *out);
-  slicer s = {.n = n_shards, .out = out};
-  /* A message holds its spans' wire bytes plus 16 (the trace id) and 1 (the record
-   * kind) per span, and its headers. Sized from the batch once, so the copy is not
-   * copied again by doubling (callgrind: a third of the slicer's instructions were
-   * realloc's); a shard given more than its share still doubles. */
-  size_t wire = 0;
+  slicer s = {.batch = batch, .n = n_shards, .out = out};
+  /* A message holds a record of 1 (the kind) + 16 (the trace id) + a length + an
+   * address per span, and its headers (at most a resource and a scope per segment and
+   * shard). Sized from the batch once, so that it does not grow by doubling; a shard
+   * given more than its share still doubles. */
+  size_t headers = 0; /* a guess: a resource and a scope prefix, for every shard */
   for (size_t i = 0; i < batch->n_wire; i++)
-    wire += batch->wire[i].len;
-  if (wire && !batch->request.n_resource_spans)
-    s.first_cap = (wire + wire / 16 + 17 * batch->span_count) / n_shards + 256;
+    headers += batch->wire[i].len < 1024 ? batch->wire[i].len : 1024;
+  if (batch->n_wire && !batch->request.n_resource_spans)
+    s.first_cap = 28 * batch->span_count / n_shards + headers + 256;
   unsigned gens[64]; /* the usual case without an allocation per batch */
   s.header_gen =
       n_shards <= 64 ? memset(gens, 0, sizeof gens) : tg_calloc(n_shards, sizeof *s.header_gen);

@@ -98,7 +98,7 @@ static void *run(void *arg) {
       list = m->next;
       uint64_t now = tg_clock_mono_ms();
       ts_shard_ingest(sh, m, now);
-      atomic_fetch_sub(w->inbox_bytes, m->cap);
+      atomic_fetch_sub(w->inbox_bytes, ts_msg_charge(m));
       ts_msg_free(m);
       ts_shard_decide_due(sh, now); /* decisions keep pace with a long inbox */
     }
@@ -133,7 +133,7 @@ void ts_worker_post(ts_worker *w, ts_msg *msg) {
   else
     w->head = msg;
   w->tail = msg;
-  w->queued += msg->cap;
+  w->queued += ts_msg_charge(msg);
   if (w->waiting == IDLE || (w->waiting == RESTING && w->queued >= TS_WORKER_BATCH_BYTES)) {
     w->waiting = RUNNING; /* one signal per wait: the worker is on its way */
     w->signals++;
@@ -159,7 +159,7 @@ void ts_worker_destroy(ts_worker *w) {
   while (w->head) {
     ts_msg *m = w->head;
     w->head = m->next;
-    atomic_fetch_sub(w->inbox_bytes, m->cap);
+    atomic_fetch_sub(w->inbox_bytes, ts_msg_charge(m));
     ts_msg_free(m);
   }
   w->tail = NULL;
