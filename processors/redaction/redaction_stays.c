@@ -25,7 +25,9 @@ static inline uint64_t length_bit(size_t len) {
 /* Whether kv() (an attribute list entry: M_PATTERNS, depth 1, top) would leave the
  * KeyValue p[0..n) as it is. may_block: some blocked_values pattern may match somewhere
  * in the enclosing message's bytes. */
-static int attribute_stays(const tg_redactor *r, const uint8_t *p, size_t n, int may_block) {
+static inline __attribute__((always_inline)) int attribute_stays(const tg_redactor *r,
+                                                                 const uint8_t *p, size_t n,
+                                                                 int may_block) {
   const uint8_t *key, *v;
   size_t kl, vl;
   if (n >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= n && p[2 + kl] == 0x12 &&
@@ -131,7 +133,20 @@ static inline int skim_field(const uint8_t **pp, const uint8_t *end, uint32_t *n
 static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, size_t len,
                          int may_block) {
   const uint8_t *p = in, *end = in + len;
+  /* The tag of this kind's attributes (wire type 2, a number below 16), 0 for none:
+   * most of a span's fields are attributes, taken here without skim_field and role. */
+  static const uint8_t attr_tags[MSG_STATUS + 1] = {
+      [MSG_RESOURCE] = 1 << 3 | 2, [MSG_SCOPE] = 3 << 3 | 2, [MSG_SPAN] = 9 << 3 | 2,
+      [MSG_EVENT] = 3 << 3 | 2,    [MSG_LINK] = 4 << 3 | 2,
+  };
+  uint8_t attr_tag = attr_tags[k];
   while (p < end) {
+    if (attr_tag && *p == attr_tag && end - p >= 2 && p[1] < 0x80 && p[1] <= (size_t)(end - p - 2)) {
+      if (!attribute_stays(r, p + 2, p[1], may_block))
+        return 0;
+      p += 2 + p[1];
+      continue;
+    }
     uint32_t num;
     int wt;
     const uint8_t *val = NULL;
