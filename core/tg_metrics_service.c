@@ -88,20 +88,26 @@ void tg_metrics_service_sanitize(const char *name, size_t len, char *out, size_t
   out[o] = '\0';
 }
 
-void tg_metrics_service_add(tg_metrics *reg, tg_metrics_service_kind kind, const char *name,
-                            size_t len, int64_t n) {
-  if (!reg || n == 0)
-    return;
+tg_metric_cell *tg_metrics_service_cell(tg_metrics *reg, tg_metrics_service_kind kind,
+                                        const char *name, size_t len) {
+  if (!reg)
+    return NULL;
   tg_metric_family *f = family_of(reg, kind);
   if (!f)
-    return;
+    return NULL;
   char label[TG_METRICS_SERVICE_NAME_MAX + 1];
   if (name)
     tg_metrics_service_sanitize(name, len, label, sizeof label);
   if (!name || !label[0])
     strcpy(label, TG_METRICS_SERVICE_UNKNOWN);
   const char *values[] = {label};
-  tg_metric_add(tg_metrics_series(f, values), n);
+  return tg_metrics_series(f, values);
+}
+
+void tg_metrics_service_add(tg_metrics *reg, tg_metrics_service_kind kind, const char *name,
+                            size_t len, int64_t n) {
+  if (reg && n)
+    tg_metric_add(tg_metrics_service_cell(reg, kind, name, len), n);
 }
 
 static const char *resource_service(const tg_resource *res, size_t *len) {
@@ -208,10 +214,16 @@ void tg_metrics_service_count_batch(tg_metrics *reg, const tg_batch *batch) {
   }
 }
 
-void tg_metrics_service_count_trace(tg_metrics *reg, const uint8_t *rs, size_t len) {
+tg_metric_cell *tg_metrics_service_trace_cell(tg_metrics *reg, const uint8_t *rs, size_t len) {
   const char *name = NULL;
   size_t name_len = 0;
+  if (!reg)
+    return NULL;
   if (!rs || tg_metrics_service_name_wire(rs, len, &name, &name_len))
     name = NULL;
-  tg_metrics_service_add(reg, TG_METRICS_SERVICE_TRACES, name, name_len, 1);
+  return tg_metrics_service_cell(reg, TG_METRICS_SERVICE_TRACES, name, name_len);
+}
+
+void tg_metrics_service_count_trace(tg_metrics *reg, const uint8_t *rs, size_t len) {
+  tg_metric_add(tg_metrics_service_trace_cell(reg, rs, len), 1);
 }

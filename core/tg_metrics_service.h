@@ -29,6 +29,12 @@ typedef enum tg_metrics_service_kind {
 void tg_metrics_service_add(tg_metrics *reg, tg_metrics_service_kind kind, const char *name,
                             size_t len, int64_t n);
 
+/* The series tg_metrics_service_add adds to, for a caller that counts often under one
+ * service and keeps it: the cell lives as long as reg. NULL when reg is NULL or out of
+ * memory. */
+tg_metric_cell *tg_metrics_service_cell(tg_metrics *reg, tg_metrics_service_kind kind,
+                                        const char *name, size_t len);
+
 /* Counts every span of batch (decoded resource spans and wire segments) by its
  * resource's service.name. */
 void tg_metrics_service_count_batch(tg_metrics *reg, const tg_batch *batch);
@@ -36,6 +42,11 @@ void tg_metrics_service_count_batch(tg_metrics *reg, const tg_batch *batch);
 /* Counts one trace for the service of a ResourceSpans in wire form (its bytes, of which
  * only field 1, the Resource, is read; the tail sampler's header). */
 void tg_metrics_service_count_trace(tg_metrics *reg, const uint8_t *resource_spans, size_t len);
+
+/* The traces series tg_metrics_service_count_trace adds to (as tg_metrics_service_cell):
+ * the tail sampler keeps it with its copy of the header. */
+tg_metric_cell *tg_metrics_service_trace_cell(tg_metrics *reg, const uint8_t *resource_spans,
+                                              size_t len);
 
 /* The service.name of a ResourceSpans in wire form: *name and *len point into the
  * buffer; 0 when found, -1 otherwise (malformed or absent). */
