@@ -418,6 +418,71 @@ static void test_shard_late_spans_follow_cache(void **state) {
   fixture_down(&f);
 }
 
+/* The batch as the OTLP receiver hands it on: the same spans, undecoded, one wire
+ * segment per resource_spans of its encoding. */
+static tg_batch *as_wire(tg_batch *decoded) {
+  size_t len = tg_batch_encoded_size(decoded);
+  uint8_t *req = tg_malloc(len ? len : 1);
+  assert_int_equal(tg_batch_encode(decoded, req), len);
+  size_t offs[8], lens[8], counts[8], n = 0;
+  const uint8_t *p = req, *end = req + len;
+  while (p < end) { /* field 1, wire type 2; lengths here fit in two bytes */
+    assert_int_equal(*p++, 0x0a);
+    size_t l = *p & 0x7f;
+    if (*p++ & 0x80)
+      l |= (size_t)*p++ << 7;
+    assert_true(n < 8);
+    offs[n] = (size_t)(p - req), lens[n] = l, counts[n] = 0;
+    n++;
+    p += l;
+  }
+  counts[0] = decoded->span_count; /* only the total is read here */
+  tg_batch *w = tg_batch_new(4096, 0);
+  assert_int_equal(tg_batch_adopt_wire(w, req, len, offs, lens, counts, n), TG_OK);
+  tg_free(req);
+  tg_batch_free(decoded);
+  return w;
+}
+
+/* Spans of wire segments travel to the worker as references into the batch: the
+ * messages keep the batch alive after the caller's free (ASan watches the reads), charge
+ * the inbox for the bytes they keep, and the shard ends up with what the copied
+ * (decoded) path gives. */
+static void test_slice_references_wire_spans(void **state) {
+  (void)state;
+  ts_test_span s[6];
+  for (int i = 0; i < 6; i++)
+    s[i] = (ts_test_span){.trace = (uint8_t)(i / 2 + 1), .span = (uint8_t)i,
+                          .status = i == 3 ? 2 : 0};
+  fixture f;
+  fixture_up(&f, WAIT_YAML "policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]\n",
+             100, 0);
+  tg_batch *w = as_wire(ts_test_batch("svc", s, 6));
+  size_t wire_bytes = w->wire[0].len;
+  ts_msg *m[2];
+  assert_int_equal(ts_slice_batch(w, 2, m), TG_OK);
+  tg_batch_free(w); /* the messages hold their own references */
+  size_t spans = 0, refs = 0;
+  for (int i = 0; i < 2; i++) {
+    if (!m[i])
+      continue;
+    assert_ptr_equal(m[i]->batch, w);
+    assert_true(m[i]->ref_bytes > 0);
+    assert_int_equal(ts_msg_charge(m[i]), m[i]->cap + m[i]->ref_bytes);
+    spans += m[i]->spans;
+    refs += m[i]->ref_bytes;
+    ts_shard_ingest(&f.shard, m[i], 0);
+    ts_msg_free(m[i]);
+  }
+  assert_int_equal(spans, 6);
+  assert_true(refs < wire_bytes); /* the span bytes only, not their frame */
+  assert_int_equal(f.shard.store.n_traces, 3);
+  ts_shard_decide_all(&f.shard, 2000);
+  ts_shard_flush(&f.shard);
+  assert_int_equal(sink_spans(&f.out), 2); /* the trace with the error, both its spans */
+  fixture_down(&f);
+}
+
 static void test_shard_bounds_decide_early(void **state) {
   (void)state;
   fixture f;
@@ -1069,6 +1134,7 @@ int main(void) {
       cmocka_unit_test(test_probabilistic_marks_only_when_alone),
       cmocka_unit_test(test_shard_waits_then_keeps_whole_traces),
       cmocka_unit_test(test_shard_late_spans_follow_cache),
+      cmocka_unit_test(test_slice_references_wire_spans),
       cmocka_unit_test(test_shard_bounds_decide_early),
       cmocka_unit_test(test_shard_maximum_trace_size),
       cmocka_unit_test(test_shard_threshold_in_tracestate),
