@@ -565,6 +565,13 @@ static int wire_span(void *vctx, const tg_sm_wire_span *span) {
     if (!tg_sm_wire_attr(span->resource, 1, "service.name", 12, &w->service, w->service_buf,
                          sizeof w->service_buf))
       w->service = (tg_sm_bytes){(const uint8_t *)"unknown_service", 15};
+    /* as the other values below (absent: "", cut at an embedded NUL), once per resource
+     * rather than once per span */
+    if (!w->service.p)
+      w->service = (tg_sm_bytes){(const uint8_t *)"", 0};
+    const uint8_t *nul = memchr(w->service.p, 0, w->service.len);
+    if (nul)
+      w->service.len = (size_t)(nul - w->service.p);
   }
   if (grow_pending(st, w->n + 1))
     return -1;
@@ -575,9 +582,10 @@ static int wire_span(void *vctx, const tg_sm_wire_span *span) {
     int src = st->label_source[l];
     tg_sm_bytes v = {0};
     switch (src) {
-    case DIM_SERVICE:
-      v = w->service;
-      break;
+    case DIM_SERVICE: /* never NULL, already cut at a NUL */
+      values[l] = (const char *)w->service.p;
+      lens[l] = w->service.len;
+      continue;
     case DIM_SPAN_NAME:
       v = span->name.p ? span->name : (tg_sm_bytes){(const uint8_t *)"", 0};
       break;
