@@ -94,6 +94,10 @@ static int ensure_header(slicer *s, size_t shard, ts_msg *m) {
 
 /* Trace ID of a span in wire form (all zeros when missing: such spans share a shard). */
 static void span_trace_id(const uint8_t *span, size_t len, uint8_t id[16]) {
+  if (len >= 18 && span[0] == (SPAN_TRACE_ID << 3 | TS_WT_LEN) && span[1] == 16) {
+    memcpy(id, span + 2, 16); /* the first field, as every encoder writes it */
+    return;
+  }
   ts_reader r = ts_reader_of(span, len);
   ts_field f;
   memset(id, 0, 16);
