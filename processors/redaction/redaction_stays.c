@@ -4,11 +4,12 @@
  * Why: under the default policy (every key allowed, a few keys pseudonymised, e-mail
  * addresses masked) nearly every batch stays as it came, and the dry walk that says so
  * cost about 3,000 instructions a span, a third of the product's receive path
- * (docs/BENCHMARKS.md, "Redaction's stays check"). Most of it went to asking every string
- * whether it held an '@', and to the walk's bookkeeping for an output it never writes.
- * Here the question is asked once per resource, scope and span, of all their bytes (a
- * string value is a run of those bytes, so a byte absent from the span is absent from
- * each of its strings), and only keys are looked at one by one.
+ * (docs/BENCHMARKS.md, "Issue 14, fourth session"), much of it bookkeeping for an output
+ * it never writes. Here each attribute and text field gets the same questions (a key of
+ * some rule's length or with a NUL where one would matter, a value with the byte a
+ * blocked pattern needs), with nothing else: no output, no counts, and a message's
+ * attributes taken without the general field reader. Asking for that byte once per
+ * span instead was tried: binary IDs and doubles hold 0x40 too often for it to pay.
  *
  * The answer is one-sided: 1 only where the dry walk would find no change and no reason
  * to fall back; anything unusual (an attribute in a shape kv() decides by writing, a
@@ -23,11 +24,9 @@ static inline uint64_t length_bit(size_t len) {
 }
 
 /* Whether kv() (an attribute list entry: M_PATTERNS, depth 1, top) would leave the
- * KeyValue p[0..n) as it is. may_block: some blocked_values pattern may match somewhere
- * in the enclosing message's bytes. */
+ * KeyValue p[0..n) as it is. */
 static inline __attribute__((always_inline)) int attribute_stays(const tg_redactor *r,
-                                                                 const uint8_t *p, size_t n,
-                                                                 int may_block) {
+                                                                 const uint8_t *p, size_t n) {
   const uint8_t *key, *v;
   size_t kl, vl;
   if (n >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= n && p[2 + kl] == 0x12 &&
@@ -62,7 +61,7 @@ static inline __attribute__((always_inline)) int attribute_stays(const tg_redact
       return 0;
     s = only.val, sl = only.vlen;
   }
-  return !may_block || !blocked_may_match(r, (const char *)s, sl);
+  return !blocked_may_match(r, (const char *)s, sl);
 }
 
 /* The field at *pp, read as next_field() does or more strictly (0 where it may differ):
@@ -126,12 +125,8 @@ static inline int skim_field(const uint8_t **pp, const uint8_t *end, uint32_t *n
 }
 
 /* The dry walk's message() over in[0..len) as kind k, answering only "stays" (1) or
- * "ask the walk" (0). may_block as for attribute_stays, for the enclosing message; a
- * resource, scope or span narrows it to its own bytes when the enclosing ones had the
- * byte a match needs (JavaScript scopes are named "@opentelemetry/...": the segment has
- * an '@', its spans rarely do). */
-static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, size_t len,
-                         int may_block) {
+ * "ask the walk" (0). */
+static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, size_t len) {
   const uint8_t *p = in, *end = in + len;
   /* The tag of this kind's attributes (wire type 2, a number below 16), 0 for none:
    * most of a span's fields are attributes, taken here without skim_field and role. */
@@ -141,8 +136,9 @@ static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, si
   };
   uint8_t attr_tag = attr_tags[k];
   while (p < end) {
-    if (attr_tag && *p == attr_tag && end - p >= 2 && p[1] < 0x80 && p[1] <= (size_t)(end - p - 2)) {
-      if (!attribute_stays(r, p + 2, p[1], may_block))
+    if (attr_tag && *p == attr_tag && end - p >= 2 && p[1] < 0x80 &&
+        p[1] <= (size_t)(end - p - 2)) {
+      if (!attribute_stays(r, p + 2, p[1]))
         return 0;
       p += 2 + p[1];
       continue;
@@ -160,12 +156,12 @@ static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, si
     if (wt != 2)
       return 0;
     if (what == F_ATTR) {
-      if (!attribute_stays(r, val, vlen, may_block))
+      if (!attribute_stays(r, val, vlen))
         return 0;
     } else if (what == F_TEXT) {
-      if (may_block && vlen && blocked_may_match(r, (const char *)val, vlen))
+      if (vlen && blocked_may_match(r, (const char *)val, vlen))
         return 0;
-    } else if (!message_stays(r, sub, val, vlen, may_block)) {
+    } else if (!message_stays(r, sub, val, vlen)) {
       return 0;
     }
   }
@@ -178,5 +174,5 @@ int tg_redactor_wire_segment_stays(const tg_redactor *r, const uint8_t *in, size
   if (r->summary != TG_SUMMARY_SILENT || r->keys_always_looked_up || r->allowed_values.n ||
       r->delete_values.n)
     return 0;
-  return message_stays(r, MSG_RESOURCE_SPANS, in, len, 1);
+  return message_stays(r, MSG_RESOURCE_SPANS, in, len);
 }

@@ -5,8 +5,8 @@
  * A span of a wire segment is not copied here: its record points at it, and the message
  * holds a reference to the batch. The worker copies it once, into its trace's buffer.
  * Copying on the loop thread cost a fresh buffer per shard and batch and every span's
- * bytes written twice (perf: the slicer at 4 % of the gateway's CPU, docs/BENCHMARKS.md
- * "The slicer hands references"). */
+ * bytes written twice (perf: the slicer at 4 % of the gateway's CPU; docs/BENCHMARKS.md,
+ * "Issue 14, fourth session"). */
 #include "ts_slice.h"
 
 #include <string.h>
