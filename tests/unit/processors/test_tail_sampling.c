@@ -875,6 +875,65 @@ static void test_store_table_matches_reference(void **state) {
   differential_run(0, 0x1234567u);          /* one tag for all */
 }
 
+/* When the table cannot grow (out of memory), it keeps working at a higher load: every
+ * trace stays findable, absent IDs still end their probe, and it refuses a new trace
+ * only when one free slot is left; once memory is back, the next new trace grows it. */
+static void test_store_grow_failure_keeps_working(void **state) {
+  (void)state;
+  ts_store st;
+  assert_int_equal(ts_store_init(&st, 16), 0);
+  size_t mask = st.bucket_mask, slots = (mask + 1) * TS_BUCKET_SLOTS;
+  ts_span_info info = {0};
+  uint8_t id[16];
+  size_t added = 0, grow_failures = 0;
+  for (uint32_t i = 0; i < slots; i++) {
+    diff_id(id, i, 42);
+    /* past 3/4 of the slots (ts_store.c's load bound) a new trace grows the table first:
+     * make that allocation, the next one, fail */
+    int grows = st.n_traces >= (mask + 1) * TS_BUCKET_SLOTS * 3 / 4;
+    if (grows)
+      tg_alloc_fail_after(0, 0);
+    ts_trace *t = ts_store_append(&st, NULL, id, TS_NO_HEADER, (const uint8_t *)"s", 1, &info,
+                                  i, 0);
+    tg_alloc_fail_after(-1, 0);
+    if (!t) { /* refused: the table is full but for one slot */
+      assert_int_equal(added, slots - 1);
+      break;
+    }
+    grow_failures += grows;
+    added++;
+  }
+  assert_int_equal(st.bucket_mask, mask); /* never grew */
+  assert_int_equal(added, slots - 1);
+  assert_true(grow_failures > 10);
+  for (uint32_t i = 0; i < 4 * slots; i++) { /* present ones found, absent ones not */
+    diff_id(id, i, 42);
+    ts_trace *t = ts_store_find(&st, id);
+    if (i < added) {
+      assert_non_null(t);
+      assert_memory_equal(t->id, id, 16);
+    } else {
+      assert_null(t);
+    }
+  }
+  diff_id(id, (uint32_t)slots, 42); /* memory is back: this one grows the table */
+  assert_non_null(ts_store_append(&st, NULL, id, TS_NO_HEADER, (const uint8_t *)"s", 1, &info,
+                                  0, 0));
+  assert_true(st.bucket_mask > mask);
+  for (uint32_t i = 0; i <= slots; i++) {
+    diff_id(id, i, 42);
+    ts_trace *t = i == added ? NULL : ts_store_find(&st, id);
+    if (i != added)
+      assert_non_null(t);
+    if (t)
+      ts_store_remove(&st, t);
+  }
+  diff_id(id, (uint32_t)slots, 42);
+  assert_null(ts_store_find(&st, id));
+  assert_null(st.oldest);
+  ts_store_free(&st);
+}
+
 /* ---- the trace's inline header references (issue 14) -------------------------------- */
 
 static void add_under(ts_store *st, uint8_t tid, uint32_t header, const char *span) {
@@ -1143,6 +1202,7 @@ int main(void) {
       cmocka_unit_test(test_patterned_ids_spread),
       cmocka_unit_test(test_store_reuses_trace_entries_bounded),
       cmocka_unit_test(test_store_table_matches_reference),
+      cmocka_unit_test(test_store_grow_failure_keeps_working),
       cmocka_unit_test(test_store_inline_header_refs),
       cmocka_unit_test(test_store_header_release_matches_record_walk),
       cmocka_unit_test(test_worker_coalesces_wakeups),
