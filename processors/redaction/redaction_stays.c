@@ -64,72 +64,12 @@ static inline __attribute__((always_inline)) int attribute_stays(const tg_redact
   return !blocked_may_match(r, (const char *)s, sl);
 }
 
-/* The field at *pp, read as next_field() does or more strictly (0 where it may differ):
- * the one-byte tags and lengths of nearly every OTLP field without filling a record.
- * 1 with *num, *wt and, for wire type 2, the payload; 0 at the end or to give up. */
-static inline int skim_field(const uint8_t **pp, const uint8_t *end, uint32_t *num, int *wt,
-                             const uint8_t **val, size_t *vlen) {
-  const uint8_t *p = *pp;
-  unsigned t = *p;
-  if (t >= 0x80 || t < 8) { /* a two-byte tag (Span.flags is field 16) or field 0 */
-    field f;
-    if (next_field(pp, end, &f) != 1)
-      return 0;
-    *num = f.num, *wt = f.wt, *val = f.val, *vlen = f.vlen;
-    return 1;
-  }
-  p++;
-  *num = t >> 3;
-  *wt = (int)(t & 7);
-  switch (t & 7) {
-  case 0: /* a varint of at most 10 bytes, as next_field reads it */
-    for (int i = 0;; i++) {
-      if (p == end || i == 10)
-        return 0;
-      if (!(*p++ & 0x80))
-        break;
-    }
-    break;
-  case 1:
-    if (end - p < 8)
-      return 0;
-    p += 8;
-    break;
-  case 2: {
-    size_t n;
-    if (p < end && *p < 0x80) {
-      n = *p++;
-    } else {
-      uint64_t u;
-      if (!(p = varint(p, end, &u)))
-        return 0;
-      n = u > (uint64_t)(end - p) ? SIZE_MAX : (size_t)u;
-    }
-    if (n > (size_t)(end - p))
-      return 0;
-    *val = p;
-    *vlen = n;
-    p += n;
-    break;
-  }
-  case 5:
-    if (end - p < 4)
-      return 0;
-    p += 4;
-    break;
-  default:
-    return 0;
-  }
-  *pp = p;
-  return 1;
-}
-
 /* The dry walk's message() over in[0..len) as kind k, answering only "stays" (1) or
  * "ask the walk" (0). */
 static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, size_t len) {
   const uint8_t *p = in, *end = in + len;
   /* The tag of this kind's attributes (wire type 2, a number below 16), 0 for none:
-   * most of a span's fields are attributes, taken here without skim_field and role. */
+   * most of a span's fields are attributes, taken here without next_field and role. */
   static const uint8_t attr_tags[MSG_STATUS + 1] = {
       [MSG_RESOURCE] = 1 << 3 | 2, [MSG_SCOPE] = 3 << 3 | 2, [MSG_SPAN] = 9 << 3 | 2,
       [MSG_EVENT] = 3 << 3 | 2,    [MSG_LINK] = 4 << 3 | 2,
@@ -143,25 +83,22 @@ static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, si
       p += 2 + p[1];
       continue;
     }
-    uint32_t num;
-    int wt;
-    const uint8_t *val = NULL;
-    size_t vlen = 0;
-    if (!skim_field(&p, end, &num, &wt, &val, &vlen))
+    field f;
+    if (next_field(&p, end, &f) != 1)
       return 0;
     msg_kind sub = k;
-    int what = role(k, num, &sub);
+    int what = role(k, f.num, &sub);
     if (what == F_COPY)
       continue;
-    if (wt != 2)
+    if (f.wt != 2)
       return 0;
     if (what == F_ATTR) {
-      if (!attribute_stays(r, val, vlen))
+      if (!attribute_stays(r, f.val, f.vlen))
         return 0;
     } else if (what == F_TEXT) {
-      if (vlen && blocked_may_match(r, (const char *)val, vlen))
+      if (f.vlen && blocked_may_match(r, (const char *)f.val, f.vlen))
         return 0;
-    } else if (!message_stays(r, sub, val, vlen)) {
+    } else if (!message_stays(r, sub, f.val, f.vlen)) {
       return 0;
     }
   }
