@@ -20,10 +20,6 @@ typedef struct tg_pbwire_reader {
   const uint8_t *p, *end;
 } tg_pbwire_reader;
 
-/* A varint of at most 10 bytes (bits past 64 dropped) into *out. 0, or -1 when the bytes
- * end first or the 10th byte still continues. */
-/* Bytes the base-128 varint encoding of v takes (1 to 10): for sizing a message before
- * writing it. */
 /* Fixed-width fields are little-endian on the wire: one load (and a swap on big-endian
  * hosts) instead of a byte loop. p must have 8 (4) readable bytes. */
 static inline uint64_t tg_pbwire_load_le64(const uint8_t *p) {
@@ -44,6 +40,8 @@ static inline uint32_t tg_pbwire_load_le32(const uint8_t *p) {
   return v;
 }
 
+/* Bytes the base-128 varint encoding of v takes (1 to 10): for sizing a message before
+ * writing it. */
 static inline size_t tg_pbwire_varint_size(uint64_t v) {
   size_t n = 1;
   while (v >= 0x80) {
@@ -53,6 +51,8 @@ static inline size_t tg_pbwire_varint_size(uint64_t v) {
   return n;
 }
 
+/* A varint of at most 10 bytes (bits past 64 dropped) into *out. 0, or -1 when the bytes
+ * end first or the 10th byte still continues. */
 static inline int tg_pbwire_varint(tg_pbwire_reader *r, uint64_t *out) {
   if (r->p < r->end && !(*r->p & 0x80)) { /* the common one-byte case */
     *out = *r->p++;
