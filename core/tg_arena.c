@@ -150,16 +150,13 @@ char *tg_arena_strndup(tg_arena *arena, const char *s, size_t len) {
 }
 
 int tg_arena_adopt(tg_arena *arena, void *buf, size_t size, void (*free_fn)(void *)) {
-  if (arena->limit_bytes && (size > arena->limit_bytes ||
-                             arena->reserved_bytes > arena->limit_bytes - size)) {
-    arena->over_limit = 1;
-    return TG_ETOOBIG;
-  }
+  /* the record first, so that the one limit check below also sees its bytes (a refused
+   * buffer leaves the record unused in the arena, freed with it) */
   tg_arena_owned *o = tg_arena_alloc(arena, sizeof *o);
   if (!o)
     return arena->over_limit ? TG_ETOOBIG : TG_ENOMEM;
-  /* the record's own bytes may have used up the room checked above */
-  if (arena->limit_bytes && arena->reserved_bytes > arena->limit_bytes - size) {
+  if (arena->limit_bytes && (size > arena->limit_bytes ||
+                             arena->reserved_bytes > arena->limit_bytes - size)) {
     arena->over_limit = 1;
     return TG_ETOOBIG;
   }
