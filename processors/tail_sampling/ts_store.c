@@ -195,7 +195,7 @@ static unsigned tag_matches(const ts_bucket *b, uint32_t tag) {
 }
 
 ts_trace *ts_store_find(const ts_store *s, const uint8_t id[16]) {
-  uint64_t h = tg_trace_id_hash(id);
+  uint64_t h = id_hash(id);
   uint32_t tag = tag_of(s, h);
   size_t i = (size_t)h & s->bucket_mask;
   /* bounded: in a table that could not grow, every bucket may have been passed */
