@@ -129,6 +129,7 @@ int tg_redactor_build(tg_redactor *r, const tg_redaction_conf *conf, const uint8
     }
   r->keys_always_looked_up = !r->allow_all_keys || r->delete_key_patterns.n ||
                              r->pseudo_key_patterns.n || r->blocked_key_patterns.n;
+  r->attrs_by_shape = !r->keys_always_looked_up && !r->allowed_values.n && !r->delete_values.n;
   unsigned caps = 0;
   const tg_pattern_list *lists[] = {&r->blocked_key_patterns, &r->blocked_values,
                                     &r->allowed_values,       &r->delete_key_patterns,

@@ -74,6 +74,8 @@ typedef struct tg_redactor {
                                 (bit 63: 63 or longer): a cheap "no rule can match" */
   size_t rule_key_len_max;   /* the longest of those keys (0 when there is none) */
   bool keys_always_looked_up; /* allowlist mode or a key pattern: every key is classified */
+  bool attrs_by_shape; /* no key always classified, no value allow- or delete-list: most
+                          attributes are decided by their bytes (attribute_stays) */
   tg_pattern_list blocked_key_patterns, blocked_values, allowed_values, delete_key_patterns,
       delete_values, pseudo_key_patterns;
   tg_matcher matcher;

@@ -19,51 +19,6 @@
 #include "redaction_engine.h"
 #include "redaction_wire_read.h"
 
-static inline uint64_t length_bit(size_t len) {
-  return UINT64_C(1) << (len < 63 ? len : 63);
-}
-
-/* Whether kv() (an attribute list entry: M_PATTERNS, depth 1, top) would leave the
- * KeyValue p[0..n) as it is. */
-static inline __attribute__((always_inline)) int attribute_stays(const tg_redactor *r,
-                                                                 const uint8_t *p, size_t n) {
-  const uint8_t *key, *v;
-  size_t kl, vl;
-  if (n >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= n && p[2 + kl] == 0x12 &&
-      (vl = p[3 + kl]) < 0x80 && kl + vl + 4 == n) {
-    key = p + 2; /* the shape every encoder writes: key, value, one-byte lengths */
-    v = p + 4 + kl;
-  } else {
-    /* Exactly one key and one value, in that order; kv() merges repeats by falling back
-     * to the tree, and that is for the dry walk to find. */
-    const uint8_t *q = p, *end = p + n;
-    field kf, vf;
-    if (next_field(&q, end, &kf) != 1 || kf.num != 1 || kf.wt != 2 ||
-        next_field(&q, end, &vf) != 1 || vf.num != 2 || vf.wt != 2 || q != end)
-      return 0;
-    key = kf.val, kl = kf.vlen;
-    v = vf.val, vl = vf.vlen;
-  }
-  if ((r->rule_key_lengths & length_bit(kl)) || nul_at_rule_length(r, key, kl))
-    return 0; /* a key some rule may name: kv() looks it up */
-  const uint8_t *s;
-  size_t sl;
-  if (vl >= 2 && v[0] == 0x0a && v[1] < 0x80 && v[1] + (size_t)2 == vl) {
-    s = v + 2, sl = v[1]; /* a short string */
-  } else {
-    const uint8_t *q = v;
-    field only;
-    if (next_field(&q, v + vl, &only) != 1 || q != v + vl)
-      return 0;
-    if (only.num != 1) /* bytes stay; so do numbers and booleans unless redact_all_types */
-      return only.num == 7 || (!r->redact_all_types && only.num >= 2 && only.num <= 4);
-    if (only.wt != 2)
-      return 0;
-    s = only.val, sl = only.vlen;
-  }
-  return !blocked_may_match(r, (const char *)s, sl);
-}
-
 /* The dry walk's message() over in[0..len) as kind k, answering only "stays" (1) or
  * "ask the walk" (0). */
 static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, size_t len) {
@@ -108,8 +63,7 @@ static int message_stays(const tg_redactor *r, msg_kind k, const uint8_t *in, si
 int tg_redactor_wire_segment_stays(const tg_redactor *r, const uint8_t *in, size_t len) {
   /* Policies whose decisions need more than a key's length and a value's bytes (key
    * allow-lists and patterns, value allow- and delete-lists, summaries) are the walk's. */
-  if (r->summary != TG_SUMMARY_SILENT || r->keys_always_looked_up || r->allowed_values.n ||
-      r->delete_values.n)
+  if (r->summary != TG_SUMMARY_SILENT || !r->attrs_by_shape)
     return 0;
   return message_stays(r, MSG_RESOURCE_SPANS, in, len);
 }

@@ -529,32 +529,6 @@ static int kv(walk *w, const field *kvf, mode m, int depth, int top, int *res) {
 
 /* ---- messages ---------------------------------------------------------------------- */
 
-/* Whether kv() would leave the top-level attribute kvf as it is, decided without it for
- * the common case: a KeyValue in its canonical shape (key, then a lone scalar value, one-
- * byte lengths), a key no rule can reach, and a value no value rule can touch. 1: kv()
- * would have answered UNCHANGED and copied kvf verbatim; 0: ask kv(). Under the default
- * policy this answers nearly every attribute, without kv()'s frame and field records. */
-static inline __attribute__((always_inline)) int attr_stays(const tg_redactor *r,
-                                                            const field *kvf) {
-  const uint8_t *p = kvf->val;
-  size_t n = kvf->vlen, kl, vl;
-  if (r->keys_always_looked_up || n < 4 || p[0] != 0x0a || (kl = p[1]) >= 0x80 ||
-      kl + 4 > n || p[2 + kl] != 0x12 || (vl = p[3 + kl]) >= 0x80 || kl + vl + 4 != n ||
-      (r->rule_key_lengths & (UINT64_C(1) << (kl < 63 ? kl : 63))) ||
-      nul_at_rule_length(r, p + 2, kl))
-    return 0;
-  const uint8_t *v = p + 4 + kl;
-  if (vl >= 2 && v[0] == 0x0a && v[1] + (size_t)2 == vl) /* a short string (v[1] < 0x80) */
-    return !r->allowed_values.n && !r->delete_values.n &&
-           !blocked_may_match(r, (const char *)v + 2, v[1]);
-  if (r->redact_all_types)
-    return 0;
-  const uint8_t *vp = v;
-  field only;
-  return next_field(&vp, v + vl, &only) == 1 && vp == v + vl && only.num >= 1 &&
-         only.num <= 7 && only.num != 5 && only.num != 6 && only.num != 1;
-}
-
 /* Free text (span name, event name, status message): blocked_values only. */
 static int text(walk *w, const field *f) {
   tg_redactor *r = w->r;
@@ -585,7 +559,9 @@ static int message(walk *w, msg_kind k, const uint8_t *in, size_t len) {
       return TG_EAGAIN;
     if (what == F_ATTR) {
       int res = UNCHANGED;
-      rc = attr_stays(w->r, &f) ? wraw(w, &f) : kv(w, &f, M_PATTERNS, 1, 1, &res);
+      rc = w->r->attrs_by_shape && attribute_stays(w->r, f.val, f.vlen)
+               ? wraw(w, &f)
+               : kv(w, &f, M_PATTERNS, 1, 1, &res);
       w->changed |= res != UNCHANGED;
       if (!rc && !w->o && w->changed)
         return STOPPED;

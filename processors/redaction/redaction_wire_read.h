@@ -138,6 +138,53 @@ static inline int nul_at_rule_length(const tg_redactor *r, const uint8_t *key, s
   return (r->rule_key_lengths >> 63) && klen > 63 && memchr(key + 63, 0, klen - 63);
 }
 
+/* Whether kv() (an attribute list entry: M_PATTERNS, depth 1, top) would leave the
+ * KeyValue p[0..n) as it is, decided without its frame and field records, for a policy
+ * with r->attrs_by_shape (the caller checks it): 1, and the caller copies it verbatim; 0,
+ * ask kv(). A key no rule can reach (by its length, and no NUL where one would cut it to
+ * a rule's length) and a value no value rule can touch: a string without the byte a
+ * blocked pattern needs, bytes, or a number or boolean unless redact_all_types. Anything
+ * else, repeated fields included, is kv()'s. The writing walk and the stays check both
+ * use it. */
+static inline __attribute__((always_inline)) int attribute_stays(const tg_redactor *r,
+                                                                 const uint8_t *p, size_t n) {
+  const uint8_t *key, *v;
+  size_t kl, vl;
+  if (n >= 4 && p[0] == 0x0a && (kl = p[1]) < 0x80 && kl + 4 <= n && p[2 + kl] == 0x12 &&
+      (vl = p[3 + kl]) < 0x80 && kl + vl + 4 == n) {
+    key = p + 2; /* the shape every encoder writes: key, value, one-byte lengths */
+    v = p + 4 + kl;
+  } else {
+    /* exactly one key and one value, in that order (kv() falls back on repeats) */
+    const uint8_t *q = p, *end = p + n;
+    field kf, vf;
+    if (next_field(&q, end, &kf) != 1 || kf.num != 1 || kf.wt != 2 ||
+        next_field(&q, end, &vf) != 1 || vf.num != 2 || vf.wt != 2 || q != end)
+      return 0;
+    key = kf.val, kl = kf.vlen;
+    v = vf.val, vl = vf.vlen;
+  }
+  if ((r->rule_key_lengths & (UINT64_C(1) << (kl < 63 ? kl : 63))) ||
+      nul_at_rule_length(r, key, kl))
+    return 0; /* a key some rule may name: kv() looks it up */
+  const uint8_t *s;
+  size_t sl;
+  if (vl >= 2 && v[0] == 0x0a && v[1] < 0x80 && v[1] + (size_t)2 == vl) {
+    s = v + 2, sl = v[1]; /* a short string */
+  } else {
+    const uint8_t *q = v;
+    field only;
+    if (next_field(&q, v + vl, &only) != 1 || q != v + vl)
+      return 0;
+    if (only.num != 1) /* bytes stay; so do numbers and booleans unless redact_all_types */
+      return only.num == 7 || (!r->redact_all_types && only.num >= 2 && only.num <= 4);
+    if (only.wt != 2)
+      return 0;
+    s = only.val, sl = only.vlen;
+  }
+  return !blocked_may_match(r, (const char *)s, sl);
+}
+
 typedef enum { MSG_RESOURCE_SPANS, MSG_RESOURCE, MSG_SCOPE_SPANS, MSG_SCOPE, MSG_SPAN,
                MSG_EVENT, MSG_LINK, MSG_STATUS } msg_kind;
 
